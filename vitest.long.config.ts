@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config'
+
+// Soak and long exploration runs: `npm run test:long`.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.long.test.ts'],
+    pool: 'forks',
+    testTimeout: 30 * 60_000,
+    hookTimeout: 120_000,
+    passWithNoTests: true,
+  },
+})
