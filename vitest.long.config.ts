@@ -5,6 +5,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.long.test.ts'],
     pool: 'forks',
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 30 * 60_000,
     hookTimeout: 120_000,
     passWithNoTests: true,

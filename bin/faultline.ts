@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+// faultline CLI: parses argv, calls into the folders, sets the exit code.
+// Exit codes: 0 all checks passed, 1 a check or SLO failed, 2 bad input, 3 the harness itself failed.
+
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { runBroker } from '../broker/main.ts'
+
+interface Command {
+  summary: string
+  usage: string
+  options: NonNullable<ParseArgsConfig['options']>
+  positionals?: { min: number; max: number }
+  /** Exit as soon as run() resolves, even with handles left open (long-running servers). */
+  exitWhenDone?: boolean
+  run(values: Record<string, unknown>, positionals: string[]): Promise<number>
+}
+
+const commands: Record<string, Command> = {
+  broker: {
+    summary: 'run one reference broker in the foreground',
+    usage: 'faultline broker --node-id N --listeners PLAINTEXT://127.0.0.1:9092 --data-dir DIR [--config FILE] [--override key=value ...] [--log-level info]',
+    options: {
+      'node-id': { type: 'string' },
+      listeners: { type: 'string' },
+      'advertised-listeners': { type: 'string' },
+      'data-dir': { type: 'string' },
+      config: { type: 'string' },
+      override: { type: 'string', multiple: true },
+      'log-level': { type: 'string' },
+    },
+    exitWhenDone: true,
+    run: (v) =>
+      runBroker({
+        nodeId: v['node-id'] as string | undefined,
+        listeners: v.listeners as string | undefined,
+        advertisedListeners: v['advertised-listeners'] as string | undefined,
+        dataDir: v['data-dir'] as string | undefined,
+        config: v.config as string | undefined,
+        override: v.override as string[] | undefined,
+        logLevel: v['log-level'] as string | undefined,
+      }),
+  },
+}
+
+function help(): string {
+  const lines = ['usage: faultline <command> [options]', '', 'commands:']
+  for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${c.summary}`)
+  lines.push('', 'faultline <command> --help shows a command\'s options.')
+  return lines.join('\n')
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${help()}\n`)
+    return name ? 0 : 2
+  }
+  const cmd = commands[name]
+  if (!cmd) {
+    process.stderr.write(`faultline: unknown command ${JSON.stringify(name)}\n\n${help()}\n`)
+    return 2
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`usage: ${cmd.usage}\n`)
+    return 0
+  }
+  let parsed
+  try {
+    parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: cmd.positionals !== undefined, strict: true })
+  } catch (err) {
+    process.stderr.write(`faultline ${name}: ${(err as Error).message}\nusage: ${cmd.usage}\n`)
+    return 2
+  }
+  const pos = parsed.positionals
+  if (cmd.positionals && (pos.length < cmd.positionals.min || pos.length > cmd.positionals.max)) {
+    process.stderr.write(`faultline ${name}: expected ${cmd.positionals.min === cmd.positionals.max ? cmd.positionals.min : `${cmd.positionals.min}-${cmd.positionals.max}`} argument(s), got ${pos.length}\nusage: ${cmd.usage}\n`)
+    return 2
+  }
+  try {
+    const code = await cmd.run(parsed.values as Record<string, unknown>, pos)
+    if (cmd.exitWhenDone) process.exit(code)
+    return code
+  } catch (err) {
+    process.stderr.write(`faultline ${name}: ${(err as Error).stack ?? String(err)}\n`)
+    return 3
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    process.stderr.write(`faultline: ${(err as Error).stack ?? String(err)}\n`)
+    process.exitCode = 3
+  },
+)

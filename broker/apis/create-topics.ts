@@ -1,0 +1,93 @@
+// CreateTopics: v0-7
+//
+// Behavior:
+// * Creates each topic with its partition count, replication factor and config overrides; numPartitions or
+//   replicationFactor -1 (v4+) take num.partitions / default.replication.factor. Manual assignments are
+//   accepted when every replica is this broker.
+// * validateOnly (v1+) checks everything and creates nothing.
+// * Errors per topic: TOPIC_ALREADY_EXISTS, INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS,
+//   INVALID_REPLICATION_FACTOR (more replicas than brokers), INVALID_REPLICA_ASSIGNMENT, INVALID_CONFIG
+//   (unknown key or bad value, with the reason), INVALID_REQUEST (a name twice in one request).
+// * v5+ returns the topic's partition count, replication factor and every config with its source.
+//
+// Version notes:
+// * v1: validateOnly, errorMessage; v2: throttleTimeMs; v4: -1 defaults; v5: flexible, configs in the
+//   response; v7: topicId
+
+import { checkTopicConfig, topicConfigDefs } from '../config.ts'
+import { ErrorCode } from '../protocol/errors.ts'
+import { CreateTopics } from '../protocol/messages/create-topics.ts'
+import { ZERO_UUID } from '../protocol/schema.ts'
+import type { Broker } from '../broker.ts'
+import { register } from './registry.ts'
+import { configSource } from './describe-configs.ts'
+
+register(CreateTopics, async (req, ctx) => {
+  const { broker } = ctx
+  const seen = new Map<string, number>()
+  for (const t of req.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1)
+  const topics = []
+  for (const t of req.topics) {
+    const base = { name: t.name, topicId: ZERO_UUID, numPartitions: -1, replicationFactor: -1, configs: null }
+    const fail = (errorCode: number, errorMessage: string) => ({ ...base, errorCode, errorMessage })
+    if ((seen.get(t.name) ?? 0) > 1) {
+      topics.push(fail(ErrorCode.INVALID_REQUEST, `Create topics request from client ${ctx.header.clientId} contains multiple entries for the following topics: ${t.name}`))
+      continue
+    }
+    let partitions = t.numPartitions === -1 ? broker.config.int('num.partitions') : t.numPartitions
+    let rf = t.replicationFactor === -1 ? broker.config.int('default.replication.factor') : t.replicationFactor
+    if (t.assignments.length > 0) {
+      if (t.numPartitions !== -1 || t.replicationFactor !== -1) {
+        topics.push(fail(ErrorCode.INVALID_REQUEST, 'Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.'))
+        continue
+      }
+      const bad = t.assignments.find((a) => a.brokerIds.length === 0 || a.brokerIds.some((id) => id !== broker.nodeId))
+      const indexes = t.assignments.map((a) => a.partitionIndex).sort((a, b) => a - b)
+      if (bad || indexes.some((v, i) => v !== i)) {
+        topics.push(fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Replica assignment must name partitions 0..n-1 and only broker ${broker.nodeId}, the only broker in this cluster`))
+        continue
+      }
+      partitions = t.assignments.length
+      rf = t.assignments[0]!.brokerIds.length
+    }
+    const configs: Record<string, string> = {}
+    let configError: string | null = null
+    for (const c of t.configs) {
+      const err = checkTopicConfig(c.name, c.value)
+      if (err) {
+        configError = err
+        break
+      }
+      if (c.value !== null) configs[c.name] = c.value
+    }
+    if (configError) {
+      topics.push(fail(ErrorCode.INVALID_CONFIG, configError))
+      continue
+    }
+    const res = await broker.createTopic({ name: t.name, partitions, replicationFactor: rf, configs, validateOnly: req.validateOnly })
+    if (res.errorCode !== ErrorCode.NONE) {
+      topics.push(fail(res.errorCode, res.errorMessage ?? ''))
+      continue
+    }
+    topics.push({
+      name: t.name,
+      topicId: res.topicId ?? ZERO_UUID,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      numPartitions: partitions,
+      replicationFactor: rf,
+      configs: describeAll(broker, configs),
+    })
+  }
+  return { throttleTimeMs: 0, topics }
+})
+
+function describeAll(broker: Broker, overrides: Record<string, string>) {
+  return topicConfigDefs.map((d) => ({
+    name: d.name,
+    value: broker.config.topicValue(d.name, overrides),
+    readOnly: false,
+    configSource: configSource(broker, d, overrides),
+    isSensitive: d.sensitive === true,
+  }))
+}

@@ -1,0 +1,37 @@
+// DeleteTopics: v0-6
+//
+// Behavior:
+// * Deletes each named topic (v6+: by name or by id) and its partition logs; fetchers waiting on it wake up
+//   and see UNKNOWN_TOPIC_OR_PARTITION.
+// * Errors per topic: UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID (v6+), TOPIC_DELETION_DISABLED
+//   (delete.topic.enable=false), INVALID_REQUEST (both name and id, or neither).
+//
+// Version notes:
+// * v1: throttleTimeMs; v4: flexible; v5: errorMessage; v6: topics by name or id
+
+import { ErrorCode } from '../protocol/errors.ts'
+import { DeleteTopics } from '../protocol/messages/delete-topics.ts'
+import { ZERO_UUID } from '../protocol/schema.ts'
+import { register } from './registry.ts'
+
+register(DeleteTopics, async (req, ctx) => {
+  const { broker } = ctx
+  const wanted: { name: string | null; topicId: string }[] =
+    ctx.version >= 6 ? req.topics.map((t) => ({ name: t.name, topicId: t.topicId })) : req.topicNames.map((name) => ({ name, topicId: ZERO_UUID }))
+  const responses = []
+  for (const w of wanted) {
+    const byId = w.topicId !== ZERO_UUID
+    if ((w.name === null) === !byId) {
+      responses.push({ name: w.name, topicId: w.topicId, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Name a topic by name or by id, not both or neither' })
+      continue
+    }
+    const name = byId ? broker.topicById(w.topicId)?.record.name : w.name!
+    if (name === undefined) {
+      responses.push({ name: null, topicId: w.topicId, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, errorMessage: 'This server does not host this topic ID.' })
+      continue
+    }
+    const res = await broker.deleteTopic(name)
+    responses.push({ name, topicId: res.topicId ?? w.topicId, errorCode: res.errorCode, errorMessage: res.errorMessage })
+  }
+  return { throttleTimeMs: 0, responses }
+})

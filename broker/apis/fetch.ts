@@ -1,0 +1,112 @@
+// Fetch: v4-12
+//
+// Behavior:
+// * Returns whole record batches from the fetch offset on, including a batch that starts before it (the
+//   client skips the earlier records), up to partitionMaxBytes per partition and maxBytes overall, but at
+//   least one batch for the first partition that has data even if it is larger (KIP-74).
+// * Reads stop at the high watermark (read_uncommitted) or the last stable offset (read_committed); without
+//   transactions they are equal and abortedTransactions is empty for read_committed, null otherwise.
+// * Long poll: when less than minBytes is available, waits up to maxWaitMs for appends to any fetched
+//   partition, then answers with whatever is there.
+// * Fetch sessions (KIP-227) are declined: the response's sessionId is always 0, so clients send full
+//   fetches. A request naming a session we never created gets FETCH_SESSION_ID_NOT_FOUND.
+// * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE (below the log start or past the
+//   log end), FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH (KIP-320 currentLeaderEpoch, v9+),
+//   KAFKA_STORAGE_ERROR when the disk read fails.
+//
+// Version notes:
+// * v4: isolationLevel, lastStableOffset, abortedTransactions; v5: logStartOffset; v7: sessions;
+//   v9: currentLeaderEpoch; v11: rackId, preferredReadReplica; v12: flexible, lastFetchedEpoch,
+//   tagged divergingEpoch/currentLeader/snapshotId (defaults here: no divergence on a single broker)
+
+import { ErrorCode } from '../protocol/errors.ts'
+import { Fetch } from '../protocol/messages/fetch.ts'
+import type { Out } from '../protocol/schema.ts'
+import type { Broker } from '../broker.ts'
+import { register } from './registry.ts'
+
+type FetchRequest = Out<typeof Fetch.request.fields>
+const READ_COMMITTED = 1
+
+register(Fetch, async (req, ctx) => {
+  const { broker } = ctx
+  if (req.sessionId !== 0) {
+    return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] }
+  }
+  // Snapshot append counters before reading, so appends that land during the read still wake us.
+  const watched = req.topics.flatMap((t) => t.partitions.map((fp) => broker.partition(t.topic, fp.partition))).filter((p) => p !== undefined)
+  const start = watched.map((p) => p.bytesAppended)
+  let result = await collect(broker, req)
+  if (result.bytes >= req.minBytes || req.maxWaitMs <= 0 || result.error) return result.response
+
+  const need = req.minBytes - result.bytes
+  const grown = () => watched.reduce((sum, w, i) => sum + w.bytesAppended - start[i]!, 0)
+  if (grown() < need) {
+    await new Promise<void>((resolve) => {
+      const unsubscribe: (() => void)[] = []
+      const done = () => {
+        timer.cancel()
+        for (const u of unsubscribe) u()
+        resolve()
+      }
+      const timer = broker.clock.setTimeout(done, req.maxWaitMs)
+      for (const p of watched) unsubscribe.push(p.onAppend(() => {
+        if (grown() >= need || !broker.topic(p.topic)) done()
+      }))
+    })
+  }
+  result = await collect(broker, req)
+  return result.response
+})
+
+async function collect(broker: Broker, req: FetchRequest) {
+  let remaining = req.maxBytes > 0 ? req.maxBytes : 0
+  let bytes = 0
+  let error = false
+  const committed = req.isolationLevel === READ_COMMITTED
+  const responses = []
+  for (const t of req.topics) {
+    const out = []
+    for (const fp of t.partitions) {
+      const base = { partitionIndex: fp.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: committed ? [] : null, preferredReadReplica: -1, records: null }
+      const p = broker.partition(t.topic, fp.partition)
+      if (!p) {
+        error = true
+        out.push({ ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })
+        continue
+      }
+      const state = { highWatermark: p.highWatermark, lastStableOffset: p.lastStableOffset, logStartOffset: p.log.logStartOffset }
+      const epoch = p.checkLeaderEpoch(fp.currentLeaderEpoch)
+      if (epoch !== 'ok') {
+        error = true
+        out.push({ ...base, ...state, errorCode: epoch === 'fenced' ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH })
+        continue
+      }
+      const limit = Math.min(fp.partitionMaxBytes, remaining)
+      const minOne = bytes === 0
+      if (limit <= 0 && !minOne) {
+        out.push({ ...base, ...state, errorCode: ErrorCode.NONE, records: [] })
+        continue
+      }
+      let read
+      try {
+        read = await p.log.read(fp.fetchOffset, Math.max(0, limit), committed ? p.lastStableOffset : p.highWatermark, minOne)
+      } catch (err) {
+        broker.log.error('fetch read failed', { topic: t.topic, partition: fp.partition, err })
+        error = true
+        out.push({ ...base, ...state, errorCode: ErrorCode.KAFKA_STORAGE_ERROR })
+        continue
+      }
+      if (read.kind === 'out-of-range') {
+        error = true
+        out.push({ ...base, ...state, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE })
+        continue
+      }
+      bytes += read.bytes
+      remaining -= read.bytes
+      out.push({ ...base, ...state, errorCode: ErrorCode.NONE, records: read.records })
+    }
+    responses.push({ topic: t.topic, partitions: out })
+  }
+  return { bytes, error, response: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses } }
+}

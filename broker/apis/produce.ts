@@ -1,0 +1,110 @@
+// Produce: v3-9
+//
+// Behavior:
+// * Each partition's records must be exactly one RecordBatch v2 (as Kafka requires from v3): framing, magic,
+//   CRC-32C and record count are checked; the batch is appended as sent (compressed batches stay
+//   compressed) after its baseOffset and partitionLeaderEpoch are patched in place.
+// * acks=0 gets no response; acks=1 and acks=-1 are answered after the append, and after the fsync when the
+//   topic's flush.messages is 1. A single broker is its own ISR, so acks=-1 fails with NOT_ENOUGH_REPLICAS
+//   only when min.insync.replicas > 1.
+// * message.timestamp.type=LogAppendTime rewrites maxTimestamp and recomputes the CRC.
+// * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, CORRUPT_MESSAGE (framing, CRC), INVALID_RECORD (more
+//   than one batch, bad count), UNSUPPORTED_FOR_MESSAGE_FORMAT (magic < 2), MESSAGE_TOO_LARGE
+//   (max.message.bytes), NOT_ENOUGH_REPLICAS, INVALID_TXN_STATE (transactional batch: no transactions yet),
+//   KAFKA_STORAGE_ERROR (the disk failed; nothing was appended). INVALID_REQUIRED_ACKS for acks outside -1, 0, 1.
+//
+// Version notes:
+// * v5: logStartOffset in the response
+// * v8: recordErrors, errorMessage
+// * v9: flexible
+
+import { ErrorCode } from '../protocol/errors.ts'
+import { Produce } from '../protocol/messages/produce.ts'
+import { checkBatchFrame, RecordBatchView } from '../protocol/record-batch.ts'
+import type { In } from '../protocol/schema.ts'
+import type { Broker } from '../broker.ts'
+import { NO_RESPONSE, register } from './registry.ts'
+
+type PartitionResponse = NonNullable<NonNullable<In<typeof Produce.response.fields>['responses']>[number]['partitionResponses']>[number]
+
+register(Produce, async (req, ctx) => {
+  const { broker } = ctx
+  const acks = req.acks
+  const pending: Promise<unknown>[] = []
+  const responses = req.topicData.map((topic) => ({
+    name: topic.name,
+    partitionResponses: topic.partitionData.map((p): PartitionResponse => {
+      if (acks !== 0 && acks !== 1 && acks !== -1) return fail(p.index, ErrorCode.INVALID_REQUIRED_ACKS)
+      const r = appendOne(broker, topic.name, p.index, p.records, acks)
+      if ('wait' in r) {
+        pending.push(r.wait)
+        return r.response
+      }
+      return r
+    }),
+  }))
+  if (pending.length) await Promise.all(pending)
+  if (acks === 0) return NO_RESPONSE
+  return { responses, throttleTimeMs: 0 }
+})
+
+function fail(index: number, errorCode: number, errorMessage: string | null = null): PartitionResponse {
+  return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage }
+}
+
+function appendOne(broker: Broker, topicName: string, index: number, records: Buffer | null, acks: number): PartitionResponse | { response: PartitionResponse; wait: Promise<void> } {
+  const topic = broker.topic(topicName)
+  const partition = topic?.partitions[index]
+  if (!topic || !partition) return fail(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+  if (!records || records.length === 0) return fail(index, ErrorCode.CORRUPT_MESSAGE, 'empty records')
+  const framed = checkBatchFrame(records, 0)
+  if ('kind' in framed) {
+    if (framed.kind === 'bad-magic') return fail(index, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, `record batch magic ${framed.magic}; only magic 2 is accepted`)
+    return fail(index, ErrorCode.CORRUPT_MESSAGE, `malformed record batch (${framed.kind})`)
+  }
+  if (framed.size !== records.length) return fail(index, ErrorCode.INVALID_RECORD, 'Produce requests v3+ must carry exactly one record batch per partition')
+  const maxBytes = Number(broker.topicConfigValue(topic.record, 'max.message.bytes'))
+  if (records.length > maxBytes) {
+    return fail(index, ErrorCode.MESSAGE_TOO_LARGE, `batch of ${records.length} bytes is larger than max.message.bytes ${maxBytes}`)
+  }
+  const batch = new RecordBatchView(records, 0)
+  if (!batch.isCrcValid()) return fail(index, ErrorCode.CORRUPT_MESSAGE, 'record batch CRC-32C mismatch')
+  if (batch.recordCount <= 0 || batch.lastOffsetDelta !== batch.recordCount - 1) {
+    return fail(index, ErrorCode.INVALID_RECORD, `record count ${batch.recordCount} does not match lastOffsetDelta ${batch.lastOffsetDelta}`)
+  }
+  if (batch.isTransactional) return fail(index, ErrorCode.INVALID_TXN_STATE, 'transactions are not supported by this broker yet')
+  if (acks === -1) {
+    const minIsr = Number(broker.topicConfigValue(topic.record, 'min.insync.replicas'))
+    if (minIsr > 1) return fail(index, ErrorCode.NOT_ENOUGH_REPLICAS, `The size of the current ISR 1 is insufficient to satisfy the min.isr requirement of ${minIsr}`)
+  }
+  let logAppendTimeMs = -1
+  if (broker.topicConfigValue(topic.record, 'message.timestamp.type') === 'LogAppendTime') {
+    logAppendTimeMs = broker.clock.now()
+    batch.setLogAppendTime(logAppendTimeMs)
+  }
+  let appended
+  try {
+    appended = partition.log.appendAsLeader(records, partition.leaderEpoch)
+  } catch (err) {
+    broker.log.error('append failed', { topic: topicName, partition: index, err })
+    return fail(index, ErrorCode.KAFKA_STORAGE_ERROR, `append failed: ${(err as Error).message}`)
+  }
+  partition.appended(records.length)
+  const response: PartitionResponse = {
+    index,
+    errorCode: ErrorCode.NONE,
+    baseOffset: appended.firstOffset,
+    logAppendTimeMs,
+    logStartOffset: partition.log.logStartOffset,
+    errorMessage: null,
+  }
+  const wait = appended.durable.then(
+    () => undefined,
+    (err: unknown) => {
+      // The fsync failed: the write may not survive a crash, so do not acknowledge it as durable.
+      broker.log.error('fsync failed', { topic: topicName, partition: index, err })
+      Object.assign(response, fail(index, ErrorCode.KAFKA_STORAGE_ERROR, `fsync failed: ${(err as Error).message}`))
+    },
+  )
+  return { response, wait }
+}

@@ -1,0 +1,307 @@
+// Broker and topic configuration: one table of definitions (Kafka's names, types, defaults and docs), one
+// validation path for the config file, the command-line flags and CreateTopics/IncrementalAlterConfigs
+// values, and the source of truth for DescribeConfigs ("every config with its default").
+//
+// Config files use Kafka's server.properties syntax (`key=value`, `#` comments). Unknown keys and bad values
+// are errors that name the file, the line and what would be accepted.
+
+import { readFileSync } from 'node:fs'
+
+export type ConfigType = 'boolean' | 'string' | 'int' | 'short' | 'long' | 'double' | 'list' | 'password'
+
+/** DescribeConfigs v3+ ConfigType codes. */
+export const configTypeCode: Record<ConfigType, number> = {
+  boolean: 1,
+  string: 2,
+  int: 3,
+  short: 4,
+  long: 5,
+  double: 6,
+  list: 7,
+  password: 9,
+}
+
+export interface ConfigDef {
+  readonly name: string
+  readonly type: ConfigType
+  /** Default as Kafka prints it; null = no default (required or absent). */
+  readonly default: string | null
+  readonly doc: string
+  /** Accepted values (for strings) or a numeric range. */
+  readonly oneOf?: readonly string[]
+  readonly min?: number
+  readonly max?: number
+  readonly sensitive?: boolean
+}
+
+const LONG_MAX = '9223372036854775807'
+const DAY = 24 * 60 * 60 * 1000
+
+// Why flush.ms defaults to 1000 and flush.messages to "never": a SIGKILLed broker loses nothing that was
+// written (the page cache survives the process), so per-write fsync only guards against a machine crash,
+// and on this broker it costs most of the produce throughput the benchmarks measure. Apache Kafka relies
+// on replication and never fsyncs by default; a single reference broker has no replicas, so we bound the
+// window instead: at most about a second of acknowledged writes is at risk on power loss. Scenarios that
+// verify durability against machine crashes set flush.messages=1 (group-committed fsync before the ack).
+export const brokerConfigDefs: readonly ConfigDef[] = [
+  { name: 'node.id', type: 'int', default: null, doc: 'The broker id.', min: 0 },
+  { name: 'listeners', type: 'list', default: 'PLAINTEXT://127.0.0.1:9092', doc: 'Comma-separated listener URIs: NAME://host:port.' },
+  { name: 'advertised.listeners', type: 'list', default: null, doc: 'Listeners to publish to clients; defaults to listeners.' },
+  { name: 'log.dirs', type: 'string', default: null, doc: 'The directory holding the log data.' },
+  { name: 'broker.rack', type: 'string', default: null, doc: 'Rack of the broker.' },
+  { name: 'cluster.id', type: 'string', default: null, doc: 'Cluster id; generated on first start and kept in meta.properties.' },
+  { name: 'num.partitions', type: 'int', default: '1', doc: 'Default partition count of auto-created topics.', min: 1 },
+  { name: 'default.replication.factor', type: 'int', default: '1', doc: 'Default replication factor of auto-created topics.', min: 1 },
+  { name: 'auto.create.topics.enable', type: 'boolean', default: 'true', doc: 'Create a topic when Metadata names an unknown one.' },
+  { name: 'delete.topic.enable', type: 'boolean', default: 'true', doc: 'Allow DeleteTopics.' },
+  { name: 'socket.request.max.bytes', type: 'int', default: '104857600', doc: 'Largest request frame accepted; larger frames close the connection.', min: 1 },
+  { name: 'queued.max.requests', type: 'int', default: '500', doc: 'Requests in flight per connection before the broker stops reading from it.', min: 1 },
+  { name: 'queued.max.request.bytes', type: 'long', default: '-1', doc: 'Bytes of requests in flight per connection before the broker stops reading from it (-1: 4 x socket.request.max.bytes).' },
+  { name: 'connections.max.idle.ms', type: 'long', default: '600000', doc: 'Idle connections are closed after this long.', min: 1 },
+  { name: 'message.max.bytes', type: 'int', default: '1048588', doc: 'Largest record batch a topic accepts, unless its max.message.bytes says otherwise.', min: 0 },
+  { name: 'log.segment.bytes', type: 'int', default: '1073741824', doc: 'Segment size.', min: 14 },
+  { name: 'log.roll.ms', type: 'long', default: String(7 * DAY), doc: 'Roll a segment after this long.', min: 1 },
+  { name: 'log.index.size.max.bytes', type: 'int', default: '10485760', doc: 'Maximum size of an offset index.', min: 4 },
+  { name: 'log.index.interval.bytes', type: 'int', default: '4096', doc: 'Bytes between offset index entries.', min: 0 },
+  { name: 'log.retention.ms', type: 'long', default: String(7 * DAY), doc: 'Delete segments older than this (-1: never).', min: -1 },
+  { name: 'log.retention.bytes', type: 'long', default: '-1', doc: 'Delete old segments beyond this size per partition (-1: never).', min: -1 },
+  { name: 'log.flush.interval.messages', type: 'long', default: LONG_MAX, doc: 'Fsync after this many messages; 1 = fsync every write before acknowledging it.', min: 1 },
+  { name: 'log.flush.interval.ms', type: 'long', default: '1000', doc: 'Fsync data older than this (background). See the comment in broker/config.ts for why 1000.', min: 0 },
+  { name: 'log.retention.check.interval.ms', type: 'long', default: '300000', doc: 'How often retention runs.', min: 1 },
+  { name: 'log.flush.offset.checkpoint.interval.ms', type: 'int', default: '60000', doc: 'How often the recovery point is checkpointed.', min: 0 },
+  { name: 'log.flush.start.offset.checkpoint.interval.ms', type: 'int', default: '60000', doc: 'How often log start offsets are checkpointed.', min: 0 },
+  { name: 'log.message.timestamp.type', type: 'string', default: 'CreateTime', doc: 'CreateTime or LogAppendTime.', oneOf: ['CreateTime', 'LogAppendTime'] },
+  { name: 'file.delete.delay.ms', type: 'long', default: '60000', doc: 'Delay before a deleted segment file is removed.', min: 0 },
+  { name: 'min.insync.replicas', type: 'int', default: '1', doc: 'Replicas that must acknowledge an acks=all write.', min: 1 },
+  { name: 'unclean.leader.election.enable', type: 'boolean', default: 'false', doc: 'Allow an out-of-sync replica to become leader.' },
+  { name: 'compression.type', type: 'string', default: 'producer', doc: 'Broker-side compression; only producer (keep as sent) is implemented.', oneOf: ['producer'] },
+  { name: 'log.cleanup.policy', type: 'list', default: 'delete', doc: 'Only delete is implemented.', oneOf: ['delete'] },
+  { name: 'fetch.max.bytes', type: 'int', default: '57671680', doc: 'Largest Fetch response.', min: 0 },
+  { name: 'replica.lag.time.max.ms', type: 'long', default: '30000', doc: 'A follower that has not caught up for this long leaves the ISR.', min: 1 },
+]
+
+/** Topic-level configs and the broker config each one falls back to. */
+export const topicConfigDefs: readonly (ConfigDef & { readonly broker: string | null })[] = [
+  { name: 'cleanup.policy', type: 'list', default: 'delete', doc: 'Only delete is implemented.', oneOf: ['delete'], broker: 'log.cleanup.policy' },
+  { name: 'compression.type', type: 'string', default: 'producer', doc: 'Only producer is implemented.', oneOf: ['producer'], broker: 'compression.type' },
+  { name: 'delete.retention.ms', type: 'long', default: String(DAY), doc: 'Tombstone retention (compaction is not implemented).', min: 0, broker: null },
+  { name: 'file.delete.delay.ms', type: 'long', default: '60000', doc: 'Delay before a deleted segment file is removed.', min: 0, broker: 'file.delete.delay.ms' },
+  { name: 'flush.messages', type: 'long', default: LONG_MAX, doc: 'Fsync after this many messages; 1 = every write.', min: 1, broker: 'log.flush.interval.messages' },
+  { name: 'flush.ms', type: 'long', default: '1000', doc: 'Fsync data older than this.', min: 0, broker: 'log.flush.interval.ms' },
+  { name: 'index.interval.bytes', type: 'int', default: '4096', doc: 'Bytes between offset index entries.', min: 0, broker: 'log.index.interval.bytes' },
+  { name: 'max.message.bytes', type: 'int', default: '1048588', doc: 'Largest record batch accepted.', min: 0, broker: 'message.max.bytes' },
+  { name: 'message.timestamp.type', type: 'string', default: 'CreateTime', doc: 'CreateTime or LogAppendTime.', oneOf: ['CreateTime', 'LogAppendTime'], broker: 'log.message.timestamp.type' },
+  { name: 'min.insync.replicas', type: 'int', default: '1', doc: 'Replicas that must acknowledge an acks=all write.', min: 1, broker: 'min.insync.replicas' },
+  { name: 'retention.bytes', type: 'long', default: '-1', doc: 'Partition size kept (-1: unlimited).', min: -1, broker: 'log.retention.bytes' },
+  { name: 'retention.ms', type: 'long', default: String(7 * DAY), doc: 'Time data is kept (-1: unlimited).', min: -1, broker: 'log.retention.ms' },
+  { name: 'segment.bytes', type: 'int', default: '1073741824', doc: 'Segment size.', min: 14, broker: 'log.segment.bytes' },
+  { name: 'segment.index.bytes', type: 'int', default: '10485760', doc: 'Offset index size.', min: 4, broker: 'log.index.size.max.bytes' },
+  { name: 'segment.ms', type: 'long', default: String(7 * DAY), doc: 'Roll a segment after this long.', min: 1, broker: 'log.roll.ms' },
+  { name: 'unclean.leader.election.enable', type: 'boolean', default: 'false', doc: 'Allow an out-of-sync replica to become leader.', broker: 'unclean.leader.election.enable' },
+]
+
+const brokerDefsByName = new Map(brokerConfigDefs.map((d) => [d.name, d]))
+export const topicDefsByName = new Map(topicConfigDefs.map((d) => [d.name, d]))
+
+/** Checks a value against its definition; returns an error message or null. */
+export function checkValue(def: ConfigDef, value: string): string | null {
+  const expect = (what: string) => `${def.name}=${JSON.stringify(value)} is not valid: expected ${what}`
+  switch (def.type) {
+    case 'boolean':
+      return value === 'true' || value === 'false' ? null : expect('true or false')
+    case 'int':
+    case 'short':
+    case 'long': {
+      if (!/^-?\d+$/.test(value)) return expect(`an integer${rangeText(def)}`)
+      const n = Number(value)
+      if (def.type === 'int' && (n < -2147483648 || n > 2147483647)) return expect('a 32-bit integer')
+      if (def.min !== undefined && n < def.min) return expect(`an integer${rangeText(def)}`)
+      if (def.max !== undefined && n > def.max) return expect(`an integer${rangeText(def)}`)
+      return null
+    }
+    case 'double':
+      return Number.isFinite(Number(value)) && value.trim() !== '' ? null : expect('a number')
+    case 'list':
+      if (def.oneOf) {
+        const bad = value.split(',').map((s) => s.trim()).filter((s) => !def.oneOf!.includes(s))
+        if (bad.length) return expect(`a list of ${def.oneOf.join(', ')}`)
+      }
+      return null
+    default:
+      if (def.oneOf && !def.oneOf.includes(value)) return expect(`one of ${def.oneOf.join(', ')}`)
+      return null
+  }
+}
+
+function rangeText(def: ConfigDef): string {
+  if (def.min !== undefined && def.max !== undefined) return ` between ${def.min} and ${def.max}`
+  if (def.min !== undefined) return ` >= ${def.min}`
+  return ''
+}
+
+/** Longs beyond 2^53 (Long.MAX_VALUE defaults) become MAX_SAFE_INTEGER: "never" either way. */
+export function toNumber(value: string): number {
+  const n = Number(value)
+  return n > Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : n
+}
+
+export class ConfigError extends Error {
+  readonly code = 'ERR_FAULTLINE_CONFIG'
+  constructor(message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+export interface Listener {
+  readonly name: string
+  readonly host: string
+  readonly port: number
+}
+
+/** Parses `NAME://host:port[,NAME://host:port]`. */
+export function parseListeners(value: string, key = 'listeners'): Listener[] {
+  const out: Listener[] = []
+  for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*):\/\/(\[[^\]]+\]|[^:/]*):(\d+)$/.exec(part)
+    if (!m) throw new ConfigError(`${key}: ${JSON.stringify(part)} is not a listener; expected NAME://host:port, e.g. PLAINTEXT://127.0.0.1:9092`)
+    const port = Number(m[3])
+    if (port > 65535) throw new ConfigError(`${key}: port ${port} in ${JSON.stringify(part)} is out of range 0-65535`)
+    out.push({ name: m[1]!.toUpperCase(), host: m[2]!.replace(/^\[|\]$/g, ''), port })
+  }
+  if (out.length === 0) throw new ConfigError(`${key} is empty; expected NAME://host:port`)
+  return out
+}
+
+/** The broker's effective configuration: string values by Kafka name, plus typed accessors. */
+export class BrokerConfig {
+  readonly values: ReadonlyMap<string, string>
+  /** Keys set explicitly (file or flags), for DescribeConfigs' source field. */
+  readonly explicit: ReadonlySet<string>
+
+  constructor(values: Map<string, string>, explicit: Set<string>) {
+    this.values = values
+    this.explicit = explicit
+  }
+
+  get(name: string): string | null {
+    return this.values.get(name) ?? null
+  }
+  int(name: string): number {
+    return toNumber(this.values.get(name) ?? 'NaN')
+  }
+  bool(name: string): boolean {
+    return this.values.get(name) === 'true'
+  }
+  get nodeId(): number {
+    return this.int('node.id')
+  }
+  get dataDir(): string {
+    return this.values.get('log.dirs')!
+  }
+  get listeners(): Listener[] {
+    return parseListeners(this.values.get('listeners')!)
+  }
+  get advertisedListeners(): Listener[] {
+    const adv = this.values.get('advertised.listeners')
+    return adv ? parseListeners(adv, 'advertised.listeners') : this.listeners
+  }
+
+  /** A topic's effective config: explicit topic value, else the broker's synonym, else the default. */
+  topicValue(name: string, overrides: Readonly<Record<string, string>>): string {
+    const def = topicDefsByName.get(name)
+    if (!def) throw new TypeError(`unknown topic config ${name}`)
+    return overrides[name] ?? (def.broker ? this.values.get(def.broker) : undefined) ?? def.default ?? ''
+  }
+}
+
+export interface ConfigInput {
+  /** key=value pairs from the file, with their line numbers. */
+  file?: { path: string; entries: { key: string; value: string; line: number }[] }
+  /** From flags; `where` names the flag for error messages. */
+  flags?: { key: string; value: string; where: string }[]
+}
+
+/** Validates and merges file and flags (flags win) over the defaults. Throws ConfigError listing every problem. */
+export function buildBrokerConfig(input: ConfigInput): BrokerConfig {
+  const values = new Map<string, string>()
+  const explicit = new Set<string>()
+  for (const d of brokerConfigDefs) if (d.default !== null) values.set(d.name, d.default)
+  const problems: string[] = []
+  const known = () => `known keys: ${brokerConfigDefs.map((d) => d.name).join(', ')}`
+  const apply = (key: string, value: string, where: string) => {
+    const def = brokerDefsByName.get(key)
+    if (!def) {
+      const near = brokerConfigDefs.find((d) => editDistance(d.name, key) <= 2)
+      problems.push(`${where}: unknown config ${JSON.stringify(key)}${near ? ` (did you mean ${near.name}?)` : ''}; ${known()}`)
+      return
+    }
+    const err = checkValue(def, value)
+    if (err) {
+      problems.push(`${where}: ${err}`)
+      return
+    }
+    values.set(key, value)
+    explicit.add(key)
+  }
+  for (const e of input.file?.entries ?? []) apply(e.key, e.value, `${input.file!.path}:${e.line}`)
+  for (const fl of input.flags ?? []) apply(fl.key, fl.value, fl.where)
+  for (const required of ['node.id', 'log.dirs']) {
+    if (!values.has(required)) problems.push(`${required} is required (flag --${required === 'node.id' ? 'node-id' : 'data-dir'} or the config file)`)
+  }
+  for (const key of ['listeners', 'advertised.listeners']) {
+    const v = values.get(key)
+    if (v) {
+      try {
+        parseListeners(v, key)
+      } catch (e) {
+        problems.push((e as Error).message)
+      }
+    }
+  }
+  if (problems.length) throw new ConfigError(problems.join('\n'))
+  return new BrokerConfig(values, explicit)
+}
+
+/** Parses server.properties syntax. */
+export function readPropertiesFile(path: string): { path: string; entries: { key: string; value: string; line: number }[] } {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+  }
+  const entries: { key: string; value: string; line: number }[] = []
+  const problems: string[] = []
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim()
+    if (line === '' || line.startsWith('#') || line.startsWith('!')) return
+    const m = /^([^=:\s]+)\s*[=:]\s*(.*)$/.exec(line)
+    if (!m) {
+      problems.push(`${path}:${i + 1}: expected key=value, got ${JSON.stringify(line)}`)
+      return
+    }
+    entries.push({ key: m[1]!, value: m[2]!.trim(), line: i + 1 })
+  })
+  if (problems.length) throw new ConfigError(problems.join('\n'))
+  return { path, entries }
+}
+
+/** Validates topic config overrides (CreateTopics, IncrementalAlterConfigs); returns an error message or null. */
+export function checkTopicConfig(name: string, value: string | null): string | null {
+  const def = topicDefsByName.get(name)
+  if (!def) return `Unknown topic config name: ${name}`
+  if (value === null) return null
+  return checkValue(def, value)
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)])
+  for (let j = 1; j <= b.length; j++) dp[0]![j] = j
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      dp[i]![j] = Math.min(dp[i - 1]![j]! + 1, dp[i]![j - 1]! + 1, dp[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+  }
+  return dp[a.length]![b.length]!
+}

@@ -1,0 +1,27 @@
+// SyncGroup (key 14): v0-4. v1 adds throttleTimeMs; v2 is v1 (responses before throttling); v3 adds
+// groupInstanceId (KIP-345); v4 is flexible. Only the leader sends assignments; every member gets its own.
+
+import { api, f } from '../schema.ts'
+
+export const SyncGroup = api({
+  key: 14,
+  name: 'SyncGroup',
+  minVersion: 0,
+  maxVersion: 4,
+  flexibleFrom: 4,
+  request: {
+    groupId: f.string(),
+    generationId: f.int32(),
+    memberId: f.string(),
+    groupInstanceId: f.string({ versions: '3+', nullableVersions: '3+', default: null }),
+    assignments: f.array({
+      memberId: f.string(),
+      assignment: f.bytes(),
+    }),
+  },
+  response: {
+    throttleTimeMs: f.int32({ versions: '1+' }),
+    errorCode: f.int16(),
+    assignment: f.bytes(),
+  },
+})

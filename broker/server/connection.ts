@@ -1,0 +1,288 @@
+// One client connection: size-prefixed framing, request-header rules, dispatch to the registry, and
+// responses written strictly in request order even though handlers run concurrently (a Fetch long poll
+// does not hold up the Produce pipelined behind it from being appended, only its response).
+//
+// Handlers are started in arrival order and do their state changes before their first await, so the
+// order of effects matches the order of requests on the connection, as in Kafka.
+//
+// Back-pressure: we stop reading from the socket while more than `maxQueuedRequests` requests or
+// `maxQueuedBytes` request bytes are unanswered, or while the socket's write buffer is full (a client that
+// does not read its responses cannot make us buffer without bound).
+//
+// Bad input never throws out of here: an oversized or malformed frame, an unknown API or version, or a
+// handler failure is logged with the connection's address, and the connection is closed after the
+// responses already due are written. The broker keeps serving everyone else.
+
+import type { Socket } from 'node:net'
+import { ErrorCode } from '../protocol/errors.ts'
+import {
+  API_VERSIONS_KEY,
+  readRequestHeader,
+  responseHeaderIsFlexible,
+  skipTaggedFields,
+  writeResponseHeader,
+  type RequestHeader,
+} from '../protocol/header.ts'
+import { Reader } from '../protocol/reader.ts'
+import { Writer } from '../protocol/writer.ts'
+import { NO_RESPONSE, registration, supportedApiKeys, type ConnectionInfo, type NoResponse, type Registration } from '../apis/registry.ts'
+import type { Broker } from '../broker.ts'
+import type { Logger } from '../logger.ts'
+
+export interface ConnectionLimits {
+  /** socket.request.max.bytes */
+  readonly maxRequestBytes: number
+  /** queued.max.requests, per connection */
+  readonly maxQueuedRequests: number
+  readonly maxQueuedBytes: number
+  /** connections.max.idle.ms */
+  readonly idleMs: number
+}
+
+interface Slot {
+  readonly header: RequestHeader
+  readonly bytes: number
+  done: boolean
+  out: Buffer[] | null
+}
+
+let nextConnectionId = 0
+
+export class Connection {
+  readonly info: ConnectionInfo
+  private readonly socket: Socket
+  private readonly broker: Broker
+  private readonly limits: ConnectionLimits
+  private readonly log: Logger
+  private readonly onClosed: (c: Connection) => void
+
+  private chunks: Buffer[] = []
+  private buffered = 0
+  private readonly queue: Slot[] = []
+  private queuedBytes = 0
+  private readPausedForQueue = false
+  private readPausedForWrite = false
+  private closing = false
+  private closed = false
+
+  constructor(socket: Socket, listenerName: string, broker: Broker, limits: ConnectionLimits, log: Logger, onClosed: (c: Connection) => void) {
+    this.socket = socket
+    this.broker = broker
+    this.limits = limits
+    this.onClosed = onClosed
+    const id = `${listenerName}-${nextConnectionId++}`
+    this.log = log.child({ conn: id, remote: `${socket.remoteAddress}:${socket.remotePort}` })
+    this.info = {
+      id,
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+      listenerName,
+      principal: 'User:ANONYMOUS',
+      clientSoftwareName: null,
+      clientSoftwareVersion: null,
+      close: (reason) => this.closeAfterFlush(reason),
+    }
+    socket.setNoDelay(true)
+    socket.setTimeout(limits.idleMs, () => this.closeAfterFlush('idle for connections.max.idle.ms', 'debug'))
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('drain', () => {
+      this.readPausedForWrite = false
+      this.updateReading()
+    })
+    socket.on('error', (err) => this.log.debug('socket error', { err }))
+    socket.on('close', () => {
+      this.closed = true
+      this.chunks = []
+      this.onClosed(this)
+    })
+  }
+
+  /** Closes the socket now (broker shutdown). */
+  destroy(): void {
+    this.socket.destroy()
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+    while (!this.closing && this.buffered >= 4) {
+      const size = this.peekSize()
+      if (size < 0 || size > this.limits.maxRequestBytes) {
+        this.protocolError(`request size ${size} is outside 0..socket.request.max.bytes (${this.limits.maxRequestBytes})`)
+        return
+      }
+      if (this.buffered < 4 + size) break
+      this.consume(4)
+      const frame = this.consume(size)
+      this.onFrame(frame)
+    }
+    this.updateReading()
+  }
+
+  private peekSize(): number {
+    const first = this.chunks[0]!
+    if (first.length >= 4) return first.readInt32BE(0)
+    const four = Buffer.allocUnsafe(4)
+    let got = 0
+    for (const c of this.chunks) {
+      const n = Math.min(4 - got, c.length)
+      c.copy(four, got, 0, n)
+      got += n
+      if (got === 4) break
+    }
+    return four.readInt32BE(0)
+  }
+
+  /** Takes n bytes off the front: a view when one chunk holds them, otherwise one copy. */
+  private consume(n: number): Buffer {
+    this.buffered -= n
+    const first = this.chunks[0]!
+    if (first.length > n) {
+      this.chunks[0] = first.subarray(n)
+      return first.subarray(0, n)
+    }
+    if (first.length === n) {
+      this.chunks.shift()
+      return first
+    }
+    const out = Buffer.allocUnsafe(n)
+    let got = 0
+    while (got < n) {
+      const c = this.chunks[0]!
+      const take = Math.min(n - got, c.length)
+      c.copy(out, got, 0, take)
+      got += take
+      if (take === c.length) this.chunks.shift()
+      else this.chunks[0] = c.subarray(take)
+    }
+    return out
+  }
+
+  private onFrame(frame: Buffer): void {
+    const r = new Reader(frame)
+    let header: RequestHeader
+    try {
+      header = readRequestHeader(r)
+    } catch (err) {
+      this.protocolError('malformed request header', err)
+      return
+    }
+    const reg = registration(header.apiKey)
+    if (header.apiKey === API_VERSIONS_KEY && reg && header.apiVersion > reg.maxVersion) {
+      // KIP-511: a client newer than us gets a v0 body with UNSUPPORTED_VERSION and our ranges, and retries.
+      const slot = this.enqueue(header, frame.length)
+      this.finish(slot, reg, 0, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: supportedApiKeys() })
+      return
+    }
+    if (!reg) {
+      this.protocolError(`unknown API key ${header.apiKey}`)
+      return
+    }
+    const version = header.apiVersion
+    if (version < reg.minVersion || version > reg.maxVersion) {
+      this.protocolError(`unsupported ${reg.api.name} version ${version} (supported ${reg.minVersion}-${reg.maxVersion})`)
+      return
+    }
+    let body: unknown
+    try {
+      if (reg.api.isFlexible(version)) skipTaggedFields(r)
+      body = reg.api.request.decode(version, r)
+    } catch (err) {
+      this.protocolError(`malformed ${reg.api.name} v${version} request`, err)
+      return
+    }
+    const slot = this.enqueue(header, frame.length)
+    let result: ReturnType<Registration['handle']>
+    try {
+      result = reg.handle(body as never, { header, version, connection: this.info, broker: this.broker })
+    } catch (err) {
+      this.handlerFailed(slot, reg, version, err)
+      return
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (res) => this.finish(slot, reg, version, res),
+        (err: unknown) => this.handlerFailed(slot, reg, version, err),
+      )
+    } else {
+      this.finish(slot, reg, version, result)
+    }
+  }
+
+  private enqueue(header: RequestHeader, bytes: number): Slot {
+    const slot: Slot = { header, bytes, done: false, out: null }
+    this.queue.push(slot)
+    this.queuedBytes += bytes
+    return slot
+  }
+
+  private finish(slot: Slot, reg: Registration, version: number, res: unknown): void {
+    if (this.closed) return
+    if (res !== NO_RESPONSE) {
+      try {
+        const w = new Writer(256)
+        const setSize = w.reserveInt32()
+        writeResponseHeader(w, slot.header.correlationId, responseHeaderIsFlexible(reg.api.key, reg.api.isFlexible(version)))
+        reg.api.response.encode(version, res as Exclude<typeof res, NoResponse> as never, w)
+        setSize(w.length - 4)
+        slot.out = w.chunksOut()
+      } catch (err) {
+        this.handlerFailed(slot, reg, version, err)
+        return
+      }
+    }
+    slot.done = true
+    this.flush()
+  }
+
+  private flush(): void {
+    if (this.closed) return
+    let wrote = false
+    while (this.queue.length > 0 && this.queue[0]!.done) {
+      const slot = this.queue.shift()!
+      this.queuedBytes -= slot.bytes
+      if (slot.out) {
+        if (!wrote) this.socket.cork()
+        wrote = true
+        for (const c of slot.out) {
+          if (!this.socket.write(c)) this.readPausedForWrite = true
+        }
+      }
+    }
+    if (wrote) this.socket.uncork()
+    if (this.closing && this.queue.length === 0) this.socket.end()
+    this.updateReading()
+  }
+
+  private updateReading(): void {
+    if (this.closed) return
+    this.readPausedForQueue = this.queue.length >= this.limits.maxQueuedRequests || this.queuedBytes >= this.limits.maxQueuedBytes
+    if (this.closing || this.readPausedForQueue || this.readPausedForWrite) this.socket.pause()
+    else this.socket.resume()
+  }
+
+  private handlerFailed(slot: Slot, reg: Registration, version: number, err: unknown): void {
+    slot.done = true
+    slot.out = null
+    this.log.error('request handler failed; closing connection', { api: reg.api.name, version, err, stack: (err as Error)?.stack })
+    this.closeAfterFlush('handler failure')
+    this.flush()
+  }
+
+  private protocolError(what: string, err?: unknown): void {
+    this.log.warn(`${what}; closing connection`, err ? { err } : undefined)
+    this.closeAfterFlush(what)
+  }
+
+  /** Stops reading; ends the socket once every response due before this point has been written. */
+  private closeAfterFlush(reason: string, level: 'debug' | 'info' = 'info'): void {
+    if (this.closing || this.closed) return
+    this.closing = true
+    this.chunks = []
+    this.buffered = 0
+    // Requests already accepted still get their responses (a produce may be appended already); no new ones are read.
+    this.log[level]('closing connection', { reason })
+    this.flush()
+  }
+}
