@@ -3,11 +3,14 @@
 
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { systemClock, type Clock } from './clock.ts'
+import { systemClock, type Clock, type TimerHandle } from './clock.ts'
 import { toNumber, type BrokerConfig, type Listener } from './config.ts'
 import { LocalMetadata, type MetadataPersistence, type TopicRecord } from './controller/local-metadata.ts'
+import { GroupCoordinator, startGroupCoordinator } from './group/coordinator.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { ErrorCode } from './protocol/errors.ts'
+import { ProducerIdManager } from './producers/producer-ids.ts'
+import { loadProducerState, writeSnapshot } from './producers/snapshots.ts'
 import { Partition } from './replication/partition.ts'
 import { SocketServer } from './server/server.ts'
 import { NodeFileSystem, type FileSystem } from './storage/file-system.ts'
@@ -50,11 +53,14 @@ export class Broker {
   readonly logs: LogManager
   readonly metadata: LocalMetadata
   readonly clusterId: string
+  readonly producerIds: ProducerIdManager
   private readonly random: (n: number) => Buffer
   private readonly topicStates = new Map<string, TopicState>()
   private server: SocketServer | null = null
+  private coordinator: GroupCoordinator | null = null
   private advertised: Listener[] = []
   private stopped = false
+  private snapshotTimer: TimerHandle | null = null
 
   private constructor(init: {
     config: BrokerConfig
@@ -64,6 +70,7 @@ export class Broker {
     logs: LogManager
     metadata: LocalMetadata
     clusterId: string
+    producerIds: ProducerIdManager
     random: (n: number) => Buffer
   }) {
     this.config = init.config
@@ -74,6 +81,7 @@ export class Broker {
     this.logs = init.logs
     this.metadata = init.metadata
     this.clusterId = init.clusterId
+    this.producerIds = init.producerIds
     this.random = init.random
   }
 
@@ -89,8 +97,11 @@ export class Broker {
     const metadata = await LocalMetadata.open(atomicFile(fs, dataDir, 'topics.json'))
     const started = clock.monotonic()
     const logs = await LogManager.open(fs, clock, dataDir, logDefaults(config), log.child({ component: 'storage' }))
-    const broker = new Broker({ config, clock, log, fs, logs, metadata, clusterId, random })
+    const producerIds = await ProducerIdManager.open(atomicFile(fs, dataDir, 'producer-ids'))
+    const broker = new Broker({ config, clock, log, fs, logs, metadata, clusterId, producerIds, random })
     await broker.loadTopics()
+    broker.coordinator = await startGroupCoordinator(broker)
+    broker.snapshotTimer = clock.setInterval(() => void broker.snapshotProducers(), config.int('producer.snapshot.interval.ms'))
     log.info('storage ready', { dataDir, topics: broker.topicStates.size, ms: Math.round(clock.monotonic() - started) })
     const server = new SocketServer(
       broker,
@@ -120,6 +131,12 @@ export class Broker {
   }
 
   /** The advertised endpoint of the listener a request arrived on (Kafka answers per listener). */
+  /** The group coordinator (consumer groups and committed offsets); set before the listeners open. */
+  get groups(): GroupCoordinator {
+    if (!this.coordinator) throw new Error('the group coordinator is not started')
+    return this.coordinator
+  }
+
   endpointFor(listenerName: string): Listener {
     return this.advertised.find((l) => l.name === listenerName) ?? this.advertised[0]!
   }
@@ -130,7 +147,7 @@ export class Broker {
       const partitions: Partition[] = []
       for (let p = 0; p < t.partitions; p++) {
         const plog = await this.logs.getOrCreate(t.name, p, this.logConfig(t.configs))
-        partitions.push(new Partition(t.name, p, plog))
+        partitions.push(new Partition(t.name, p, plog, await loadProducerState(this.fs, plog, this.log)))
         known.add(`${t.name}-${p}`)
       }
       this.topicStates.set(t.name, { record: t, partitions })
@@ -239,11 +256,32 @@ export class Broker {
     return { errorCode: ErrorCode.NONE, errorMessage: null, topicId: state.record.topicId }
   }
 
-  /** Stops listeners, flushes and checkpoints storage, writes the clean-shutdown marker. */
+  /** Writes producer-state snapshots of the partitions whose state changed since the last one. */
+  async snapshotProducers(): Promise<void> {
+    const cutoff = this.clock.now() - this.config.int('producer.id.expiration.ms')
+    for (const t of this.topicStates.values()) {
+      for (const p of t.partitions) {
+        if (p.producers.expire(cutoff) > 0) p.producersDirty = true
+        if (!p.producersDirty) continue
+        p.producersDirty = false
+        try {
+          await writeSnapshot(this.fs, p.log, p.producers)
+        } catch (err) {
+          p.producersDirty = true
+          this.log.warn('producer snapshot failed', { topic: p.topic, partition: p.index, err })
+        }
+      }
+    }
+  }
+
+  /** Stops listeners, snapshots producer state, flushes and checkpoints storage, writes the clean-shutdown marker. */
   async shutdown(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    this.snapshotTimer?.cancel()
     await this.server?.stop()
+    this.coordinator?.shutdown()
+    await this.snapshotProducers()
     await this.logs.shutdown()
   }
 }

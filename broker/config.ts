@@ -77,7 +77,19 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'compression.type', type: 'string', default: 'producer', doc: 'Broker-side compression; only producer (keep as sent) is implemented.', oneOf: ['producer'] },
   { name: 'log.cleanup.policy', type: 'list', default: 'delete', doc: 'Only delete is implemented.', oneOf: ['delete'] },
   { name: 'fetch.max.bytes', type: 'int', default: '57671680', doc: 'Largest Fetch response.', min: 0 },
+  { name: 'producer.snapshot.interval.ms', type: 'long', default: '60000', doc: 'How often changed idempotent-producer state is snapshotted (also at clean shutdown); recovery replays the log after the newest snapshot.', min: 1 },
+  { name: 'producer.id.expiration.ms', type: 'int', default: '86400000', doc: 'An idempotent producer with no write for this long is forgotten by a partition.', min: 1 },
   { name: 'replica.lag.time.max.ms', type: 'long', default: '30000', doc: 'A follower that has not caught up for this long leaves the ISR.', min: 1 },
+  { name: 'group.initial.rebalance.delay.ms', type: 'int', default: '3000', doc: 'How long the first rebalance of an empty group waits for more members (again for each newcomer, up to the rebalance timeout).', min: 0 },
+  { name: 'group.min.session.timeout.ms', type: 'int', default: '6000', doc: 'Smallest session timeout a group member may ask for.', min: 0 },
+  { name: 'group.max.session.timeout.ms', type: 'int', default: '1800000', doc: 'Largest session timeout a group member may ask for.', min: 0 },
+  { name: 'group.max.size', type: 'int', default: '2147483647', doc: 'Most members a consumer group may have.', min: 1 },
+  { name: 'offsets.topic.num.partitions', type: 'int', default: '50', doc: 'Partitions of __consumer_offsets when the broker creates it (an existing topic keeps its count).', min: 1 },
+  { name: 'offsets.topic.segment.bytes', type: 'int', default: '104857600', doc: 'Segment size of __consumer_offsets.', min: 14 },
+  { name: 'offsets.retention.minutes', type: 'int', default: '10080', doc: 'Committed offsets of a group that has been empty this long are deleted.', min: 1 },
+  { name: 'offsets.retention.check.interval.ms', type: 'long', default: '600000', doc: 'How often expired offsets are looked for.', min: 1 },
+  { name: 'offsets.commit.timeout.ms', type: 'int', default: '5000', doc: 'An offset commit not durable within this long is answered REQUEST_TIMED_OUT.', min: 1 },
+  { name: 'offset.metadata.max.bytes', type: 'int', default: '4096', doc: 'Largest metadata string an offset commit may carry.', min: 0 },
 ]
 
 /** Topic-level configs and the broker config each one falls back to. */

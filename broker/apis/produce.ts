@@ -12,6 +12,9 @@
 //   than one batch, bad count), UNSUPPORTED_FOR_MESSAGE_FORMAT (magic < 2), MESSAGE_TOO_LARGE
 //   (max.message.bytes), NOT_ENOUGH_REPLICAS, INVALID_TXN_STATE (transactional batch: no transactions yet),
 //   KAFKA_STORAGE_ERROR (the disk failed; nothing was appended). INVALID_REQUIRED_ACKS for acks outside -1, 0, 1.
+// * Idempotent batches (producerId >= 0) go through the partition's producer state (broker/producers): a retried
+//   batch still in the five-batch window is acknowledged with its original base offset and not written again;
+//   OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH and UNKNOWN_PRODUCER_ID otherwise, as Kafka does.
 //
 // Version notes:
 // * v5: logStartOffset in the response
@@ -77,6 +80,12 @@ function appendOne(broker: Broker, topicName: string, index: number, records: Bu
     const minIsr = Number(broker.topicConfigValue(topic.record, 'min.insync.replicas'))
     if (minIsr > 1) return fail(index, ErrorCode.NOT_ENOUGH_REPLICAS, `The size of the current ISR 1 is insufficient to satisfy the min.isr requirement of ${minIsr}`)
   }
+  const producerBatch = { producerId: batch.producerId, producerEpoch: batch.producerEpoch, baseSequence: batch.baseSequence, recordCount: batch.recordCount, maxTimestamp: batch.maxTimestamp }
+  const seq = partition.producers.check(producerBatch, (id) => broker.producerIds.isAllocated(id))
+  if (seq.kind === 'error') return fail(index, seq.errorCode, seq.message)
+  if (seq.kind === 'duplicate') {
+    return { index, errorCode: ErrorCode.NONE, baseOffset: seq.firstOffset, logAppendTimeMs: -1, logStartOffset: partition.log.logStartOffset, errorMessage: null }
+  }
   let logAppendTimeMs = -1
   if (broker.topicConfigValue(topic.record, 'message.timestamp.type') === 'LogAppendTime') {
     logAppendTimeMs = broker.clock.now()
@@ -88,6 +97,10 @@ function appendOne(broker: Broker, topicName: string, index: number, records: Bu
   } catch (err) {
     broker.log.error('append failed', { topic: topicName, partition: index, err })
     return fail(index, ErrorCode.KAFKA_STORAGE_ERROR, `append failed: ${(err as Error).message}`)
+  }
+  if (producerBatch.producerId >= 0) {
+    partition.producers.update(producerBatch, appended.firstOffset, appended.lastOffset)
+    partition.producersDirty = true
   }
   partition.appended(records.length)
   const response: PartitionResponse = {

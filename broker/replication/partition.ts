@@ -2,6 +2,7 @@
 // waiting for new data. On a single broker the high watermark follows the log end; replication will move
 // it by the in-sync replicas' fetch positions instead.
 
+import { ProducerStateManager } from '../producers/producer-state.ts'
 import type { PartitionLog } from '../storage/log.ts'
 
 export class Partition {
@@ -9,14 +10,19 @@ export class Partition {
   readonly index: number
   readonly log: PartitionLog
   leaderEpoch: number
+  /** Idempotent producers' sequence windows for this partition. */
+  producers: ProducerStateManager
+  /** Whether producer state changed since the last snapshot. */
+  producersDirty = false
   /** Bytes appended since the broker started; fetchers waiting for minBytes compare snapshots of it. */
   bytesAppended = 0
   private readonly waiters = new Set<() => void>()
 
-  constructor(topic: string, index: number, log: PartitionLog, leaderEpoch = 0) {
+  constructor(topic: string, index: number, log: PartitionLog, producers = new ProducerStateManager(), leaderEpoch = 0) {
     this.topic = topic
     this.index = index
     this.log = log
+    this.producers = producers
     this.leaderEpoch = leaderEpoch
   }
 

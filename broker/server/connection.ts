@@ -47,6 +47,7 @@ interface Slot {
 }
 
 let nextConnectionId = 0
+const EMPTY = Buffer.alloc(0)
 
 export class Connection {
   readonly info: ConnectionInfo
@@ -136,6 +137,7 @@ export class Connection {
 
   /** Takes n bytes off the front: a view when one chunk holds them, otherwise one copy. */
   private consume(n: number): Buffer {
+    if (n === 0) return EMPTY
     this.buffered -= n
     const first = this.chunks[0]!
     if (first.length > n) {

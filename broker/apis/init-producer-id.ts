@@ -1,0 +1,29 @@
+// InitProducerId: v0-4
+//
+// Behavior:
+// * Idempotent producers (transactionalId null) get a fresh producer id with epoch 0 on every call, as in
+//   Kafka; ids come from persisted blocks and are never reused across restarts.
+// * Transactional producers are not supported yet: INVALID_TXN_STATE, with a warning in the broker log.
+//
+// Version notes:
+// * v2: flexible; v3: producerId/producerEpoch in the request (KIP-360 epoch bump, ignored for idempotent
+//   producers, which always get a new id); v4: PRODUCER_FENCED may be returned (transactions only)
+
+import { ErrorCode } from '../protocol/errors.ts'
+import { InitProducerId } from '../protocol/messages/init-producer-id.ts'
+import { register } from './registry.ts'
+
+register(InitProducerId, async (req, ctx) => {
+  const { broker } = ctx
+  if (req.transactionalId !== null) {
+    broker.log.warn('transactional producer refused: transactions are not supported yet', { transactionalId: req.transactionalId, client: ctx.header.clientId })
+    return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_TXN_STATE, producerId: -1, producerEpoch: -1 }
+  }
+  try {
+    const producerId = await broker.producerIds.allocate()
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 }
+  } catch (err) {
+    broker.log.error('producer id allocation failed', { err })
+    return { throttleTimeMs: 0, errorCode: ErrorCode.KAFKA_STORAGE_ERROR, producerId: -1, producerEpoch: -1 }
+  }
+})

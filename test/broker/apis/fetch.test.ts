@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { ErrorCode } from '../../../broker/protocol/errors.ts'
+import { CreateTopics } from '../../../broker/protocol/messages/create-topics.ts'
+import { Fetch } from '../../../broker/protocol/messages/fetch.ts'
+import { Produce } from '../../../broker/protocol/messages/produce.ts'
+import { decodeRecords, encodeRecordBatch, iterateBatches } from '../../../broker/protocol/record-batch.ts'
+import { startInProcessBroker, type InProcessBroker, type WireClient } from '../../helpers/wire.ts'
+
+let b: InProcessBroker
+let c: WireClient
+beforeAll(async () => {
+  b = await startInProcessBroker()
+  c = await b.client()
+  await c.request(CreateTopics, 7, { topics: [{ name: 'f', numPartitions: 2, replicationFactor: 1 }], timeoutMs: 1000 })
+  // Partition 0: ten batches of 5 records (offsets 0-49), each about 1 KiB.
+  for (let i = 0; i < 10; i++) {
+    const records = encodeRecordBatch(Array.from({ length: 5 }, (_, j) => ({ value: Buffer.alloc(200, i * 5 + j) })))
+    await c.request(Produce, 9, { acks: 1, timeoutMs: 1000, topicData: [{ name: 'f', partitionData: [{ index: 0, records }] }] })
+  }
+})
+afterAll(async () => b.stop())
+
+const fetchReq = (parts: { partition: number; fetchOffset: number; partitionMaxBytes?: number; currentLeaderEpoch?: number }[], over: Record<string, unknown> = {}) => ({
+  maxWaitMs: 0,
+  minBytes: 0,
+  maxBytes: 1 << 20,
+  isolationLevel: 0,
+  topics: [{ topic: 'f', partitions: parts.map((p) => ({ partitionMaxBytes: 1 << 20, ...p })) }],
+  ...over,
+})
+const offsetsOf = (records: Buffer | null) => [...iterateBatches(records ?? Buffer.alloc(0))].flatMap((bt) => decodeRecords(bt).map((r) => r.offset))
+
+describe('Fetch', () => {
+  test('returns whole batches from the one containing the fetch offset, in every version', async () => {
+    for (let v = 4; v <= 12; v++) {
+      const res = await c.request(Fetch, v, fetchReq([{ partition: 0, fetchOffset: 12 }]))
+      const p = res.responses[0]!.partitions[0]!
+      expect(p.errorCode).toBe(0)
+      expect(p.highWatermark).toBe(50)
+      const offsets = offsetsOf(p.records)
+      expect(offsets[0]).toBe(10) // the batch starting before 12
+      expect(offsets.at(-1)).toBe(49)
+    }
+  })
+
+  test('limits by partitionMaxBytes but returns at least one batch (KIP-74); maxBytes spans partitions', async () => {
+    const one = await c.request(Fetch, 12, fetchReq([{ partition: 0, fetchOffset: 0, partitionMaxBytes: 10 }]))
+    expect(offsetsOf(one.responses[0]!.partitions[0]!.records)).toEqual([0, 1, 2, 3, 4])
+    const two = await c.request(Fetch, 12, fetchReq([{ partition: 0, fetchOffset: 0, partitionMaxBytes: 2500 }]))
+    expect(offsetsOf(two.responses[0]!.partitions[0]!.records)).toHaveLength(10)
+    const capped = await c.request(Fetch, 12, fetchReq([{ partition: 0, fetchOffset: 0 }], { maxBytes: 100 }))
+    expect(offsetsOf(capped.responses[0]!.partitions[0]!.records)).toHaveLength(5)
+  })
+
+  test('offsets outside the log are OFFSET_OUT_OF_RANGE; the log end is an empty answer', async () => {
+    const res = await c.request(Fetch, 12, fetchReq([{ partition: 0, fetchOffset: 51 }, { partition: 0, fetchOffset: 50 }, { partition: 0, fetchOffset: -1 }]))
+    const [past, end, neg] = res.responses[0]!.partitions
+    expect(past!.errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE)
+    expect(end!.errorCode).toBe(0)
+    expect(end!.records?.length ?? 0).toBe(0)
+    expect(neg!.errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE)
+  })
+
+  test('read_committed gets the last stable offset and an empty aborted list; read_uncommitted a null one', async () => {
+    const rc = await c.request(Fetch, 11, fetchReq([{ partition: 0, fetchOffset: 0 }], { isolationLevel: 1 }))
+    expect(rc.responses[0]!.partitions[0]).toMatchObject({ lastStableOffset: 50, abortedTransactions: [] })
+    const ru = await c.request(Fetch, 11, fetchReq([{ partition: 0, fetchOffset: 0 }]))
+    expect(ru.responses[0]!.partitions[0]!.abortedTransactions).toBeNull()
+  })
+
+  test('unknown partitions, fenced and unknown leader epochs and unknown sessions are errors', async () => {
+    const res = await c.request(Fetch, 12, fetchReq([{ partition: 9, fetchOffset: 0 }, { partition: 0, fetchOffset: 0, currentLeaderEpoch: 5 }]))
+    expect(res.responses[0]!.partitions.map((p) => p.errorCode)).toEqual([ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.UNKNOWN_LEADER_EPOCH])
+    const s = await c.request(Fetch, 12, { ...fetchReq([{ partition: 0, fetchOffset: 0 }]), sessionId: 77, sessionEpoch: 3 })
+    expect(s.errorCode).toBe(ErrorCode.FETCH_SESSION_ID_NOT_FOUND)
+  })
+
+  test('long poll: waits for data up to maxWaitMs and answers as soon as minBytes arrive', async () => {
+    const waiter = await b.client()
+    const t0 = Date.now()
+    const pending = waiter.request(Fetch, 12, fetchReq([{ partition: 1, fetchOffset: 0 }], { maxWaitMs: 20_000, minBytes: 1 }))
+    await new Promise((r) => setTimeout(r, 100))
+    await c.request(Produce, 9, { acks: 1, timeoutMs: 1000, topicData: [{ name: 'f', partitionData: [{ index: 1, records: encodeRecordBatch([{ value: 'wake' }]) }] }] })
+    const res = await pending
+    expect(Date.now() - t0).toBeLessThan(15_000)
+    expect(offsetsOf(res.responses[0]!.partitions[0]!.records)).toEqual([0])
+    const empty = await waiter.request(Fetch, 12, fetchReq([{ partition: 1, fetchOffset: 1 }], { maxWaitMs: 50, minBytes: 1 }))
+    expect(empty.responses[0]!.partitions[0]!.records?.length ?? 0).toBe(0)
+  })
+})

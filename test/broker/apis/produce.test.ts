@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { ErrorCode } from '../../../broker/protocol/errors.ts'
+import { CreateTopics } from '../../../broker/protocol/messages/create-topics.ts'
+import { Fetch } from '../../../broker/protocol/messages/fetch.ts'
+import { InitProducerId } from '../../../broker/protocol/messages/init-producer-id.ts'
+import { Produce } from '../../../broker/protocol/messages/produce.ts'
+import { decodeRecords, encodeRecordBatch, iterateBatches, type BatchOptions } from '../../../broker/protocol/record-batch.ts'
+import { startInProcessBroker, type InProcessBroker, type WireClient } from '../../helpers/wire.ts'
+
+let b: InProcessBroker
+let c: WireClient
+beforeAll(async () => {
+  b = await startInProcessBroker({ 'message.max.bytes': '5000' })
+  c = await b.client()
+  const res = await c.request(CreateTopics, 7, {
+    topics: [
+      { name: 'p', numPartitions: 2, replicationFactor: 1 },
+      { name: 'lat', numPartitions: 1, replicationFactor: 1, configs: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] },
+      { name: 'misr', numPartitions: 1, replicationFactor: 1, configs: [{ name: 'min.insync.replicas', value: '2' }] },
+    ],
+    timeoutMs: 1000,
+  })
+  expect(res.topics.map((t) => t.errorCode)).toEqual([0, 0, 0])
+})
+afterAll(async () => b.stop())
+
+async function produce(topic: string, records: Buffer | null, opts: { acks?: number; version?: number; partition?: number } = {}) {
+  const res = await c.request(Produce, opts.version ?? 9, { acks: opts.acks ?? -1, timeoutMs: 1000, topicData: [{ name: topic, partitionData: [{ index: opts.partition ?? 0, records }] }] })
+  return res.responses[0]!.partitionResponses[0]!
+}
+const batch = (n: number, opts: BatchOptions = {}) => encodeRecordBatch(Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: `v${i}` })), { timestamp: 1000, ...opts })
+
+describe('Produce', () => {
+  test('assigns consecutive offsets in every version; the stored batch reads back with those offsets', async () => {
+    let next = 0
+    for (let v = 3; v <= 9; v++) {
+      const r = await produce('p', batch(3), { version: v, partition: 1 })
+      expect(r.errorCode).toBe(0)
+      expect(r.baseOffset).toBe(next)
+      next += 3
+    }
+    const f = await c.request(Fetch, 12, { maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, topics: [{ topic: 'p', partitions: [{ partition: 1, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }] })
+    const recs = [...iterateBatches(f.responses[0]!.partitions[0]!.records!)].flatMap((bt) => decodeRecords(bt))
+    expect(recs.map((r) => r.offset)).toEqual(Array.from({ length: next }, (_, i) => i))
+  })
+
+  test('bad input is refused per partition with Kafka\'s codes', async () => {
+    const corrupt = batch(2)
+    corrupt[corrupt.length - 1] ^= 0xff
+    expect((await produce('p', corrupt)).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
+    expect((await produce('p', Buffer.concat([batch(1), batch(1)]))).errorCode).toBe(ErrorCode.INVALID_RECORD)
+    const magic1 = batch(1)
+    magic1.writeInt8(1, 16)
+    expect((await produce('p', magic1)).errorCode).toBe(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT)
+    expect((await produce('p', batch(1).subarray(0, 40))).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
+    expect((await produce('p', null)).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
+    expect((await produce('nope', batch(1))).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    expect((await produce('p', batch(1), { partition: 7 })).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    expect((await produce('p', encodeRecordBatch([{ value: Buffer.alloc(6000) }]))).errorCode).toBe(ErrorCode.MESSAGE_TOO_LARGE)
+    expect((await produce('p', batch(1), { acks: 2 })).errorCode).toBe(ErrorCode.INVALID_REQUIRED_ACKS)
+    expect((await produce('p', batch(1, { transactional: true, producerId: 1, producerEpoch: 0, baseSequence: 0 }))).errorCode).toBe(ErrorCode.INVALID_TXN_STATE)
+    expect((await produce('misr', batch(1))).errorCode).toBe(ErrorCode.NOT_ENOUGH_REPLICAS)
+    expect((await produce('misr', batch(1), { acks: 1 })).errorCode).toBe(ErrorCode.NONE)
+  })
+
+  test('LogAppendTime topics stamp the broker time and keep the CRC valid', async () => {
+    const before = Date.now()
+    const r = await produce('lat', batch(2))
+    expect(r.logAppendTimeMs).toBeGreaterThanOrEqual(before)
+    const f = await c.request(Fetch, 12, { maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, topics: [{ topic: 'lat', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }] })
+    const [bt] = [...iterateBatches(f.responses[0]!.partitions[0]!.records!)]
+    expect(bt!.isCrcValid()).toBe(true)
+    expect(bt!.isLogAppendTime).toBe(true)
+    expect(decodeRecords(bt!)[0]!.timestamp).toBe(r.logAppendTimeMs)
+  })
+
+  describe('idempotence', () => {
+    test('a retried batch is acknowledged with its original offset and stored once', async () => {
+      const { producerId } = await c.request(InitProducerId, 4, { transactionalId: null, transactionTimeoutMs: 1000 })
+      const b0 = batch(2, { producerId, producerEpoch: 0, baseSequence: 0 })
+      const first = await produce('p', b0)
+      const again = await produce('p', batch(2, { producerId, producerEpoch: 0, baseSequence: 0 }))
+      expect(again).toMatchObject({ errorCode: 0, baseOffset: first.baseOffset })
+      const next = await produce('p', batch(1, { producerId, producerEpoch: 0, baseSequence: 2 }))
+      expect(next.baseOffset).toBe(first.baseOffset + 2)
+    })
+
+    test('gaps, stale epochs and unknown ids are refused', async () => {
+      const { producerId } = await c.request(InitProducerId, 4, { transactionalId: null, transactionTimeoutMs: 1000 })
+      expect((await produce('p', batch(1, { producerId, producerEpoch: 3, baseSequence: 0 }))).errorCode).toBe(0)
+      expect((await produce('p', batch(1, { producerId, producerEpoch: 3, baseSequence: 5 }))).errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
+      expect((await produce('p', batch(1, { producerId, producerEpoch: 2, baseSequence: 1 }))).errorCode).toBe(ErrorCode.INVALID_PRODUCER_EPOCH)
+      expect((await produce('p', batch(1, { producerId, producerEpoch: 4, baseSequence: 1 }))).errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
+      expect((await produce('p', batch(1, { producerId: 10_000_000, producerEpoch: 0, baseSequence: 0 }))).errorCode).toBe(ErrorCode.UNKNOWN_PRODUCER_ID)
+    })
+  })
+})
