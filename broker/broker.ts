@@ -147,7 +147,7 @@ export class Broker {
       const partitions: Partition[] = []
       for (let p = 0; p < t.partitions; p++) {
         const plog = await this.logs.getOrCreate(t.name, p, this.logConfig(t.configs))
-        partitions.push(new Partition(t.name, p, plog, await loadProducerState(this.fs, plog, this.log)))
+        partitions.push(new Partition(t.name, p, plog, await loadProducerState(this.fs, plog, this.log, this.clock.now())))
         known.add(`${t.name}-${p}`)
       }
       this.topicStates.set(t.name, { record: t, partitions })

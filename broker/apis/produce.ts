@@ -99,7 +99,7 @@ function appendOne(broker: Broker, topicName: string, index: number, records: Bu
     return fail(index, ErrorCode.KAFKA_STORAGE_ERROR, `append failed: ${(err as Error).message}`)
   }
   if (producerBatch.producerId >= 0) {
-    partition.producers.update(producerBatch, appended.firstOffset, appended.lastOffset)
+    partition.producers.update(producerBatch, appended.firstOffset, appended.lastOffset, broker.clock.now())
     partition.producersDirty = true
   }
   partition.appended(records.length)

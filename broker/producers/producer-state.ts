@@ -35,6 +35,7 @@ export interface ProducerEntry {
   epoch: number
   /** Oldest first, at most NUM_BATCHES_TO_RETAIN. */
   batches: BatchMeta[]
+  /** Broker time of the last append. */
   lastTimestamp: number
 }
 
@@ -109,12 +110,13 @@ export class ProducerStateManager {
     return { kind: 'append' }
   }
 
-  /** Records an appended (or replayed) batch. */
-  update(b: ProducerBatch, firstOffset: number, lastOffset: number): void {
+  /** Records an appended (or replayed) batch; `now` is the broker's clock, which expiry is measured against
+   *  (record timestamps are the producer's and may be anything, even 0). */
+  update(b: ProducerBatch, firstOffset: number, lastOffset: number, now: number): void {
     if (b.producerId < 0) return
     let e = this.producers.get(b.producerId)
     if (!e) {
-      e = { producerId: b.producerId, epoch: b.producerEpoch, batches: [], lastTimestamp: b.maxTimestamp }
+      e = { producerId: b.producerId, epoch: b.producerEpoch, batches: [], lastTimestamp: now }
       this.producers.set(b.producerId, e)
     }
     if (b.producerEpoch !== e.epoch) {
@@ -123,7 +125,7 @@ export class ProducerStateManager {
     }
     e.batches.push({ firstSeq: b.baseSequence, lastSeq: lastSequenceOf(b), firstOffset, lastOffset, timestamp: b.maxTimestamp })
     if (e.batches.length > NUM_BATCHES_TO_RETAIN) e.batches.shift()
-    e.lastTimestamp = Math.max(e.lastTimestamp, b.maxTimestamp)
+    e.lastTimestamp = Math.max(e.lastTimestamp, now)
   }
 
   /** Forgets batches at or beyond `offset` (log truncation); producers left with nothing are dropped. */
@@ -134,7 +136,7 @@ export class ProducerStateManager {
     }
   }
 
-  /** Drops producers idle since before `cutoff` (producer.id.expiration.ms). */
+  /** Drops producers with no append since before `cutoff` (broker clock; producer.id.expiration.ms). */
   expire(cutoff: number): number {
     let n = 0
     for (const [id, e] of this.producers) {

@@ -59,7 +59,7 @@ async function readSnapshot(fs: FileSystem, path: string): Promise<ProducerState
 }
 
 /** Rebuilds a partition's producer state: newest usable snapshot, then replay of the log after it. */
-export async function loadProducerState(fs: FileSystem, log: PartitionLog, logger: Logger): Promise<ProducerStateManager> {
+export async function loadProducerState(fs: FileSystem, log: PartitionLog, logger: Logger, now: number): Promise<ProducerStateManager> {
   let state: ProducerStateManager | null = null
   let from = log.logStartOffset
   for (const offset of snapshotOffsets(fs, log.dir)) {
@@ -87,7 +87,7 @@ export async function loadProducerState(fs: FileSystem, log: PartitionLog, logge
       for (const b of iterateBatches(chunk)) {
         const last = b.lastOffset
         if (last >= offset && b.producerId >= 0) {
-          state.update({ producerId: b.producerId, producerEpoch: b.producerEpoch, baseSequence: b.baseSequence, recordCount: b.recordCount, maxTimestamp: b.maxTimestamp }, b.baseOffset, last)
+          state.update({ producerId: b.producerId, producerEpoch: b.producerEpoch, baseSequence: b.baseSequence, recordCount: b.recordCount, maxTimestamp: b.maxTimestamp }, b.baseOffset, last, now)
           replayed++
         }
         next = Math.max(next, last + 1)

@@ -8,7 +8,7 @@ const batch = (over: Partial<ProducerBatch> = {}): ProducerBatch => ({ producerI
 
 function appended(m: ProducerStateManager, b: ProducerBatch, firstOffset: number): void {
   expect(m.check(b, allocated)).toEqual({ kind: 'append' })
-  m.update(b, firstOffset, firstOffset + b.recordCount - 1)
+  m.update(b, firstOffset, firstOffset + b.recordCount - 1, b.maxTimestamp)
 }
 
 describe('ProducerStateManager sequence rules', () => {
@@ -16,7 +16,7 @@ describe('ProducerStateManager sequence rules', () => {
     const m = new ProducerStateManager()
     const b = batch({ producerId: -1, producerEpoch: -1, baseSequence: -1 })
     expect(m.check(b, () => false)).toEqual({ kind: 'append' })
-    m.update(b, 0, 2)
+    m.update(b, 0, 2, 0)
     expect(m.size).toBe(0)
   })
 
@@ -110,7 +110,7 @@ describe('ProducerStateManager sequence rules', () => {
             const k = `${o.producerId}/${o.producerEpoch}`
             const b = { ...o, baseSequence: seqs.get(k) ?? 0 }
             if (m.check(b, allocated).kind !== 'append') continue
-            m.update(b, offset, offset + b.recordCount - 1)
+            m.update(b, offset, offset + b.recordCount - 1, o.maxTimestamp)
             seqs.set(k, b.baseSequence + b.recordCount)
             offset += b.recordCount
           }
