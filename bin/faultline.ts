@@ -4,6 +4,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { runBroker } from '../broker/main.ts'
+import { schemaCommand, validateCommand } from '../scenarios/commands.ts'
 
 interface Command {
   summary: string
@@ -39,6 +40,20 @@ const commands: Record<string, Command> = {
         override: v.override as string[] | undefined,
         logLevel: v['log-level'] as string | undefined,
       }),
+  },
+  validate: {
+    summary: 'check a scenario file; exit 2 with every problem (file:line:col: path: ...) if it is invalid',
+    usage: 'faultline validate SCENARIO.yaml',
+    options: {},
+    positionals: { min: 1, max: 1 },
+    run: async (_v, [file]) => validateCommand(file!, process),
+  },
+  schema: {
+    summary: 'print the JSON Schema of scenario files (for editors)',
+    usage: 'faultline schema > scenario.schema.json',
+    options: {},
+    positionals: { min: 0, max: 0 },
+    run: async () => schemaCommand(process),
   },
 }
 

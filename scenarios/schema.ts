@@ -1,0 +1,1342 @@
+// The scenario file: one YAML document saying which cluster, which topics, what load, which faults and
+// which checks. It is validated here once; the runner only ever sees a Scenario with every default filled.
+//
+// Three passes, each reporting every problem it finds rather than the first:
+//   1. YAML syntax (yaml's parser; duplicate keys are errors),
+//   2. shape and units (a zod schema; the same schema emits the JSON Schema for editors),
+//   3. cross-field rules that need the whole file (warmup < duration, faults inside the run, targets that
+//      exist, replication factor <= brokers, ...).
+// Every problem is reported as `file:line:col: path.to.field: what is wrong; expected ...`; the line comes
+// from mapping the path back onto the YAML node it names.
+
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml'
+import { z } from 'zod'
+import { brokerConfigDefs, checkValue, topicConfigDefs, topicDefsByName } from '../broker/config.ts'
+import { compressionNames } from '../broker/protocol/record-batch.ts'
+import {
+  EXPECTED,
+  formatDuration,
+  formatSize,
+  type ParseResult,
+  parseDuration,
+  parsePercent,
+  parseRate,
+  parseSize,
+  PATTERNS,
+  type Rate,
+} from './units.ts'
+
+// ---------------------------------------------------------------------------------------------------------
+// The validated scenario. Durations are milliseconds, sizes bytes, rates per second, percentages fractions.
+
+export const DRIVERS = ['kafkajs', 'platformatic', 'raw'] as const
+export const COMPRESSIONS = compressionNames
+export const FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'bandwidth'] as const
+export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const
+/** Jepsen-style anomaly kinds the delivery checker counts. */
+export const DELIVERY_ANOMALIES = [
+  'lost', // an acknowledged write below the highest offset read was never read
+  'duplicates', // the same value at more than one offset
+  'reordered', // values of one producer read in a different order than they were acknowledged, within a partition
+  'inconsistentOffsets', // one offset read with different values
+  'pollSkips', // a consumer's polls jumped over offsets it never read
+  'failedWritesRead', // a write that failed (or was never acknowledged as sent) was read
+  'unseen', // acknowledged but never consumed by the end (lost, or only late)
+] as const
+
+export type Driver = (typeof DRIVERS)[number]
+export type Compression = (typeof COMPRESSIONS)[number]
+export type FaultKind = (typeof FAULT_KINDS)[number]
+export type DeliveryAnomaly = (typeof DELIVERY_ANOMALIES)[number]
+export type Direction = 'both' | 'upstream' | 'downstream'
+
+export interface Scenario {
+  readonly name: string
+  readonly description: string
+  readonly cluster: Cluster
+  readonly topics: readonly Topic[]
+  readonly workload: Workload
+  readonly faults: readonly Fault[]
+  readonly checks: Checks
+}
+
+export type Cluster = LocalCluster | ExternalCluster
+
+/** Reference brokers started as processes on this machine; node ids are 1..brokers. */
+export interface LocalCluster {
+  readonly backend: 'local'
+  readonly brokers: number
+  /** Broker config overrides (Kafka names), already checked against the broker's config table. */
+  readonly config: Readonly<Record<string, string>>
+}
+
+/** A cluster faultline does not run: it only connects, so process faults are not available. */
+export interface ExternalCluster {
+  readonly backend: 'external'
+  /** host:port pairs. */
+  readonly bootstrap: readonly string[]
+  readonly sasl: Sasl | null
+  readonly tls: Tls | null
+}
+
+export interface Sasl {
+  readonly mechanism: (typeof SASL_MECHANISMS)[number]
+  readonly username: string
+  readonly password: Secret
+}
+
+/** A secret is either in the file or named by an environment variable read when the run connects. */
+export type Secret = { readonly from: 'literal'; readonly value: string } | { readonly from: 'env'; readonly name: string }
+
+export interface Tls {
+  /** Absolute paths (relative ones in the file are resolved against the scenario file's folder). */
+  readonly ca: string | null
+  readonly cert: string | null
+  readonly key: string | null
+  readonly servername: string | null
+  readonly rejectUnauthorized: boolean
+}
+
+export interface Topic {
+  readonly name: string
+  readonly partitions: number
+  readonly replicationFactor: number
+  /** Topic config overrides (Kafka names), values as Kafka prints them. */
+  readonly config: Readonly<Record<string, string>>
+}
+
+export interface Workload {
+  readonly driver: Driver
+  /** Whole run, warmup included. Fault times count from its start. */
+  readonly durationMs: number
+  /** The first part of the run, excluded from measurements. */
+  readonly warmupMs: number
+  readonly producers: readonly ProducerGroup[]
+  readonly consumers: readonly ConsumerGroup[]
+  readonly backlog: Backlog | null
+}
+
+export type ProducerRate = { readonly kind: 'fixed'; readonly perSecond: number } | { readonly kind: 'max' }
+
+export interface ProducerGroup {
+  readonly name: string
+  readonly topics: readonly string[]
+  /** Producer instances (clients) in the group. */
+  readonly count: number
+  /** Open-loop rate of the whole group in messages, or max-rate discovery. */
+  readonly rate: ProducerRate
+  readonly messageSize: SizeDistribution
+  readonly keys: KeyDistribution
+  /** Fraction of each payload that is random bytes; the rest repeats, so it compresses. */
+  readonly randomness: number
+  /** Kafka's values: -1 is all. */
+  readonly acks: 0 | 1 | -1
+  readonly idempotent: boolean
+  readonly compression: Compression
+  readonly batchBytes: number
+  readonly lingerMs: number
+  readonly maxInFlight: number
+  readonly deliveryTimeoutMs: number
+}
+
+export type SizeDistribution =
+  | { readonly kind: 'fixed'; readonly bytes: number }
+  | { readonly kind: 'uniform'; readonly min: number; readonly max: number }
+  | { readonly kind: 'weighted'; readonly choices: readonly { readonly bytes: number; readonly weight: number }[] }
+
+export type KeyDistribution =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'round-robin'; readonly count: number }
+  | { readonly kind: 'uniform'; readonly count: number }
+  | { readonly kind: 'zipf'; readonly count: number; readonly exponent: number }
+
+export interface ConsumerGroup {
+  readonly name: string
+  readonly topics: readonly string[]
+  /** Independent consumer groups, each reading everything. */
+  readonly groups: number
+  readonly membersPerGroup: number
+  readonly from: 'earliest' | 'latest'
+}
+
+/** Consumers start paused until `bytes` are unconsumed, then resume; the run measures how fast they drain. */
+export interface Backlog {
+  readonly bytes: number
+  /** Fraction of the backlog to consume before the drain counts as done. */
+  readonly drainFraction: number
+}
+
+export type Target =
+  | { readonly kind: 'node'; readonly node: number }
+  | { readonly kind: 'leaderOf'; readonly topic: string; readonly partition: number }
+  | { readonly kind: 'controller' }
+  | { readonly kind: 'random' }
+  | { readonly kind: 'all' }
+
+interface FaultBase {
+  readonly name: string
+  readonly atMs: number
+}
+/** SIGKILL; restarted after `restartAfterMs`, or left dead until the run ends when null. */
+export interface KillFault extends FaultBase {
+  readonly kind: 'kill'
+  readonly target: Target
+  readonly restartAfterMs: number | null
+}
+/** SIGSTOP, then SIGCONT after `durationMs`. */
+export interface PauseFault extends FaultBase {
+  readonly kind: 'pause'
+  readonly target: Target
+  readonly durationMs: number
+}
+/** Brokers on different sides stop talking to each other (and an isolated node to clients) until healed. */
+export interface PartitionFault extends FaultBase {
+  readonly kind: 'partition'
+  readonly split: { readonly kind: 'isolate'; readonly target: Target } | { readonly kind: 'groups'; readonly groups: readonly (readonly number[])[] }
+  readonly healAfterMs: number
+}
+/** Added delay on traffic to (upstream) and from (downstream) the target nodes. */
+export interface LatencyFault extends FaultBase {
+  readonly kind: 'latency'
+  readonly target: Target
+  readonly delayMs: number
+  readonly jitterMs: number
+  readonly direction: Direction
+  readonly durationMs: number
+}
+/** Bandwidth cap on traffic to and from the target nodes. */
+export interface BandwidthFault extends FaultBase {
+  readonly kind: 'bandwidth'
+  readonly target: Target
+  readonly bytesPerSecond: number
+  readonly direction: Direction
+  readonly durationMs: number
+}
+export type Fault = KillFault | PauseFault | PartitionFault | LatencyFault | BandwidthFault
+
+export interface Checks {
+  /** Allowed count per anomaly kind; null = counted and reported, never fails the run. */
+  readonly delivery: Readonly<Record<DeliveryAnomaly, number | null>>
+  readonly slo: readonly SloCheck[]
+}
+
+export type SloCheck =
+  | {
+      readonly key: string
+      readonly kind: 'latency'
+      readonly metric: 'produce' | 'e2e'
+      /** As written: p50, p99.9, max, mean. */
+      readonly stat: string
+      /** 0.999 for p99.9, 1 for max, null for mean. */
+      readonly quantile: number | null
+      readonly maxMs: number
+    }
+  | { readonly key: string; readonly kind: 'throughput' | 'drainRate'; readonly min: Rate }
+  | { readonly key: string; readonly kind: 'errors'; readonly max: { readonly unit: 'count' | 'fraction'; readonly value: number } }
+  | { readonly key: string; readonly kind: 'unavailability'; readonly maxMs: number }
+
+/** When a fault's effect ends (ms from the start of the run), or null when it lasts until the run ends. */
+export function faultEndMs(f: Fault): number | null {
+  switch (f.kind) {
+    case 'kill':
+      return f.restartAfterMs === null ? null : f.atMs + f.restartAfterMs
+    case 'partition':
+      return f.atMs + f.healAfterMs
+    default:
+      return f.atMs + f.durationMs
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Errors
+
+export interface ScenarioProblem {
+  readonly file: string
+  /** 1-based; null when the problem is not inside the file (it could not be read). */
+  readonly line: number | null
+  readonly column: number | null
+  /** `workload.producers.rate`, `faults[1].at`, `(root)`. */
+  readonly path: string
+  readonly message: string
+}
+
+export function formatProblem(p: ScenarioProblem): string {
+  const where = p.line === null ? p.file : `${p.file}:${p.line}:${p.column ?? 1}`
+  return `${where}: ${p.path}: ${p.message}`
+}
+
+const scenarioErrorBrand = Symbol.for('faultline.ScenarioError')
+
+/** Thrown by loadScenario/parseScenario; lists every problem, one per line. */
+export class ScenarioError extends Error {
+  readonly code = 'ERR_SCENARIO'
+  readonly file: string
+  readonly problems: readonly ScenarioProblem[]
+
+  constructor(file: string, problems: readonly ScenarioProblem[], options?: ErrorOptions) {
+    super(problems.map(formatProblem).join('\n'), options)
+    this.name = 'ScenarioError'
+    this.file = file
+    this.problems = problems
+    Object.defineProperty(this, scenarioErrorBrand, { value: true })
+  }
+
+  /** Works across module copies, unlike instanceof. */
+  static is(err: unknown): err is ScenarioError {
+    return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[scenarioErrorBrand] === true
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Messages
+
+type Path = readonly PropertyKey[]
+
+function show(v: unknown): string {
+  if (v === null) return 'an empty value'
+  if (typeof v === 'string') return JSON.stringify(v)
+  if (Array.isArray(v)) return 'a list'
+  if (typeof v === 'object') return 'a mapping'
+  return String(v)
+}
+
+/** `got X (why); expected Y`, or `missing; expected Y`. */
+function problem(input: unknown, expected: string, why?: string): string {
+  if (input === undefined) return `missing; expected ${expected}`
+  return `got ${show(input)}${why === undefined ? '' : ` (${why})`}; expected ${expected}`
+}
+
+/** A schema's own error message. Unknown keys are left to the error map, which lists the known ones. */
+function expecting(expected: string, why?: (input: unknown) => string | undefined) {
+  return (iss: { readonly code?: string; readonly input?: unknown }): string | undefined =>
+    iss.code === 'unrecognized_keys' ? undefined : problem(iss.input, expected, why?.(iss.input))
+}
+
+// Optimal string alignment distance: a transposition ("rtae") costs one edit, like a typo does.
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1)
+      d[i]![j] = v
+    }
+  }
+  return d[a.length]![b.length]!
+}
+
+/** The closest candidate to a typo, if one is close enough to be what was meant. */
+export function closest(input: string, candidates: readonly string[]): string | undefined {
+  const norm = (s: string) => s.toLowerCase().replace(/[-_.\s]/g, '')
+  const same = candidates.find((c) => norm(c) === norm(input))
+  if (same !== undefined) return same
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const c of candidates) {
+    const dist = editDistance(input.toLowerCase(), c.toLowerCase())
+    if (dist < bestDistance) {
+      best = c
+      bestDistance = dist
+    }
+  }
+  const limit = input.length <= 3 ? 1 : input.length <= 6 ? 2 : 3
+  return bestDistance <= limit ? best : undefined
+}
+
+function didYouMean(input: unknown, candidates: readonly string[]): string | undefined {
+  if (typeof input !== 'string') return undefined
+  const c = closest(input, candidates)
+  return c === undefined ? undefined : `did you mean ${c}?`
+}
+
+function formatPath(path: Path): string {
+  if (path.length === 0) return '(root)'
+  let out = ''
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`
+    else if (typeof seg === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(seg)) out += out === '' ? seg : `.${seg}`
+    else out += `[${JSON.stringify(String(seg))}]`
+  }
+  return out
+}
+
+const list = (values: readonly unknown[]): string =>
+  values.length <= 1 ? values.map(String).join('') : `${values.slice(0, -1).map(String).join(', ')} or ${String(values.at(-1))}`
+
+/** Marks a custom issue about a key itself (an unknown record key), so its position is the key's. */
+const AT_KEY = { atKey: true } as const
+
+// ---------------------------------------------------------------------------------------------------------
+// Leaf schemas. Each names what it accepts, so every message can say so.
+
+function int(min: number, max: number, what = 'an integer'): z.ZodNumber {
+  const expected = max >= Number.MAX_SAFE_INTEGER ? `${what} >= ${min}` : `${what} from ${min} to ${max}`
+  const e = { error: expecting(expected, (v) => (typeof v === 'string' && /^\d+$/.test(v) ? 'a quoted number; remove the quotes' : undefined)) }
+  return z.number(e).int(e).min(min, e).max(max, e)
+}
+
+function positiveNumber(what: string): z.ZodNumber {
+  const e = { error: expecting(what) }
+  return z.number(e).positive(e)
+}
+
+const bool = () => z.boolean({ error: expecting('true or false') })
+
+function text(expected: string, pattern?: RegExp): z.ZodString {
+  const e = { error: expecting(expected) }
+  const s = z.string(e).min(1, e)
+  return pattern === undefined ? s : s.regex(pattern, e)
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: (iss: { readonly input?: unknown }) => problem(iss.input, `one of ${list(values)}`, didYouMean(iss.input, values)) })
+}
+
+const BARE_NUMBER_HINT = {
+  duration: (n: number) => `a bare number has no unit; write ${n}s or ${n}ms`,
+  size: (n: number) => `a bare number has no unit; write ${n}B`,
+  messageRate: (n: number) => `a bare number has no time unit; write ${n}/s`,
+  byteRate: (n: number) => `a bare number has no unit; write ${n}B/s`,
+  rate: (n: number) => `a bare number has no time unit; write ${n}/s`,
+  percent: (n: number) => `a bare number has no %; write ${n}%${n <= 1 ? ` (or ${n * 100}% if it is a fraction)` : ''}`,
+} as const
+
+/** A quantity written as text (`30s`, `1KiB`, `5000/s`, `50%`), parsed by units.ts and checked by `accept`. */
+function quantity<T>(
+  kind: keyof typeof PATTERNS,
+  expected: string,
+  parse: (s: string) => ParseResult<T>,
+  accept?: (value: T) => string | undefined,
+) {
+  const hint = (v: unknown) => (typeof v === 'number' ? BARE_NUMBER_HINT[kind](v) : undefined)
+  return z
+    .string({ error: expecting(expected, hint) })
+    .meta({ pattern: PATTERNS[kind] })
+    .transform((s, ctx): T => {
+      const r = parse(s)
+      const why = r.ok ? accept?.(r.value) : r.problem
+      if (why !== undefined || !r.ok) {
+        ctx.addIssue({ code: 'custom', message: problem(s, expected, why), input: s })
+        return z.NEVER
+      }
+      return r.value
+    })
+}
+
+const duration = (positive = false) =>
+  quantity('duration', positive ? `${EXPECTED.duration}, above 0` : EXPECTED.duration, parseDuration, (ms) => (positive && ms === 0 ? 'is zero' : undefined))
+const size = (positive = false) =>
+  quantity('size', positive ? `${EXPECTED.size}, above 0` : EXPECTED.size, parseSize, (b) => (positive && b === 0 ? 'is zero' : undefined))
+const percent = () => quantity('percent', EXPECTED.percent, parsePercent)
+const byteRate = () =>
+  quantity('byteRate', EXPECTED.byteRate, parseRate, (r) => (r.unit === 'bytes' ? undefined : 'counts messages, not bytes'))
+
+const producerRate = () =>
+  quantity(
+    'messageRate',
+    `${EXPECTED.messageRate}, or max to find the highest sustainable rate`,
+    (s): ParseResult<ProducerRate> => {
+      if (s === 'max') return { ok: true, value: { kind: 'max' } }
+      const r = parseRate(s)
+      if (!r.ok) return r
+      if (r.value.unit === 'bytes') return { ok: false, problem: 'is a byte rate; producer rates count messages (size them with messageSize)', expected: '' }
+      return { ok: true, value: { kind: 'fixed', perSecond: r.value.perSecond } }
+    },
+  ).meta({ pattern: `^(?:max|${PATTERNS.messageRate.slice(1, -1)})$` })
+
+/** One item or a list of them; the output is always a list. */
+function oneOrMany<T extends z.ZodType>(item: T, expected: string) {
+  return z
+    .union([item, z.array(item, { error: expecting(expected) })], { error: expecting(expected) })
+    .transform((v) => (Array.isArray(v) ? (v as z.output<T>[]) : [v as z.output<T>]))
+}
+
+// Kafka's legal topic characters; '/' is not one, which keeps `leaderOf: topic/partition` unambiguous.
+const TOPIC_NAME = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,249}$/
+const topicName = () => text('a topic name (letters, digits, ., _ and -; at most 249)', TOPIC_NAME)
+
+const configValue = () =>
+  z
+    .union([z.string(), z.number(), z.boolean()], { error: expecting('a value: text, a number or true/false') })
+    .transform((v) => String(v))
+
+// ---------------------------------------------------------------------------------------------------------
+// Structure
+
+const TARGET_EXPECTED = 'a node id, controller, random, all or { leaderOf: topic/partition }'
+
+const target = () =>
+  z
+    .union(
+      [
+        int(0, 2 ** 31 - 1, 'a node id: an integer'),
+        z.enum(['controller', 'random', 'all']),
+        z.strictObject({
+          leaderOf: z
+            .string({ error: expecting('topic/partition, like orders/0') })
+            .meta({ pattern: '^[A-Za-z0-9._-]+/\\d+$' })
+            .transform((s, ctx) => {
+              const m = /^([A-Za-z0-9._-]+)\/(\d+)$/.exec(s)
+              if (m === null) {
+                ctx.addIssue({ code: 'custom', message: problem(s, 'topic/partition, like orders/0'), input: s })
+                return z.NEVER
+              }
+              return { topic: m[1]!, partition: Number(m[2]) }
+            }),
+        }),
+      ],
+      { error: expecting(TARGET_EXPECTED, (v) => didYouMean(v, ['controller', 'random', 'all', 'leaderOf'])) },
+    )
+    .transform((t): Target => {
+      if (typeof t === 'number') return { kind: 'node', node: t }
+      if (typeof t === 'string') return { kind: t }
+      return { kind: 'leaderOf', topic: t.leaderOf.topic, partition: t.leaderOf.partition }
+    })
+    .describe(`Which nodes: ${TARGET_EXPECTED}.`)
+
+const direction = () => oneOf(['both', 'upstream', 'downstream']).default('both').describe('upstream: traffic to the target; downstream: from it.')
+
+const partitionSpec = z
+  .strictObject({
+    isolate: target().optional().describe('Cut this node off from the other brokers and the clients.'),
+    groups: z
+      .array(z.array(int(0, 2 ** 31 - 1, 'a node id: an integer'), { error: expecting('a list of node ids') }).min(1, { error: expecting('a non-empty list of node ids') }), {
+        error: expecting('a list of node groups, like [[1], [2, 3]]'),
+      })
+      .min(2, { error: expecting('at least two groups, like [[1], [2, 3]]') })
+      .optional()
+      .describe('Split the brokers into groups that cannot reach each other; every node in exactly one group.'),
+  }, { error: expecting('{ isolate: <target> } or { groups: [[1], [2, 3]] }') })
+  .meta({ oneOf: [{ required: ['isolate'] }, { required: ['groups'] }] })
+  .superRefine((p, ctx) => {
+    if ((p.isolate === undefined) === (p.groups === undefined)) {
+      ctx.addIssue({ code: 'custom', message: `${p.isolate === undefined ? 'is empty' : 'has both isolate and groups'}; expected exactly one of isolate or groups`, path: [] })
+    }
+  })
+  .transform((p): PartitionFault['split'] => (p.groups !== undefined ? { kind: 'groups', groups: p.groups } : { kind: 'isolate', target: p.isolate! }))
+
+const FAULT_MODIFIER = { kill: 'restartAfter', pause: 'duration', partition: 'heal', latency: 'duration', bandwidth: 'duration' } as const
+const FAULT_EXPECTED = `exactly one of ${list(FAULT_KINDS)} per fault`
+
+const faultSchema = z
+  .strictObject({
+    at: duration().describe('When the fault starts, from the start of the run.'),
+    name: text('a name').optional().describe('Label in reports; defaults to <kind>-<index>.'),
+    kill: target().optional().describe('SIGKILL the target.'),
+    restartAfter: duration().optional().describe('kill: restart the killed nodes after this long (default: never).'),
+    pause: target().optional().describe('SIGSTOP the target, SIGCONT after `duration`.'),
+    partition: partitionSpec.optional().describe('Network partition, healed after `heal`.'),
+    heal: duration(true).optional().describe('partition: heal after this long.'),
+    latency: z
+      .strictObject({
+        target: target().prefault('all'),
+        delay: duration(true).describe('Added one-way delay.'),
+        jitter: duration().prefault('0ms').describe('Random extra delay, up to this much.'),
+        direction: direction(),
+      }, { error: expecting('{ target, delay, jitter, direction }, like { target: 1, delay: 100ms }') })
+      .optional()
+      .describe('Slow the network to and from the target for `duration`.'),
+    bandwidth: z
+      .strictObject({ target: target().prefault('all'), rate: byteRate().describe('Cap, like 1MiB/s.'), direction: direction() }, { error: expecting('{ target, rate, direction }, like { target: all, rate: 1MiB/s }') })
+      .optional()
+      .describe('Cap the bandwidth to and from the target for `duration`.'),
+    duration: duration(true).optional().describe('pause, latency, bandwidth: how long the fault lasts.'),
+  }, { error: expecting('a fault, like { at: 20s, kill: 1, restartAfter: 10s }') })
+  .meta({ oneOf: FAULT_KINDS.map((k) => ({ required: [k] })) })
+  .superRefine((f, ctx) => {
+    const present = FAULT_KINDS.filter((k) => f[k] !== undefined)
+    if (present.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `has no fault; expected ${FAULT_EXPECTED}`, path: [] })
+      return
+    }
+    if (present.length > 1) {
+      ctx.addIssue({ code: 'custom', message: `is a second fault in the same entry (${present.join(' and ')}); expected ${FAULT_EXPECTED}: write one entry each`, path: [present[1]!] })
+      return
+    }
+    const kind = present[0]!
+    const wanted = FAULT_MODIFIER[kind]
+    for (const modifier of ['restartAfter', 'duration', 'heal'] as const) {
+      if (modifier !== wanted && f[modifier] !== undefined) {
+        const owners = FAULT_KINDS.filter((k) => FAULT_MODIFIER[k] === modifier)
+        ctx.addIssue({ code: 'custom', message: `applies to ${list(owners)} faults, not ${kind}; expected ${wanted} here`, path: [modifier] })
+      }
+    }
+    if (wanted !== 'restartAfter' && f[wanted] === undefined) {
+      ctx.addIssue({ code: 'custom', message: `missing; expected how long the ${kind} lasts, ${EXPECTED.duration}`, path: [wanted] })
+    }
+  })
+  .transform((f): FaultDraft => {
+    const base = { name: f.name, atMs: f.at }
+    if (f.kill !== undefined) return { ...base, kind: 'kill', target: f.kill, restartAfterMs: f.restartAfter ?? null }
+    if (f.pause !== undefined) return { ...base, kind: 'pause', target: f.pause, durationMs: f.duration! }
+    if (f.partition !== undefined) return { ...base, kind: 'partition', split: f.partition, healAfterMs: f.heal! }
+    if (f.latency !== undefined) {
+      const l = f.latency
+      return { ...base, kind: 'latency', target: l.target, delayMs: l.delay, jitterMs: l.jitter, direction: l.direction, durationMs: f.duration! }
+    }
+    const b = f.bandwidth!
+    return { ...base, kind: 'bandwidth', target: b.target, bytesPerSecond: b.rate.perSecond, direction: b.direction, durationMs: f.duration! }
+  })
+
+type Draft<T> = T extends unknown ? Omit<T, 'name'> & { readonly name: string | undefined } : never
+type FaultDraft = Draft<Fault>
+
+const SIZE_EXPECTED = `${EXPECTED.size}, { uniform: { min, max } } or { weighted: [{ size, weight }, ...] }`
+
+const messageSize = () =>
+  z
+    .union(
+      [
+        size(),
+        z
+          .strictObject({
+            uniform: z
+              .strictObject({ min: size(), max: size() }, { error: expecting('{ min, max }, like { min: 100B, max: 10KiB }') })
+              .superRefine((u, ctx) => {
+                if (u.min > u.max) ctx.addIssue({ code: 'custom', message: `is below min ${formatSize(u.min)}; expected max >= min`, path: ['max'] })
+              })
+              .optional()
+              .describe('Every size from min to max equally likely.'),
+            weighted: z
+              .array(z.strictObject({ size: size(), weight: positiveNumber('a weight above 0') }, { error: expecting('{ size, weight }, like { size: 1KiB, weight: 3 }') }), { error: expecting('a list of { size, weight }') })
+              .min(1, { error: expecting('at least one { size, weight }') })
+              .optional()
+              .describe('Sizes drawn with the given relative weights.'),
+          })
+          .meta({ oneOf: [{ required: ['uniform'] }, { required: ['weighted'] }] })
+          .superRefine((d, ctx) => {
+            if ((d.uniform === undefined) === (d.weighted === undefined)) {
+              ctx.addIssue({ code: 'custom', message: `${d.uniform === undefined ? 'is empty' : 'has both uniform and weighted'}; expected exactly one of uniform or weighted`, path: [] })
+            }
+          }),
+      ],
+      { error: expecting(SIZE_EXPECTED) },
+    )
+    .transform((d): SizeDistribution => {
+      if (typeof d === 'number') return { kind: 'fixed', bytes: d }
+      if (d.uniform !== undefined) return { kind: 'uniform', min: d.uniform.min, max: d.uniform.max }
+      return { kind: 'weighted', choices: d.weighted!.map((c) => ({ bytes: c.size, weight: c.weight })) }
+    })
+    .describe(`Payload size: ${SIZE_EXPECTED}.`)
+
+const KEY_KINDS = ['none', 'round-robin', 'uniform', 'zipf'] as const
+const KEYS_EXPECTED = `${list(KEY_KINDS)}, { distribution, count, exponent } or { zipf: exponent, count }`
+const DEFAULT_KEY_COUNT = 1000
+
+const keys = () =>
+  z
+    .union(
+      [
+        oneOf(KEY_KINDS),
+        z
+          .strictObject({
+            distribution: oneOf(KEY_KINDS).optional(),
+            zipf: positiveNumber('a zipf exponent above 0, like 1.1').optional().describe('Shorthand: { zipf: <exponent>, count }.'),
+            count: int(1, 100_000_000, 'a number of distinct keys').optional(),
+            exponent: positiveNumber('a zipf exponent above 0, like 1.1').optional(),
+          })
+          .superRefine((k, ctx) => {
+            if ((k.distribution === undefined) === (k.zipf === undefined)) {
+              ctx.addIssue({ code: 'custom', message: `${k.zipf === undefined ? 'has no distribution' : 'has both distribution and zipf'}; expected ${KEYS_EXPECTED}`, path: [] })
+            }
+            if (k.exponent !== undefined && k.distribution !== 'zipf') {
+              ctx.addIssue({ code: 'custom', message: `applies to distribution zipf only${k.zipf !== undefined ? ' (zipf: already gives the exponent)' : ''}; expected no exponent here`, path: ['exponent'] })
+            }
+            if (k.count !== undefined && k.distribution === 'none') {
+              ctx.addIssue({ code: 'custom', message: 'applies to keyed distributions only; expected no count with distribution none', path: ['count'] })
+            }
+          }),
+      ],
+      { error: expecting(KEYS_EXPECTED) },
+    )
+    .transform((k): KeyDistribution => {
+      const kind = typeof k === 'string' ? k : (k.distribution ?? 'zipf')
+      const count = (typeof k === 'string' ? undefined : k.count) ?? DEFAULT_KEY_COUNT
+      if (kind === 'none') return { kind }
+      if (kind === 'zipf') return { kind, count, exponent: (typeof k === 'string' ? undefined : (k.zipf ?? k.exponent)) ?? 1 }
+      return { kind, count }
+    })
+    .describe(`Record keys: ${KEYS_EXPECTED}. count defaults to ${DEFAULT_KEY_COUNT}, exponent to 1.`)
+
+const acks = () =>
+  z
+    .union([z.literal(0), z.literal(1), z.literal(-1), z.literal('all'), z.literal('-1')], { error: expecting('0, 1 or all (-1 is all)') })
+    .transform((a): 0 | 1 | -1 => (a === 0 || a === 1 ? a : -1))
+
+const producerSchema = z
+  .strictObject({
+    name: text('a name').optional().describe('Label in reports; defaults to producer-<index>.'),
+    topics: oneOrMany(topicName(), 'a topic name or a list of them').optional().describe('Topics to write; defaults to all topics.'),
+    count: int(1, 10_000).default(1).describe('Producer clients in this group.'),
+    rate: producerRate().describe('Open-loop rate of the whole group (5000/s), or max to find the highest sustainable rate.'),
+    messageSize: messageSize().prefault('1KiB'),
+    keys: keys().prefault('none'),
+    randomness: percent().prefault('100%').describe('Share of each payload that is random; the rest repeats and compresses.'),
+    acks: acks().prefault('all').describe('0, 1 or all (-1).'),
+    idempotent: bool().optional().describe('Defaults to true when acks is all and maxInFlight <= 5, as in Kafka 3+.'),
+    compression: oneOf(COMPRESSIONS).default('none'),
+    batchSize: size(true).prefault('16KiB').describe('batch.size'),
+    linger: duration().prefault('5ms').describe('linger.ms'),
+    maxInFlight: int(1, 1000).default(5).describe('max.in.flight.requests.per.connection'),
+    deliveryTimeout: duration(true).prefault('2m').describe('delivery.timeout.ms: how long a send may retry before it fails.'),
+  }, { error: expecting('a producer group: a mapping with rate and optionally count, messageSize, keys, acks, ...') })
+  .superRefine((p, ctx) => {
+    if (p.idempotent === true && p.acks !== -1) {
+      ctx.addIssue({ code: 'custom', message: `is true with acks ${p.acks}; expected acks: all for an idempotent producer, or idempotent: false`, path: ['idempotent'] })
+    }
+    if (p.idempotent === true && p.maxInFlight > 5) {
+      ctx.addIssue({ code: 'custom', message: `is true with maxInFlight ${p.maxInFlight}; expected maxInFlight <= 5 for an idempotent producer`, path: ['idempotent'] })
+    }
+  })
+  .transform((p) => ({
+    name: p.name,
+    topics: p.topics,
+    count: p.count,
+    rate: p.rate,
+    messageSize: p.messageSize,
+    keys: p.keys,
+    randomness: p.randomness,
+    acks: p.acks,
+    idempotent: p.idempotent ?? (p.acks === -1 && p.maxInFlight <= 5),
+    compression: p.compression,
+    batchBytes: p.batchSize,
+    lingerMs: p.linger,
+    maxInFlight: p.maxInFlight,
+    deliveryTimeoutMs: p.deliveryTimeout,
+  }))
+
+const consumerSchema = z.strictObject({
+  name: text('a name').optional().describe('Label in reports; defaults to consumer-<index>.'),
+  topics: oneOrMany(topicName(), 'a topic name or a list of them').optional().describe('Topics to read; defaults to all topics.'),
+  groups: int(1, 1000).default(1).describe('Independent consumer groups; each reads everything.'),
+  membersPerGroup: int(1, 10_000).default(1),
+  from: oneOf(['earliest', 'latest']).default('earliest').describe('Where a group with no committed offset starts.'),
+}, { error: expecting('a consumer group: a mapping like { groups: 1, membersPerGroup: 3 }') })
+
+const workloadSchema = z.strictObject({
+  driver: oneOf(DRIVERS).default('platformatic').describe('Client library: kafkajs, platformatic (@platformatic/kafka) or raw (faultline’s own).'),
+  duration: duration(true).describe('Whole run, warmup included; fault times count from its start.'),
+  warmup: duration().prefault('0s').describe('First part of the run, excluded from measurements.'),
+  producers: oneOrMany(producerSchema, 'a producer group (a mapping) or a list of them'),
+  consumers: oneOrMany(consumerSchema, 'a consumer group (a mapping) or a list of them').prefault([]),
+  backlog: z
+    .strictObject({
+      size: size(true).describe('Unconsumed bytes to pile up before consumers resume.'),
+      drain: percent().prefault('100%').describe('Share of the backlog to consume before the drain counts as done.'),
+    }, { error: expecting('{ size, drain }, like { size: 1GiB }') })
+    .optional()
+    .describe('Backlog mode: consumers start paused until `size` is unconsumed, then drain it while producers go on.'),
+}, { error: expecting('a mapping with duration, producers and optionally warmup, consumers, backlog and driver') })
+
+const RESERVED_BROKER_KEYS = ['node.id', 'listeners', 'advertised.listeners', 'log.dirs']
+const BROKER_KEYS = brokerConfigDefs.map((d) => d.name).filter((n) => !RESERVED_BROKER_KEYS.includes(n))
+
+const localCluster = z.strictObject({
+  backend: z.literal('local'),
+  brokers: int(1, 64).default(1).describe('Reference brokers to start, node ids 1..brokers, on 127.0.0.<id>.'),
+  config: z
+    .record(z.string(), configValue(), { error: expecting('a mapping of broker config names to values') })
+    .default({})
+    .superRefine((config, ctx) => {
+      for (const [key, value] of Object.entries(config)) {
+        if (RESERVED_BROKER_KEYS.includes(key)) {
+          ctx.addIssue({ code: 'custom', message: `is set by the local backend; expected one of the other broker configs: ${BROKER_KEYS.join(', ')}`, path: [key], params: AT_KEY })
+          continue
+        }
+        const def = brokerConfigDefs.find((d) => d.name === key)
+        if (def === undefined) {
+          const hint = didYouMean(key, BROKER_KEYS)
+          ctx.addIssue({ code: 'custom', message: `unknown broker config${hint === undefined ? '' : ` (${hint})`}; expected one of ${BROKER_KEYS.join(', ')}`, path: [key], params: AT_KEY })
+          continue
+        }
+        const err = checkValue(def, value)
+        if (err !== null) ctx.addIssue({ code: 'custom', message: err, path: [key] })
+      }
+    })
+    .describe('Broker config overrides (Kafka names), for every broker.'),
+})
+
+const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/
+const hostPort = () =>
+  text('host:port, like kafka-1.example.com:9092', HOST_PORT).refine((s) => {
+    const port = Number(HOST_PORT.exec(s)?.[1])
+    return port >= 1 && port <= 65535
+  }, { error: expecting('host:port with a port from 1 to 65535') })
+
+const secret = () =>
+  z
+    .union([text('a secret'), z.strictObject({ env: text('an environment variable name', /^[A-Za-z_][A-Za-z0-9_]*$/) })], {
+      error: expecting('a string, or { env: VARIABLE } to read it from the environment when the run connects'),
+    })
+    .transform((s): Secret => (typeof s === 'string' ? { from: 'literal', value: s } : { from: 'env', name: s.env }))
+
+const tlsObject = z
+  .strictObject({
+    ca: text('a file path').optional().describe('CA bundle (PEM); relative to the scenario file.'),
+    cert: text('a file path').optional().describe('Client certificate (PEM), with key.'),
+    key: text('a file path').optional().describe('Client key (PEM), with cert.'),
+    servername: text('a host name').optional(),
+    rejectUnauthorized: bool().default(true),
+  })
+  .superRefine((t, ctx) => {
+    if ((t.cert === undefined) !== (t.key === undefined)) {
+      const missing = t.cert === undefined ? 'cert' : 'key'
+      ctx.addIssue({ code: 'custom', message: `missing; expected ${missing} together with ${missing === 'cert' ? 'key' : 'cert'}`, path: [missing] })
+    }
+  })
+
+const externalCluster = z.strictObject({
+  backend: z.literal('external'),
+  bootstrap: oneOrMany(hostPort(), 'host:port or a list of them').describe('Bootstrap servers.'),
+  sasl: z
+    .strictObject({ mechanism: oneOf(SASL_MECHANISMS), username: text('a user name'), password: secret() }, { error: expecting('{ mechanism, username, password }') })
+    .optional(),
+  tls: z.union([bool(), tlsObject], { error: expecting('true, false or { ca, cert, key, servername, rejectUnauthorized }') }).default(false),
+})
+
+const clusterSchema = z
+  .discriminatedUnion('backend', [localCluster, externalCluster], {
+    error: (iss: { readonly input?: unknown }) => {
+      const input = iss.input
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) return problem(input, 'a mapping with backend: local or backend: external')
+      const backend = (input as Record<string, unknown>).backend
+      return problem(backend, 'local or external', didYouMean(backend, ['local', 'external']))
+    },
+  })
+  .prefault({ backend: 'local' })
+  .describe('local: reference brokers started here; external: an existing Kafka-compatible cluster.')
+
+const topicSchema = z.strictObject({
+  name: topicName(),
+  partitions: int(1, 100_000).default(1),
+  replicationFactor: int(1, 64).default(1),
+  config: z
+    .record(z.string(), configValue(), { error: expecting('a mapping of topic config names to values, like { min.insync.replicas: 2 }') })
+    .default({})
+    .describe('Topic config overrides (Kafka names).'),
+}, { error: expecting('a topic, like { name: orders, partitions: 6, replicationFactor: 3 }') })
+
+// SLO keys: <metric>.<stat> latencies, plus throughput, errors, unavailability, drainRate.
+const LATENCY_KEY = /^(produce|e2e)\.(p(\d{1,2}(?:\.\d+)?)|max|mean)$/
+const SLO_EXAMPLES = [
+  ...['produce', 'e2e'].flatMap((m) => ['p50', 'p90', 'p95', 'p99', 'p99.9', 'p99.99', 'max', 'mean'].map((s) => `${m}.${s}`)),
+  'throughput',
+  'errors',
+  'unavailability',
+  'drainRate',
+]
+const SLO_KEYS_EXPECTED = 'produce.<stat> or e2e.<stat> (stat p50, p99, p99.9, max, mean), throughput, errors, unavailability or drainRate'
+
+function sloKeyHint(key: string): string | undefined {
+  const m = /^(produce|e2e)\.(?:p)?(\d+)$/.exec(key)
+  if (m !== null && /^9{3,}$/.test(m[2]!)) return `write ${m[1]}.p99.${m[2]!.slice(2)}`
+  if (m !== null && !key.includes('.p')) return `write ${m[1]}.p${m[2]}`
+  if (/^p\d/.test(key) || key === 'max' || key === 'mean') return `say which latency: produce.${key} or e2e.${key}`
+  return didYouMean(key, SLO_EXAMPLES)
+}
+
+function parseSlo(key: string, value: string | number): { ok: true; check: SloCheck } | { ok: false; path: Path; message: string; atKey?: boolean } {
+  const asText = (kind: keyof typeof BARE_NUMBER_HINT) =>
+    typeof value === 'string' ? { text: value, why: undefined } : { text: undefined, why: BARE_NUMBER_HINT[kind](value) }
+  const bad = (expected: string, why?: string) => ({ ok: false as const, path: [key], message: problem(value, expected, why) })
+  const latency = LATENCY_KEY.exec(key)
+  if (latency !== null) {
+    const [, metric, stat, q] = latency
+    // toPrecision drops the noise of dividing by 100 (99.99 / 100 is 0.9998999999999999).
+    const quantile = q === undefined ? (stat === 'max' ? 1 : null) : Number((Number(q) / 100).toPrecision(12))
+    if (quantile !== null && !(quantile > 0 && quantile <= 1)) return { ok: false, path: [key], message: `has a percentile outside 0-100; expected ${SLO_KEYS_EXPECTED}`, atKey: true }
+    const v = asText('duration')
+    const r = v.text === undefined ? undefined : parseDuration(v.text)
+    if (r === undefined || !r.ok) return bad(`the highest allowed latency, ${EXPECTED.duration}`, v.why ?? r?.problem)
+    return { ok: true, check: { key, kind: 'latency', metric: metric as 'produce' | 'e2e', stat: stat!, quantile, maxMs: r.value } }
+  }
+  switch (key) {
+    case 'throughput':
+    case 'drainRate': {
+      const v = asText('rate')
+      const r = v.text === undefined ? undefined : parseRate(v.text)
+      if (r === undefined || !r.ok) return bad(`the lowest allowed rate, ${EXPECTED.rate}`, v.why ?? r?.problem)
+      return { ok: true, check: { key, kind: key, min: r.value } }
+    }
+    case 'unavailability': {
+      const v = asText('duration')
+      const r = v.text === undefined ? undefined : parseDuration(v.text)
+      if (r === undefined || !r.ok) return bad(`the longest allowed time without acknowledged writes, ${EXPECTED.duration}`, v.why ?? r?.problem)
+      return { ok: true, check: { key, kind: 'unavailability', maxMs: r.value } }
+    }
+    case 'errors': {
+      const expected = 'the most failed sends allowed: a count (0) or a share of all sends (0.1%)'
+      if (typeof value === 'number') {
+        if (!Number.isInteger(value) || value < 0) return bad(expected)
+        return { ok: true, check: { key, kind: 'errors', max: { unit: 'count', value } } }
+      }
+      const r = parsePercent(value)
+      if (!r.ok) return bad(expected, r.problem)
+      return { ok: true, check: { key, kind: 'errors', max: { unit: 'fraction', value: r.value } } }
+    }
+    default: {
+      const hint = sloKeyHint(key)
+      return { ok: false, path: [key], message: `unknown SLO${hint === undefined ? '' : ` (${hint})`}; expected ${SLO_KEYS_EXPECTED}`, atKey: true }
+    }
+  }
+}
+
+const sloSchema = z
+  .record(
+    z.string().meta({ pattern: '^(?:(?:produce|e2e)\\.(?:p\\d{1,2}(?:\\.\\d+)?|max|mean)|throughput|errors|unavailability|drainRate)$' }),
+    z.union([z.string(), z.number()], { error: expecting('a threshold, like 50ms, 4500/s or 0') }),
+    { error: expecting(`a mapping of ${SLO_KEYS_EXPECTED} to thresholds`) },
+  )
+  .meta({
+    properties: Object.fromEntries(SLO_EXAMPLES.map((k) => [k, { type: k === 'errors' ? ['string', 'integer'] : 'string' }])),
+  })
+  .transform((slo, ctx): SloCheck[] => {
+    const out: SloCheck[] = []
+    for (const [key, value] of Object.entries(slo)) {
+      const r = parseSlo(key, value)
+      if (r.ok) out.push(r.check)
+      else ctx.addIssue({ code: 'custom', message: r.message, path: [...r.path], input: value, ...(r.atKey === true ? { params: AT_KEY } : {}) })
+    }
+    return out
+  })
+  .describe(`Service-level objectives: ${SLO_KEYS_EXPECTED}.`)
+
+const allowedCount = () =>
+  z
+    .union([int(0, Number.MAX_SAFE_INTEGER, 'an allowed count: an integer'), z.literal('any')], {
+      error: expecting('an allowed count (an integer >= 0), or any to report without failing'),
+    })
+    .optional()
+    .transform((v) => (v === undefined || v === 'any' ? null : v))
+
+const checksSchema = z.strictObject({
+  delivery: z
+    .strictObject(Object.fromEntries(DELIVERY_ANOMALIES.map((k) => [k, allowedCount()])) as Record<DeliveryAnomaly, ReturnType<typeof allowedCount>>, { error: expecting(`a mapping of ${list(DELIVERY_ANOMALIES)} to allowed counts`) })
+    .prefault({})
+    .describe('Allowed anomalies per kind; a kind left out is reported but never fails the run.'),
+  slo: sloSchema.prefault({}),
+}, { error: expecting('a mapping with delivery and slo') })
+
+const SCENARIO_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
+
+const scenarioSchema = z
+  .strictObject({
+    name: text('a name of letters, digits, ., _ and - (it names the output files)', SCENARIO_NAME),
+    description: z.string({ error: expecting('text') }).default(''),
+    cluster: clusterSchema,
+    topics: z.array(topicSchema, { error: expecting('a list of topics, like [{ name: orders, partitions: 6 }]') }).min(1, { error: expecting('at least one topic') }),
+    workload: workloadSchema,
+    faults: z.array(faultSchema, { error: expecting('a list of faults, like [{ at: 20s, kill: 1, restartAfter: 10s }]') }).default([]),
+    checks: checksSchema.prefault({}),
+  }, { error: expecting('a scenario: a mapping with name, cluster, topics, workload, faults and checks') })
+  .meta({ title: 'faultline scenario', description: 'A faultline scenario: cluster, topics, workload, faults and checks. See scenarios/schema.ts.' })
+
+/** The JSON Schema (draft-07) of a scenario file, for editors (`faultline schema`). */
+export function scenarioJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(scenarioSchema, { io: 'input', target: 'draft-7' }) as Record<string, unknown>
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// From zod issues to problems with a path
+
+interface PathProblem {
+  readonly path: Path
+  readonly message: string
+  /** Point at the key rather than its value (unknown keys). */
+  readonly atKey?: boolean
+}
+
+function shapeKeys(inst: unknown): string[] | undefined {
+  const shape = (inst as { shape?: unknown } | undefined)?.shape
+  return typeof shape === 'object' && shape !== null ? Object.keys(shape) : undefined
+}
+
+/** The per-parse error map: the fallback message for issues a schema does not word itself. */
+function errorMap(knownKeys: WeakMap<object, string[]>) {
+  return (iss: z.core.$ZodRawIssue): string | undefined => {
+    switch (iss.code) {
+      case 'unrecognized_keys': {
+        const known = shapeKeys(iss.inst)
+        if (known !== undefined && typeof iss.input === 'object' && iss.input !== null) knownKeys.set(iss.input, known)
+        return 'unknown key'
+      }
+      case 'invalid_union': {
+        if ('discriminator' in iss && typeof iss.discriminator === 'string') {
+          const options = (iss as { options?: unknown[] }).options ?? []
+          const got = typeof iss.input === 'object' && iss.input !== null ? (iss.input as Record<string, unknown>)[iss.discriminator] : undefined
+          return problem(got, list(options), didYouMean(got, options.map(String)))
+        }
+        return undefined
+      }
+      case 'invalid_type':
+        return problem(iss.input, { object: 'a mapping', array: 'a list', string: 'text', number: 'a number', boolean: 'true or false' }[iss.expected as string] ?? String(iss.expected))
+      case 'invalid_value':
+        return problem(iss.input, `one of ${list(iss.values)}`, didYouMean(iss.input, iss.values.map(String)))
+      default:
+        return undefined
+    }
+  }
+}
+
+/** A union failed in every branch: report the branch the input was closest to, or the union's own message. */
+function bestBranch(branches: readonly (readonly z.core.$ZodIssue[])[]): readonly z.core.$ZodIssue[] | undefined {
+  let best: readonly z.core.$ZodIssue[] | undefined
+  let bestScore = Infinity
+  for (const issues of branches) {
+    const wrongShape = issues.some((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value' || i.code === 'invalid_union'))
+    if (wrongShape || issues.length === 0) continue
+    const score = issues.reduce((n, i) => n + (i.code === 'unrecognized_keys' ? i.keys.length : 1), 0)
+    if (score < bestScore) {
+      best = issues
+      bestScore = score
+    }
+  }
+  return best
+}
+
+function toProblems(issues: readonly z.core.$ZodIssue[], base: Path, knownKeys: WeakMap<object, string[]>, out: PathProblem[]): void {
+  for (const iss of issues) {
+    const path = [...base, ...iss.path]
+    if (iss.code === 'invalid_union' && iss.errors.length > 0) {
+      const branch = bestBranch(iss.errors)
+      if (branch !== undefined) toProblems(branch, path, knownKeys, out)
+      else out.push({ path, message: iss.message })
+    } else if (iss.code === 'unrecognized_keys') {
+      const known = typeof iss.input === 'object' && iss.input !== null ? knownKeys.get(iss.input) : undefined
+      for (const key of iss.keys) {
+        const hint = known === undefined ? undefined : didYouMean(key, known)
+        const expected = known === undefined ? '' : `; expected one of ${known.join(', ')}`
+        out.push({ path: [...path, key], message: `unknown key${hint === undefined ? '' : ` (${hint})`}${expected}`, atKey: true })
+      }
+    } else {
+      out.push({ path, message: iss.message, atKey: iss.code === 'custom' && iss.params?.atKey === true })
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// From a path to a line
+
+/**
+ * Drops list indexes where the file has a single mapping instead of a list (`producers: { ... }` is
+ * producers[0] once validated), so the path reads as the file is written.
+ */
+function asWritten(doc: Document, path: Path): Path {
+  const out: PropertyKey[] = []
+  let node: unknown = doc.contents
+  for (const seg of path) {
+    while (isAlias(node)) node = node.resolve(doc)
+    if (isMap(node)) {
+      if (typeof seg === 'number') continue
+      node = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(seg))?.value
+    } else if (isSeq(node) && typeof seg === 'number') {
+      node = node.items[seg]
+    } else {
+      node = undefined
+    }
+    out.push(seg)
+  }
+  return out
+}
+
+interface Located {
+  readonly line: number
+  readonly column: number
+}
+
+type Ranged = { readonly range?: readonly [number, number, number] | null } | null | undefined
+
+/**
+ * Walks the path through the YAML nodes. A value points at its value, an unknown key at the key, and a
+ * missing field at the key of the deepest part that exists (its parent).
+ */
+function locate(doc: Document, lines: LineCounter, path: Path, atKey: boolean): Located {
+  let node: unknown = doc.contents
+  let offset = (node as Ranged)?.range?.[0] ?? 0
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]
+    while (isAlias(node)) node = node.resolve(doc)
+    let value: unknown
+    let keyStart: number | undefined
+    if (isMap(node)) {
+      const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(seg))
+      if (pair === undefined) break
+      value = pair.value
+      keyStart = (pair.key as Ranged)?.range?.[0]
+    } else if (isSeq(node) && typeof seg === 'number' && seg < node.items.length) {
+      value = node.items[seg]
+    } else {
+      break
+    }
+    const valueStart = (value as Ranged)?.range?.[0]
+    offset = (i === path.length - 1 && !atKey ? valueStart : undefined) ?? keyStart ?? valueStart ?? offset
+    node = value
+  }
+  const pos = lines.linePos(offset)
+  return { line: pos.line, column: pos.col }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Cross-field rules
+
+type RawScenario = z.output<typeof scenarioSchema>
+
+function buildScenario(raw: RawScenario, file: string): Scenario {
+  const allTopics = raw.topics.map((t) => t.name)
+  const base = dirname(resolve(file))
+  const cluster: Cluster =
+    raw.cluster.backend === 'local'
+      ? { backend: 'local', brokers: raw.cluster.brokers, config: raw.cluster.config }
+      : {
+          backend: 'external',
+          bootstrap: raw.cluster.bootstrap,
+          sasl: raw.cluster.sasl ?? null,
+          tls:
+            raw.cluster.tls === false
+              ? null
+              : raw.cluster.tls === true
+                ? { ca: null, cert: null, key: null, servername: null, rejectUnauthorized: true }
+                : {
+                    ca: raw.cluster.tls.ca === undefined ? null : resolve(base, raw.cluster.tls.ca),
+                    cert: raw.cluster.tls.cert === undefined ? null : resolve(base, raw.cluster.tls.cert),
+                    key: raw.cluster.tls.key === undefined ? null : resolve(base, raw.cluster.tls.key),
+                    servername: raw.cluster.tls.servername ?? null,
+                    rejectUnauthorized: raw.cluster.tls.rejectUnauthorized,
+                  },
+        }
+  const { backlog } = raw.workload
+  return {
+    name: raw.name,
+    description: raw.description,
+    cluster,
+    topics: raw.topics,
+    workload: {
+      driver: raw.workload.driver,
+      durationMs: raw.workload.duration,
+      warmupMs: raw.workload.warmup,
+      producers: raw.workload.producers.map((p, i): ProducerGroup => ({ ...p, name: p.name ?? `producer-${i}`, topics: p.topics ?? allTopics })),
+      consumers: raw.workload.consumers.map((c, i): ConsumerGroup => ({ ...c, name: c.name ?? `consumer-${i}`, topics: c.topics ?? allTopics })),
+      backlog: backlog === undefined ? null : { bytes: backlog.size, drainFraction: backlog.drain },
+    },
+    faults: raw.faults.map((f, i): Fault => ({ ...f, name: f.name ?? `${f.kind}-${i}` })),
+    checks: raw.checks,
+  }
+}
+
+function meanMessageBytes(d: SizeDistribution): number {
+  switch (d.kind) {
+    case 'fixed':
+      return d.bytes
+    case 'uniform':
+      return (d.min + d.max) / 2
+    case 'weighted': {
+      const total = d.choices.reduce((n, c) => n + c.weight, 0)
+      return d.choices.reduce((n, c) => n + (c.bytes * c.weight) / total, 0)
+    }
+  }
+}
+
+function crossCheck(s: Scenario): PathProblem[] {
+  const out: PathProblem[] = []
+  const add = (path: Path, message: string) => out.push({ path, message })
+  const brokers = s.cluster.backend === 'local' ? s.cluster.brokers : null
+  const topics = new Map(s.topics.map((t) => [t.name, t]))
+  const topicNames = [...topics.keys()]
+  const d = s.workload.durationMs
+  const fmt = formatDuration
+
+  // Topics
+  s.topics.forEach((t, i) => {
+    const first = s.topics.findIndex((o) => o.name === t.name)
+    if (first !== i) add(['topics', i, 'name'], `got ${JSON.stringify(t.name)}, already declared at topics[${first}]; expected unique topic names`)
+    if (brokers !== null && t.replicationFactor > brokers) {
+      add(['topics', i, 'replicationFactor'], `got ${t.replicationFactor} with cluster.brokers ${brokers}; expected at most ${brokers} (one replica per broker)`)
+    }
+    for (const [key, value] of Object.entries(t.config)) {
+      const path = ['topics', i, 'config', key]
+      if (s.cluster.backend === 'local') {
+        const def = topicDefsByName.get(key)
+        if (def === undefined) {
+          const hint = didYouMean(key, topicConfigDefs.map((c) => c.name))
+          out.push({ path, message: `unknown topic config${hint === undefined ? '' : ` (${hint})`}; expected one of ${topicConfigDefs.map((c) => c.name).join(', ')}`, atKey: true })
+          continue
+        }
+        const err = checkValue(def, value)
+        if (err !== null) add(path, err)
+      }
+      if (key === 'min.insync.replicas' && Number(value) > t.replicationFactor) {
+        add(path, `got ${value} with replicationFactor ${t.replicationFactor}, so no acks=all write could succeed; expected at most ${t.replicationFactor}`)
+      }
+    }
+  })
+
+  // Workload
+  const w = s.workload
+  if (w.warmupMs >= d) add(['workload', 'warmup'], `got ${fmt(w.warmupMs)} with workload.duration ${fmt(d)}; expected a warmup shorter than the duration (it is the first part of it)`)
+  const checkGroups = (kind: 'producers' | 'consumers', groups: readonly { name: string; topics: readonly string[] }[]) => {
+    groups.forEach((g, i) => {
+      const first = groups.findIndex((o) => o.name === g.name)
+      if (first !== i) add(['workload', kind, i, 'name'], `got ${JSON.stringify(g.name)}, already used by workload.${kind}[${first}]; expected unique names`)
+      g.topics.forEach((t, j) => {
+        if (!topics.has(t)) {
+          const hint = didYouMean(t, topicNames)
+          add(['workload', kind, i, 'topics', j], `got ${JSON.stringify(t)}, which is not in topics${hint === undefined ? '' : ` (${hint})`}; expected one of ${list(topicNames)}`)
+        }
+      })
+    })
+  }
+  checkGroups('producers', w.producers)
+  checkGroups('consumers', w.consumers)
+  if (w.backlog !== null) {
+    if (w.consumers.length === 0) add(['workload', 'backlog'], 'is set without consumers; expected workload.consumers to drain the backlog')
+    if (w.producers.every((p) => p.rate.kind === 'fixed')) {
+      const bytesPerSecond = w.producers.reduce((n, p) => n + (p.rate.kind === 'fixed' ? p.rate.perSecond * meanMessageBytes(p.messageSize) : 0), 0)
+      const fillMs = (w.backlog.bytes / bytesPerSecond) * 1000
+      if (fillMs >= d - w.warmupMs) {
+        add(['workload', 'backlog', 'size'], `takes about ${fmt(Math.ceil(fillMs / 1000) * 1000)} to pile up at the producers' ${formatSize(Math.round(bytesPerSecond))}/s, longer than the ${fmt(d - w.warmupMs)} after warmup; expected a smaller backlog, a higher rate or a longer duration`)
+      }
+    }
+  }
+
+  // Faults
+  const nodeRange = brokers === null ? '' : `a node id from 1 to ${brokers} (cluster.brokers), `
+  const checkTarget = (t: Target, path: Path) => {
+    if (t.kind === 'node' && brokers !== null && (t.node < 1 || t.node > brokers)) {
+      add(path, `names node ${t.node}, which does not exist; expected ${nodeRange}leaderOf: topic/partition, controller, random or all`)
+    }
+    if (t.kind === 'leaderOf') {
+      const topic = topics.get(t.topic)
+      if (topic === undefined) {
+        const hint = didYouMean(t.topic, topicNames)
+        add([...path, 'leaderOf'], `names topic ${JSON.stringify(t.topic)}, which is not in topics${hint === undefined ? '' : ` (${hint})`}; expected topic/partition with one of ${list(topicNames)}`)
+      } else if (t.partition >= topic.partitions) {
+        add([...path, 'leaderOf'], `names partition ${t.partition} of ${t.topic}, which has ${topic.partitions}; expected a partition from 0 to ${topic.partitions - 1}`)
+      }
+    }
+  }
+  s.faults.forEach((f, i) => {
+    const at = ['faults', i]
+    if (f.atMs >= d) add([...at, 'at'], `got ${fmt(f.atMs)}, not before the end of the run (workload.duration ${fmt(d)}); expected a time from 0s to below ${fmt(d)}`)
+    const end = faultEndMs(f)
+    if (f.atMs < d && end !== null && end > d) {
+      const modifier = FAULT_MODIFIER[f.kind]
+      add([...at, modifier], `ends the fault at ${fmt(end)}, after the run ends at ${fmt(d)}; expected at + ${modifier} <= workload.duration`)
+    }
+    if (s.cluster.backend === 'external' && (f.kind === 'kill' || f.kind === 'pause' || f.kind === 'partition')) {
+      add([...at, f.kind], `needs control of the broker processes and their network; expected cluster.backend: local (an external cluster only takes latency and bandwidth faults)`)
+      return
+    }
+    if (f.kind === 'partition') {
+      if (brokers !== null && brokers < 2) add([...at, 'partition'], `needs at least 2 brokers, got cluster.brokers ${brokers}; expected more brokers or another fault`)
+      if (f.split.kind === 'isolate') {
+        if (f.split.target.kind === 'all') add([...at, 'partition', 'isolate'], 'got all; expected one node to cut off: a node id, leaderOf, controller or random')
+        else checkTarget(f.split.target, [...at, 'partition', 'isolate'])
+      } else {
+        const seen = new Map<number, number>()
+        f.split.groups.forEach((g, gi) =>
+          g.forEach((n, ni) => {
+            const path = [...at, 'partition', 'groups', gi, ni]
+            if (brokers !== null && (n < 1 || n > brokers)) add(path, `names node ${n}, which does not exist; expected ${nodeRange.slice(0, -2)}`)
+            else if (seen.has(n)) add(path, `names node ${n} again (also in group ${seen.get(n)}); expected every node in exactly one group`)
+            seen.set(n, gi)
+          }),
+        )
+        if (brokers !== null) {
+          const left = Array.from({ length: brokers }, (_, k) => k + 1).filter((n) => !seen.has(n))
+          if (left.length > 0) add([...at, 'partition', 'groups'], `leaves out node${left.length > 1 ? 's' : ''} ${left.join(', ')}; expected every node in exactly one group`)
+        }
+      }
+      return
+    }
+    checkTarget(f.target, [...at, f.kind, ...(f.kind === 'latency' || f.kind === 'bandwidth' ? ['target'] : [])])
+  })
+
+  // Checks
+  const enforced = DELIVERY_ANOMALIES.filter((k) => s.checks.delivery[k] !== null)
+  if (enforced.length > 0 && w.consumers.length === 0) {
+    add(['checks', 'delivery', enforced[0]!], 'needs records read back; expected workload.consumers (at least one consumer group)')
+  }
+  for (const slo of s.checks.slo) {
+    if (slo.kind === 'latency' && slo.metric === 'e2e' && w.consumers.length === 0) add(['checks', 'slo', slo.key], 'needs consumers to measure end-to-end latency; expected workload.consumers')
+    if (slo.kind === 'drainRate' && w.backlog === null) add(['checks', 'slo', slo.key], 'needs backlog mode; expected workload.backlog')
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Entry points
+
+/** Parses and validates scenario text; `fileName` names the file in messages and anchors relative paths. */
+export function parseScenario(text: string, fileName: string): Scenario {
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true })
+  const at = (offset: number) => lines.linePos(offset)
+  const syntax: ScenarioProblem[] = [...doc.errors, ...doc.warnings].map((e) => {
+    const pos = at(e.pos[0])
+    return {
+      file: fileName,
+      line: pos.line,
+      column: pos.col,
+      path: '(yaml)',
+      message: `${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')} [${e.code}]; expected valid YAML (check indentation, colons and quotes)`,
+    }
+  })
+  if (syntax.length > 0) throw new ScenarioError(fileName, syntax)
+
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
+    throw new ScenarioError(fileName, [
+      { file: fileName, line: 1, column: 1, path: '(root)', message: 'the file is empty; expected a scenario: a mapping with name, cluster, topics, workload, faults and checks (see scenarios/quickstart.yaml)' },
+    ])
+  }
+
+  let data: unknown
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 })
+  } catch (err) {
+    throw new ScenarioError(fileName, [{ file: fileName, line: 1, column: 1, path: '(yaml)', message: `${(err as Error).message}; expected a document without alias loops` }], { cause: err })
+  }
+
+  const knownKeys = new WeakMap<object, string[]>()
+  const parsed = scenarioSchema.safeParse(data, { error: errorMap(knownKeys), reportInput: true })
+  let problems: PathProblem[] = []
+  let scenario: Scenario | undefined
+  if (parsed.success) {
+    scenario = buildScenario(parsed.data, fileName)
+    problems = crossCheck(scenario)
+  } else {
+    toProblems(parsed.error.issues, [], knownKeys, problems)
+  }
+  if (problems.length === 0 && scenario !== undefined) return scenario
+
+  const seen = new Set<string>()
+  const located = problems
+    .map((p): ScenarioProblem => {
+      const path = asWritten(doc, p.path)
+      const pos = locate(doc, lines, path, p.atKey === true)
+      return { file: fileName, line: pos.line, column: pos.column, path: formatPath(path), message: p.message }
+    })
+    .filter((p) => {
+      const k = `${p.path}\0${p.message}`
+      if (seen.has(k)) return false
+      seen.add(k)
+      return true
+    })
+    .sort((a, b) => a.line! - b.line! || a.column! - b.column!)
+  throw new ScenarioError(fileName, located)
+}
+
+/** Reads and validates a scenario file. Throws ScenarioError (code ERR_SCENARIO) listing every problem. */
+export function loadScenario(path: string): Scenario {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? (err as Error).message)
+    throw new ScenarioError(path, [{ file: path, line: null, column: null, path: '(file)', message: `cannot read it (${why}); expected a scenario YAML file, like scenarios/quickstart.yaml` }], { cause: err })
+  }
+  return parseScenario(text, path)
+}
