@@ -4,6 +4,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { runBroker } from '../broker/main.ts'
+import { reportCommand } from '../reports/report.ts'
 import { schemaCommand, validateCommand } from '../scenarios/commands.ts'
 
 interface Command {
@@ -28,6 +29,7 @@ const commands: Record<string, Command> = {
       config: { type: 'string' },
       override: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
+      'exit-with-parent': { type: 'boolean' },
     },
     exitWhenDone: true,
     run: (v) =>
@@ -39,6 +41,7 @@ const commands: Record<string, Command> = {
         config: v.config as string | undefined,
         override: v.override as string[] | undefined,
         logLevel: v['log-level'] as string | undefined,
+        exitWithParent: v['exit-with-parent'] === true,
       }),
   },
   validate: {
@@ -47,6 +50,13 @@ const commands: Record<string, Command> = {
     options: {},
     positionals: { min: 1, max: 1 },
     run: async (_v, [file]) => validateCommand(file!, process),
+  },
+  report: {
+    summary: 're-render a run\'s results.json (console, md or json); exits with the run\'s verdict',
+    usage: 'faultline report RESULTS.json [--format console|md|json] [--out FILE]',
+    options: { format: { type: 'string' }, out: { type: 'string' } },
+    positionals: { min: 1, max: 1 },
+    run: async (v, [file]) => reportCommand(file!, (v.format as string | undefined) ?? 'console', v.out as string | undefined),
   },
   schema: {
     summary: 'print the JSON Schema of scenario files (for editors)',

@@ -13,6 +13,8 @@ export interface BrokerFlags {
   config?: string
   override?: string[]
   logLevel?: string
+  /** Stop cleanly when stdin closes: the harness that spawned us died or let go. */
+  exitWithParent?: boolean
 }
 
 /** Turns CLI flags into a validated config; throws ConfigError naming the flag, file and line. */
@@ -81,5 +83,10 @@ export async function runBroker(flags: BrokerFlags): Promise<number> {
     }
     process.on('SIGTERM', () => stop('SIGTERM'))
     process.on('SIGINT', () => stop('SIGINT'))
+    if (flags.exitWithParent) {
+      process.stdin.on('end', () => stop('parent-exit'))
+      process.stdin.on('error', () => stop('parent-exit'))
+      process.stdin.resume()
+    }
   })
 }

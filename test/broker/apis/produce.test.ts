@@ -46,7 +46,7 @@ describe('Produce', () => {
 
   test('bad input is refused per partition with Kafka\'s codes', async () => {
     const corrupt = batch(2)
-    corrupt[corrupt.length - 1] ^= 0xff
+    corrupt[corrupt.length - 1] = corrupt[corrupt.length - 1]! ^ 0xff
     expect((await produce('p', corrupt)).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
     expect((await produce('p', Buffer.concat([batch(1), batch(1)]))).errorCode).toBe(ErrorCode.INVALID_RECORD)
     const magic1 = batch(1)

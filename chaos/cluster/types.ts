@@ -1,0 +1,45 @@
+// What the harness can do to a cluster, whatever runs it. A local cluster hands out node handles with
+// process control; an external one only has an address, so process faults are refused before a run starts.
+
+export interface NodeHandle {
+  readonly id: number
+  /** host:port clients use. */
+  readonly address: string
+  readonly host: string
+  readonly port: number
+  readonly running: boolean
+  start(): Promise<void>
+  /** Clean stop (SIGTERM). */
+  stop(): Promise<void>
+  /** Crash (SIGKILL by default). */
+  kill(signal?: NodeJS.Signals): Promise<void>
+  /** SIGSTOP / SIGCONT. */
+  pause(): void
+  resume(): void
+}
+
+export interface ClusterDescription {
+  readonly backend: 'local' | 'external'
+  readonly bootstrap: readonly string[]
+  readonly nodes: readonly { readonly id: number; readonly address: string }[]
+  /** Data directory of a local cluster. */
+  readonly dataDir?: string
+}
+
+export interface ClusterTarget {
+  readonly bootstrap: readonly string[]
+  /** Nodes under our control (empty for external clusters). */
+  readonly nodes: readonly NodeHandle[]
+  describe(): ClusterDescription
+  /** Stops every process we started and removes what we created; safe to call twice. */
+  close(): Promise<void>
+}
+
+export class ClusterError extends Error {
+  readonly code: string
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ClusterError'
+    this.code = code
+  }
+}

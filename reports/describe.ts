@@ -1,0 +1,82 @@
+// One-line descriptions of results parts, shared by the console and markdown renderers.
+
+import type { AnomalyExamples, AnomalyKind } from './checker.ts'
+import { formatAt, formatCount, formatNumber, formatUs } from './format.ts'
+import type { FaultInterval } from './metrics.ts'
+import type { SloResult } from './slo.ts'
+
+export const anomalyMeaning: Record<AnomalyKind, string> = {
+  'lost-write': 'acked, never consumed, though consumers read past its offset',
+  unseen: 'acked, never consumed, nobody read that far (lost or late)',
+  duplicate: 'one value at two or more offsets',
+  'inconsistent-offsets': 'one offset holding two different values',
+  'nonmonotonic-send': 'a later send of one producer stored before an earlier one',
+  'poll-skip': 'a consumer jumped over existing offsets within one ownership',
+  'nonmonotonic-poll': 'a consumer went back within one ownership',
+  G1a: 'a definitely failed write was consumed',
+  'consumption-duplicate': 'a group consumed one offset twice (rebalance, at-least-once)',
+}
+
+const at = (topic: string | null, partition: number | null, offset: number): string =>
+  topic === null ? 'unknown partition' : `${topic}/${partition}@${offset < 0 ? '?' : offset}`
+
+const when = (label: string, us: number | null): string => (us === null ? '' : `, ${label} ${formatAt(us)}`)
+
+export function describeExample<K extends AnomalyKind>(kind: K, example: AnomalyExamples[K]): string {
+  const e = example as AnomalyExamples[AnomalyKind]
+  switch (kind) {
+    case 'lost-write': {
+      const x = e as AnomalyExamples['lost-write']
+      return `value ${x.value} at ${at(x.topic, x.partition, x.offset)}${when('acked', x.ackTime)}; partition read up to ${x.maxReadOffset}`
+    }
+    case 'unseen': {
+      const x = e as AnomalyExamples['unseen']
+      return `value ${x.value} at ${at(x.topic, x.partition, x.offset)}${when('acked', x.ackTime)}`
+    }
+    case 'duplicate': {
+      const x = e as AnomalyExamples['duplicate']
+      return `value ${x.value} at ${at(x.first.topic, x.first.partition, x.first.offset)} and ${at(x.second.topic, x.second.partition, x.second.offset)}${when('seen again', x.time)}`
+    }
+    case 'inconsistent-offsets': {
+      const x = e as AnomalyExamples['inconsistent-offsets']
+      const v = (n: number): string => (n < 0 ? 'a foreign record' : `value ${n}`)
+      return `${at(x.topic, x.partition, x.offset)} held ${v(x.values[0])} and ${v(x.values[1])}${when('at', x.time)}`
+    }
+    case 'nonmonotonic-send': {
+      const x = e as AnomalyExamples['nonmonotonic-send']
+      return `producer ${x.producer}: value ${x.value} at ${at(x.topic, x.partition, x.offset)} but earlier value ${x.previousValue} at offset ${x.previousOffset}${when('acked', x.ackTime)}`
+    }
+    case 'poll-skip': {
+      const x = e as AnomalyExamples['poll-skip']
+      return `${x.group}/${x.member} read ${x.topic}/${x.partition} ${x.fromOffset} -> ${x.toOffset}, skipping ${formatCount(x.skipped)} existing (first ${x.firstSkippedOffset})${when('at', x.time)}`
+    }
+    case 'nonmonotonic-poll': {
+      const x = e as AnomalyExamples['nonmonotonic-poll']
+      return `${x.group}/${x.member} read ${x.topic}/${x.partition} ${x.fromOffset} -> ${x.toOffset}${when('at', x.time)}`
+    }
+    case 'G1a': {
+      const x = e as AnomalyExamples['G1a']
+      return `value ${x.value} at ${at(x.topic, x.partition, x.offset)} failed${x.error ? ` with ${x.error}` : ''}${when('at', x.failTime)}${when('read', x.readTime)}`
+    }
+    case 'consumption-duplicate': {
+      const x = e as AnomalyExamples['consumption-duplicate']
+      return `${x.group}/${x.member} consumed ${at(x.topic, x.partition, x.offset)} again${when('at', x.time)}`
+    }
+  }
+  return JSON.stringify(example)
+}
+
+export function describeFault(f: FaultInterval): string {
+  return `${f.name} ${f.target}: ${formatAt(f.startUs)} .. ${f.endUs === null ? 'never ended' : formatAt(f.endUs)}, ${formatCount(f.acks)} acks, longest ack gap ${formatUs(f.longestAckGapUs)}`
+}
+
+export function sloValue(unit: SloResult['unit'], v: number): string {
+  if (unit === 'us') return formatUs(v)
+  if (unit === 'records/s') return `${formatNumber(v, 1)}/s`
+  return formatCount(v)
+}
+
+export function describeSlo(s: SloResult): string {
+  if (s.state === 'errored') return `${s.metric}: ${s.reason} (wanted ${s.comparison} ${sloValue(s.unit, s.threshold)})`
+  return `${s.metric}: ${sloValue(s.unit, s.actual)} ${s.comparison} ${sloValue(s.unit, s.threshold)}`
+}

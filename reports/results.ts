@@ -1,0 +1,272 @@
+// results.json: the single source of truth of a run. Everything in it is computed from the history file
+// (plus what the runner knows: scenario, cluster, seed, thresholds) in one streaming pass; every report
+// (console, markdown, later html, junit, compare) renders from it and nothing else.
+//
+// schemaVersion 1. Units: times and latencies in µs (times since run start), rates per second, sizes in
+// bytes. Additive changes (new optional fields) keep the version; anything else bumps it, and readResults
+// refuses versions it does not know with a message saying which side to upgrade.
+
+import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { cpus, hostname, totalmem } from 'node:os'
+import { readHistoryTrailer, scanHistory } from '../workloads/history.ts'
+import { anomalyKinds, DeliveryChecker, type DeliveryOptions, type DeliveryResult } from './checker.ts'
+import { sloValue } from './describe.ts'
+import { formatCount } from './format.ts'
+import type { HistogramOptions } from './histogram.ts'
+import { type FaultInterval, type Metrics, MetricsAccumulator } from './metrics.ts'
+import { checkSlos, type SloResult, type SloThresholds } from './slo.ts'
+import { TimeSeries, type TimeSeriesData } from './timeseries.ts'
+
+export const resultsSchemaVersion = 1
+
+export interface NodeInfo {
+  id: string
+  address: string | null
+  version: string | null
+}
+
+export interface ClusterInfo {
+  /** local | docker | external ... */
+  backend: string
+  /** One line for humans: "3 reference brokers, local processes". */
+  description: string
+  bootstrap: string | null
+  nodes: NodeInfo[]
+}
+
+export interface HostInfo {
+  hostname: string
+  platform: string
+  arch: string
+  cpus: number
+  cpuModel: string | null
+  memoryBytes: number
+  node: string
+}
+
+export interface RunInfo {
+  /** Wall-clock start, ISO 8601. */
+  startedAt: string
+  /** Time of the last event in the history. */
+  durationUs: number
+  seed: number | null
+  faultlineVersion: string
+  cluster: ClusterInfo
+  host: HostInfo
+}
+
+export interface HistoryInfo {
+  path: string
+  events: number
+  bytes: number
+  /** The writer closed the file cleanly. */
+  complete: boolean
+  trailingBytes: number
+}
+
+export type DeliverySection = DeliveryResult | { state: 'skipped'; reason: string }
+
+export interface Verdict {
+  /** errored: the harness failed (exit 3); failed: a check or SLO failed (exit 1). */
+  state: 'passed' | 'failed' | 'errored'
+  reasons: string[]
+}
+
+export interface Results {
+  schemaVersion: typeof resultsSchemaVersion
+  scenario: { name: string; digest: string }
+  run: RunInfo
+  history: HistoryInfo
+  metrics: Metrics
+  timeseries: TimeSeriesData
+  faults: FaultInterval[]
+  delivery: DeliverySection
+  slos: SloResult[]
+  verdict: Verdict
+}
+
+export interface ResultsInputs {
+  scenario: { name: string; digest: string }
+  run: {
+    startedAt: string
+    seed: number | null
+    faultlineVersion: string
+    cluster: ClusterInfo
+    /** Default: this machine. */
+    host?: HostInfo
+  }
+  slo?: SloThresholds
+  /** Checker options, or a reason to skip the delivery check (e.g. a producer-only benchmark). */
+  delivery?: DeliveryOptions | { skip: string }
+  histogram?: HistogramOptions
+  /** Default 1 s. */
+  timeseriesIntervalUs?: number
+  /** A harness failure the runner wants recorded: the verdict becomes errored. */
+  error?: string
+}
+
+export class ResultsError extends Error {
+  readonly code = 'BAD_RESULTS'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ResultsError'
+  }
+}
+
+export function hostInfo(): HostInfo {
+  const c = cpus()
+  return {
+    hostname: hostname(),
+    platform: process.platform,
+    arch: process.arch,
+    cpus: c.length,
+    cpuModel: c[0]?.model ?? null,
+    memoryBytes: totalmem(),
+    node: process.version,
+  }
+}
+
+/** Computes results from a history file: metrics, time series and the delivery check in one pass. */
+export async function buildResults(historyPath: string, inputs: ResultsInputs): Promise<Results> {
+  const metrics = new MetricsAccumulator(inputs.histogram)
+  const series = new TimeSeries({ intervalUs: inputs.timeseriesIntervalUs })
+  const deliveryInput = inputs.delivery ?? {}
+  const trailer = await readHistoryTrailer(historyPath)
+  const checker = 'skip' in deliveryInput ? null : new DeliveryChecker({ expectedValues: trailer?.values, ...deliveryInput })
+  const scan = await scanHistory(historyPath, (rec) => {
+    metrics.observe(rec)
+    series.observe(rec)
+    checker?.observe(rec)
+  })
+  const delivery: DeliverySection = checker
+    ? await checker.finish((visit) => scanHistory(historyPath, visit))
+    : { state: 'skipped', reason: 'skip' in deliveryInput ? deliveryInput.skip : '' }
+  const m = metrics.finish()
+  const slos = checkSlos(inputs.slo ?? {}, m)
+  const history: HistoryInfo = {
+    path: historyPath,
+    events: scan.events,
+    bytes: scan.bytes,
+    complete: scan.complete,
+    trailingBytes: scan.trailingBytes,
+  }
+  return {
+    schemaVersion: resultsSchemaVersion,
+    scenario: { ...inputs.scenario },
+    run: {
+      startedAt: inputs.run.startedAt,
+      durationUs: m.totals.lastEventUs ?? 0,
+      seed: inputs.run.seed,
+      faultlineVersion: inputs.run.faultlineVersion,
+      cluster: inputs.run.cluster,
+      host: inputs.run.host ?? hostInfo(),
+    },
+    history,
+    metrics: m,
+    timeseries: series.toJSON(),
+    faults: metrics.faults(),
+    delivery,
+    slos,
+    verdict: verdictOf(history, delivery, slos, inputs.error),
+  }
+}
+
+export function verdictOf(history: HistoryInfo, delivery: DeliverySection, slos: SloResult[], error?: string): Verdict {
+  const errors: string[] = []
+  const failures: string[] = []
+  if (error) errors.push(`harness: ${error}`)
+  if (!history.complete) {
+    errors.push(
+      `history ${history.path} has no end frame (the run did not finish cleanly${history.trailingBytes > 0 ? `, ${history.trailingBytes} bytes of a cut frame` : ''}); unseen and lost writes may be artifacts`,
+    )
+  }
+  if (delivery.state !== 'skipped') {
+    for (const kind of anomalyKinds) {
+      const a = delivery.anomalies[kind]
+      if (a.exceeded) failures.push(`delivery: ${formatCount(a.count)} ${kind} (limit ${a.limit})`)
+    }
+  }
+  for (const s of slos) {
+    if (s.state === 'failed') {
+      failures.push(`SLO ${s.metric}: ${sloValue(s.unit, s.actual)}, wanted ${s.comparison} ${sloValue(s.unit, s.threshold)}`)
+    } else if (s.state === 'errored') failures.push(`SLO ${s.metric}: ${s.reason}`)
+  }
+  const state = errors.length > 0 ? 'errored' : failures.length > 0 ? 'failed' : 'passed'
+  return { state, reasons: [...errors, ...failures] }
+}
+
+/** The CLI exit code for a verdict: 0 passed, 1 failed, 3 errored (see ARCHITECTURE.md). */
+export function exitCodeOf(results: Pick<Results, 'verdict'>): 0 | 1 | 3 {
+  return results.verdict.state === 'passed' ? 0 : results.verdict.state === 'failed' ? 1 : 3
+}
+
+/** Writes results.json atomically (a reader never sees half a file). */
+export function writeResults(path: string, results: Results): void {
+  const tmp = `${path}.tmp-${process.pid}`
+  writeFileSync(tmp, `${JSON.stringify(results, null, 2)}\n`)
+  renameSync(tmp, path)
+}
+
+const sections: [keyof Results, 'object' | 'array'][] = [
+  ['scenario', 'object'],
+  ['run', 'object'],
+  ['history', 'object'],
+  ['metrics', 'object'],
+  ['timeseries', 'object'],
+  ['faults', 'array'],
+  ['delivery', 'object'],
+  ['slos', 'array'],
+  ['verdict', 'object'],
+]
+
+/** Parses and validates results JSON text; `source` names the file in errors. */
+export function parseResults(text: string, source: string): Results {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch (err) {
+    throw new ResultsError(`${source}: not JSON (${(err as Error).message})`, { cause: err })
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new ResultsError(`${source}: expected a JSON object (a faultline results.json)`)
+  }
+  const obj = data as Record<string, unknown>
+  const version = obj.schemaVersion
+  if (version === undefined) throw new ResultsError(`${source}: no schemaVersion; not a faultline results.json`)
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+    throw new ResultsError(`${source}: schemaVersion must be a positive integer, got ${JSON.stringify(version)}`)
+  }
+  if (version > resultsSchemaVersion) {
+    throw new ResultsError(
+      `${source}: schemaVersion ${version} was written by a newer faultline; this one reads schemaVersion ${resultsSchemaVersion}: upgrade faultline`,
+    )
+  }
+  if (version !== resultsSchemaVersion) {
+    throw new ResultsError(`${source}: schemaVersion ${version} is not supported (this faultline reads ${resultsSchemaVersion})`)
+  }
+  for (const [key, kind] of sections) {
+    const v = obj[key]
+    const ok = kind === 'array' ? Array.isArray(v) : typeof v === 'object' && v !== null && !Array.isArray(v)
+    if (!ok) throw new ResultsError(`${source}: ${key} must be ${kind === 'array' ? 'an array' : 'an object'}`)
+  }
+  const verdict = obj.verdict as Record<string, unknown>
+  if (verdict.state !== 'passed' && verdict.state !== 'failed' && verdict.state !== 'errored') {
+    throw new ResultsError(`${source}: verdict.state must be passed, failed or errored, got ${JSON.stringify(verdict.state)}`)
+  }
+  if (!Array.isArray(verdict.reasons)) throw new ResultsError(`${source}: verdict.reasons must be an array`)
+  const delivery = obj.delivery as Record<string, unknown>
+  if (delivery.state !== 'skipped' && (typeof delivery.anomalies !== 'object' || delivery.anomalies === null)) {
+    throw new ResultsError(`${source}: delivery.anomalies must be an object unless delivery.state is skipped`)
+  }
+  return data as Results
+}
+
+export function readResults(path: string): Results {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ResultsError(`cannot read ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  return parseResults(text, path)
+}
