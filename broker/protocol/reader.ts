@@ -110,24 +110,44 @@ export class Reader {
     return u % 2 === 0 ? u / 2 : -(u + 1) / 2
   }
 
-  /** Unsigned varlong, at most 10 bytes; exact within 2^53. */
+  /** Unsigned varlong, at most 10 bytes (64 bits); exact within 2^53. */
   uvarlong(): number {
+    const start = this.offset
     let result = 0
-    let shift = 0
-    for (let i = 0; i < 10; i++) {
+    // Seven groups carry 49 bits, which a number holds exactly; longer encodings take the BigInt path.
+    for (let shift = 0; shift < 49; shift += 7) {
       if (this.offset >= this.end) throw new DecodeError(`truncated input: varlong at offset ${this.offset}`)
       const b = this.buf[this.offset++]!
       result += (b & 0x7f) * 2 ** shift
       if ((b & 0x80) === 0) return result
-      shift += 7
     }
-    throw new DecodeError(`varlong longer than 10 bytes at offset ${this.offset}`)
+    this.offset = start
+    return Number(this.uvarlongBig())
   }
 
-  /** Signed zig-zag varlong (int64). */
+  /** Signed zig-zag varlong (int64); exact within ±2^53. */
   varlong(): number {
+    const start = this.offset
     const u = this.uvarlong()
-    return u % 2 === 0 ? u / 2 : -(u + 1) / 2
+    if (u <= Number.MAX_SAFE_INTEGER) return u % 2 === 0 ? u / 2 : -(u + 1) / 2
+    // The sign is the lowest bit, which a rounded number may have lost.
+    this.offset = start
+    const big = this.uvarlongBig()
+    return Number(big & 1n ? -(big >> 1n) - 1n : big >> 1n)
+  }
+
+  private uvarlongBig(): bigint {
+    let result = 0n
+    for (let i = 0; i < 10; i++) {
+      if (this.offset >= this.end) throw new DecodeError(`truncated input: varlong at offset ${this.offset}`)
+      const b = this.buf[this.offset++]!
+      result |= BigInt(b & 0x7f) << BigInt(7 * i)
+      if ((b & 0x80) === 0) {
+        if (result > 0xffffffffffffffffn) throw new DecodeError(`varlong overflows 64 bits at offset ${this.offset}`)
+        return result
+      }
+    }
+    throw new DecodeError(`varlong longer than 10 bytes at offset ${this.offset}`)
   }
 
   uuid(): string {

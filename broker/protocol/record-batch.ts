@@ -269,7 +269,8 @@ export function encodeRecordBatch(records: readonly RecordInput[], opts: BatchOp
   if (records.length === 0) throw new RangeError('a record batch needs at least one record')
   const compression = opts.compression ?? 'none'
   const baseTimestamp = opts.timestamp ?? records[0]!.timestamp ?? 0
-  let maxTimestamp = baseTimestamp
+  // maxTimestamp is the largest record timestamp, which may be below an explicit base timestamp.
+  let maxTimestamp = Number.NEGATIVE_INFINITY
   for (const r of records) maxTimestamp = Math.max(maxTimestamp, r.timestamp ?? baseTimestamp)
   let body = encodeRecords(records, baseTimestamp)
   if (compression === 'gzip') body = gzipSync(body)

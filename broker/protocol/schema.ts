@@ -313,7 +313,16 @@ function compileValue(field: AnyField, path: string, v: number, flexible: boolea
     }
     case 'struct': {
       const s = compileStruct(field.fields!, path, v, flexible)
-      if (!nullable) return s
+      if (!nullable) {
+        // compileStruct reads a missing struct as all defaults; a null here must fail like any other.
+        return {
+          enc: (w, x) => {
+            if (x === null) throw nullErr()
+            s.enc(w, x)
+          },
+          dec: s.dec,
+        }
+      }
       // A nullable struct is preceded by an int8 presence marker (-1 null, 1 present).
       return {
         enc: (w, x) => {

@@ -3,6 +3,8 @@
 // copied before it reaches the socket.
 
 const TWO_32 = 4294967296
+/** Largest magnitude whose zig-zag form (2|v| or 2|v|-1) a number still holds exactly. */
+const MAX_EXACT_ZIGZAG = 2 ** 52 - 1
 /** Buffers at least this large are referenced, not copied. */
 const REF_THRESHOLD = 512
 
@@ -95,8 +97,10 @@ export class Writer {
     return this
   }
 
+  /** Unsigned varint (32 bits). */
   uvarint(v: number): this {
-    this.ensure(10)
+    if (!(v >= 0 && v <= 0xffffffff)) throw new RangeError(`unsigned varint out of range: ${v}`)
+    this.ensure(5)
     let n = v
     while (n >= 0x80) {
       this.buf[this.pos++] = (n & 0x7f) | 0x80
@@ -106,12 +110,35 @@ export class Writer {
     return this
   }
 
+  /** Signed zig-zag varint (int32). */
   varint(v: number): this {
+    if (!(v >= -0x80000000 && v <= 0x7fffffff)) throw new RangeError(`varint out of int32 range: ${v}`)
     return this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1)
   }
 
+  /** Signed zig-zag varlong (int64), exact for every safe integer and for -2^63. */
   varlong(v: number): this {
-    return this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1)
+    if (Number.isInteger(v) && v >= -MAX_EXACT_ZIGZAG && v <= MAX_EXACT_ZIGZAG) {
+      let n = v >= 0 ? v * 2 : -v * 2 - 1
+      this.ensure(10)
+      while (n >= 0x80) {
+        this.buf[this.pos++] = (n % 128) | 0x80
+        n = Math.floor(n / 128)
+      }
+      this.buf[this.pos++] = n
+      return this
+    }
+    // Beyond 2^52 the doubled value would round: zig-zag in BigInt (throws RangeError for non-integers).
+    const big = BigInt(v)
+    if (big < -(1n << 63n) || big >= 1n << 63n) throw new RangeError(`varlong out of int64 range: ${v}`)
+    let n = big >= 0n ? big << 1n : (-big << 1n) - 1n
+    this.ensure(10)
+    while (n >= 0x80n) {
+      this.buf[this.pos++] = Number(n & 0x7fn) | 0x80
+      n >>= 7n
+    }
+    this.buf[this.pos++] = Number(n)
+    return this
   }
 
   uuid(hex: string): this {
