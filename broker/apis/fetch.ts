@@ -1,4 +1,4 @@
-// Fetch: v4-12
+// Fetch: v4-17
 //
 // Behavior:
 // * Returns whole record batches from the fetch offset on, including a batch that starts before it (the
@@ -17,7 +17,10 @@
 // Version notes:
 // * v4: isolationLevel, lastStableOffset, abortedTransactions; v5: logStartOffset; v7: sessions;
 //   v9: currentLeaderEpoch; v11: rackId, preferredReadReplica; v12: flexible, lastFetchedEpoch,
-//   tagged divergingEpoch/currentLeader/snapshotId (defaults here: no divergence on a single broker)
+//   tagged divergingEpoch/currentLeader/snapshotId (defaults here: no divergence on a single broker; platformatic
+//   cannot skip tagged fields inside arrays, so they stay at their defaults); v13: topics by id
+//   (UNKNOWN_TOPIC_ID for an id we do not know); v15: replicaState; v16: nodeEndpoints (empty: we never
+//   redirect); v17: replicaDirectoryId
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { Fetch } from '../protocol/messages/fetch.ts'
@@ -34,9 +37,11 @@ register(Fetch, async (req, ctx) => {
     return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] }
   }
   // Snapshot append counters before reading, so appends that land during the read still wake us.
-  const watched = req.topics.flatMap((t) => t.partitions.map((fp) => broker.partition(t.topic, fp.partition))).filter((p) => p !== undefined)
+  const byId = ctx.version >= 13
+  const nameOf = (t: FetchRequest['topics'][number]) => (byId ? broker.topicById(t.topicId)?.record.name : t.topic)
+  const watched = req.topics.flatMap((t) => t.partitions.map((fp) => broker.partition(nameOf(t) ?? '', fp.partition))).filter((p) => p !== undefined)
   const start = watched.map((p) => p.bytesAppended)
-  let result = await collect(broker, req)
+  let result = await collect(broker, req, byId)
   if (result.bytes >= req.minBytes || req.maxWaitMs <= 0 || result.error) return result.response
 
   const need = req.minBytes - result.bytes
@@ -55,24 +60,26 @@ register(Fetch, async (req, ctx) => {
       }))
     })
   }
-  result = await collect(broker, req)
+  result = await collect(broker, req, byId)
   return result.response
 })
 
-async function collect(broker: Broker, req: FetchRequest) {
+async function collect(broker: Broker, req: FetchRequest, byId: boolean) {
   let remaining = req.maxBytes > 0 ? req.maxBytes : 0
   let bytes = 0
   let error = false
   const committed = req.isolationLevel === READ_COMMITTED
   const responses = []
   for (const t of req.topics) {
+    const name = byId ? broker.topicById(t.topicId)?.record.name : t.topic
+    const missing = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     const out = []
     for (const fp of t.partitions) {
       const base = { partitionIndex: fp.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: committed ? [] : null, preferredReadReplica: -1, records: null }
-      const p = broker.partition(t.topic, fp.partition)
+      const p = name === undefined ? undefined : broker.partition(name, fp.partition)
       if (!p) {
         error = true
-        out.push({ ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })
+        out.push({ ...base, errorCode: name === undefined ? missing : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })
         continue
       }
       const state = { highWatermark: p.highWatermark, lastStableOffset: p.lastStableOffset, logStartOffset: p.log.logStartOffset }
@@ -92,7 +99,7 @@ async function collect(broker: Broker, req: FetchRequest) {
       try {
         read = await p.log.read(fp.fetchOffset, Math.max(0, limit), committed ? p.lastStableOffset : p.highWatermark, minOne)
       } catch (err) {
-        broker.log.error('fetch read failed', { topic: t.topic, partition: fp.partition, err })
+        broker.log.error('fetch read failed', { topic: name, partition: fp.partition, err })
         error = true
         out.push({ ...base, ...state, errorCode: ErrorCode.KAFKA_STORAGE_ERROR })
         continue
@@ -106,7 +113,7 @@ async function collect(broker: Broker, req: FetchRequest) {
       remaining -= read.bytes
       out.push({ ...base, ...state, errorCode: ErrorCode.NONE, records: read.records })
     }
-    responses.push({ topic: t.topic, partitions: out })
+    responses.push({ topic: t.topic, topicId: t.topicId, partitions: out })
   }
   return { bytes, error, response: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses } }
 }

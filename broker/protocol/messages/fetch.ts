@@ -1,11 +1,12 @@
-// Fetch (key 1): v4-12. v4 is the first version that carries RecordBatch v2 and adds isolationLevel, with
+// Fetch (key 1): v4-17. v4 is the first version that carries RecordBatch v2 and adds isolationLevel, with
 // lastStableOffset and abortedTransactions in the response; v5 adds logStartOffset; v6 may return
 // KAFKA_STORAGE_ERROR; v7 adds fetch sessions (sessionId, sessionEpoch, forgottenTopicsData; KIP-227) and a
 // top-level errorCode; v8 answers before throttling; v9 adds currentLeaderEpoch (KIP-320); v10 allows zstd;
 // v11 adds rackId and preferredReadReplica (KIP-392); v12 is flexible, adds lastFetchedEpoch and the tagged
 // clusterId, divergingEpoch, currentLeader and snapshotId.
-// Fields of v13+ (topic ids instead of names, replicaState, replicaDirectoryId, nodeEndpoints) are
-// transcribed too, so that widening the range is a change of maxVersion; they are absent in v4-12.
+// v13 names topics by id instead of name; v14 may answer OFFSET_MOVED_TO_TIERED_STORAGE; v15 moves the
+// follower's replicaId into the tagged replicaState (KIP-903); v16 adds the tagged nodeEndpoints (KIP-951);
+// v17 adds the tagged replicaDirectoryId (KIP-853).
 
 import { api, f } from '../schema.ts'
 
@@ -13,7 +14,7 @@ export const Fetch = api({
   key: 1,
   name: 'Fetch',
   minVersion: 4,
-  maxVersion: 12,
+  maxVersion: 17,
   flexibleFrom: 12,
   request: {
     clusterId: f.string({ versions: '12+', nullableVersions: '12+', default: null, tag: 0, taggedVersions: '12+' }),

@@ -25,7 +25,7 @@ describe('ApiVersions', () => {
     const res = await c.request(ApiVersions, 3, {})
     const range = (key: number) => res.apiKeys.find((k) => k.apiKey === key)
     expect(range(0)).toEqual({ apiKey: 0, minVersion: 3, maxVersion: 9 })
-    expect(range(1)).toEqual({ apiKey: 1, minVersion: 4, maxVersion: 12 })
+    expect(range(1)).toEqual({ apiKey: 1, minVersion: 4, maxVersion: 17 })
     expect(range(3)).toEqual({ apiKey: 3, minVersion: 1, maxVersion: 12 })
     expect(range(18)).toEqual({ apiKey: 18, minVersion: 0, maxVersion: 3 })
   })

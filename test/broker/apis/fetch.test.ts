@@ -31,9 +31,13 @@ const fetchReq = (parts: { partition: number; fetchOffset: number; partitionMaxB
 const offsetsOf = (records: Buffer | null) => [...iterateBatches(records ?? Buffer.alloc(0))].flatMap((bt) => decodeRecords(bt).map((r) => r.offset))
 
 describe('Fetch', () => {
-  test('returns whole batches from the one containing the fetch offset, in every version', async () => {
-    for (let v = 4; v <= 12; v++) {
-      const res = await c.request(Fetch, v, fetchReq([{ partition: 0, fetchOffset: 12 }]))
+  test('returns whole batches from the one containing the fetch offset, in every version (v13+: by topic id)', async () => {
+    const topicId = b.broker.topic('f')!.record.topicId
+    for (let v = 4; v <= 17; v++) {
+      const req = fetchReq([{ partition: 0, fetchOffset: 12 }])
+      if (v >= 13) req.topics[0] = { ...req.topics[0]!, topic: '', topicId } as never
+      const res = await c.request(Fetch, v, req)
+      if (v >= 13) expect(res.responses[0]!.topicId).toBe(topicId)
       const p = res.responses[0]!.partitions[0]!
       expect(p.errorCode).toBe(0)
       expect(p.highWatermark).toBe(50)
@@ -71,6 +75,8 @@ describe('Fetch', () => {
   test('unknown partitions, fenced and unknown leader epochs and unknown sessions are errors', async () => {
     const res = await c.request(Fetch, 12, fetchReq([{ partition: 9, fetchOffset: 0 }, { partition: 0, fetchOffset: 0, currentLeaderEpoch: 5 }]))
     expect(res.responses[0]!.partitions.map((p) => p.errorCode)).toEqual([ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.UNKNOWN_LEADER_EPOCH])
+    const unknownId = await c.request(Fetch, 13, { ...fetchReq([{ partition: 0, fetchOffset: 0 }]), topics: [{ topicId: 'ab'.repeat(16), partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 100 }] }] })
+    expect(unknownId.responses[0]!.partitions[0]!.errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_ID)
     const s = await c.request(Fetch, 12, { ...fetchReq([{ partition: 0, fetchOffset: 0 }]), sessionId: 77, sessionEpoch: 3 })
     expect(s.errorCode).toBe(ErrorCode.FETCH_SESSION_ID_NOT_FOUND)
   })
