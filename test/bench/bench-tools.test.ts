@@ -1,0 +1,158 @@
+// The bench's own tools, checked for correctness only (benchmarks are not tests: no timing is asserted here).
+// The null sink must answer real Kafka requests built from the broker's declarations, the raw producer must
+// count what was acknowledged, and the result comparison must flag only changes beyond the threshold.
+
+import { afterEach, describe, expect, it } from 'vitest'
+import { readResponseHeader, writeRequestHeader } from '../../broker/protocol/header.ts'
+import { ApiVersions } from '../../broker/protocol/messages/api-versions.ts'
+import { Metadata } from '../../broker/protocol/messages/metadata.ts'
+import { encodeRecordBatch } from '../../broker/protocol/record-batch.ts'
+import { Reader } from '../../broker/protocol/reader.ts'
+import { Writer } from '../../broker/protocol/writer.ts'
+import { FrameReader } from '../../bench/lib/frames.ts'
+import { compare, MACRO_FLOOR, median, relativeSpread, type Figure, type ResultFile } from '../../bench/lib/report.ts'
+import { startNullSink, type NullSink } from '../../bench/null-sink.ts'
+import { rawProducer } from '../../bench/raw-producer.ts'
+import { connect } from 'node:net'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const host = `127.0.0.${2 + Math.floor(Math.random() * 253)}`
+let sink: NullSink | null = null
+const dirs: string[] = []
+
+afterEach(async () => {
+  await sink?.close()
+  sink = null
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+function frame(body: (w: Writer) => void): Buffer {
+  const w = new Writer()
+  const setSize = w.reserveInt32()
+  body(w)
+  setSize(w.length - 4)
+  return w.toBuffer()
+}
+
+describe('FrameReader', () => {
+  it('splits size-prefixed frames however the stream is chunked', () => {
+    const frames = [Buffer.from('a'), Buffer.alloc(0), Buffer.alloc(70_000, 7), Buffer.from('xyz')]
+    const encoded = Buffer.concat(
+      frames.map((f) => {
+        const h = Buffer.alloc(4)
+        h.writeInt32BE(f.length)
+        return Buffer.concat([h, f])
+      }),
+    )
+    for (const step of [1, 3, 4096, encoded.length]) {
+      const got: Buffer[] = []
+      const r = new FrameReader((f) => got.push(Buffer.from(f)))
+      for (let i = 0; i < encoded.length; i += step) r.push(encoded.subarray(i, i + step))
+      expect(got).toEqual(frames)
+    }
+  })
+
+  it('rejects a negative size', () => {
+    const r = new FrameReader(() => {})
+    expect(() => r.push(Buffer.from([0xff, 0xff, 0xff, 0xff]))).toThrow(RangeError)
+  })
+})
+
+describe('null sink', () => {
+  it('answers ApiVersions and Metadata with the declared messages', async () => {
+    sink = await startNullSink({ host, partitions: 3 })
+    const socket = connect({ host, port: sink.port })
+    const responses: Buffer[] = []
+    const reader = new FrameReader((f) => responses.push(f))
+    socket.on('data', (d: Buffer) => reader.push(d))
+    socket.write(frame((w) => {
+      writeRequestHeader(w, { apiKey: ApiVersions.key, apiVersion: 3, correlationId: 1, clientId: 't' }, true)
+      ApiVersions.request.encode(3, { clientSoftwareName: 't', clientSoftwareVersion: '1' }, w)
+    }))
+    socket.write(frame((w) => {
+      writeRequestHeader(w, { apiKey: Metadata.key, apiVersion: 12, correlationId: 2, clientId: 't' }, true)
+      Metadata.request.encode(12, { topics: [{ topicId: '0'.repeat(32), name: 'orders' }] }, w)
+    }))
+    await expect.poll(() => responses.length).toBe(2)
+    socket.destroy()
+    const r0 = new Reader(responses[0]!)
+    expect(readResponseHeader(r0, false)).toBe(1)
+    const versions = ApiVersions.response.decode(3, r0)
+    expect(versions.errorCode).toBe(0)
+    expect(versions.apiKeys.map((k) => k.apiKey).sort((a, b) => a - b)).toEqual([0, 3, 18])
+    const r1 = new Reader(responses[1]!)
+    expect(readResponseHeader(r1, true)).toBe(2)
+    const md = Metadata.response.decode(12, r1)
+    expect(md.brokers).toEqual([{ nodeId: 1, host, port: sink.port, rack: null }])
+    expect(md.topics[0]!.name).toBe('orders')
+    expect(md.topics[0]!.partitions.map((p) => p.partitionIndex)).toEqual([0, 1, 2])
+  })
+
+  it('acknowledges every produced batch, and the storing sink keeps every byte', async () => {
+    const storeDir = mkdtempSync(join(tmpdir(), 'faultline-bench-test-'))
+    dirs.push(storeDir)
+    sink = await startNullSink({ host, partitions: 2, storeDir })
+    const res = await rawProducer({
+      host,
+      port: sink.port,
+      topic: 't',
+      partitions: 2,
+      batchBytes: 4096,
+      recordBytes: 100,
+      seconds: 0.2,
+      queueBytes: 64 * 1024,
+      createTopic: false,
+    })
+    expect(res.requests).toBeGreaterThan(0)
+    expect(res.records).toBe(res.requests * 2 * Math.floor(4096 / 108))
+    expect(sink.stats.produceRequests).toBe(res.requests)
+    const stored = readdirSync(storeDir).reduce((n, f) => n + statSync(join(storeDir, f)).size, 0)
+    const batch = encodeRecordBatch(Array.from({ length: Math.floor(4096 / 108) }, () => ({ value: Buffer.alloc(100) })), { timestamp: 0 })
+    expect(stored).toBe(res.requests * 2 * batch.length)
+  })
+})
+
+describe('result comparison', () => {
+  const fig = (key: string, ratio: number, spread = 0): Figure => ({
+    key,
+    label: key,
+    unit: 'MB/s',
+    value: ratio,
+    ceiling: { label: 'c', value: 1 },
+    ratio,
+    spread,
+  })
+  const file = (figures: Figure[]): ResultFile => ({
+    schema: 1,
+    date: '2026-01-01',
+    createdAt: '',
+    quick: false,
+    machine: {},
+    sections: { s: { section: 's', startedAt: '', seconds: 1, loadavg: [0, 0], quick: false, figures, notes: [] } },
+  })
+
+  it('flags only changes beyond the floor or the runs own spread', () => {
+    const before = file([fig('kcat.a', 0.9), fig('kcat.b', 0.9), fig('kcat.c', 0.9, 0.2), fig('kcat.gone', 1)])
+    const after = file([fig('kcat.a', 0.9 * (1 - MACRO_FLOOR - 0.01)), fig('kcat.b', 0.9 * (1 - MACRO_FLOOR / 2)), fig('kcat.c', 0.6, 0.2), fig('kcat.new', 1)])
+    const rows = compare('base', before, after).rows
+    expect(rows.map((r) => [r.key, r.verdict])).toEqual([
+      ['kcat.a', 'regressed'],
+      ['kcat.b', 'same'],
+      ['kcat.c', 'same'],
+    ])
+  })
+
+  it('reads a lower ratio as better for costs', () => {
+    const rss = (ratio: number): Figure => ({ ...fig('checker.rss', ratio), lowerIsBetter: true })
+    expect(compare('base', file([rss(0.2)]), file([rss(0.4)])).rows[0]!.verdict).toBe('regressed')
+    expect(compare('base', file([rss(0.4)]), file([rss(0.2)])).rows[0]!.verdict).toBe('improved')
+  })
+
+  it('median and spread ignore missing values', () => {
+    expect(median([3, Number.NaN, 1, 2])).toBe(2)
+    expect(relativeSpread([90, 110, 100])).toBeCloseTo(0.1)
+    expect(relativeSpread([5])).toBe(0)
+  })
+})
