@@ -557,7 +557,7 @@ export class PartitionLog {
         seg.size,
         (b) => {
           if (b.lastOffset < logStart || b.maxTimestamp < ts) return null
-          found = { offset: firstOffsetAtOrAfter(b, ts, logStart), timestamp: b.maxTimestamp }
+          found = firstRecordAtOrAfter(b, ts, logStart)
           return 'stop'
         },
         TIMESTAMP_SCAN_CHUNK_BYTES,
@@ -858,12 +858,15 @@ export class PartitionLog {
   }
 }
 
-function firstOffsetAtOrAfter(batch: RecordBatchView, ts: number, minOffset: number): number {
-  const fallback = Math.max(batch.baseOffset, minOffset)
+/** Kafka's answer to a timestamp query: the first record at or after `ts` and that record's own timestamp.
+ *  Batches we cannot decompress (snappy, lz4, zstd) answer with their base offset and max timestamp, which
+ *  never skips a matching record. */
+function firstRecordAtOrAfter(batch: RecordBatchView, ts: number, minOffset: number): { offset: number; timestamp: number } {
+  const fallback = { offset: Math.max(batch.baseOffset, minOffset), timestamp: batch.maxTimestamp }
   const codec = batch.compression
   if (batch.isLogAppendTime || (codec !== Compression.none && codec !== Compression.gzip)) return fallback
   try {
-    for (const r of decodeRecords(batch)) if (r.timestamp >= ts && r.offset >= minOffset) return r.offset
+    for (const r of decodeRecords(batch)) if (r.timestamp >= ts && r.offset >= minOffset) return { offset: r.offset, timestamp: r.timestamp }
   } catch {
     return fallback
   }

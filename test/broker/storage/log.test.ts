@@ -316,20 +316,21 @@ describe('retention', () => {
 })
 
 describe('timestamps', () => {
+  // Kafka answers with the first record at or after the timestamp and that record's own timestamp.
   it('finds the first offset at or after a timestamp across segments', async () => {
     const { log } = await openLog({ segmentBytes: 3 * batchWithTimestamps([1, 2, 3]).length, indexIntervalBytes: 1 })
     const t = (k: number) => T0 + k * 10
     appendN(log, 6, (i) => batchWithTimestamps([t(3 * i), t(3 * i + 1), t(3 * i + 2)]))
     expect(log.segmentCount).toBe(2)
-    expect(await log.offsetForTimestamp(t(0))).toEqual({ offset: 0, timestamp: t(2) })
-    expect(await log.offsetForTimestamp(t(4))).toEqual({ offset: 4, timestamp: t(5) })
-    expect(await log.offsetForTimestamp(t(4) - 5)).toEqual({ offset: 4, timestamp: t(5) })
-    expect(await log.offsetForTimestamp(t(13))).toEqual({ offset: 13, timestamp: t(14) })
+    expect(await log.offsetForTimestamp(t(0))).toEqual({ offset: 0, timestamp: t(0) })
+    expect(await log.offsetForTimestamp(t(4))).toEqual({ offset: 4, timestamp: t(4) })
+    expect(await log.offsetForTimestamp(t(4) - 5)).toEqual({ offset: 4, timestamp: t(4) })
+    expect(await log.offsetForTimestamp(t(13))).toEqual({ offset: 13, timestamp: t(13) })
     expect(await log.offsetForTimestamp(t(17))).toEqual({ offset: 17, timestamp: t(17) })
     expect(await log.offsetForTimestamp(t(17) + 1)).toBeNull()
-    expect(await log.offsetForTimestamp(0)).toEqual({ offset: 0, timestamp: t(2) })
+    expect(await log.offsetForTimestamp(0)).toEqual({ offset: 0, timestamp: t(0) })
     log.deleteRecordsBefore(7)
-    expect(await log.offsetForTimestamp(0)).toEqual({ offset: 7, timestamp: t(8) })
+    expect(await log.offsetForTimestamp(0)).toEqual({ offset: 7, timestamp: t(7) })
     expect(log.maxTimestampAndOffset()).toEqual({ timestamp: t(17), offset: 17 })
     await log.close()
   })
