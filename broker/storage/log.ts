@@ -37,7 +37,10 @@ const READ_WINDOW_MIN = 64 * 1024
 const READ_MAX_BYTES = 64 * 1024 * 1024
 /** The batch a timestamp search wants sits within about index.interval.bytes of where it starts reading. */
 const TIMESTAMP_SCAN_CHUNK_BYTES = 64 * 1024
-export const DEFAULT_TAIL_CACHE_BYTES = 4 * 1024 * 1024
+// Off by default: holding produced frames for tailing readers kept them alive past the young generation, and
+// the large external buffers behind them then forced a mark-compact every ~40 ms under kcat load (83 full
+// GCs against 1 for 1.2 GB produced; about 12% slower). Tailing reads come from the page cache instead.
+export const DEFAULT_TAIL_CACHE_BYTES = 0
 
 const RESOLVED: Promise<void> = Promise.resolve()
 const noop = (): void => {}
