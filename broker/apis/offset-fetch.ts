@@ -1,0 +1,49 @@
+// OffsetFetch: v1-8
+//
+// Behavior:
+// * Returns the group's committed offsets with their metadata and leader epoch, whatever state the group
+//   is in (it may use Kafka only to store offsets). A partition without a commit, or a group the
+//   coordinator does not know, answers offset -1, metadata "" and no error.
+// * topics null (v2+): every committed offset of the group (kafkajs sends an empty topic list as null).
+// * requireStable (v7+): would wait out pending transactional commits; there are no transactions yet, so
+//   nothing is ever pending.
+// * Errors: COORDINATOR_LOAD_IN_PROGRESS while the group's offsets partition loads, NOT_COORDINATOR,
+//   COORDINATOR_NOT_AVAILABLE: top-level from v2 on (per group in v8), per partition in v1.
+//
+// Version notes:
+// * v2: topics nullable, top-level errorCode; v3: throttleTimeMs; v5: committedLeaderEpoch; v6: flexible
+// * v7: requireStable; v8: a batch of groups, each with its own topics and errorCode
+
+import { ErrorCode } from '../protocol/errors.ts'
+import { OffsetFetch } from '../protocol/messages/offset-fetch.ts'
+import { register } from './registry.ts'
+
+register(OffsetFetch, (req, ctx) => {
+  const { groups } = ctx.broker
+  const v = ctx.version
+  if (v >= 8) {
+    return {
+      throttleTimeMs: 0,
+      groups: req.groups.map((g) => {
+        const res = groups.fetchOffsets(g.groupId, g.topics, req.requireStable)
+        return { groupId: g.groupId, errorCode: res.errorCode, topics: res.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ ...p })) })) }
+      }),
+    }
+  }
+  const res = groups.fetchOffsets(req.groupId, v >= 2 ? req.topics : (req.topics ?? []), req.requireStable)
+  if (res.errorCode !== ErrorCode.NONE && v < 2) {
+    // No top-level error code before v2: every requested partition carries it.
+    return {
+      throttleTimeMs: 0,
+      topics: (req.topics ?? []).map((t) => ({
+        name: t.name,
+        partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: res.errorCode })),
+      })),
+    }
+  }
+  return {
+    throttleTimeMs: 0,
+    errorCode: res.errorCode,
+    topics: res.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ ...p })) })),
+  }
+})

@@ -1,0 +1,25 @@
+// SyncGroup: v0-4
+//
+// Behavior:
+// * The leader sends every member's assignment; the coordinator stores the group (generation, members,
+//   assignments) in __consumer_offsets and then answers every member waiting in SyncGroup with its own
+//   assignment. Members the leader left out get an empty one. In a Stable group, SyncGroup answers at once.
+// * Errors: UNKNOWN_MEMBER_ID (unknown member or group), ILLEGAL_GENERATION (not the current generation),
+//   REBALANCE_IN_PROGRESS (the group is rebalancing again, or the coordinator is loading: rejoin),
+//   FENCED_INSTANCE_ID, INVALID_GROUP_ID, and NOT_COORDINATOR or REQUEST_TIMED_OUT when storing fails.
+//
+// Version notes:
+// * v1: throttleTimeMs; v2: same as v1; v3: groupInstanceId; v4: flexible
+
+import { SyncGroup } from '../protocol/messages/sync-group.ts'
+import { register } from './registry.ts'
+
+register(SyncGroup, async (req, ctx) => {
+  const result = await ctx.broker.groups.syncGroup(req.groupId, {
+    generationId: req.generationId,
+    memberId: req.memberId,
+    groupInstanceId: ctx.version >= 3 ? req.groupInstanceId : null,
+    assignments: req.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
+  })
+  return { throttleTimeMs: 0, errorCode: result.errorCode, assignment: result.assignment }
+})

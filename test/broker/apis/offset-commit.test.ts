@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { ErrorCode } from '../../../broker/protocol/errors.ts'
+import { CreateTopics } from '../../../broker/protocol/messages/create-topics.ts'
+import { OffsetCommit } from '../../../broker/protocol/messages/offset-commit.ts'
+import { OffsetFetch } from '../../../broker/protocol/messages/offset-fetch.ts'
+import { startInProcessBroker, type InProcessBroker, type WireClient } from '../../helpers/wire.ts'
+import { GROUP_TEST_CONFIG, stableMember } from './group-wire.ts'
+
+let b: InProcessBroker
+let c: WireClient
+beforeAll(async () => {
+  b = await startInProcessBroker({ ...GROUP_TEST_CONFIG, 'offset.metadata.max.bytes': '10' })
+  c = await b.client()
+  await c.request(CreateTopics, 7, { topics: [{ name: 'oc', numPartitions: 2, replicationFactor: 1 }], timeoutMs: 1000 })
+})
+afterAll(async () => b.stop())
+
+const partition = (partitionIndex: number, committedOffset: number, committedMetadata: string | null = 'm') => ({ partitionIndex, committedOffset, committedLeaderEpoch: 4, committedMetadata })
+
+async function committed(groupId: string) {
+  const res = await c.request(OffsetFetch, 5, { groupId, topics: [{ name: 'oc', partitionIndexes: [0, 1] }] })
+  return res.topics[0]!.partitions.map((p) => [p.committedOffset, p.committedLeaderEpoch, p.metadata])
+}
+
+describe('OffsetCommit', () => {
+  test('every version stores offsets (leader epoch from v6) for a simple consumer', async () => {
+    for (let v = 2; v <= 9; v++) {
+      const groupId = `oc-simple-v${v}`
+      const res = await c.request(OffsetCommit, v, { groupId, generationIdOrMemberEpoch: -1, memberId: '', topics: [{ name: 'oc', partitions: [partition(0, 10 + v), partition(1, 20 + v, null)] }] })
+      expect(res.topics).toEqual([{ name: 'oc', partitions: [{ partitionIndex: 0, errorCode: ErrorCode.NONE }, { partitionIndex: 1, errorCode: ErrorCode.NONE }] }])
+      expect(await committed(groupId)).toEqual([[10 + v, v >= 6 ? 4 : -1, 'm'], [20 + v, v >= 6 ? 4 : -1, '']])
+    }
+  })
+
+  test('members commit with their generation; stale generations, strangers and unknown groups are refused', async () => {
+    const m = await stableMember(b, 'oc-group')
+    const commit = (generationIdOrMemberEpoch: number, memberId: string, version = 8, groupId = 'oc-group') =>
+      c.request(OffsetCommit, version, { groupId, generationIdOrMemberEpoch, memberId, topics: [{ name: 'oc', partitions: [partition(0, 5)] }] }).then((r) => r.topics[0]!.partitions[0]!.errorCode)
+    expect(await commit(m.generationId, m.memberId)).toBe(ErrorCode.NONE)
+    expect(await commit(m.generationId - 1, m.memberId)).toBe(ErrorCode.ILLEGAL_GENERATION)
+    expect(await commit(m.generationId, 'stranger')).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
+    expect(await commit(-1, '')).toBe(ErrorCode.UNKNOWN_MEMBER_ID) // the group has members
+    expect(await commit(1, 'm', 8, 'oc-unknown')).toBe(ErrorCode.ILLEGAL_GENERATION)
+    expect(await commit(1, 'm', 9, 'oc-unknown')).toBe(ErrorCode.GROUP_ID_NOT_FOUND)
+  })
+
+  test('per partition: unknown partitions and oversized metadata fail alone', async () => {
+    const res = await c.request(OffsetCommit, 8, {
+      groupId: 'oc-partial',
+      generationIdOrMemberEpoch: -1,
+      memberId: '',
+      topics: [
+        { name: 'oc', partitions: [partition(0, 1), partition(1, 2, 'way too long metadata'), partition(7, 3)] },
+        { name: 'no-such-topic', partitions: [partition(0, 1)] },
+      ],
+    })
+    expect(res.topics.map((t) => t.partitions.map((p) => p.errorCode))).toEqual([
+      [ErrorCode.NONE, ErrorCode.OFFSET_METADATA_TOO_LARGE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+      [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+    ])
+    expect(await committed('oc-partial')).toEqual([[1, 4, 'm'], [-1, -1, '']])
+  })
+
+  test('an empty group id is accepted (old simple consumers); committed offsets survive a broker restart', async () => {
+    const res = await c.request(OffsetCommit, 3, { groupId: '', generationIdOrMemberEpoch: -1, memberId: '', retentionTimeMs: -1, topics: [{ name: 'oc', partitions: [partition(1, 99)] }] })
+    expect(res.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.NONE)
+    const dataDir = b.dataDir
+    await b.stop()
+    b = await startInProcessBroker(GROUP_TEST_CONFIG, { dataDir })
+    c = await b.client()
+    let got: unknown[] = []
+    for (let i = 0; i < 100; i++) {
+      const r = await c.request(OffsetFetch, 7, { groupId: '', topics: [{ name: 'oc', partitionIndexes: [1] }], requireStable: false })
+      if (r.errorCode === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS) continue
+      got = r.topics[0]!.partitions.map((p) => p.committedOffset)
+      break
+    }
+    expect(got).toEqual([99])
+    expect(await committed('oc-simple-v9')).toEqual([[19, 4, 'm'], [29, 4, '']])
+  })
+})

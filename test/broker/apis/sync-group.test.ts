@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { ErrorCode } from '../../../broker/protocol/errors.ts'
+import { SyncGroup } from '../../../broker/protocol/messages/sync-group.ts'
+import { startInProcessBroker, type InProcessBroker } from '../../helpers/wire.ts'
+import { GROUP_TEST_CONFIG, joinMember } from './group-wire.ts'
+
+let b: InProcessBroker
+beforeAll(async () => {
+  b = await startInProcessBroker(GROUP_TEST_CONFIG)
+})
+afterAll(async () => b.stop())
+
+describe('SyncGroup', () => {
+  test('every version: the leader hands out the assignment and gets its own back', async () => {
+    for (let v = 0; v <= 4; v++) {
+      const groupId = `sync-v${v}`
+      const m = await joinMember(b, groupId)
+      const res = await m.c.request(SyncGroup, v, { groupId, generationId: m.generationId, memberId: m.memberId, assignments: [{ memberId: m.memberId, assignment: Buffer.from(`a${v}`) }] })
+      expect(res).toMatchObject({ errorCode: ErrorCode.NONE, assignment: Buffer.from(`a${v}`) })
+      // In a Stable group SyncGroup answers at once with the stored assignment.
+      expect((await m.c.request(SyncGroup, v, { groupId, generationId: m.generationId, memberId: m.memberId, assignments: [] })).assignment).toEqual(Buffer.from(`a${v}`))
+    }
+  })
+
+  test('a follower waits for the leader; stale generations and strangers are refused', async () => {
+    const groupId = 'sync-two'
+    const [a, b2] = await Promise.all([joinMember(b, groupId), joinMember(b, groupId)])
+    const leader = a.memberId === a.leader ? a : b2
+    const follower = leader === a ? b2 : a
+    const waiting = follower.c.request(SyncGroup, 4, { groupId, generationId: follower.generationId, memberId: follower.memberId, assignments: [] })
+    const lres = await leader.c.request(SyncGroup, 4, {
+      groupId,
+      generationId: leader.generationId,
+      memberId: leader.memberId,
+      assignments: [{ memberId: leader.memberId, assignment: Buffer.from('L') }, { memberId: follower.memberId, assignment: Buffer.from('F') }],
+    })
+    expect(lres.assignment).toEqual(Buffer.from('L'))
+    expect(await waiting).toMatchObject({ errorCode: ErrorCode.NONE, assignment: Buffer.from('F') })
+    const c = await b.client()
+    expect((await c.request(SyncGroup, 4, { groupId, generationId: leader.generationId - 1, memberId: leader.memberId, assignments: [] })).errorCode).toBe(ErrorCode.ILLEGAL_GENERATION)
+    expect((await c.request(SyncGroup, 4, { groupId, generationId: leader.generationId, memberId: 'nobody', assignments: [] })).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
+    expect((await c.request(SyncGroup, 4, { groupId: 'sync-none', generationId: 1, memberId: 'nobody', assignments: [] })).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
+  })
+})
