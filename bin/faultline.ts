@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { runBroker } from '../broker/main.ts'
 import { reportCommand } from '../reports/report.ts'
 import { schemaCommand, validateCommand } from '../scenarios/commands.ts'
+import { runCommand } from '../scenarios/runner-command.ts'
 
 interface Command {
   summary: string
@@ -43,6 +44,16 @@ const commands: Record<string, Command> = {
         logLevel: v['log-level'] as string | undefined,
         exitWithParent: v['exit-with-parent'] === true,
       }),
+  },
+  run: {
+    summary: 'run a scenario: cluster, load, faults, checks; writes results.json and results.md, prints the summary',
+    usage: 'faultline run SCENARIO.yaml [--out DIR] [--seed N] [--baseline RESULTS.json] [--quiet]',
+    options: { out: { type: 'string' }, seed: { type: 'string' }, baseline: { type: 'string' }, quiet: { type: 'boolean' } },
+    positionals: { min: 1, max: 1 },
+    // Client libraries can leave sockets or timers behind after close(); the verdict is known, so exit.
+    exitWhenDone: true,
+    run: (v, [file]) =>
+      runCommand(file!, { out: v.out as string | undefined, seed: v.seed as string | undefined, baseline: v.baseline as string | undefined, quiet: v.quiet === true }),
   },
   validate: {
     summary: 'check a scenario file; exit 2 with every problem (file:line:col: path: ...) if it is invalid',

@@ -246,6 +246,7 @@ export class Broker {
     if (!this.config.bool('delete.topic.enable')) return { errorCode: ErrorCode.TOPIC_DELETION_DISABLED, errorMessage: 'Topic deletion is disabled.' }
     const state = this.topicStates.get(name)
     if (!state) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'This server does not host this topic-partition.' }
+    if (state.record.internal) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Topic ${name} is a Kafka internal topic and is not allowed to be deleted.` }
     this.topicStates.delete(name)
     await this.metadata.remove(name)
     for (const p of state.partitions) {

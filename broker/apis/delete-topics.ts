@@ -4,7 +4,7 @@
 // * Deletes each named topic (v6+: by name or by id) and its partition logs; fetchers waiting on it wake up
 //   and see UNKNOWN_TOPIC_OR_PARTITION.
 // * Errors per topic: UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID (v6+), TOPIC_DELETION_DISABLED
-//   (delete.topic.enable=false), INVALID_REQUEST (both name and id, or neither).
+//   (delete.topic.enable=false), INVALID_REQUEST (both name and id, or neither; an internal topic).
 //
 // Version notes:
 // * v1: throttleTimeMs; v4: flexible; v5: errorMessage; v6: topics by name or id

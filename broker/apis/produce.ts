@@ -11,7 +11,7 @@
 // * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, CORRUPT_MESSAGE (framing, CRC), INVALID_RECORD (more
 //   than one batch, bad count), UNSUPPORTED_FOR_MESSAGE_FORMAT (magic < 2), MESSAGE_TOO_LARGE
 //   (max.message.bytes), NOT_ENOUGH_REPLICAS, INVALID_TXN_STATE (transactional batch: no transactions yet),
-//   KAFKA_STORAGE_ERROR (the disk failed; nothing was appended). INVALID_REQUIRED_ACKS for acks outside -1, 0, 1.
+//   KAFKA_STORAGE_ERROR (the disk failed; nothing was appended), INVALID_TOPIC_EXCEPTION for internal topics. INVALID_REQUIRED_ACKS for acks outside -1, 0, 1.
 // * Idempotent batches (producerId >= 0) go through the partition's producer state (broker/producers): a retried
 //   batch still in the five-batch window is acknowledged with its original base offset and not written again;
 //   OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH and UNKNOWN_PRODUCER_ID otherwise, as Kafka does.
@@ -59,6 +59,8 @@ function appendOne(broker: Broker, topicName: string, index: number, records: Bu
   const topic = broker.topic(topicName)
   const partition = topic?.partitions[index]
   if (!topic || !partition) return fail(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+  // Internal topics (__consumer_offsets) are written by their coordinators only, as in Kafka.
+  if (topic.record.internal) return fail(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topicName}`)
   if (!records || records.length === 0) return fail(index, ErrorCode.CORRUPT_MESSAGE, 'empty records')
   const framed = checkBatchFrame(records, 0)
   if ('kind' in framed) {

@@ -494,7 +494,10 @@ export function platformaticDriver(opts: ConnectOptions): Driver {
         autocreateTopics: false,
       })
       await producer.metadata({ topics: [] })
-      return track(new PlatformaticProducer(producer, p))
+      // The library takes a batch's first sequence when it encodes the batch but advances it only when the
+      // response arrives, so two requests in flight to one partition carry the same sequence and the broker
+      // rightly drops the second as a duplicate (acked, never stored). One request at a time keeps it right.
+      return track(new PlatformaticProducer(producer, idempotent ? { ...p, maxInFlight: 1 } : p))
     },
     async consumer(c: ConsumerOptions) {
       const base = baseOptions(opts, clientId)

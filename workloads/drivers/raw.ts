@@ -1110,6 +1110,7 @@ class RawConsumer implements DriverConsumer {
       byTopic.set(p.topic, list)
     }
     const perPartition = this.o.maxBytesPerPartition ?? 1 << 20
+    // Fetch v13+ names topics by id; this client keeps names, so it stays at v12 (supported since Kafka 2.7).
     const res = await conn.call(Fetch, {
       replicaId: -1,
       maxWaitMs: this.o.maxWaitMs ?? 500,
@@ -1122,7 +1123,7 @@ class RawConsumer implements DriverConsumer {
         topic,
         partitions: list.map((p) => ({ partition: p.partition, fetchOffset: p.offset, partitionMaxBytes: perPartition })),
       })),
-    })
+    }, Math.min(12, conn.version(Fetch)))
     if (res.errorCode !== 0) throw new DriverFailure(`Fetch failed: ${errorName(res.errorCode)}`, { error: kafkaError(res.errorCode) })
     if (!this.running || this.isPaused) return
     const outOfRange: Position[] = []

@@ -28,6 +28,12 @@ describe('DeleteTopics', () => {
     expect(readdirSync(b.dataDir).filter((n) => /^d\d-\d+$/.test(n) && existsSync(`${b.dataDir}/${n}`))).toEqual([])
   })
 
+  test('internal topics cannot be deleted', async () => {
+    const res = await c.request(DeleteTopics, 6, { topics: [{ name: '__consumer_offsets', topicId: '0'.repeat(32) }], timeoutMs: 1000 })
+    expect(res.responses[0]!.errorCode).toBe(ErrorCode.INVALID_REQUEST)
+    expect(b.broker.topic('__consumer_offsets')).toBeDefined()
+  })
+
   test('unknown names and ids are errors', async () => {
     const res = await c.request(DeleteTopics, 6, { topics: [{ name: 'ghost', topicId: '0'.repeat(32) }, { name: null, topicId: 'f'.repeat(32) }], timeoutMs: 1000 })
     expect(res.responses.map((r) => r.errorCode)).toEqual([ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.UNKNOWN_TOPIC_ID])

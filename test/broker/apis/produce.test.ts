@@ -60,6 +60,7 @@ describe('Produce', () => {
     expect((await produce('p', batch(1), { acks: 2 })).errorCode).toBe(ErrorCode.INVALID_REQUIRED_ACKS)
     expect((await produce('p', batch(1, { transactional: true, producerId: 1, producerEpoch: 0, baseSequence: 0 }))).errorCode).toBe(ErrorCode.INVALID_TXN_STATE)
     expect((await produce('misr', batch(1))).errorCode).toBe(ErrorCode.NOT_ENOUGH_REPLICAS)
+    expect((await produce('__consumer_offsets', batch(1))).errorCode).toBe(ErrorCode.INVALID_TOPIC_EXCEPTION)
     expect((await produce('misr', batch(1), { acks: 1 })).errorCode).toBe(ErrorCode.NONE)
   })
 
