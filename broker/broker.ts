@@ -121,7 +121,11 @@ export class Broker {
     }
     broker.server = server
     broker.advertised = advertisedListeners(config, server.boundListeners)
-    log.info('broker started', { clusterId, listeners: broker.advertised.map((l) => `${l.name}://${l.host}:${l.port}`) })
+    log.info('broker started', {
+      clusterId,
+      listeners: broker.advertised.map((l) => `${l.name}://${l.host}:${l.port}`),
+      bound: server.boundListeners.map((l) => `${l.name}://${l.host}:${l.port}`),
+    })
     return broker
   }
 

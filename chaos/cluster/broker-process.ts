@@ -122,7 +122,8 @@ export class BrokerProcess {
           this.opts.onLog?.(rec)
           if (rec.msg === 'broker started') {
             clearTimeout(timer)
-            const l = (rec.listeners as string[])[0]!
+            // The bound address, not the advertised one (which may be a proxy in front of us).
+            const l = ((rec.bound ?? rec.listeners) as string[])[0]!
             resolve(Number(l.slice(l.lastIndexOf(':') + 1)))
           }
         }
