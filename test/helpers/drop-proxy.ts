@@ -23,7 +23,7 @@ export interface DropProxyOptions {
 
 /** Splits a byte stream into size-prefixed frames. */
 function framer(onFrame: (frame: Buffer) => void): (chunk: Buffer) => void {
-  let buf = Buffer.alloc(0)
+  let buf: Buffer = Buffer.alloc(0)
   return (chunk) => {
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk])
     while (buf.length >= 4) {

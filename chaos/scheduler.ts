@@ -1,0 +1,235 @@
+// The fault scheduler: applies a scenario's process faults at their times (relative to the run's origin) to
+// the cluster's node handles, and writes each fault's start and end to the run's history.
+//
+//   kill   SIGKILL the target nodes; restart them after restartAfter (or when the run closes cleanly)
+//   pause  SIGSTOP the target nodes; SIGCONT after duration
+//
+// Targets are resolved when the fault fires, not when the run starts: `leaderOf` asks the cluster's metadata
+// who leads the partition now (a leader moves after an earlier fault), `controller` asks for the controller,
+// `random` draws from a PRNG seeded by the run's seed and the fault's index, so a seed replays the same picks.
+// Network faults (partition, latency, bandwidth) are not implemented; the runner refuses them before a run
+// starts, and the scheduler throws if handed one.
+//
+// stop() heals everything: pending faults are cancelled, paused nodes resumed, killed nodes restarted when
+// the run is closing cleanly (so consumers can drain), and every open interval gets its end event, so no
+// broker is left stopped and no interval is left open in the history.
+
+import type { Fault, Target } from '../scenarios/schema.ts'
+import { deriveSeed, Prng } from '../workloads/generators.ts'
+import { historyTime, type HistorySink } from '../workloads/producer.ts'
+import type { Cancel, Scheduler } from '../workloads/rate.ts'
+import type { NodeHandle } from './cluster/types.ts'
+
+/** Answers target questions from the cluster's metadata at fault time. */
+export interface TargetResolver {
+  /** Node id leading the partition now; -1 when it has no leader. */
+  leaderOf(topic: string, partition: number): Promise<number>
+  /** Node id of the controller now; -1 when unknown. */
+  controller(): Promise<number>
+}
+
+export interface FaultSchedulerOptions {
+  readonly faults: readonly Fault[]
+  readonly nodes: readonly NodeHandle[]
+  readonly resolver: TargetResolver
+  readonly history: HistorySink
+  readonly scheduler: Scheduler
+  /** Monotonic ms of the run's start: fault times count from it, history times too. */
+  readonly originMs: number
+  readonly seed: number
+  /** One line per thing done ("kill-0: killed node 1"), for the run's log. */
+  onEvent?(line: string): void
+}
+
+export interface ActiveFault {
+  /** The fault's index in the scenario, also its id in the history. */
+  readonly id: number
+  readonly name: string
+  readonly kind: 'kill' | 'pause'
+  /** As written in the history: "node 1", "leader of orders/0 (node 1)". */
+  readonly target: string
+  readonly nodes: readonly number[]
+  /** ms since the run's origin. */
+  readonly sinceMs: number
+  /** When it is due to end (ms since origin), or null when it lasts until the run ends. */
+  readonly untilMs: number | null
+}
+
+export class FaultError extends Error {
+  readonly code = 'ERR_FAULT'
+  readonly fault: string
+  constructor(fault: string, message: string, options?: { cause?: unknown }) {
+    super(`fault ${fault}: ${message}`, options)
+    this.name = 'FaultError'
+    this.fault = fault
+  }
+}
+
+interface Applied {
+  readonly fault: ActiveFault
+  readonly handles: readonly NodeHandle[]
+  /** Healing has begun (a restart takes a while); the fault stays active until it ends. */
+  healing: boolean
+  ended: boolean
+  healTimer: Cancel | null
+}
+
+const describeNodes = (ids: readonly number[]): string => (ids.length === 1 ? `node ${ids[0]}` : `nodes ${ids.join(', ')}`)
+
+export class FaultScheduler {
+  private readonly o: FaultSchedulerOptions
+  private readonly timers: Cancel[] = []
+  private readonly applied = new Map<number, Applied>()
+  private readonly inFlight = new Set<Promise<void>>()
+  private readonly errorList: FaultError[] = []
+  private stopped = false
+
+  constructor(opts: FaultSchedulerOptions) {
+    opts.faults.forEach((f, i) => {
+      if (f.kind !== 'kill' && f.kind !== 'pause') throw new RangeError(`faults[${i}]: ${f.kind} faults are not implemented by the scheduler`)
+    })
+    this.o = opts
+  }
+
+  /** Faults in effect now, in the order they started. */
+  get active(): readonly ActiveFault[] {
+    return [...this.applied.values()].filter((a) => !a.ended).map((a) => a.fault)
+  }
+
+  /** Faults that could not be applied or healed (an unresolvable target, a node that did not restart). */
+  get errors(): readonly FaultError[] {
+    return this.errorList
+  }
+
+  /** Arms a timer per fault. */
+  start(): void {
+    const s = this.o.scheduler
+    this.o.faults.forEach((f, id) => {
+      this.timers.push(s.schedule(() => this.track(this.apply(id, f)), this.o.originMs + f.atMs - s.now()))
+    })
+  }
+
+  /**
+   * Cancels faults not yet applied and ends the active ones: paused nodes are resumed; killed nodes are
+   * restarted when `restart` (a clean close), left down otherwise (the cluster is about to close).
+   */
+  async stop(opts: { restart: boolean }): Promise<void> {
+    this.stopped = true
+    for (const t of this.timers) t.cancel()
+    this.timers.length = 0
+    // A fault half-applied (a kill waiting for the process to exit) finishes first, then is healed.
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight])
+    for (const a of this.applied.values()) {
+      if (a.healing) continue
+      a.healTimer?.cancel()
+      await this.heal(a, opts.restart)
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p)
+    void p.finally(() => this.inFlight.delete(p))
+  }
+
+  private now(): number {
+    return this.o.scheduler.now()
+  }
+
+  private fail(name: string, message: string, cause?: unknown): void {
+    const e = new FaultError(name, message, { cause })
+    this.errorList.push(e)
+    this.o.onEvent?.(e.message)
+  }
+
+  private async apply(id: number, f: Fault): Promise<void> {
+    if (this.stopped || (f.kind !== 'kill' && f.kind !== 'pause')) return
+    let resolved: { ids: number[]; label: string }
+    try {
+      resolved = await this.resolve(id, f.target)
+    } catch (err) {
+      this.fail(f.name, `could not resolve its target: ${(err as Error).message}`, err)
+      return
+    }
+    if (this.stopped) return
+    const handles: NodeHandle[] = []
+    for (const nodeId of resolved.ids) {
+      const h = this.o.nodes.find((n) => n.id === nodeId)
+      if (!h) {
+        this.fail(f.name, `${resolved.label} is not a node this run controls (nodes: ${this.o.nodes.map((n) => n.id).join(', ') || 'none'})`)
+        return
+      }
+      handles.push(h)
+    }
+    const started = this.now()
+    const untilMs = f.kind === 'kill' ? (f.restartAfterMs === null ? null : f.atMs + f.restartAfterMs) : f.atMs + f.durationMs
+    const fault: ActiveFault = { id, name: f.name, kind: f.kind, target: resolved.label, nodes: resolved.ids, sinceMs: started - this.o.originMs, untilMs }
+    const a: Applied = { fault, handles, healing: false, ended: false, healTimer: null }
+    this.applied.set(id, a)
+    this.edge('start', fault, started)
+    if (f.kind === 'kill') {
+      const results = await Promise.allSettled(handles.map((h) => h.kill('SIGKILL')))
+      results.forEach((r, i) => {
+        if (r.status === 'rejected') this.fail(f.name, `SIGKILL of node ${handles[i]!.id} failed: ${(r.reason as Error).message}`, r.reason)
+      })
+      this.o.onEvent?.(`${f.name}: killed ${resolved.label}${untilMs === null ? '; it stays down until the run ends' : ''}`)
+    } else {
+      for (const h of handles) h.pause()
+      this.o.onEvent?.(`${f.name}: paused ${resolved.label}`)
+    }
+    if (untilMs !== null && !this.stopped) {
+      const s = this.o.scheduler
+      a.healTimer = s.schedule(() => this.track(this.heal(a, true)), this.o.originMs + untilMs - s.now())
+    }
+  }
+
+  private async heal(a: Applied, restart: boolean): Promise<void> {
+    if (a.healing) return
+    a.healing = true
+    a.healTimer = null
+    const f = a.fault
+    if (f.kind === 'pause') {
+      for (const h of a.handles) h.resume()
+      this.o.onEvent?.(`${f.name}: resumed ${f.target}`)
+    } else if (restart) {
+      const results = await Promise.allSettled(a.handles.map((h) => (h.running ? Promise.resolve() : h.start())))
+      results.forEach((r, i) => {
+        if (r.status === 'rejected') this.fail(f.name, `node ${a.handles[i]!.id} did not restart: ${(r.reason as Error).message}`, r.reason)
+      })
+      this.o.onEvent?.(`${f.name}: restarted ${f.target}`)
+    }
+    a.ended = true
+    this.edge('end', f, this.now())
+  }
+
+  private edge(edge: 'start' | 'end', f: ActiveFault, atMs: number): void {
+    this.o.history.append({ type: 'fault', edge, id: f.id, name: f.name, target: f.target, time: historyTime(atMs, this.o.originMs) })
+  }
+
+  private async resolve(index: number, t: Target): Promise<{ ids: number[]; label: string }> {
+    const nodes = this.o.nodes
+    switch (t.kind) {
+      case 'node':
+        return { ids: [t.node], label: `node ${t.node}` }
+      case 'all': {
+        const ids = nodes.map((n) => n.id)
+        if (ids.length === 0) throw new Error('the cluster has no nodes this run controls')
+        return { ids, label: `all (${describeNodes(ids)})` }
+      }
+      case 'random': {
+        if (nodes.length === 0) throw new Error('the cluster has no nodes this run controls')
+        const pick = nodes[new Prng(deriveSeed(this.o.seed, 'fault', index)).int(nodes.length)]!.id
+        return { ids: [pick], label: `random (node ${pick})` }
+      }
+      case 'leaderOf': {
+        const leader = await this.o.resolver.leaderOf(t.topic, t.partition)
+        if (leader < 0) throw new Error(`${t.topic}/${t.partition} has no leader right now`)
+        return { ids: [leader], label: `leader of ${t.topic}/${t.partition} (node ${leader})` }
+      }
+      case 'controller': {
+        const controller = await this.o.resolver.controller()
+        if (controller < 0) throw new Error('the cluster reports no controller right now')
+        return { ids: [controller], label: `controller (node ${controller})` }
+      }
+    }
+  }
+}

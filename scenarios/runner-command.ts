@@ -1,0 +1,118 @@
+// `faultline run SCENARIO.yaml [--out DIR] [--seed N] [--baseline RESULTS.json] [--quiet]`: flags, the scenario
+// file, Ctrl-C, and what is printed; the run itself is runner.ts.
+//
+// Output: progress and run messages on stderr (a redrawn line on a terminal, plain lines in CI logs), the
+// summary on stdout, so `faultline run x.yaml > summary.txt` keeps just the summary.
+// Exit codes: 0 passed, 1 a check or SLO failed, 2 bad scenario or flags, 3 the harness failed or was
+// interrupted. The first Ctrl-C stops the run, closes the cluster and still writes results.json (errored);
+// a second one quits at once (the brokers exit with us).
+
+import { resolve } from 'node:path'
+import { consoleProgress, silentProgress } from '../reports/progress.ts'
+import { renderConsole } from '../reports/render-console.ts'
+import { exitCodeOf, readResults, type Results, ResultsError } from '../reports/results.ts'
+import { summarize } from './commands.ts'
+import { formatBaselineComparison } from './runner-baseline.ts'
+import { defaultOutDir, RunError, runScenario, timeSeed } from './runner.ts'
+import { loadScenario, type Scenario, ScenarioError } from './schema.ts'
+
+export interface RunFlags {
+  readonly out?: string
+  readonly seed?: string
+  readonly baseline?: string
+  readonly quiet?: boolean
+}
+
+export interface RunIo {
+  readonly stdout: { write(s: string): unknown }
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }
+  /** Where SIGINT/SIGTERM come from; tests pass an EventEmitter. Default process. */
+  readonly signals?: { on(sig: 'SIGINT' | 'SIGTERM', f: () => void): unknown; off(sig: 'SIGINT' | 'SIGTERM', f: () => void): unknown }
+  /** Called on a second Ctrl-C. Default process.exit(130). */
+  readonly forceExit?: () => void
+}
+
+const MAX_SEED = 2 ** 32 - 1
+
+/** --seed: an integer from 0 to 2^32 - 1. */
+export function parseSeed(text: string): number | null {
+  if (!/^\d{1,10}$/.test(text)) return null
+  const n = Number(text)
+  return n <= MAX_SEED ? n : null
+}
+
+export async function runCommand(file: string, flags: RunFlags, io: RunIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const err = (s: string): void => {
+    io.stderr.write(`faultline run: ${s}\n`)
+  }
+  let seed: number
+  if (flags.seed !== undefined) {
+    const parsed = parseSeed(flags.seed)
+    if (parsed === null) {
+      err(`--seed ${JSON.stringify(flags.seed)}: expected an integer from 0 to ${MAX_SEED}`)
+      return 2
+    }
+    seed = parsed
+  } else {
+    seed = timeSeed()
+  }
+
+  let scenario: Scenario
+  try {
+    scenario = loadScenario(file)
+  } catch (e) {
+    if (!ScenarioError.is(e)) throw e
+    io.stderr.write(`${e.message}\n`)
+    err(`${file} is not a valid scenario; nothing was run (\`faultline validate ${file}\` checks it, \`faultline schema\` prints what it accepts)`)
+    return 2
+  }
+
+  let baseline: Results | null = null
+  if (flags.baseline !== undefined) {
+    try {
+      baseline = readResults(flags.baseline)
+    } catch (e) {
+      if (!(e instanceof ResultsError)) throw e
+      err(`--baseline: ${e.message}; expected the results.json of an earlier run`)
+      return 2
+    }
+  }
+
+  const outDir = flags.out ?? defaultOutDir(scenario.name)
+  const progress = flags.quiet ? silentProgress : consoleProgress(io.stderr)
+  progress.info(`faultline run ${file}: ${summarize(scenario)}`)
+  progress.info(`seed ${seed}${flags.seed === undefined ? ` (from the clock; replay with --seed ${seed})` : ''}; output in ${outDir}`)
+
+  const controller = new AbortController()
+  const signals = io.signals ?? process
+  const onSignal = (): void => {
+    if (controller.signal.aborted) {
+      err('interrupted again: quitting now')
+      ;(io.forceExit ?? (() => process.exit(130)))()
+      return
+    }
+    io.stderr.write('\nfaultline run: interrupted: stopping the run, closing the cluster and writing results (Ctrl-C again to quit at once)\n')
+    controller.abort()
+  }
+  signals.on('SIGINT', onSignal)
+  signals.on('SIGTERM', onSignal)
+  let results: Results
+  try {
+    results = await runScenario(scenario, { outDir, seed, progress, signal: controller.signal })
+  } catch (e) {
+    if (e instanceof RunError) {
+      for (const line of e.message.split('\n')) err(line)
+      if (e.exitCode === 2) err(`nothing was run; fix ${file} (or the flags) and run it again`)
+      return e.exitCode
+    }
+    throw e
+  } finally {
+    signals.off('SIGINT', onSignal)
+    signals.off('SIGTERM', onSignal)
+  }
+
+  io.stdout.write(renderConsole(results))
+  if (baseline !== null) io.stdout.write(`\n${formatBaselineComparison(results, baseline, flags.baseline!)}`)
+  io.stdout.write(`\nresults  ${resolve(outDir, 'results.json')}\n         ${resolve(outDir, 'results.md')}\n`)
+  return exitCodeOf(results)
+}

@@ -1,0 +1,199 @@
+import { describe, expect, it } from 'vitest'
+import type { NodeHandle } from '../../chaos/cluster/types.ts'
+import { FaultScheduler, type TargetResolver } from '../../chaos/scheduler.ts'
+import type { Fault, Target } from '../../scenarios/schema.ts'
+import type { FaultEvent, HistoryEvent } from '../../workloads/history.ts'
+import { SimScheduler } from '../../workloads/rate.ts'
+
+const ORIGIN = 10_000
+
+/** A node handle that records what was done to it, with simulated start and stop times. */
+class FakeNode implements NodeHandle {
+  readonly id: number
+  readonly address: string
+  readonly host = '127.0.0.1'
+  readonly port: number
+  running = true
+  paused = false
+  readonly calls: string[] = []
+  private readonly sched: SimScheduler
+
+  constructor(id: number, sched: SimScheduler) {
+    this.id = id
+    this.port = 9000 + id
+    this.address = `127.0.0.1:${this.port}`
+    this.sched = sched
+  }
+
+  private log(what: string): void {
+    this.calls.push(`${what}@${this.sched.now() - ORIGIN}`)
+  }
+
+  async start(): Promise<void> {
+    this.log('start')
+    this.running = true
+  }
+  async stop(): Promise<void> {
+    this.log('stop')
+    this.running = false
+  }
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    this.log(`kill:${signal}`)
+    this.running = false
+    this.paused = false
+  }
+  pause(): void {
+    this.log('pause')
+    this.paused = true
+  }
+  resume(): void {
+    this.log('resume')
+    this.paused = false
+  }
+}
+
+const kill = (name: string, atMs: number, target: Target, restartAfterMs: number | null): Fault => ({ kind: 'kill', name, atMs, target, restartAfterMs })
+const pause = (name: string, atMs: number, target: Target, durationMs: number): Fault => ({ kind: 'pause', name, atMs, target, durationMs })
+
+function setup(faults: Fault[], opts: { nodes?: number; resolver?: Partial<TargetResolver>; seed?: number } = {}) {
+  const sched = new SimScheduler(ORIGIN)
+  const nodes = Array.from({ length: opts.nodes ?? 3 }, (_, i) => new FakeNode(i + 1, sched))
+  const events: HistoryEvent[] = []
+  const lines: string[] = []
+  const resolver: TargetResolver = { leaderOf: async () => -1, controller: async () => -1, ...opts.resolver }
+  const s = new FaultScheduler({ faults, nodes, resolver, history: { append: (e) => events.push(e) }, scheduler: sched, originMs: ORIGIN, seed: opts.seed ?? 1, onEvent: (l) => lines.push(l) })
+  return { sched, nodes, events, lines, s, faultEvents: () => events.filter((e): e is FaultEvent => e.type === 'fault') }
+}
+
+/** Moves simulated time in small steps and lets the fault actions' promises settle between steps. */
+async function advanceTo(sched: SimScheduler, msSinceOrigin: number): Promise<void> {
+  while (sched.now() < ORIGIN + msSinceOrigin) {
+    sched.run(Math.min(ORIGIN + msSinceOrigin, sched.now() + 1))
+    for (let i = 0; i < 5; i++) await Promise.resolve()
+  }
+}
+
+describe('FaultScheduler', () => {
+  it('kills at the fault time, restarts after restartAfter, and records both edges with the fault id', async () => {
+    const { sched, nodes, s, faultEvents } = setup([kill('crash', 1000, { kind: 'node', node: 2 }, 2000)])
+    s.start()
+    await advanceTo(sched, 999)
+    expect(nodes[1]!.calls).toEqual([])
+    await advanceTo(sched, 1500)
+    expect(nodes[1]!.calls).toEqual(['kill:SIGKILL@1000'])
+    expect(s.active).toMatchObject([{ id: 0, name: 'crash', kind: 'kill', target: 'node 2', nodes: [2], sinceMs: 1000, untilMs: 3000 }])
+    await advanceTo(sched, 3500)
+    expect(nodes[1]!.calls).toEqual(['kill:SIGKILL@1000', 'start@3000'])
+    expect(s.active).toEqual([])
+    expect(faultEvents()).toEqual([
+      { type: 'fault', edge: 'start', id: 0, name: 'crash', target: 'node 2', time: 1_000_000 },
+      { type: 'fault', edge: 'end', id: 0, name: 'crash', target: 'node 2', time: 3_000_000 },
+    ])
+    expect(nodes[0]!.calls).toEqual([])
+    expect(s.errors).toEqual([])
+  })
+
+  it('pauses with SIGSTOP and resumes after the duration', async () => {
+    const { sched, nodes, s, faultEvents } = setup([pause('freeze', 500, { kind: 'all' }, 1500)])
+    s.start()
+    await advanceTo(sched, 1000)
+    expect(nodes.map((n) => n.paused)).toEqual([true, true, true])
+    expect(s.active.map((f) => f.target)).toEqual(['all (nodes 1, 2, 3)'])
+    await advanceTo(sched, 2500)
+    expect(nodes.map((n) => n.calls)).toEqual([
+      ['pause@500', 'resume@2000'],
+      ['pause@500', 'resume@2000'],
+      ['pause@500', 'resume@2000'],
+    ])
+    expect(faultEvents().map((e) => [e.edge, e.time])).toEqual([
+      ['start', 500_000],
+      ['end', 2_000_000],
+    ])
+  })
+
+  it('resolves leaderOf and controller when the fault fires, not before', async () => {
+    let leader = 1
+    const asked: string[] = []
+    const { sched, nodes, s } = setup([kill('leader', 1000, { kind: 'leaderOf', topic: 'orders', partition: 3 }, null), pause('ctl', 2000, { kind: 'controller' }, 100)], {
+      resolver: {
+        leaderOf: async (topic, partition) => {
+          asked.push(`${topic}/${partition}`)
+          return leader
+        },
+        controller: async () => 3,
+      },
+    })
+    s.start()
+    // The leader moves before the fault fires: the fault must follow it.
+    leader = 2
+    await advanceTo(sched, 2050)
+    expect(asked).toEqual(['orders/3'])
+    expect(nodes[1]!.calls).toEqual(['kill:SIGKILL@1000'])
+    expect(nodes[0]!.calls).toEqual([])
+    expect(nodes[2]!.calls).toEqual(['pause@2000'])
+    expect(s.active.map((f) => f.target)).toEqual(['leader of orders/3 (node 2)', 'controller (node 3)'])
+  })
+
+  it('picks the same random node for the same seed and fault', async () => {
+    const picks = async (seed: number) => {
+      const { sched, nodes, s } = setup(
+        Array.from({ length: 6 }, (_, i) => pause(`p${i}`, 100 + i * 10, { kind: 'random' }, 5)),
+        { nodes: 5, seed },
+      )
+      s.start()
+      await advanceTo(sched, 300)
+      return s.active.length === 0 ? nodes.map((n) => n.calls.filter((c) => c.startsWith('pause')).length) : null
+    }
+    const a = await picks(7)
+    expect(a).toEqual(await picks(7))
+    expect(a!.reduce((x, y) => x + y, 0)).toBe(6)
+    expect(await picks(8)).not.toEqual(a)
+  })
+
+  it('records an error and applies nothing when the target cannot be resolved', async () => {
+    const { sched, nodes, s, faultEvents, lines } = setup([kill('nobody', 100, { kind: 'leaderOf', topic: 't', partition: 0 }, 100), kill('ghost', 200, { kind: 'node', node: 9 }, 100)])
+    s.start()
+    await advanceTo(sched, 500)
+    expect(faultEvents()).toEqual([])
+    expect(nodes.flatMap((n) => n.calls)).toEqual([])
+    expect(s.errors.map((e) => e.fault)).toEqual(['nobody', 'ghost'])
+    expect(s.errors[0]!.message).toMatch(/t\/0 has no leader/)
+    expect(s.errors[1]!.message).toMatch(/node 9 is not a node this run controls/)
+    expect(lines.length).toBe(2)
+  })
+
+  it('stop heals everything: pending faults never fire, paused nodes resume, killed nodes restart on a clean close', async () => {
+    const { sched, nodes, s, faultEvents } = setup([kill('forever', 100, { kind: 'node', node: 1 }, null), pause('long', 200, { kind: 'node', node: 2 }, 60_000), kill('later', 5000, { kind: 'node', node: 3 }, 100)])
+    s.start()
+    await advanceTo(sched, 1000)
+    expect(s.active.map((f) => f.name)).toEqual(['forever', 'long'])
+    await s.stop({ restart: true })
+    await advanceTo(sched, 10_000)
+    expect(nodes[0]!.calls).toEqual(['kill:SIGKILL@100', 'start@1000'])
+    expect(nodes[1]!.calls).toEqual(['pause@200', 'resume@1000'])
+    expect(nodes[2]!.calls).toEqual([])
+    expect(nodes.every((n) => n.running && !n.paused)).toBe(true)
+    expect(s.active).toEqual([])
+    expect(faultEvents().map((e) => `${e.name}:${e.edge}@${e.time / 1000}`)).toEqual(['forever:start@100', 'long:start@200', 'forever:end@1000', 'long:end@1000'])
+  })
+
+  it('on abort resumes paused nodes but leaves killed ones down, and still closes their intervals', async () => {
+    const { sched, nodes, s, faultEvents } = setup([kill('crash', 100, { kind: 'node', node: 1 }, 5000), pause('stall', 100, { kind: 'node', node: 2 }, 5000)])
+    s.start()
+    await advanceTo(sched, 500)
+    await s.stop({ restart: false })
+    expect(nodes[0]!.running).toBe(false)
+    expect(nodes[0]!.calls).toEqual(['kill:SIGKILL@100'])
+    expect(nodes[1]!.paused).toBe(false)
+    expect(faultEvents().filter((e) => e.edge === 'end').map((e) => e.name).sort()).toEqual(['crash', 'stall'])
+  })
+
+  it('refuses network faults, which it cannot apply', () => {
+    const sched = new SimScheduler(0)
+    const partition: Fault = { kind: 'partition', name: 'split', atMs: 0, split: { kind: 'isolate', target: { kind: 'controller' } }, healAfterMs: 1000 }
+    expect(
+      () =>
+        new FaultScheduler({ faults: [partition], nodes: [], resolver: { leaderOf: async () => 1, controller: async () => 1 }, history: { append() {} }, scheduler: sched, originMs: 0, seed: 1 }),
+    ).toThrow(/faults\[0\]: partition faults are not implemented/)
+  })
+})

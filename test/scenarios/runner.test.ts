@@ -1,0 +1,200 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { Results } from '../../reports/results.ts'
+import { formatBaselineComparison, ratio } from '../../scenarios/runner-baseline.ts'
+import { parseSeed, runCommand, type RunIo } from '../../scenarios/runner-command.ts'
+import { defaultOutDir, deliveryOptions, preflight, RunError, runScenario, scenarioDigest, sloThresholds } from '../../scenarios/runner.ts'
+import { loadScenario, parseScenario } from '../../scenarios/schema.ts'
+
+const tmp = mkdtempSync(join(tmpdir(), 'faultline-runner-test-'))
+afterAll(() => rmSync(tmp, { recursive: true, force: true }))
+
+const scenario = (extra: string, workload = 'producers: { rate: 100/s }\n  consumers: { groups: 1 }') =>
+  parseScenario(`name: t\ntopics: [ { name: a, partitions: 2 } ]\nworkload:\n  duration: 10s\n  ${workload}\n${extra}`, 'test.yaml')
+
+async function refusal(p: Promise<unknown>): Promise<RunError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  )
+  expect(err).toBeInstanceOf(RunError)
+  return err as RunError
+}
+
+describe('preflight', () => {
+  it('refuses network faults, naming each one, before anything starts', async () => {
+    const err = await refusal(preflight(loadScenario('scenarios/latency-fault.yaml')))
+    expect(err.exitCode).toBe(2)
+    expect(err.code).toBe('ERR_RUN_UNSUPPORTED')
+    expect(err.message).toMatch(/^faults\[0\] \(slow-leader\): latency faults are not supported yet/m)
+    expect(err.message).toMatch(/^faults\[1\] \(thin-pipe\): bandwidth faults are not supported yet/m)
+  })
+
+  it('runScenario refuses them without creating the output directory or starting a broker', async () => {
+    const out = join(tmp, 'never-created')
+    const withPartition = parseScenario(
+      'name: t\ncluster: { backend: local, brokers: 2 }\ntopics: [ { name: a } ]\nworkload: { duration: 10s, producers: { rate: 100/s } }\nfaults:\n  - { at: 1s, partition: { groups: [[1], [2]] }, heal: 2s }\n',
+      'test.yaml',
+    )
+    const err = await refusal(runScenario(withPartition, { outDir: out, seed: 1 }))
+    expect(err.message).toMatch(/faults\[0\] \(partition-0\): partition faults are not supported yet/)
+    expect(existsSync(out)).toBe(false)
+  })
+
+  it('refuses SLOs the reports cannot judge yet, naming the key', async () => {
+    const err = await refusal(preflight(scenario('checks: { slo: { produce.mean: 5ms, errors: 1%, throughput: 1MiB/s, produce.p99: 5ms } }')))
+    const lines = err.message.split('\n')
+    expect(lines).toHaveLength(3)
+    expect(lines).toEqual([
+      expect.stringMatching(/^checks\.slo\.produce\.mean: not supported yet/),
+      expect.stringMatching(/^checks\.slo\.errors: not supported yet: a share of sends/),
+      expect.stringMatching(/^checks\.slo\.throughput: not supported yet: a byte rate/),
+    ])
+  })
+
+  it('refuses producer settings the driver lacks', async () => {
+    const err = await refusal(preflight(scenario('', 'driver: raw\n  producers: { rate: 100/s, compression: lz4 }')))
+    expect(err.message).toMatch(/workload\.producers\[0\]: the raw driver has no lz4 compression; expected another workload\.driver/)
+  })
+
+  it('reads SASL passwords from the environment and says which variable is missing', async () => {
+    const external = parseScenario(
+      'name: t\ncluster: { backend: external, bootstrap: kafka:9092, sasl: { mechanism: PLAIN, username: u, password: { env: KAFKA_PW } } }\ntopics: [ { name: a } ]\nworkload: { duration: 10s, producers: { rate: 100/s } }\n',
+      'test.yaml',
+    )
+    const err = await refusal(preflight(external, {}))
+    expect(err).toMatchObject({ exitCode: 2, code: 'ERR_RUN_SECRET' })
+    expect(err.message).toMatch(/cluster\.sasl\.password: the environment variable KAFKA_PW is not set/)
+    expect(await preflight(external, { KAFKA_PW: 's3cret' })).toEqual({ sasl: { mechanism: 'PLAIN', username: 'u', password: 's3cret' }, tls: undefined })
+  })
+
+  it('passes the quickstart', async () => {
+    await expect(preflight(loadScenario('scenarios/quickstart.yaml'))).resolves.toEqual({})
+  })
+})
+
+describe('what the scenario asks of the reports', () => {
+  it('converts SLOs to the reports units: µs, records/s, counts', () => {
+    const s = scenario('checks: { slo: { produce.p99: 50ms, e2e.p99.9: 2s, produce.max: 1s, throughput: 4500/s, errors: 3, unavailability: 5s } }')
+    expect(sloThresholds(s.checks.slo)).toEqual({
+      thresholds: { 'produce.p99': 50_000, 'e2e.p99.9': 2_000_000, 'produce.max': 1_000_000, throughput: 4500, errors: 3, unavailability: 5_000_000 },
+      unsupported: [],
+    })
+  })
+
+  it('maps delivery limits onto the checker, report-only where the scenario sets none', () => {
+    const s = scenario('checks: { delivery: { lost: 0, duplicates: 2, reordered: any, failedWritesRead: 0 } }')
+    expect(deliveryOptions(s)).toEqual({
+      sendOrder: true,
+      limits: {
+        'lost-write': 0,
+        duplicate: 2,
+        'nonmonotonic-send': null,
+        'inconsistent-offsets': null,
+        'poll-skip': null,
+        G1a: 0,
+        unseen: null,
+        'nonmonotonic-poll': null,
+        'consumption-duplicate': null,
+      },
+    })
+  })
+
+  it('checks send order only when Kafka promises it', () => {
+    const loose = scenario('', 'producers: [ { rate: 100/s }, { rate: 100/s, acks: 1, maxInFlight: 5 } ]\n  consumers: { groups: 1 }')
+    expect(deliveryOptions(loose)).toMatchObject({ sendOrder: false })
+    const single = scenario('', 'producers: { rate: 100/s, acks: 1, maxInFlight: 1 }\n  consumers: { groups: 1 }')
+    expect(deliveryOptions(single)).toMatchObject({ sendOrder: true })
+  })
+
+  it('skips the delivery check without consumers', () => {
+    expect(deliveryOptions(scenario('', 'producers: { rate: 100/s }'))).toEqual({ skip: expect.stringMatching(/no consumers/) })
+  })
+
+  it('fingerprints the scenario', () => {
+    expect(scenarioDigest(scenario(''))).toBe(scenarioDigest(scenario('')))
+    expect(scenarioDigest(scenario(''))).not.toBe(scenarioDigest(scenario('', 'producers: { rate: 101/s }\n  consumers: { groups: 1 }')))
+    expect(scenarioDigest(scenario(''))).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('names the default output directory after the scenario and the time', () => {
+    expect(defaultOutDir('quickstart', new Date('2025-01-02T03:04:05.678Z'))).toBe(join('results', 'quickstart-2025-01-02T03-04-05Z'))
+  })
+})
+
+describe('faultline run flags', () => {
+  const io = () => {
+    let out = ''
+    let err = ''
+    return {
+      io: { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => ((err += s), true) } as unknown as RunIo['stderr'] },
+      out: () => out,
+      err: () => err,
+    }
+  }
+
+  it('parses seeds as integers from 0 to 2^32 - 1', () => {
+    expect(parseSeed('0')).toBe(0)
+    expect(parseSeed('4294967295')).toBe(4294967295)
+    expect(parseSeed('4294967296')).toBeNull()
+    expect(parseSeed('-1')).toBeNull()
+    expect(parseSeed('1e3')).toBeNull()
+  })
+
+  it('exits 2 on a bad seed, a bad scenario, a bad baseline or an unsupported fault, running nothing', async () => {
+    const a = io()
+    expect(await runCommand('scenarios/quickstart.yaml', { seed: 'abc' }, a.io)).toBe(2)
+    expect(a.err()).toMatch(/--seed "abc": expected an integer from 0 to 4294967295/)
+
+    const b = io()
+    expect(await runCommand('test/scenarios/bad/typo-in-key.yaml', {}, b.io)).toBe(2)
+    expect(b.err()).toMatch(/typo-in-key\.yaml:\d+:\d+: /)
+    expect(b.err()).toMatch(/nothing was run/)
+
+    const c = io()
+    const notResults = join(tmp, 'not-results.json')
+    writeFileSync(notResults, '{"hello": 1}')
+    expect(await runCommand('scenarios/quickstart.yaml', { baseline: notResults }, c.io)).toBe(2)
+    expect(c.err()).toMatch(/--baseline: .*no schemaVersion/)
+
+    const d = io()
+    const out = join(tmp, 'latency-out')
+    expect(await runCommand('scenarios/latency-fault.yaml', { out, quiet: true }, d.io)).toBe(2)
+    expect(d.err()).toMatch(/faults\[0\] \(slow-leader\): latency faults are not supported yet/)
+    expect(existsSync(out)).toBe(false)
+    expect(d.out()).toBe('')
+  })
+})
+
+describe('baseline comparison', () => {
+  const results = (rate: number, p99: number | null, digest = 'a'.repeat(64)) =>
+    ({
+      scenario: { name: 'q', digest },
+      run: { startedAt: '2025-01-01T00:00:00.000Z', seed: 1 },
+      verdict: { state: 'passed', reasons: [] },
+      metrics: {
+        produce: { rate, latency: { p99 }, latencyFromIntended: { p99 } },
+        consume: { rate },
+        sendDelay: { p99: null },
+        e2e: { p99 },
+      },
+    }) as unknown as Results
+
+  it('prints this run over the baseline for throughput and p99s', () => {
+    const text = formatBaselineComparison(results(900, 2000), results(1000, 1000), 'base.json')
+    expect(text).toMatch(/^baseline {2}base\.json: q, started 2025-01-01T00:00:00\.000Z, seed 1, passed$/m)
+    expect(text).toMatch(/throughput \(acked\) +900\/s +baseline 1,000\/s +x0\.90 +worse/)
+    expect(text).toMatch(/produce p99 +2\.00 ms +baseline 1\.00 ms +x2\.00 +worse/)
+    expect(text).toMatch(/send delay p99 +- +baseline - +-/)
+    expect(text).not.toMatch(/different scenario/)
+    expect(formatBaselineComparison(results(1100, 500), results(1000, 1000, 'b'.repeat(64)), 'b.json')).toMatch(/different scenario[\s\S]*x1\.10 +better[\s\S]*x0\.50 +better/)
+  })
+
+  it('has no ratio without both figures', () => {
+    expect(ratio(1, null)).toBeNull()
+    expect(ratio(1, 0)).toBeNull()
+    expect(ratio(3, 2)).toBe(1.5)
+  })
+})
