@@ -1,7 +1,7 @@
 // `npm run bench`: runs the bench sections, prints each as a table, writes bench/results/<YYYY-MM-DD>.json and
 // compares its same-run ratios with the newest committed result file.
 //
-//   node dist/bench/run.js [--only micro,kcat,raw,checker] [--quick] [--reps N] [--profile DIR] [--out FILE]
+//   node dist/bench/run.js [--only micro,kcat,raw,drivers,checker] [--quick] [--reps N] [--profile DIR] [--out FILE]
 //                          [--fail-on-regression]
 //
 // A section is one Section object in its own file (bench/<name>.ts), listed in SECTIONS below; adding one is a
@@ -17,13 +17,14 @@ import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { crc32cImplementation } from '../broker/protocol/crc32c.ts'
 import { checkerSection } from './checker-section.ts'
+import { driversSection } from './drivers.ts'
 import { kcatSection, kcatVersion } from './kcat.ts'
 import { cleanupAll } from './lib/proc.ts'
 import { compare, formatComparison, formatSection, type BenchContext, type ResultFile, type Section, type SectionResult } from './lib/report.ts'
 import { microSection } from './micro.ts'
 import { rawSection } from './raw-producer.ts'
 
-const SECTIONS: readonly Section[] = [microSection, kcatSection, rawSection, checkerSection]
+const SECTIONS: readonly Section[] = [microSection, kcatSection, rawSection, driversSection, checkerSection]
 
 const ROOT = resolve(import.meta.dirname, '../..')
 const RESULTS_DIR = join(ROOT, 'bench/results')
