@@ -1,8 +1,7 @@
 // Every driver against a real reference broker process: produce N records with acks 1 and -1, check the
 // acknowledged offsets, and read the records back (with the driver's own consumer where it can assign
 // partitions, and always with the raw driver as an independent reader).
-// Group consumers need the broker's group coordinator: those tests ask the broker (ApiVersions) and run as
-// soon as it offers JoinGroup/SyncGroup/Heartbeat/FindCoordinator; until then they are skipped with that reason.
+// The raw driver has no group consumer, so its group test is skipped with that reason.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { removeDir, startBroker, type BrokerProcess } from '../helpers/broker-process.ts'
@@ -21,23 +20,15 @@ import { BatchTemplate, RawCluster, rawDriver, type RawDriver } from '../../work
 import { PayloadPool, readPayloadHeader } from '../../workloads/generators.ts'
 
 let broker: BrokerProcess
-let apis = new Map<number, { min: number; max: number }>()
 
 beforeAll(async () => {
   broker = await startBroker()
-  const cluster = new RawCluster({ bootstrap: [broker.bootstrap] }, 1)
-  const conn = await cluster.any()
-  apis = conn.versions
-  cluster.close()
 })
 
 afterAll(async () => {
   await broker?.stop()
   if (broker) removeDir(broker.dataDir)
 })
-
-const GROUP_APIS = [10, 11, 12, 14] as const
-const groupsMissing = () => GROUP_APIS.filter((k) => !apis.has(k))
 
 let topicSeq = 0
 const topicName = (what: string) => `${what}-${process.pid}-${topicSeq++}`
@@ -154,9 +145,7 @@ describe.each(driverNames.map((n) => [n] as [DriverName]))('%s driver', (name) =
     })
   }
 
-  it('reads with a consumer group (needs the broker group coordinator)', async (ctx) => {
-    const missing = groupsMissing()
-    if (missing.length > 0) ctx.skip(`the broker does not offer consumer-group APIs ${missing.join(', ')} yet`)
+  it('reads with a consumer group', async (ctx) => {
     const d = await createDriver(name, { bootstrap: [broker.bootstrap], clientId: `test-${name}-group` })
     if (!d.capabilities.consumerGroups) {
       await d.close()
@@ -260,8 +249,7 @@ describe('raw driver specifics', () => {
     }
   })
 
-  it('writes idempotent batches with a producer id and sequences (needs InitProducerId)', async (ctx) => {
-    if (!apis.has(22)) ctx.skip('the broker does not offer InitProducerId yet')
+  it('writes idempotent batches with a producer id and sequences', async () => {
     const d = rawDriver({ bootstrap: [broker.bootstrap] })
     try {
       const topic = topicName('raw-idempotent')
