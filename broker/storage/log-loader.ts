@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { HEADER_SIZE } from '../protocol/record-batch.ts'
 import type { LogConfig, Logger } from './config.ts'
 import type { FileSystem } from './file-system.ts'
+import { LeaderEpochCache, readEpochCheckpoint } from './leader-epoch-cache.ts'
 import {
   CLEANED_SUFFIX,
   DELETED_SUFFIX,
@@ -281,4 +282,48 @@ async function loadActiveAfterCleanShutdown(seg: LogSegment): Promise<string | n
   seg.bytesSinceLastIndexEntry = size - start
   seg.indexesLoaded = true
   return null
+}
+
+/**
+ * The partition's leader-epoch cache after loadLog. Entries come from the checkpoint; past the recovery point
+ * (after an unclean stop) they are re-derived from the batches, since a truncation or new epoch there may not
+ * have been checkpointed. A missing or malformed checkpoint is rebuilt from every batch. Then entries past the
+ * log end or before the log start are trimmed, and a changed cache is written before the log takes writes.
+ */
+export async function loadLeaderEpochCache(fs: FileSystem, dir: string, loaded: LoadedLog, opts: LoadOptions): Promise<LeaderEpochCache> {
+  const read = await readEpochCheckpoint(fs, dir)
+  const persist = { fs, dir }
+  const { logStartOffset, logEndOffset, segments } = loaded
+  let cache: LeaderEpochCache
+  let scanFrom: number
+  if ('problem' in read) {
+    // Missing is normal before the first flush; malformed is worth a warning.
+    if (read.problem !== 'missing') opts.logger.warn('rebuilding the leader-epoch cache from the log', { dir, problem: read.problem })
+    else if (logEndOffset > logStartOffset) opts.logger.info('rebuilding the leader-epoch cache from the log', { dir, problem: read.problem })
+    cache = new LeaderEpochCache([], persist)
+    scanFrom = logStartOffset
+  } else {
+    cache = new LeaderEpochCache(read.entries, persist)
+    scanFrom = opts.cleanShutdown ? logEndOffset : Math.max(logStartOffset, Math.min(opts.recoveryPoint, logEndOffset))
+  }
+  if (scanFrom < logEndOffset) {
+    let first = true
+    for (let i = 0; i < segments.length; i++) {
+      const seg = segments[i]!
+      if (i + 1 < segments.length && segments[i + 1]!.baseOffset <= scanFrom) continue
+      await forEachBatch(seg.log, 0, seg.size, (b) => {
+        if (b.lastOffset < scanFrom) return null
+        if (first) {
+          cache.truncateFromEnd(b.baseOffset)
+          first = false
+        }
+        if (b.partitionLeaderEpoch >= 0) cache.assign(b.partitionLeaderEpoch, b.baseOffset)
+        return null
+      })
+    }
+  }
+  cache.truncateFromEnd(logEndOffset)
+  cache.truncateFromStart(logStartOffset)
+  if (cache.dirty) await cache.flush()
+  return cache
 }

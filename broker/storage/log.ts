@@ -13,6 +13,10 @@
 // Truncation lowers the recovery point and has it checkpointed (opts.checkpoint) before any file changes, so a
 // crash halfway through is repaired by recovery instead of trusting half-truncated segments.
 //
+// Leader epochs: epochCache maps each leader epoch in the log to its first offset (appends assign the batches'
+// partitionLeaderEpoch; truncation and log-start moves trim it). It is checkpointed by every flush before the
+// recovery point moves, so recovery only re-derives it for the unflushed tail.
+//
 // Errors: a failed write is undone (the file is cut back) and thrown as StorageError with no offsets assigned; a
 // failed fsync takes the log offline (Kafka marks the log directory offline): later appends throw StorageError.
 
@@ -21,7 +25,8 @@ import { Compression, checkBatchFrame, decodeRecords, HEADER_SIZE, LOG_OVERHEAD,
 import type { Clock, TimerHandle } from '../clock.ts'
 import type { LogConfig, Logger } from './config.ts'
 import { type FileSystem, StorageError } from './file-system.ts'
-import { loadLog } from './log-loader.ts'
+import { LeaderEpochCache } from './leader-epoch-cache.ts'
+import { loadLeaderEpochCache, loadLog } from './log-loader.ts'
 import { forEachBatch, LOG_SUFFIX, LogSegment } from './segment.ts'
 import { TailCache } from './tail-cache.ts'
 import { readInt64, writeInt64 } from './time-index.ts'
@@ -69,16 +74,13 @@ export interface LeaderAppendResult {
   durable: Promise<void>
 }
 
-/** appendAsFollower got batches that do not continue the log (Kafka's UnexpectedAppendOffset / OffsetsOutOfOrder). */
-export class OffsetOrderError extends Error {
-  readonly code: 'UNEXPECTED_APPEND_OFFSET' | 'OFFSETS_OUT_OF_ORDER' | 'CORRUPT_MESSAGE'
-
-  constructor(code: OffsetOrderError['code'], message: string) {
-    super(message)
-    this.name = 'OffsetOrderError'
-    this.code = code
-  }
-}
+/**
+ * appendAsFollower's answer. The errors are batches that do not continue the log (Kafka's
+ * UnexpectedAppendOffset / OffsetsOutOfOrder) or that are not well-framed; nothing was written then.
+ */
+export type FollowerAppendResult =
+  | { kind: 'ok'; lastOffset: number; durable: Promise<void> }
+  | { kind: 'error'; code: 'UNEXPECTED_APPEND_OFFSET' | 'OFFSETS_OUT_OF_ORDER' | 'CORRUPT_MESSAGE'; message: string }
 
 interface Deferred {
   promise: Promise<void>
@@ -108,6 +110,8 @@ export class PartitionLog {
   config: LogConfig
   /** Maintained by the caller (replication); starts at the log end offset. Bounds retention like Kafka's. */
   highWatermark: number
+  /** Leader epoch -> first offset, for the epochs present in the log (Kafka's LeaderEpochFileCache). */
+  readonly epochCache: LeaderEpochCache
 
   readonly #fs: FileSystem
   readonly #clock: Clock
@@ -142,6 +146,7 @@ export class PartitionLog {
     config: LogConfig,
     opts: Pick<PartitionLogOptions, 'logger' | 'tailCacheBytes' | 'checkpoint'>,
     state: { segments: LogSegment[]; logStartOffset: number; logEndOffset: number; recoveryPoint: number; dirty: LogSegment[]; created: boolean },
+    epochCache: LeaderEpochCache,
   ) {
     this.#fs = fs
     this.#clock = clock
@@ -162,6 +167,7 @@ export class PartitionLog {
     this.#dirDirty = state.created
     this.#parentDirDirty = state.created
     this.highWatermark = state.logEndOffset
+    this.epochCache = epochCache
   }
 
   /** Loads (and after an unclean stop, recovers) the partition directory, creating it when missing. */
@@ -175,7 +181,8 @@ export class PartitionLog {
     opts: PartitionLogOptions,
   ): Promise<PartitionLog> {
     const state = await loadLog(fs, dir, config, clock.now(), opts)
-    const log = new PartitionLog(fs, clock, dir, topic, partition, config, opts, state)
+    const epochCache = await loadLeaderEpochCache(fs, dir, state, opts)
+    const log = new PartitionLog(fs, clock, dir, topic, partition, config, opts, state, epochCache)
     if (state.dirty.length > 0 && config.flushMessages > 1) log.#armFlushTimer()
     return log
   }
@@ -202,7 +209,7 @@ export class PartitionLog {
       recoveryPoint: start,
       dirty: [seg],
       created: true,
-    })
+    }, new LeaderEpochCache([], { fs, dir }))
     log.#parentDirDirty = created
     return log
   }
@@ -261,29 +268,37 @@ export class PartitionLog {
     }
     const firstOffset = this.#logEndOffset
     const durable = this.#append(batches, next)
+    if (leaderEpoch >= 0) this.epochCache.assign(leaderEpoch, firstOffset)
     return { firstOffset, lastOffset: next - 1, maxTimestamp, durable }
   }
 
-  /** Appends batches that already carry offsets; they must continue the log exactly (no gaps, no overlap). */
-  appendAsFollower(batches: Buffer): { lastOffset: number; durable: Promise<void> } {
+  /**
+   * Appends batches that already carry the leader's offsets and epochs, as they are; they must continue the log
+   * exactly (no gaps, no overlap). Disk failures throw StorageError as appendAsLeader does.
+   */
+  appendAsFollower(batches: Buffer): FollowerAppendResult {
     this.#checkWritable('append')
     if (batches.length === 0) throw new RangeError('appendAsFollower: no batches')
     let expected = this.#logEndOffset
     let pos = 0
+    const epochs: number[] = []
     while (pos < batches.length) {
       const framed = checkBatchFrame(batches, pos)
-      if ('kind' in framed) throw new OffsetOrderError('CORRUPT_MESSAGE', `${framed.kind} batch at ${pos}`)
+      if ('kind' in framed) return { kind: 'error', code: 'CORRUPT_MESSAGE', message: `${framed.kind} batch at ${pos}` }
       const view = new RecordBatchView(batches, pos)
       if (view.baseOffset !== expected) {
         const code = pos === 0 ? 'UNEXPECTED_APPEND_OFFSET' : 'OFFSETS_OUT_OF_ORDER'
-        throw new OffsetOrderError(code, `batch at ${pos} starts at offset ${view.baseOffset}, the log needs ${expected}`)
+        return { kind: 'error', code, message: `batch at ${pos} starts at offset ${view.baseOffset}, the log needs ${expected}` }
       }
-      if (view.lastOffsetDelta < 0) throw new OffsetOrderError('OFFSETS_OUT_OF_ORDER', `batch at ${pos} has a negative last offset delta`)
+      if (view.lastOffsetDelta < 0) return { kind: 'error', code: 'OFFSETS_OUT_OF_ORDER', message: `batch at ${pos} has a negative last offset delta` }
+      epochs.push(view.partitionLeaderEpoch, view.baseOffset)
       expected = view.lastOffset + 1
       pos += framed.size
     }
     const durable = this.#append(batches, expected)
-    return { lastOffset: expected - 1, durable }
+    // The leader's epochs as stamped, so this log's cache matches the leader's (Kafka assigns per batch).
+    for (let i = 0; i < epochs.length; i += 2) if (epochs[i]! >= 0) this.epochCache.assign(epochs[i]!, epochs[i + 1]!)
+    return { kind: 'ok', lastOffset: expected - 1, durable }
   }
 
   #append(buf: Buffer, next: number): Promise<void> {
@@ -422,6 +437,8 @@ export class PartitionLog {
       this.#parentDirDirty = false
       syncs.push(this.#fs.syncDir(dirname(this.dir)))
     }
+    // Before the recovery point passes the batches, recovery will not re-derive their epochs.
+    if (this.epochCache.dirty) syncs.push(this.epochCache.flush())
     await Promise.all(syncs)
     // A truncation while the fsyncs ran may have replaced the bytes below `target` with unsynced ones.
     if (this.#truncations === truncations) this.#flushedOffset = Math.max(this.#flushedOffset, target)
@@ -675,6 +692,7 @@ export class PartitionLog {
     this.#dirty.add(seg)
     this.#cache.clear()
     this.#logEndOffset = newEnd
+    this.epochCache.truncateFromEnd(newEnd)
     this.#logStartOffset = Math.min(this.#logStartOffset, newEnd)
     this.highWatermark = Math.min(this.highWatermark, newEnd)
     this.#flushRequestedAt = Math.min(this.#flushRequestedAt, newEnd)
@@ -713,6 +731,7 @@ export class PartitionLog {
     this.#dirDirty = true
     this.#size = 0
     this.#cache.clear()
+    this.epochCache.clear()
     this.#logStartOffset = offset
     this.#logEndOffset = offset
     this.#flushRequestedAt = offset
@@ -723,7 +742,10 @@ export class PartitionLog {
   /** Raises the log start offset (DeleteRecords). The caller answers OFFSET_OUT_OF_RANGE past the high watermark. */
   deleteRecordsBefore(offset: number): void {
     if (offset > this.highWatermark) throw new RangeError(`deleteRecordsBefore: ${offset} is past the high watermark ${this.highWatermark}`)
-    if (offset > this.#logStartOffset) this.#logStartOffset = offset
+    if (offset > this.#logStartOffset) {
+      this.#logStartOffset = offset
+      this.epochCache.truncateFromStart(offset)
+    }
   }
 
   /**
@@ -780,6 +802,7 @@ export class PartitionLog {
     }
     this.#size -= freed
     this.#logStartOffset = Math.max(this.#logStartOffset, this.#segments[0]!.baseOffset)
+    this.epochCache.truncateFromStart(this.#logStartOffset)
     this.#logger.info('deleted log segments', {
       topic: this.topic,
       partition: this.partition,

@@ -3,7 +3,7 @@
 // up to three such epochs in a row. After each crash the recovered log must be a byte-identical prefix of what
 // was appended, hold every batch known durable (its durable promise resolved, a flush() covering it completed,
 // or the recovery point passed it), answer timestamp queries from its indexes like a scan would, and recover
-// to the same state when it crashes again before doing anything. At the end offsets continue at the log end
+// to the same state when it crashes again before doing anything. Its leader-epoch cache must match the batches. At the end offsets continue at the log end
 // and a clean restart keeps everything.
 
 import fc from 'fast-check'
@@ -189,6 +189,7 @@ async function scenario(config: LogConfig, epochs: Command[][], diskSeed: number
     expect(leo).toBeGreaterThanOrEqual(durableEnd)
     expect(leo).toBeGreaterThanOrEqual(claimedRecoveryPoint)
     await checkTimestamps(first.log, expected)
+    checkEpochCache(first.log, recovered.batches)
 
     // A second crash before any new write recovers the same log.
     sim.crash(rng)
@@ -206,7 +207,21 @@ async function scenario(config: LogConfig, epochs: Command[][], diskSeed: number
   const final = await snapshot(last.log)
   expect(final.logEndOffset).toBe(before.logEndOffset + 1)
   expect(final.batches).toEqual([...before.batches, next])
+  checkEpochCache(last.log, final.batches)
   await last.mgr.shutdown()
+}
+
+/** The leader-epoch cache says what the recovered batches say: each epoch's first offset, from the log start. */
+function checkEpochCache(log: PartitionLog, batches: readonly Buffer[]): void {
+  const want: { epoch: number; startOffset: number }[] = []
+  for (const b of batches) {
+    const v = [...iterateBatches(b)][0]!
+    if (want[want.length - 1]?.epoch !== v.partitionLeaderEpoch) want.push({ epoch: v.partitionLeaderEpoch, startOffset: Math.max(v.baseOffset, log.logStartOffset) })
+  }
+  const got = log.epochCache.entries()
+  // With every record gone by retention Kafka keeps the last epoch, moved to the log start.
+  if (batches.length === 0 && got.length === 1) expect(got[0]!.startOffset).toBe(log.logStartOffset)
+  else expect(got).toEqual(want)
 }
 
 /** The indexes answer timestamp queries like a scan of the batches would (batch timestamps never decrease here). */

@@ -5,7 +5,7 @@ import { ManualClock } from '../../../broker/clock.ts'
 import { iterateBatches, RecordBatchView } from '../../../broker/protocol/record-batch.ts'
 import { defaultLogConfig, type LogConfig } from '../../../broker/storage/config.ts'
 import { NodeFileSystem, SimFileSystem, StorageError } from '../../../broker/storage/file-system.ts'
-import { OffsetOrderError, PartitionLog } from '../../../broker/storage/log.ts'
+import { PartitionLog } from '../../../broker/storage/log.ts'
 import { batch, batchWithTimestamps, enospc, readAll, recordingLogger, settle, tempDir, until, WrappedFileSystem } from './helpers.ts'
 
 const seed = Number(process.env.FC_SEED ?? Date.now())
@@ -424,15 +424,45 @@ describe('appendAsFollower', () => {
     const { log } = await openLog()
     const a = batch(2)
     new RecordBatchView(a).baseOffset = 0
-    expect(log.appendAsFollower(a).lastOffset).toBe(1)
+    expect(log.appendAsFollower(a)).toMatchObject({ kind: 'ok', lastOffset: 1 })
     const gap = batch(1)
     new RecordBatchView(gap).baseOffset = 5
-    expect(() => log.appendAsFollower(gap)).toThrow(OffsetOrderError)
+    expect(log.appendAsFollower(gap)).toMatchObject({ kind: 'error', code: 'UNEXPECTED_APPEND_OFFSET' })
     const overlap = batch(1)
     new RecordBatchView(overlap).baseOffset = 1
-    expect(() => log.appendAsFollower(overlap)).toThrow(OffsetOrderError)
+    expect(log.appendAsFollower(overlap)).toMatchObject({ kind: 'error', code: 'UNEXPECTED_APPEND_OFFSET' })
+    const second = batch(1)
+    new RecordBatchView(second).baseOffset = 4
+    const first = batch(1)
+    new RecordBatchView(first).baseOffset = 2
+    expect(log.appendAsFollower(Buffer.concat([first, second]))).toMatchObject({ kind: 'error', code: 'OFFSETS_OUT_OF_ORDER' })
+    expect(log.appendAsFollower(Buffer.from('garbage that is not a batch at all, long enough for a header.....'))).toMatchObject({ kind: 'error', code: 'CORRUPT_MESSAGE' })
     expect(log.logEndOffset).toBe(2)
     await log.close()
+  })
+
+  it('keeps the leader offsets and epochs; truncation then a lower epoch from the new leader (KIP-279)', async () => {
+    const { log, dir } = await openLog()
+    const stamped = (base: number, count: number, epoch: number) => {
+      const b = batch(count)
+      const v = new RecordBatchView(b)
+      v.baseOffset = base
+      v.partitionLeaderEpoch = epoch
+      return b
+    }
+    // Local log: epoch 1 [0,3), then epoch 2 [3,5) that the new leader never had.
+    expect(log.appendAsFollower(Buffer.concat([stamped(0, 3, 1), stamped(3, 2, 2)])).kind).toBe('ok')
+    await log.truncateTo(3)
+    expect(log.epochCache.entries()).toEqual([{ epoch: 1, startOffset: 0 }])
+    // The new leader (epoch 3) wrote its own epoch 1 records at 3 and 4, then epoch 3 from 5.
+    const r = log.appendAsFollower(Buffer.concat([stamped(3, 2, 1), stamped(5, 1, 3)]))
+    expect(r).toMatchObject({ kind: 'ok', lastOffset: 5 })
+    expect(log.epochCache.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 3, startOffset: 5 }])
+    expect((await readAll(log)).map((b) => [new RecordBatchView(b).baseOffset, new RecordBatchView(b).partitionLeaderEpoch])).toEqual([[0, 1], [3, 1], [5, 3]])
+    await log.close()
+    const { log: again } = await openLog({}, { dir })
+    expect(again.epochCache.entries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 3, startOffset: 5 }])
+    await again.close()
   })
 })
 

@@ -1,0 +1,47 @@
+// OffsetForLeaderEpoch: v2-4
+//
+// Behavior:
+// * Per partition, the end offset of the largest leader epoch <= the requested one, from the log's leader-epoch
+//   cache: the start offset of the next higher epoch, or the log end offset for the latest epoch (followers use
+//   it to find where their log diverges, KIP-101/KIP-279). An epoch above every cached one, or an empty cache,
+//   answers NONE with leaderEpoch -1 and endOffset -1; one below the first cached epoch answers that first start
+//   offset (Kafka's LeaderEpochFileCache.endOffsetFor).
+// * Only the leader answers consumers (replicaId -1) and followers (replicaId >= 0); the debugging id -2 (and every
+//   v2 request, which cannot carry a replicaId) may be answered by a follower too, as in Kafka's KafkaApis.
+// * Errors per partition, in Kafka's order: UNKNOWN_TOPIC_OR_PARTITION, then FENCED_LEADER_EPOCH /
+//   UNKNOWN_LEADER_EPOCH from currentLeaderEpoch (-1 skips the check), then NOT_LEADER_OR_FOLLOWER.
+//
+// Version notes:
+// * v2: currentLeaderEpoch, throttleTimeMs; v3: replicaId; v4: flexible. v0-1 are not served (Kafka 4 dropped
+//   them too, KIP-896).
+
+import { ErrorCode } from '../protocol/errors.ts'
+import { OffsetForLeaderEpoch } from '../protocol/messages/offset-for-leader-epoch.ts'
+import type { Partition } from '../replication/partition.ts'
+import { register } from './registry.ts'
+
+const DEBUGGING_REPLICA_ID = -2
+
+/** Whether this broker leads the partition; a partition without replication state is its own leader. */
+function isLeader(p: Partition): boolean {
+  return 'isLeader' in p ? p.isLeader !== false : true
+}
+
+register(OffsetForLeaderEpoch, (req, ctx) => {
+  const { broker } = ctx
+  const leaderOnly = req.replicaId !== DEBUGGING_REPLICA_ID
+  const topics = req.topics.map((t) => ({
+    topic: t.topic,
+    partitions: t.partitions.map((rp) => {
+      const base = { partition: rp.partition, leaderEpoch: -1, endOffset: -1 }
+      const p = broker.partition(t.topic, rp.partition)
+      if (!p) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }
+      const epoch = p.checkLeaderEpoch(rp.currentLeaderEpoch)
+      if (epoch !== 'ok') return { ...base, errorCode: epoch === 'fenced' ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH }
+      if (leaderOnly && !isLeader(p)) return { ...base, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER }
+      const found = p.log.epochCache.endOffsetFor(rp.leaderEpoch, p.log.logEndOffset)
+      return { ...base, errorCode: ErrorCode.NONE, leaderEpoch: found.epoch, endOffset: found.endOffset }
+    }),
+  }))
+  return { throttleTimeMs: 0, topics }
+})

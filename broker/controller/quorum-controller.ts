@@ -1,0 +1,435 @@
+// The quorum controller (Kafka's QuorumController + ReplicationControlManager + ClusterControlManager, reduced):
+// it runs on every controller node and acts only while its node leads the metadata quorum and has applied its
+// own leader-change entry (so its image holds everything committed before it). Every request is validated
+// against the image and answered once its records are committed; requests run one at a time, so each sees the
+// image its predecessors left.
+//
+// Brokers register (a new registration starts fenced; its offset is the broker epoch) and heartbeat. A broker
+// whose heartbeat reports a metadata offset at or past its registration is unfenced and elected where a
+// partition has no leader. A broker silent for broker.session.timeout.ms is fenced: it leaves every ISR (unless
+// it is the last member) and its leaderships move to another unfenced ISR member with leaderEpoch + 1; with no
+// such member the partition has no leader (-1) unless unclean.leader.election.enable lets any live replica lead.
+// A broker asking to shut down (controlled shutdown) gets the same treatment at once and is told to stop when it
+// leads nothing. AlterPartition follows KIP-497. Errors are values.
+//
+// All timers run on the Clock; the caller hands in propose() (the Raft node) and the image.
+
+import type { Clock, TimerHandle } from '../clock.ts'
+import type { Logger } from '../logger.ts'
+import { ErrorCode } from '../protocol/errors.ts'
+import type { BrokerInfo, MetadataImage, PartitionInfo, TopicInfo } from './metadata-image.ts'
+import { encodeRecord, type Endpoint, type MetadataRecord } from './metadata-records.ts'
+import type { ProposeResult } from './raft-types.ts'
+
+export const PRODUCER_ID_BLOCK_SIZE = 1000
+
+const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/
+
+/** Kafka's topic name rules; returns an error message or null. */
+export function checkTopicName(name: string): string | null {
+  if (name.length === 0) return 'Topic name is illegal, it can\'t be empty'
+  if (name === '.' || name === '..') return 'Topic name cannot be "." or ".."'
+  if (name.length > 249) return `Topic name is illegal, it can't be longer than 249 characters, topic name: ${name}`
+  if (!LEGAL_TOPIC.test(name)) return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`
+  return null
+}
+
+export interface RegisterBrokerRequest {
+  readonly brokerId: number
+  readonly incarnationId: string
+  readonly endpoints: readonly Endpoint[]
+  readonly rack: string | null
+}
+export interface RegisterBrokerResponse {
+  readonly errorCode: number
+  readonly brokerEpoch: number
+}
+
+export interface HeartbeatRequest {
+  readonly brokerId: number
+  readonly brokerEpoch: number
+  /** Next metadata offset the broker will apply. */
+  readonly metadataOffset: number
+  readonly wantShutDown: boolean
+}
+export interface HeartbeatResponse {
+  readonly errorCode: number
+  readonly isFenced: boolean
+  readonly shouldShutDown: boolean
+}
+
+export interface CreateTopicSpec {
+  readonly name: string
+  readonly partitions: number
+  readonly replicationFactor: number
+  readonly configs: Readonly<Record<string, string>>
+  /** Manual replica assignment, one list per partition (instead of partitions/replicationFactor). */
+  readonly assignments?: readonly (readonly number[])[]
+  readonly validateOnly?: boolean
+}
+export interface CreateTopicResult {
+  readonly errorCode: number
+  readonly errorMessage: string | null
+  readonly topicId?: string
+  readonly partitions?: number
+  readonly replicationFactor?: number
+}
+
+export interface AlterPartitionRequest {
+  readonly brokerId: number
+  readonly brokerEpoch: number
+  readonly topicId: string
+  readonly partition: number
+  readonly leaderEpoch: number
+  readonly partitionEpoch: number
+  readonly newIsr: readonly number[]
+}
+export interface AlterPartitionResponse {
+  readonly errorCode: number
+  readonly partition?: PartitionInfo
+}
+
+export interface ProducerIdsResponse {
+  readonly errorCode: number
+  readonly start: number
+  readonly length: number
+}
+
+/** What brokers ask of the controller, in process or over the controller listener. Every answer carries the
+ *  metadata offset it was committed at (-1 when nothing was written), so the asker can wait to see it. */
+export interface ControllerApi {
+  registerBroker(req: RegisterBrokerRequest): Promise<RegisterBrokerResponse & { offset: number }>
+  heartbeat(req: HeartbeatRequest): Promise<HeartbeatResponse & { offset: number }>
+  createTopics(specs: readonly CreateTopicSpec[]): Promise<{ errorCode: number; results: CreateTopicResult[]; offset: number }>
+  deleteTopics(topicIds: readonly string[]): Promise<{ errorCode: number; results: { errorCode: number; errorMessage: string | null }[]; offset: number }>
+  alterPartition(req: AlterPartitionRequest): Promise<AlterPartitionResponse & { offset: number }>
+  allocateProducerIds(req: { brokerId: number; brokerEpoch: number }): Promise<ProducerIdsResponse & { offset: number }>
+}
+
+export interface QuorumControllerOptions {
+  readonly nodeId: number
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly image: MetadataImage
+  /** Whether this node leads and has applied its own leader-change entry. */
+  readonly isActive: () => boolean
+  /** Changes whenever leadership changes (the Raft epoch); a new term resets heartbeat deadlines. */
+  readonly term: () => number
+  readonly propose: (records: readonly Buffer[]) => Promise<ProposeResult>
+  readonly randomBytes: (n: number) => Buffer
+  readonly sessionTimeoutMs: number
+  /** A topic's effective config value (override, broker setting, default). */
+  readonly topicValue: (name: string, overrides: Readonly<Record<string, string>>) => string
+  readonly deleteTopicEnable: boolean
+}
+
+type Committed = { ok: true; offset: number } | { ok: false }
+
+const notController = { errorCode: ErrorCode.NOT_CONTROLLER, offset: -1 } as const
+
+export class QuorumController implements ControllerApi {
+  readonly #o: QuorumControllerOptions
+  readonly #log: Logger
+  readonly #lastContact = new Map<number, number>()
+  #term = -1
+  #queue: Promise<unknown> = Promise.resolve()
+  #timer: TimerHandle | null = null
+
+  constructor(o: QuorumControllerOptions) {
+    this.#o = o
+    this.#log = o.logger
+    const every = Math.max(20, Math.min(1000, Math.floor(o.sessionTimeoutMs / 4)))
+    this.#timer = o.clock.setInterval(() => void this.#tick(), every)
+  }
+
+  close(): void {
+    this.#timer?.cancel()
+    this.#timer = null
+  }
+
+  get active(): boolean {
+    return this.#o.isActive()
+  }
+
+  // ---- brokers ----
+
+  registerBroker(req: RegisterBrokerRequest): Promise<RegisterBrokerResponse & { offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return { ...notController, brokerEpoch: -1 }
+      const records: MetadataRecord[] = [{ type: 'register-broker', brokerId: req.brokerId, incarnationId: req.incarnationId, endpoints: req.endpoints, rack: req.rack }]
+      // A re-registration is a new incarnation: the old one is gone, so its leaderships and ISR places go too.
+      if (this.#o.image.broker(req.brokerId)) records.push(...this.#moveAway(new Set([req.brokerId])))
+      const c = await this.#commit(records)
+      if (!c.ok) return { ...notController, brokerEpoch: -1 }
+      this.#lastContact.set(req.brokerId, this.#o.clock.monotonic())
+      this.#log.info('broker registered', { brokerId: req.brokerId, brokerEpoch: c.offset, endpoints: req.endpoints.map((e) => `${e.name}://${e.host}:${e.port}`) })
+      return { errorCode: ErrorCode.NONE, brokerEpoch: c.offset, offset: c.offset }
+    })
+  }
+
+  heartbeat(req: HeartbeatRequest): Promise<HeartbeatResponse & { offset: number }> {
+    if (!this.#checkTerm()) return Promise.resolve({ ...notController, isFenced: true, shouldShutDown: false })
+    const b = this.#o.image.broker(req.brokerId)
+    if (!b) return Promise.resolve({ errorCode: ErrorCode.BROKER_ID_NOT_REGISTERED, isFenced: true, shouldShutDown: false, offset: -1 })
+    if (b.brokerEpoch !== req.brokerEpoch) return Promise.resolve({ errorCode: ErrorCode.STALE_BROKER_EPOCH, isFenced: true, shouldShutDown: false, offset: -1 })
+    this.#lastContact.set(req.brokerId, this.#o.clock.monotonic())
+    const needsShutdownWork = req.wantShutDown && (!b.inControlledShutdown || (!b.fenced && this.#leaderships(b.brokerId) === 0))
+    const needsUnfence = !req.wantShutDown && b.fenced && !b.inControlledShutdown && req.metadataOffset > b.brokerEpoch
+    const answer = (offset: number) => {
+      const now = this.#o.image.broker(req.brokerId)
+      if (!now || now.brokerEpoch !== req.brokerEpoch) return { errorCode: ErrorCode.STALE_BROKER_EPOCH, isFenced: true, shouldShutDown: false, offset }
+      return { errorCode: ErrorCode.NONE, isFenced: now.fenced, shouldShutDown: now.inControlledShutdown && this.#leaderships(now.brokerId) === 0, offset }
+    }
+    if (!needsShutdownWork && !needsUnfence) return Promise.resolve(answer(-1))
+    return this.#serial(async () => {
+      const cur = this.#o.image.broker(req.brokerId)
+      if (!cur || cur.brokerEpoch !== req.brokerEpoch) return answer(-1)
+      const records: MetadataRecord[] = []
+      if (req.wantShutDown) {
+        if (!cur.inControlledShutdown) records.push({ type: 'broker-shutdown', brokerId: cur.brokerId, brokerEpoch: cur.brokerEpoch })
+        records.push(...this.#moveAway(new Set([cur.brokerId])))
+        if (!cur.fenced && records.length === 0) records.push({ type: 'fence-broker', brokerId: cur.brokerId, brokerEpoch: cur.brokerEpoch })
+      } else if (cur.fenced && !cur.inControlledShutdown) {
+        records.push({ type: 'unfence-broker', brokerId: cur.brokerId, brokerEpoch: cur.brokerEpoch }, ...this.#electReturning(cur.brokerId))
+      }
+      if (records.length === 0) return answer(-1)
+      const c = await this.#commit(records)
+      if (!c.ok) return { ...notController, isFenced: true, shouldShutDown: false }
+      if (req.wantShutDown) this.#log.info('controlled shutdown', { brokerId: cur.brokerId, leaderships: this.#leaderships(cur.brokerId) })
+      else this.#log.info('broker unfenced', { brokerId: cur.brokerId, brokerEpoch: cur.brokerEpoch })
+      return answer(c.offset)
+    })
+  }
+
+  /** Fences brokers whose session expired (only while active). */
+  async #tick(): Promise<void> {
+    if (!this.#checkTerm()) return
+    const now = this.#o.clock.monotonic()
+    const expired = this.#o.image.brokers().filter((b) => !b.fenced && now - (this.#lastContact.get(b.brokerId) ?? now) >= this.#o.sessionTimeoutMs)
+    if (expired.length === 0) return
+    await this.#serial(async () => {
+      const still = expired.filter((b) => {
+        const cur = this.#o.image.broker(b.brokerId)
+        return cur && !cur.fenced && cur.brokerEpoch === b.brokerEpoch && this.#o.clock.monotonic() - (this.#lastContact.get(b.brokerId) ?? 0) >= this.#o.sessionTimeoutMs
+      })
+      if (still.length === 0 || !this.active) return
+      const ids = new Set(still.map((b) => b.brokerId))
+      const records: MetadataRecord[] = still.map((b) => ({ type: 'fence-broker', brokerId: b.brokerId, brokerEpoch: b.brokerEpoch }) as const)
+      records.push(...this.#moveAway(ids))
+      const c = await this.#commit(records)
+      if (c.ok) this.#log.warn('brokers fenced: session expired', { brokers: [...ids], sessionTimeoutMs: this.#o.sessionTimeoutMs, partitionChanges: records.length - still.length })
+    })
+  }
+
+  /** On a new term, every registered broker gets a full session from now (Kafka does the same on failover). */
+  #checkTerm(): boolean {
+    if (!this.active) return false
+    const term = this.#o.term()
+    if (term !== this.#term) {
+      this.#term = term
+      const now = this.#o.clock.monotonic()
+      for (const b of this.#o.image.brokers()) this.#lastContact.set(b.brokerId, now)
+      this.#log.info('controller active', { term, brokers: this.#o.image.brokers().length })
+    }
+    return true
+  }
+
+  #usable(id: number, excluded: ReadonlySet<number> = new Set()): boolean {
+    const b = this.#o.image.broker(id)
+    return b !== undefined && !b.fenced && !b.inControlledShutdown && !excluded.has(id)
+  }
+
+  #leaderships(brokerId: number): number {
+    let n = 0
+    for (const t of this.#o.image.topics()) for (const p of t.partitions) if (p.leader === brokerId) n++
+    return n
+  }
+
+  #unclean(t: TopicInfo): boolean {
+    return this.#o.topicValue('unclean.leader.election.enable', t.configs) === 'true'
+  }
+
+  /**
+   * Partition changes that take the brokers out of every ISR (unless one is the last member) and move their
+   * leaderships to another usable ISR member (or an out-of-sync live replica when unclean election is on).
+   */
+  #moveAway(gone: ReadonlySet<number>): MetadataRecord[] {
+    const out: MetadataRecord[] = []
+    for (const t of this.#o.image.topics()) {
+      for (const p of t.partitions) {
+        const involved = p.replicas.some((r) => gone.has(r))
+        if (!involved) continue
+        let isr = p.isr.filter((r) => !gone.has(r))
+        if (isr.length === 0) isr = [...p.isr]
+        let leader = p.leader
+        if (leader === -1 || gone.has(leader) || !this.#usable(leader)) {
+          const clean = p.replicas.find((r) => isr.includes(r) && this.#usable(r, gone))
+          if (clean !== undefined) leader = clean
+          else {
+            const dirty = this.#unclean(t) ? p.replicas.find((r) => this.#usable(r, gone)) : undefined
+            if (dirty !== undefined) {
+              leader = dirty
+              isr = [dirty]
+            } else leader = -1
+          }
+        }
+        if (leader !== p.leader || !sameSet(isr, p.isr)) {
+          out.push({ type: 'partition-change', topicId: t.topicId, partition: p.partition, isr, ...(leader !== p.leader ? { leader } : {}) })
+        }
+      }
+    }
+    return out
+  }
+
+  /** Leaderless partitions a returning broker can lead: from the ISR, or any replica with unclean election. */
+  #electReturning(brokerId: number): MetadataRecord[] {
+    const out: MetadataRecord[] = []
+    for (const t of this.#o.image.topics()) {
+      for (const p of t.partitions) {
+        if (p.leader !== -1 || !p.replicas.includes(brokerId)) continue
+        if (p.isr.includes(brokerId)) out.push({ type: 'partition-change', topicId: t.topicId, partition: p.partition, leader: brokerId })
+        else if (this.#unclean(t)) out.push({ type: 'partition-change', topicId: t.topicId, partition: p.partition, leader: brokerId, isr: [brokerId] })
+      }
+    }
+    return out
+  }
+
+  // ---- topics ----
+
+  createTopics(specs: readonly CreateTopicSpec[]): Promise<{ errorCode: number; results: CreateTopicResult[]; offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return { ...notController, results: [] }
+      const records: MetadataRecord[] = []
+      const results: CreateTopicResult[] = []
+      const names = new Set<string>()
+      let rotation = this.#o.image.topics().length
+      for (const s of specs) {
+        const r = this.#planTopic(s, names, rotation++)
+        if ('records' in r) {
+          names.add(s.name)
+          if (!s.validateOnly) records.push(...r.records)
+          results.push(r.result)
+        } else results.push(r)
+      }
+      if (records.length === 0) return { errorCode: ErrorCode.NONE, results, offset: -1 }
+      const c = await this.#commit(records)
+      if (!c.ok) return { ...notController, results: [] }
+      this.#log.info('topics created', { topics: specs.filter((_, i) => results[i]!.errorCode === ErrorCode.NONE && !specs[i]!.validateOnly).map((s) => s.name) })
+      return { errorCode: ErrorCode.NONE, results, offset: c.offset }
+    })
+  }
+
+  #planTopic(s: CreateTopicSpec, pending: ReadonlySet<string>, rotation: number): CreateTopicResult | { records: MetadataRecord[]; result: CreateTopicResult } {
+    const fail = (errorCode: number, errorMessage: string): CreateTopicResult => ({ errorCode, errorMessage })
+    const nameErr = checkTopicName(s.name)
+    if (nameErr) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameErr)
+    if (this.#o.image.topic(s.name) || pending.has(s.name)) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${s.name}' already exists.`)
+    const live = this.#o.image.brokers().filter((b) => this.#usable(b.brokerId)).map((b) => b.brokerId)
+    let assignment: number[][]
+    if (s.assignments && s.assignments.length > 0) {
+      const rf = s.assignments[0]!.length
+      for (const a of s.assignments) {
+        if (a.length === 0 || a.length !== rf || new Set(a).size !== a.length) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'Every partition must list the same number of distinct replicas.')
+        const unknown = a.find((id) => !this.#o.image.broker(id))
+        if (unknown !== undefined) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Replica assignment names broker ${unknown}, which is not registered; registered brokers: ${this.#o.image.brokers().map((b) => b.brokerId).join(', ')}`)
+      }
+      assignment = s.assignments.map((a) => [...a])
+    } else {
+      if (s.partitions < 1) return fail(ErrorCode.INVALID_PARTITIONS, 'Number of partitions must be larger than 0.')
+      if (s.partitions > 10_000) return fail(ErrorCode.INVALID_PARTITIONS, 'Number of partitions is above this cluster\'s limit of 10000.')
+      if (s.replicationFactor < 1) return fail(ErrorCode.INVALID_REPLICATION_FACTOR, 'Replication factor must be larger than 0.')
+      if (s.replicationFactor > live.length) {
+        return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `Unable to replicate the partition ${s.replicationFactor} time(s): The target replication factor of ${s.replicationFactor} cannot be reached because only ${live.length} broker(s) are registered.`)
+      }
+      // Round robin with a rotating start, so the first replicas (the leaders) spread over the brokers.
+      assignment = Array.from({ length: s.partitions }, (_, p) => Array.from({ length: s.replicationFactor }, (_, i) => live[(rotation + p + i) % live.length]!))
+    }
+    const topicId = this.#o.randomBytes(16).toString('hex')
+    const records: MetadataRecord[] = [{ type: 'topic', name: s.name, topicId, configs: s.configs }]
+    assignment.forEach((replicas, p) => {
+      const isr = replicas.filter((r) => this.#usable(r))
+      const inSync = isr.length > 0 ? isr : replicas
+      records.push({ type: 'partition', topicId, partition: p, replicas, isr: inSync, leader: isr[0] ?? -1, leaderEpoch: 0, partitionEpoch: 0 })
+    })
+    return { records, result: { errorCode: ErrorCode.NONE, errorMessage: null, topicId, partitions: assignment.length, replicationFactor: assignment[0]!.length } }
+  }
+
+  deleteTopics(topicIds: readonly string[]): Promise<{ errorCode: number; results: { errorCode: number; errorMessage: string | null }[]; offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return { ...notController, results: [] }
+      const records: MetadataRecord[] = []
+      const results = topicIds.map((id) => {
+        const t = this.#o.image.topicById(id)
+        if (!t) return { errorCode: ErrorCode.UNKNOWN_TOPIC_ID, errorMessage: 'This server does not host this topic ID.' }
+        if (!this.#o.deleteTopicEnable) return { errorCode: ErrorCode.TOPIC_DELETION_DISABLED, errorMessage: 'Topic deletion is disabled.' }
+        if (t.name.startsWith('__')) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Topic ${t.name} is a Kafka internal topic and is not allowed to be deleted.` }
+        if (!records.some((r) => r.type === 'remove-topic' && r.topicId === id)) records.push({ type: 'remove-topic', topicId: id })
+        return { errorCode: ErrorCode.NONE, errorMessage: null }
+      })
+      if (records.length === 0) return { errorCode: ErrorCode.NONE, results, offset: -1 }
+      const c = await this.#commit(records)
+      if (!c.ok) return { ...notController, results: [] }
+      return { errorCode: ErrorCode.NONE, results, offset: c.offset }
+    })
+  }
+
+  // ---- partitions ----
+
+  alterPartition(req: AlterPartitionRequest): Promise<AlterPartitionResponse & { offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return notController
+      const b = this.#o.image.broker(req.brokerId)
+      if (!b || b.brokerEpoch !== req.brokerEpoch) return { errorCode: ErrorCode.STALE_BROKER_EPOCH, offset: -1 }
+      const t = this.#o.image.topicById(req.topicId)
+      const p = t?.partitions[req.partition]
+      if (!t || !p) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, offset: -1 }
+      if (p.leader !== req.brokerId) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, offset: -1 }
+      if (req.leaderEpoch !== p.leaderEpoch) return { errorCode: req.leaderEpoch < p.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.NOT_LEADER_OR_FOLLOWER, offset: -1 }
+      if (req.partitionEpoch !== p.partitionEpoch) return { errorCode: ErrorCode.INVALID_UPDATE_VERSION, offset: -1 }
+      if (new Set(req.newIsr).size !== req.newIsr.length || !req.newIsr.every((r) => p.replicas.includes(r)) || !req.newIsr.includes(p.leader)) {
+        return { errorCode: ErrorCode.INVALID_REQUEST, offset: -1 }
+      }
+      if (req.newIsr.some((r) => !p.isr.includes(r) && !this.#usable(r))) return { errorCode: ErrorCode.INELIGIBLE_REPLICA, offset: -1 }
+      if (sameSet(req.newIsr, p.isr)) return { errorCode: ErrorCode.NONE, partition: p, offset: -1 }
+      const c = await this.#commit([{ type: 'partition-change', topicId: t.topicId, partition: p.partition, isr: [...req.newIsr] }])
+      if (!c.ok) return notController
+      this.#log.info('ISR changed', { topic: t.name, partition: p.partition, from: p.isr, to: req.newIsr })
+      return { errorCode: ErrorCode.NONE, partition: this.#o.image.topicById(t.topicId)?.partitions[p.partition], offset: c.offset }
+    })
+  }
+
+  // ---- producer ids ----
+
+  allocateProducerIds(req: { brokerId: number; brokerEpoch: number }): Promise<ProducerIdsResponse & { offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return { ...notController, start: -1, length: 0 }
+      const b = this.#o.image.broker(req.brokerId)
+      if (!b || b.brokerEpoch !== req.brokerEpoch) return { errorCode: ErrorCode.STALE_BROKER_EPOCH, start: -1, length: 0, offset: -1 }
+      const start = this.#o.image.nextProducerId
+      const c = await this.#commit([{ type: 'producer-ids', brokerId: req.brokerId, brokerEpoch: req.brokerEpoch, nextProducerId: start + PRODUCER_ID_BLOCK_SIZE }])
+      if (!c.ok) return { ...notController, start: -1, length: 0 }
+      return { errorCode: ErrorCode.NONE, start, length: PRODUCER_ID_BLOCK_SIZE, offset: c.offset }
+    })
+  }
+
+  // ---- plumbing ----
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn)
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+
+  async #commit(records: readonly MetadataRecord[]): Promise<Committed> {
+    const r = await this.#o.propose(records.map(encodeRecord))
+    if (r.ok) return { ok: true, offset: r.offset }
+    this.#log.info('proposal not committed', { error: r.error })
+    return { ok: false }
+  }
+}
+
+function sameSet(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x))
+}
+
+export type { BrokerInfo, PartitionInfo, TopicInfo }
