@@ -4,6 +4,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { runBroker } from '../broker/main.ts'
+import { clusterDown, clusterUp } from '../chaos/cluster/commands.ts'
 import { reportCommand } from '../reports/report.ts'
 import { schemaCommand, validateCommand } from '../scenarios/commands.ts'
 import { runCommand } from '../scenarios/runner-command.ts'
@@ -44,6 +45,20 @@ const commands: Record<string, Command> = {
         logLevel: v['log-level'] as string | undefined,
         exitWithParent: v['exit-with-parent'] === true,
       }),
+  },
+  cluster: {
+    summary: 'start (up) or stop (down) a local cluster of reference brokers',
+    usage: 'faultline cluster up --brokers 3 --data-dir DIR [--base-port 9092] [--detach] | faultline cluster down --data-dir DIR',
+    options: { brokers: { type: 'string' }, 'data-dir': { type: 'string' }, 'base-port': { type: 'string' }, detach: { type: 'boolean' } },
+    positionals: { min: 1, max: 1 },
+    // Foreground: the brokers are ours until Ctrl-C; detached: they outlive us, so exit without waiting on them.
+    exitWhenDone: true,
+    run: async (v, [sub]) => {
+      if (sub === 'up') return clusterUp({ brokers: v.brokers as string | undefined, dataDir: v['data-dir'] as string | undefined, basePort: v['base-port'] as string | undefined, detach: v.detach === true })
+      if (sub === 'down') return clusterDown({ dataDir: v['data-dir'] as string | undefined })
+      process.stderr.write(`faultline cluster: unknown subcommand ${JSON.stringify(sub)}; expected up or down\n`)
+      return 2
+    },
   },
   run: {
     summary: 'run a scenario: cluster, load, faults, checks; writes results.json and results.md, prints the summary',

@@ -1,16 +1,25 @@
-// The broker: owns configuration, the clock, storage, topic metadata and partitions, and the socket server.
-// API handlers (broker/apis) act on it; they never see sockets.
+// The broker: owns configuration, the clock, storage, partitions, the socket server and its node of the metadata
+// quorum. Topic metadata comes from the quorum's MetadataImage: the broker opens the logs of partitions with a
+// replica here, deletes them when their topic goes, and hands each Partition its registration (leader, epochs,
+// replicas, ISR). Writes to metadata (CreateTopics, DeleteTopics, AlterPartition, producer id blocks) go to the
+// active controller. API handlers (broker/apis) act on it; they never see sockets.
 
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { systemClock, type Clock, type TimerHandle } from './clock.ts'
 import { toNumber, type BrokerConfig, type Listener } from './config.ts'
-import { LocalMetadata, type MetadataPersistence, type TopicRecord } from './controller/local-metadata.ts'
+import { ControllerChannel } from './controller/controller-channel.ts'
+import { ControllerClient, serveControllerRequests } from './controller/controller-client.ts'
+import type { MetadataDelta, MetadataImage, TopicInfo } from './controller/metadata-image.ts'
+import { MetadataQuorum } from './controller/metadata-quorum.ts'
+import type { CreateTopicSpec } from './controller/quorum-controller.ts'
+import type { RaftTransport } from './controller/raft-types.ts'
 import { GroupCoordinator, startGroupCoordinator } from './group/coordinator.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { ErrorCode } from './protocol/errors.ts'
 import { ProducerIdManager } from './producers/producer-ids.ts'
 import { loadProducerState, writeSnapshot } from './producers/snapshots.ts'
+import type { PartitionRegistration, ReplicationControl } from './replication/control.ts'
 import { Partition } from './replication/partition.ts'
 import { SocketServer } from './server/server.ts'
 import { NodeFileSystem, type FileSystem } from './storage/file-system.ts'
@@ -24,25 +33,41 @@ export interface BrokerOptions {
   fs?: FileSystem
   /** Random bytes for topic and cluster ids (injectable for deterministic tests). */
   randomBytes?: (n: number) => Buffer
+  /** The metadata quorum stopped on an error it cannot go on from; the broker has shut down. */
+  onFatal?: (error: unknown) => void
+}
+
+/** A topic as the metadata log has it. */
+export interface TopicRecord {
+  readonly name: string
+  /** 32 hex digits. */
+  readonly topicId: string
+  readonly partitions: number
+  readonly replicationFactor: number
+  readonly configs: Readonly<Record<string, string>>
+  readonly internal: boolean
+}
+
+/** Where a small file lives; the broker backs it with its FileSystem (tmp + fsync + rename + dir fsync). */
+export interface MetadataPersistence {
+  load(): Promise<string | null>
+  save(text: string): Promise<void>
 }
 
 export interface TopicState {
   readonly record: TopicRecord
+  /** Indexed by partition number; holes where this broker has no replica. */
   readonly partitions: Partition[]
 }
 
 export type TopicResult = { errorCode: number; errorMessage: string | null; topicId?: string }
 
-const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/
+export { checkTopicName } from './controller/quorum-controller.ts'
 
-/** Kafka's topic name rules; returns an error message or null. */
-export function checkTopicName(name: string): string | null {
-  if (name.length === 0) return 'Topic name is illegal, it can\'t be empty'
-  if (name === '.' || name === '..') return 'Topic name cannot be "." or ".."'
-  if (name.length > 249) return `Topic name is illegal, it can't be longer than 249 characters, topic name: ${name}`
-  if (!LEGAL_TOPIC.test(name)) return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`
-  return null
-}
+export const METADATA_DIR = '__cluster_metadata-0'
+const OFFSETS_TOPIC = '__consumer_offsets'
+/** How long a forwarded metadata change may take (elections included) when the request names no timeout. */
+const CONTROLLER_TIMEOUT_MS = 30_000
 
 export class Broker {
   readonly config: BrokerConfig
@@ -51,16 +76,31 @@ export class Broker {
   readonly log: Logger
   readonly fs: FileSystem
   readonly logs: LogManager
-  readonly metadata: LocalMetadata
   readonly clusterId: string
   readonly producerIds: ProducerIdManager
-  private readonly random: (n: number) => Buffer
+  /** This node of the metadata quorum (Raft node, image, controller). */
+  readonly quorum: MetadataQuorum
+  readonly controllerClient: ControllerClient
+  /** For the replication data path: live brokers' inter-broker endpoints and AlterPartition. */
+  readonly control: ReplicationControl
+  private readonly channel: ControllerChannel | null
   private readonly topicStates = new Map<string, TopicState>()
+  private readonly partitionListeners: ((reg: PartitionRegistration) => void)[] = []
   private server: SocketServer | null = null
   private coordinator: GroupCoordinator | null = null
+  private startingGroups = false
   private advertised: Listener[] = []
   private stopped = false
   private snapshotTimer: TimerHandle | null = null
+  private heartbeatTimer: TimerHandle | null = null
+  private heartbeating = false
+  /** Next metadata offset whose effect on partitions is applied here. */
+  private processed = 0
+  private applying: Promise<void> = Promise.resolve()
+  private offsetWaiters: { offset: number; resolve: () => void }[] = []
+  private brokerEpoch = -1
+  private fenced = true
+  private readonly incarnationId: string
 
   private constructor(init: {
     config: BrokerConfig
@@ -68,9 +108,9 @@ export class Broker {
     log: Logger
     fs: FileSystem
     logs: LogManager
-    metadata: LocalMetadata
     clusterId: string
-    producerIds: ProducerIdManager
+    quorum: MetadataQuorum
+    channel: ControllerChannel | null
     random: (n: number) => Buffer
   }) {
     this.config = init.config
@@ -79,13 +119,43 @@ export class Broker {
     this.log = init.log
     this.fs = init.fs
     this.logs = init.logs
-    this.metadata = init.metadata
     this.clusterId = init.clusterId
-    this.producerIds = init.producerIds
-    this.random = init.random
+    this.quorum = init.quorum
+    this.channel = init.channel
+    this.incarnationId = init.random(16).toString('hex')
+    this.controllerClient = new ControllerClient(this.nodeId, init.quorum, init.channel, init.clock, init.log.child({ component: 'controller-client' }))
+    this.producerIds = new ProducerIdManager({
+      nextBlock: async () => {
+        const r = await this.controllerClient.call('allocateProducerIds', { brokerId: this.nodeId, brokerEpoch: this.brokerEpoch }, CONTROLLER_TIMEOUT_MS)
+        if (r.errorCode !== ErrorCode.NONE || !('start' in r)) throw new Error(`the controller allocated no producer ids (error ${r.errorCode})`)
+        return { start: r.start, length: r.length }
+      },
+      allocatedEnd: () => this.quorum.image.nextProducerId,
+    })
+    this.control = {
+      endpoint: (nodeId) => {
+        const b = this.quorum.image.broker(nodeId)
+        if (!b || b.fenced) return null
+        const e = b.endpoints[0]
+        return e ? { host: e.host, port: e.port } : null
+      },
+      alterPartition: async (req) => {
+        const t = this.quorum.image.topic(req.topic)
+        if (!t) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }
+        const r = await this.controllerClient.call(
+          'alterPartition',
+          { brokerId: this.nodeId, brokerEpoch: this.brokerEpoch, topicId: t.topicId, partition: req.partition, leaderEpoch: req.leaderEpoch, partitionEpoch: req.partitionEpoch, newIsr: [...req.newIsr] },
+          CONTROLLER_TIMEOUT_MS,
+        )
+        if (r.errorCode !== ErrorCode.NONE || !('partition' in r) || !r.partition) return { errorCode: r.errorCode }
+        if ('offset' in r) await this.waitForMetadata(r.offset, 5000)
+        return { errorCode: ErrorCode.NONE, registration: { topic: req.topic, ...r.partition } }
+      },
+    }
   }
 
-  /** Opens storage (recovering it if the last stop was unclean), loads topics, binds the listeners. */
+  /** Opens storage (recovering it if the last stop was unclean), joins the metadata quorum, binds the listeners,
+   *  registers with the controller and resolves once the controller has unfenced this broker. */
   static async start(config: BrokerConfig, opts: BrokerOptions = {}): Promise<Broker> {
     const log = opts.logger ?? createLogger({ base: { node: config.nodeId } })
     const clock = opts.clock ?? systemClock
@@ -94,15 +164,64 @@ export class Broker {
     const dataDir = config.dataDir
     fs.mkdirp(dataDir)
     const clusterId = await loadOrCreateMeta(fs, dataDir, config, random)
-    const metadata = await LocalMetadata.open(atomicFile(fs, dataDir, 'topics.json'))
     const started = clock.monotonic()
     const logs = await LogManager.open(fs, clock, dataDir, logDefaults(config), log.child({ component: 'storage' }))
-    const producerIds = await ProducerIdManager.open(atomicFile(fs, dataDir, 'producer-ids'))
-    const broker = new Broker({ config, clock, log, fs, logs, metadata, clusterId, producerIds, random })
-    await broker.loadTopics()
-    broker.coordinator = await startGroupCoordinator(broker)
+    // The metadata quorum first: its listener must be up before the others can form a quorum with us.
+    let channel: ControllerChannel | null = null
+    let voters = config.voters
+    const ctlListener = config.controllerListeners[0]
+    try {
+      if (ctlListener || (voters && [...voters.keys()].some((id) => id !== config.nodeId))) {
+        channel = new ControllerChannel(config.nodeId, voters ?? new Map(), log.child({ component: 'controller-channel' }))
+      }
+      if (channel && ctlListener && config.roles.controller) {
+        const port = await channel.listen(ctlListener.host, ctlListener.port)
+        if (!voters) voters = new Map([[config.nodeId, { host: ctlListener.host, port }]])
+        channel.setPeer(config.nodeId, { host: ctlListener.host, port })
+      }
+    } catch (err) {
+      await channel?.close()
+      await logs.shutdown()
+      throw err
+    }
+    const transport: RaftTransport = channel ?? { send: () => undefined, onMessage: () => undefined }
+    const brokerRef: { b: Broker | null } = { b: null }
+    let quorum: MetadataQuorum
+    try {
+      quorum = await MetadataQuorum.open({
+        nodeId: config.nodeId,
+        voters: voters ? [...voters.keys()] : [config.nodeId],
+        clock,
+        fs,
+        dir: join(dataDir, METADATA_DIR),
+        transport,
+        random: () => random(4).readUInt32BE(0) / 2 ** 32,
+        randomBytes: random,
+        logger: log,
+        raft: {
+          electionTimeoutMs: config.int('controller.quorum.election.timeout.ms'),
+          fetchTimeoutMs: config.int('controller.quorum.fetch.timeout.ms'),
+          requestTimeoutMs: config.int('controller.quorum.request.timeout.ms'),
+        },
+        sessionTimeoutMs: config.int('broker.session.timeout.ms'),
+        topicValue: (name, overrides) => config.topicValue(name, overrides),
+        deleteTopicEnable: config.bool('delete.topic.enable'),
+        onFatal: (err) => {
+          log.error('metadata quorum failed; this broker can no longer follow metadata', { err })
+          void (brokerRef.b?.shutdown() ?? Promise.resolve()).finally(() => opts.onFatal?.(err))
+        },
+      })
+    } catch (err) {
+      await channel?.close()
+      await logs.shutdown()
+      throw err
+    }
+    if (channel) serveControllerRequests(channel, quorum)
+    const broker = new Broker({ config, clock, log, fs, logs, clusterId, quorum, channel, random })
+    brokerRef.b = broker
+    quorum.sm.onDelta((delta, image) => broker.enqueueDelta(delta, image))
+    quorum.sm.onLeader((leaderId, epoch) => log.info('metadata quorum leader', { leaderId, epoch }))
     broker.snapshotTimer = clock.setInterval(() => void broker.snapshotProducers(), config.int('producer.snapshot.interval.ms'))
-    log.info('storage ready', { dataDir, topics: broker.topicStates.size, ms: Math.round(clock.monotonic() - started) })
     const server = new SocketServer(
       broker,
       {
@@ -114,19 +233,173 @@ export class Broker {
       log.child({ component: 'network' }),
     )
     try {
-      await server.start(config.listeners)
+      await server.start(config.clientListeners)
     } catch (err) {
+      await quorum.close()
+      await channel?.close()
       await logs.shutdown()
       throw err
     }
     broker.server = server
     broker.advertised = advertisedListeners(config, server.boundListeners)
+    await broker.joinCluster()
+    await broker.startGroups('startup')
+    log.info('storage ready', { dataDir, topics: broker.topicStates.size, ms: Math.round(clock.monotonic() - started) })
     log.info('broker started', {
       clusterId,
+      brokerEpoch: broker.brokerEpoch,
+      controller: quorum.leaderId,
       listeners: broker.advertised.map((l) => `${l.name}://${l.host}:${l.port}`),
       bound: server.boundListeners.map((l) => `${l.name}://${l.host}:${l.port}`),
     })
     return broker
+  }
+
+  /** Registers with the controller, starts heartbeats and waits until unfenced and caught up. */
+  private async joinCluster(): Promise<void> {
+    let waitedLog = this.clock.monotonic()
+    while (!this.stopped && !(await this.register())) {
+      if (this.clock.monotonic() - waitedLog > 5000) {
+        waitedLog = this.clock.monotonic()
+        this.log.info('waiting for the controller to register this broker', { controller: this.quorum.leaderId })
+      }
+    }
+    this.heartbeatTimer = this.clock.setInterval(() => void this.heartbeat(), this.config.int('broker.heartbeat.interval.ms'))
+    // Heartbeat faster than the interval until unfenced: startup should not wait a whole interval per step.
+    while (!this.stopped && this.fenced) {
+      await this.heartbeat()
+      if (this.fenced) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 50))
+    }
+  }
+
+  private async register(): Promise<boolean> {
+    const endpoints = this.advertised.map((l) => ({ name: l.name, host: l.host, port: l.port }))
+    const r = await this.controllerClient.call('registerBroker', { brokerId: this.nodeId, incarnationId: this.incarnationId, endpoints, rack: this.config.get('broker.rack') }, 5000)
+    if (r.errorCode !== ErrorCode.NONE || !('brokerEpoch' in r)) {
+      this.log.debug('registration failed', { errorCode: r.errorCode })
+      return false
+    }
+    this.brokerEpoch = r.brokerEpoch
+    this.fenced = true
+    this.log.info('registered with the controller', { brokerEpoch: r.brokerEpoch })
+    return true
+  }
+
+  private async heartbeat(wantShutDown = false): Promise<{ shouldShutDown: boolean }> {
+    if (this.heartbeating || this.brokerEpoch < 0) return { shouldShutDown: false }
+    this.heartbeating = true
+    try {
+      const r = await this.controllerClient.call(
+        'heartbeat',
+        { brokerId: this.nodeId, brokerEpoch: this.brokerEpoch, metadataOffset: this.processed, wantShutDown },
+        Math.max(500, this.config.int('broker.heartbeat.interval.ms')),
+      )
+      if (r.errorCode === ErrorCode.STALE_BROKER_EPOCH || r.errorCode === ErrorCode.BROKER_ID_NOT_REGISTERED) {
+        // The controller lost or replaced our registration (a new controller with an older image, or a restart race).
+        if (!wantShutDown && !this.stopped) await this.register()
+        return { shouldShutDown: wantShutDown }
+      }
+      if (r.errorCode !== ErrorCode.NONE || !('isFenced' in r)) return { shouldShutDown: false }
+      if (r.isFenced !== this.fenced) this.log.info(r.isFenced ? 'fenced by the controller' : 'unfenced by the controller', { brokerEpoch: this.brokerEpoch })
+      this.fenced = r.isFenced
+      return { shouldShutDown: r.shouldShutDown }
+    } finally {
+      this.heartbeating = false
+    }
+  }
+
+  // ---- following the metadata image ----
+
+  private enqueueDelta(delta: MetadataDelta, image: MetadataImage): void {
+    // Raft hands entries over synchronously; partition logs open asynchronously, one delta after another.
+    const topics = delta.restored ? image.topics() : [...delta.topics].map((id) => image.topicById(id)).filter((t) => t !== undefined)
+    const removed = delta.restored ? [...this.topicStates.values()].filter((s) => !image.topicById(s.record.topicId)).map((s) => s.record.name) : delta.removedTopics.map((t) => t.name)
+    this.applying = this.applying
+      .then(() => this.applyDelta(topics, removed))
+      .catch((err: unknown) => this.log.error('applying metadata failed', { offset: delta.offset, err }))
+      .then(() => {
+        this.processed = Math.max(this.processed, delta.offset + 1)
+        const ready = this.offsetWaiters.filter((w) => w.offset < this.processed)
+        this.offsetWaiters = this.offsetWaiters.filter((w) => w.offset >= this.processed)
+        for (const w of ready) w.resolve()
+      })
+  }
+
+  private async applyDelta(topics: TopicInfo[], removed: string[]): Promise<void> {
+    for (const name of removed) await this.dropTopic(name)
+    for (const t of topics) {
+      let state = this.topicStates.get(t.name)
+      if (state && state.record.topicId !== t.topicId) {
+        await this.dropTopic(t.name)
+        state = undefined
+      }
+      const record: TopicRecord = { name: t.name, topicId: t.topicId, partitions: t.partitions.length, replicationFactor: t.partitions[0]?.replicas.length ?? 0, configs: t.configs, internal: t.name.startsWith('__') }
+      const partitions: Partition[] = state ? state.partitions : []
+      const changed: PartitionRegistration[] = []
+      for (const p of t.partitions) {
+        if (!p.replicas.includes(this.nodeId)) continue
+        let part = partitions[p.partition]
+        if (!part) {
+          const plog = await this.logs.getOrCreate(t.name, p.partition, this.logConfig(t.configs))
+          part = new Partition(t.name, p.partition, plog, await loadProducerState(this.fs, plog, this.log, this.clock.now()))
+          part.localBrokerId = this.nodeId
+          partitions[p.partition] = part
+        }
+        const reg: PartitionRegistration = { topic: t.name, topicId: t.topicId, partition: p.partition, replicas: p.replicas, isr: p.isr, leader: p.leader, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch }
+        if (part.applyRegistration(reg)) changed.push(reg)
+      }
+      this.topicStates.set(t.name, { record, partitions })
+      for (const reg of changed) {
+        for (const fn of this.partitionListeners) {
+          try {
+            fn(reg)
+          } catch (err) {
+            this.log.error('partition change listener failed', { topic: reg.topic, partition: reg.partition, err })
+          }
+        }
+      }
+    }
+    void this.startGroups('metadata')
+  }
+
+  private async dropTopic(name: string): Promise<void> {
+    const state = this.topicStates.get(name)
+    if (!state) return
+    this.topicStates.delete(name)
+    for (const p of state.partitions) {
+      if (!p) continue
+      await this.logs.delete(name, p.index)
+      p.appended() // wake fetchers so they answer UNKNOWN_TOPIC_OR_PARTITION now
+    }
+    this.log.info('topic deleted', { topic: name })
+  }
+
+  /** Resolves once the partitions reflect metadata up to `offset` (or after timeoutMs; -1 resolves at once). */
+  waitForMetadata(offset: number, timeoutMs: number): Promise<void> {
+    if (offset < this.processed) return Promise.resolve()
+    return new Promise((resolve) => {
+      const w = { offset, resolve }
+      this.offsetWaiters.push(w)
+      this.clock.setTimeout(() => {
+        this.offsetWaiters = this.offsetWaiters.filter((x) => x !== w)
+        resolve()
+      }, timeoutMs)
+    })
+  }
+
+  /** Called after applyRegistration for every partition of this broker whose registration changed. */
+  onPartitionChange(fn: (reg: PartitionRegistration) => void): void {
+    this.partitionListeners.push(fn)
+  }
+
+  /** The cluster metadata as this broker knows it. */
+  get image(): MetadataImage {
+    return this.quorum.image
+  }
+
+  /** The active controller as this broker knows it (-1: none). */
+  get controllerId(): number {
+    return this.quorum.leaderId ?? -1
   }
 
   /** Host and port clients should use, per listener (bound ports replace port 0). */
@@ -134,34 +407,55 @@ export class Broker {
     return this.advertised
   }
 
-  /** The advertised endpoint of the listener a request arrived on (Kafka answers per listener). */
-  /** The group coordinator (consumer groups and committed offsets); set before the listeners open. */
+  /** The group coordinator (consumer groups and committed offsets). */
   get groups(): GroupCoordinator {
     if (!this.coordinator) throw new Error('the group coordinator is not started')
     return this.coordinator
   }
 
+  /** Whether the group coordinator runs (it starts once __consumer_offsets is here). */
+  get groupsReady(): boolean {
+    return this.coordinator !== null
+  }
+
+  /** The advertised endpoint of the listener a request arrived on (Kafka answers per listener). */
   endpointFor(listenerName: string): Listener {
     return this.advertised.find((l) => l.name === listenerName) ?? this.advertised[0]!
   }
 
-  private async loadTopics(): Promise<void> {
-    const known = new Set<string>()
-    for (const t of this.metadata.topics()) {
-      const partitions: Partition[] = []
-      for (let p = 0; p < t.partitions; p++) {
-        const plog = await this.logs.getOrCreate(t.name, p, this.logConfig(t.configs))
-        partitions.push(new Partition(t.name, p, plog, await loadProducerState(this.fs, plog, this.log, this.clock.now())))
-        known.add(`${t.name}-${p}`)
+  /**
+   * Creates __consumer_offsets when missing (offsets.topic.replication.factor capped to the live brokers),
+   * then starts the group coordinator once every partition of it is here. 'startup' creates the topic only
+   * when enough brokers are live (or this is a quorum of one), so a cluster's first broker does not create it
+   * with one replica; 'request' (FindCoordinator) creates it with what is live, as Kafka does; 'metadata'
+   * only starts the coordinator once the topic's partitions arrived.
+   */
+  async startGroups(mode: 'startup' | 'request' | 'metadata'): Promise<void> {
+    if (this.coordinator || this.startingGroups || this.stopped) return
+    this.startingGroups = true
+    try {
+      if (!this.image.topic(OFFSETS_TOPIC)) {
+        const live = this.image.liveBrokers().length
+        const wanted = this.config.int('offsets.topic.replication.factor')
+        const single = this.quorum.raft.status().voter && (this.config.voters?.size ?? 1) === 1
+        if (mode === 'metadata' || live === 0) return
+        if (mode === 'startup' && live < wanted && !single) return
+        const res = await this.createTopic({
+          name: OFFSETS_TOPIC,
+          partitions: this.config.int('offsets.topic.num.partitions'),
+          replicationFactor: Math.max(1, Math.min(wanted, live)),
+          configs: { 'retention.ms': '-1', 'retention.bytes': '-1', 'segment.bytes': String(this.config.int('offsets.topic.segment.bytes')) },
+        })
+        if (res.errorCode !== ErrorCode.NONE && res.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
+          this.log.warn(`cannot create ${OFFSETS_TOPIC} yet`, { error: res.errorMessage })
+          return
+        }
       }
-      this.topicStates.set(t.name, { record: t, partitions })
-    }
-    // Partitions on disk without a topic: a deletion interrupted by a crash. Finish it.
-    for (const plog of this.logs.all()) {
-      if (!known.has(`${plog.topic}-${plog.partition}`)) {
-        this.log.warn('deleting partition of a deleted topic', { topic: plog.topic, partition: plog.partition })
-        await this.logs.delete(plog.topic, plog.partition)
-      }
+      const t = this.topicStates.get(OFFSETS_TOPIC)
+      if (!t || t.partitions.length !== t.record.partitions || t.partitions.some((p) => !p)) return
+      this.coordinator = await startGroupCoordinator(this)
+    } finally {
+      this.startingGroups = false
     }
   }
 
@@ -170,8 +464,8 @@ export class Broker {
   }
 
   topicById(topicId: string): TopicState | undefined {
-    const rec = this.metadata.getById(topicId)
-    return rec ? this.topicStates.get(rec.name) : undefined
+    const t = this.quorum.image.topicById(topicId)
+    return t ? this.topicStates.get(t.name) : undefined
   }
 
   topics(): TopicState[] {
@@ -202,63 +496,43 @@ export class Broker {
     }
   }
 
-  /** Creates a topic and its partition logs. Kafka errors come back as values. */
+  /** Creates a topic through the controller; resolves once this broker has opened its replicas. Kafka errors come back as values. */
   async createTopic(spec: {
     name: string
     partitions: number
     replicationFactor: number
     configs: Record<string, string>
+    assignments?: number[][]
     validateOnly?: boolean
+    timeoutMs?: number
   }): Promise<TopicResult> {
-    const nameErr = checkTopicName(spec.name)
-    if (nameErr) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: nameErr }
-    if (this.topicStates.has(spec.name)) return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: `Topic '${spec.name}' already exists.` }
-    if (spec.partitions < 1) return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: 'Number of partitions must be larger than 0.' }
-    if (spec.partitions > 10_000) return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: 'Number of partitions is above this broker\'s limit of 10000.' }
-    if (spec.replicationFactor < 1) return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, errorMessage: 'Replication factor must be larger than 0.' }
-    if (spec.replicationFactor > 1) {
-      return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, errorMessage: `Unable to replicate the partition ${spec.replicationFactor} time(s): The target replication factor of ${spec.replicationFactor} cannot be reached because only 1 broker(s) are registered.` }
-    }
-    const topicId = this.random(16).toString('hex')
-    if (spec.validateOnly) return { errorCode: ErrorCode.NONE, errorMessage: null, topicId }
-    const record: TopicRecord = { name: spec.name, topicId, partitions: spec.partitions, replicationFactor: spec.replicationFactor, configs: spec.configs, internal: spec.name.startsWith('__') }
-    // Reserve the name synchronously so two concurrent creates cannot both pass the check above.
-    const state: TopicState = { record, partitions: [] }
-    this.topicStates.set(spec.name, state)
-    try {
-      await this.metadata.put(record)
-      for (let p = 0; p < spec.partitions; p++) {
-        const plog = await this.logs.getOrCreate(spec.name, p, this.logConfig(spec.configs))
-        state.partitions.push(new Partition(spec.name, p, plog))
-      }
-    } catch (err) {
-      this.log.error('topic creation failed', { topic: spec.name, err })
-      this.topicStates.delete(spec.name)
-      await this.metadata.remove(spec.name).catch(() => undefined)
-      return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: `Topic creation failed on disk: ${(err as Error).message}` }
-    }
-    this.log.info('topic created', { topic: spec.name, topicId, partitions: spec.partitions, configs: spec.configs })
-    return { errorCode: ErrorCode.NONE, errorMessage: null, topicId }
+    const req: CreateTopicSpec = { name: spec.name, partitions: spec.partitions, replicationFactor: spec.replicationFactor, configs: spec.configs, assignments: spec.assignments, validateOnly: spec.validateOnly }
+    const r = await this.controllerClient.call('createTopics', [req], spec.timeoutMs ?? CONTROLLER_TIMEOUT_MS)
+    if (!('results' in r) || r.errorCode !== ErrorCode.NONE) return { errorCode: r.errorCode === ErrorCode.NOT_CONTROLLER ? ErrorCode.REQUEST_TIMED_OUT : r.errorCode, errorMessage: 'The controller did not answer in time.' }
+    const res = r.results[0]!
+    if (res.errorCode !== ErrorCode.NONE) return { errorCode: res.errorCode, errorMessage: res.errorMessage }
+    await this.waitForMetadata(r.offset, 5000)
+    if (!spec.validateOnly) this.log.info('topic created', { topic: spec.name, topicId: res.topicId, partitions: res.partitions, replicationFactor: res.replicationFactor, configs: spec.configs })
+    return { errorCode: ErrorCode.NONE, errorMessage: null, topicId: res.topicId }
   }
 
-  /** Whether a topic is complete (all partitions open); a topic being created answers LEADER_NOT_AVAILABLE. */
-  isReady(t: TopicState): boolean {
-    return t.partitions.length === t.record.partitions
+  /** Partitions are opened as metadata is applied, so a known topic is always complete. */
+  isReady(_t: TopicState): boolean {
+    return true
   }
 
-  async deleteTopic(name: string): Promise<TopicResult> {
+  async deleteTopic(name: string, timeoutMs = CONTROLLER_TIMEOUT_MS): Promise<TopicResult> {
     if (!this.config.bool('delete.topic.enable')) return { errorCode: ErrorCode.TOPIC_DELETION_DISABLED, errorMessage: 'Topic deletion is disabled.' }
-    const state = this.topicStates.get(name)
-    if (!state) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'This server does not host this topic-partition.' }
-    if (state.record.internal) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Topic ${name} is a Kafka internal topic and is not allowed to be deleted.` }
-    this.topicStates.delete(name)
-    await this.metadata.remove(name)
-    for (const p of state.partitions) {
-      await this.logs.delete(name, p.index)
-      p.appended() // wake fetchers so they answer UNKNOWN_TOPIC_OR_PARTITION now
-    }
-    this.log.info('topic deleted', { topic: name })
-    return { errorCode: ErrorCode.NONE, errorMessage: null, topicId: state.record.topicId }
+    const t = this.quorum.image.topic(name)
+    if (!t) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'This server does not host this topic-partition.' }
+    if (name.startsWith('__')) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Topic ${name} is a Kafka internal topic and is not allowed to be deleted.`, topicId: t.topicId }
+    const r = await this.controllerClient.call('deleteTopics', [t.topicId], timeoutMs)
+    if (!('results' in r) || r.errorCode !== ErrorCode.NONE) return { errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: 'The controller did not answer in time.', topicId: t.topicId }
+    const res = r.results[0]!
+    if (res.errorCode === ErrorCode.UNKNOWN_TOPIC_ID) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'This server does not host this topic-partition.' }
+    if (res.errorCode !== ErrorCode.NONE) return { errorCode: res.errorCode, errorMessage: res.errorMessage, topicId: t.topicId }
+    await this.waitForMetadata(r.offset, 5000)
+    return { errorCode: ErrorCode.NONE, errorMessage: null, topicId: t.topicId }
   }
 
   /** Writes producer-state snapshots of the partitions whose state changed since the last one. */
@@ -266,6 +540,7 @@ export class Broker {
     const cutoff = this.clock.now() - this.config.int('producer.id.expiration.ms')
     for (const t of this.topicStates.values()) {
       for (const p of t.partitions) {
+        if (!p) continue
         if (p.producers.expire(cutoff) > 0) p.producersDirty = true
         if (!p.producersDirty) continue
         p.producersDirty = false
@@ -279,15 +554,32 @@ export class Broker {
     }
   }
 
-  /** Stops listeners, snapshots producer state, flushes and checkpoints storage, writes the clean-shutdown marker. */
+  /**
+   * Controlled shutdown (the controller moves our leaderships first, bounded by the session timeout), then
+   * stops listeners, snapshots producer state, flushes and checkpoints storage, writes the clean-shutdown
+   * marker and leaves the quorum (a leading controller resigns).
+   */
   async shutdown(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
     this.snapshotTimer?.cancel()
+    this.heartbeatTimer?.cancel()
+    if (this.brokerEpoch >= 0) {
+      const deadline = this.clock.monotonic() + Math.min(5000, this.config.int('broker.session.timeout.ms'))
+      while (this.clock.monotonic() < deadline && this.quorum.leaderId !== null) {
+        while (this.heartbeating) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 10))
+        const r = await this.heartbeat(true)
+        if (r.shouldShutDown) break
+        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 50))
+      }
+    }
     await this.server?.stop()
     this.coordinator?.shutdown()
+    await this.applying
     await this.snapshotProducers()
     await this.logs.shutdown()
+    await this.quorum.close()
+    await this.channel?.close()
   }
 }
 

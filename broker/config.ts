@@ -50,6 +50,15 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'log.dirs', type: 'string', default: null, doc: 'The directory holding the log data.' },
   { name: 'broker.rack', type: 'string', default: null, doc: 'Rack of the broker.' },
   { name: 'cluster.id', type: 'string', default: null, doc: 'Cluster id; generated on first start and kept in meta.properties.' },
+  { name: 'process.roles', type: 'list', default: 'broker,controller', doc: 'broker, controller, or both (combined mode): a controller is a voter of the metadata quorum.', oneOf: ['broker', 'controller'] },
+  { name: 'controller.quorum.voters', type: 'list', default: '', doc: 'Voters of the metadata quorum: id@host:port,... (their CONTROLLER listeners); empty: this node alone, on its controller listener.' },
+  { name: 'controller.listener.names', type: 'list', default: 'CONTROLLER', doc: 'Listeners that carry the metadata quorum and broker-to-controller requests, never client traffic.' },
+  { name: 'broker.session.timeout.ms', type: 'int', default: '9000', doc: 'A broker without a heartbeat for this long is fenced and its leaderships move.', min: 1 },
+  { name: 'broker.heartbeat.interval.ms', type: 'int', default: '2000', doc: 'How often a broker heartbeats to the controller.', min: 1 },
+  { name: 'controller.quorum.election.timeout.ms', type: 'int', default: '1000', doc: 'A voter without a leader waits this long (plus a random part) before it campaigns.', min: 1 },
+  { name: 'controller.quorum.fetch.timeout.ms', type: 'int', default: '2000', doc: 'A voter that has not heard from the leader this long campaigns.', min: 1 },
+  { name: 'controller.quorum.request.timeout.ms', type: 'int', default: '2000', doc: 'An unanswered quorum request is sent again after this.', min: 1 },
+  { name: 'offsets.topic.replication.factor', type: 'short', default: '3', doc: 'Replication factor of __consumer_offsets, capped to the live brokers when it is created.', min: 1 },
   { name: 'num.partitions', type: 'int', default: '1', doc: 'Default partition count of auto-created topics.', min: 1 },
   { name: 'default.replication.factor', type: 'int', default: '1', doc: 'Default replication factor of auto-created topics.', min: 1 },
   { name: 'auto.create.topics.enable', type: 'boolean', default: 'true', doc: 'Create a topic when Metadata names an unknown one.' },
@@ -171,6 +180,19 @@ export interface Listener {
   readonly port: number
 }
 
+/** Parses controller.quorum.voters: `id@host:port[,id@host:port]`. */
+export function parseVoters(value: string): Map<number, { host: string; port: number }> {
+  const out = new Map<number, { host: string; port: number }>()
+  for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(\d+)@(\[[^\]]+\]|[^:/@]+):(\d+)$/.exec(part)
+    if (!m) throw new ConfigError(`controller.quorum.voters: ${JSON.stringify(part)} is not a voter; expected id@host:port, e.g. 1@127.0.0.1:19092`)
+    const id = Number(m[1])
+    if (out.has(id)) throw new ConfigError(`controller.quorum.voters: node ${id} is listed twice`)
+    out.set(id, { host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) })
+  }
+  return out
+}
+
 /** Parses `NAME://host:port[,NAME://host:port]`. */
 export function parseListeners(value: string, key = 'listeners'): Listener[] {
   const out: Listener[] = []
@@ -213,6 +235,27 @@ export class BrokerConfig {
   }
   get listeners(): Listener[] {
     return parseListeners(this.values.get('listeners')!)
+  }
+  get controllerListenerNames(): string[] {
+    return (this.values.get('controller.listener.names') ?? '').split(',').map((s) => s.trim().toUpperCase()).filter(Boolean)
+  }
+  /** Listeners for Kafka clients (everything but the controller listeners). */
+  get clientListeners(): Listener[] {
+    const names = this.controllerListenerNames
+    return this.listeners.filter((l) => !names.includes(l.name))
+  }
+  get controllerListeners(): Listener[] {
+    const names = this.controllerListenerNames
+    return this.listeners.filter((l) => names.includes(l.name))
+  }
+  get roles(): { broker: boolean; controller: boolean } {
+    const r = (this.values.get('process.roles') ?? '').split(',').map((s) => s.trim())
+    return { broker: r.includes('broker'), controller: r.includes('controller') }
+  }
+  /** controller.quorum.voters; null when unset (this node alone). */
+  get voters(): Map<number, { host: string; port: number }> | null {
+    const v = this.values.get('controller.quorum.voters') ?? ''
+    return v.trim() === '' ? null : parseVoters(v)
   }
   get advertisedListeners(): Listener[] {
     const adv = this.values.get('advertised.listeners')
@@ -270,6 +313,26 @@ export function buildBrokerConfig(input: ConfigInput): BrokerConfig {
         problems.push((e as Error).message)
       }
     }
+  }
+  const voters = values.get('controller.quorum.voters')
+  if (voters) {
+    try {
+      parseVoters(voters)
+    } catch (e) {
+      problems.push((e as Error).message)
+    }
+  }
+  if (!problems.length) {
+    const c = new BrokerConfig(values, explicit)
+    const roles = c.roles
+    if (!roles.broker) problems.push('process.roles must include broker: controller-only nodes are not supported yet')
+    else if (c.clientListeners.length === 0) problems.push(`listeners has no client listener (all are in controller.listener.names ${c.controllerListenerNames.join(',')})`)
+    const v = voters ? parseVoters(voters) : null
+    if (roles.controller && v && v.has(c.nodeId) && c.controllerListeners.length === 0) {
+      problems.push(`node ${c.nodeId} is a voter in controller.quorum.voters but listeners has no ${c.controllerListenerNames.join('/')} listener`)
+    }
+    if (v && roles.controller && !v.has(c.nodeId)) problems.push(`process.roles includes controller but node ${c.nodeId} is not in controller.quorum.voters`)
+    if (v && !roles.controller && v.has(c.nodeId)) problems.push(`node ${c.nodeId} is in controller.quorum.voters but process.roles does not include controller`)
   }
   if (problems.length) throw new ConfigError(problems.join('\n'))
   return new BrokerConfig(values, explicit)

@@ -55,7 +55,11 @@ export async function runBroker(flags: BrokerFlags): Promise<number> {
   const log = createLogger({ level, base: { node: config.nodeId } })
   let broker: Broker
   try {
-    broker = await Broker.start(config, { logger: log })
+    broker = await Broker.start(config, {
+      logger: log,
+      // The broker already shut down cleanly; a broker that cannot follow metadata must not stay up half-alive.
+      onFatal: () => process.exit(3),
+    })
   } catch (err) {
     log.error('broker failed to start', { err })
     process.stderr.write(`faultline broker: failed to start: ${(err as Error).message}\n`)

@@ -572,7 +572,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Result
     } else if (err instanceof RunError && err.exitCode === 2) {
       inputError = err
     } else if (err instanceof ClusterError && err.code === 'ERR_CLUSTER_SIZE') {
-      inputError = new RunError(err.code, 2, `cluster.brokers: ${err.message}; expected brokers: 1`, { cause: err })
+      inputError = new RunError(err.code, 2, `cluster.brokers: ${err.message}`, { cause: err })
     } else {
       harnessError = describeError(err)
     }

@@ -2,11 +2,12 @@
 //
 // Behavior:
 // * Creates each topic with its partition count, replication factor and config overrides; numPartitions or
-//   replicationFactor -1 (v4+) take num.partitions / default.replication.factor. Manual assignments are
-//   accepted when every replica is this broker.
+//   replicationFactor -1 (v4+) take num.partitions / default.replication.factor. The controller assigns
+//   replicas round robin over the unfenced brokers; manual assignments may name any registered broker.
+// * Answered once the controller committed the topic and this broker applied it.
 // * validateOnly (v1+) checks everything and creates nothing.
 // * Errors per topic: TOPIC_ALREADY_EXISTS, INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS,
-//   INVALID_REPLICATION_FACTOR (more replicas than brokers), INVALID_REPLICA_ASSIGNMENT, INVALID_CONFIG
+//   INVALID_REPLICATION_FACTOR (more replicas than live brokers), INVALID_REPLICA_ASSIGNMENT, INVALID_CONFIG
 //   (unknown key or bad value, with the reason), INVALID_REQUEST (a name twice in one request).
 // * v5+ returns the topic's partition count, replication factor and every config with its source.
 //
@@ -36,19 +37,20 @@ register(CreateTopics, async (req, ctx) => {
     }
     let partitions = t.numPartitions === -1 ? broker.config.int('num.partitions') : t.numPartitions
     let rf = t.replicationFactor === -1 ? broker.config.int('default.replication.factor') : t.replicationFactor
+    let assignments: number[][] | undefined
     if (t.assignments.length > 0) {
       if (t.numPartitions !== -1 || t.replicationFactor !== -1) {
         topics.push(fail(ErrorCode.INVALID_REQUEST, 'Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.'))
         continue
       }
-      const bad = t.assignments.find((a) => a.brokerIds.length === 0 || a.brokerIds.some((id) => id !== broker.nodeId))
       const indexes = t.assignments.map((a) => a.partitionIndex).sort((a, b) => a - b)
-      if (bad || indexes.some((v, i) => v !== i)) {
-        topics.push(fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Replica assignment must name partitions 0..n-1 and only broker ${broker.nodeId}, the only broker in this cluster`))
+      if (indexes.some((v, i) => v !== i)) {
+        topics.push(fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'Replica assignment must name partitions 0..n-1, each once'))
         continue
       }
-      partitions = t.assignments.length
-      rf = t.assignments[0]!.brokerIds.length
+      assignments = [...t.assignments].sort((a, b) => a.partitionIndex - b.partitionIndex).map((a) => [...a.brokerIds])
+      partitions = assignments.length
+      rf = assignments[0]!.length
     }
     const configs: Record<string, string> = {}
     let configError: string | null = null
@@ -64,7 +66,7 @@ register(CreateTopics, async (req, ctx) => {
       topics.push(fail(ErrorCode.INVALID_CONFIG, configError))
       continue
     }
-    const res = await broker.createTopic({ name: t.name, partitions, replicationFactor: rf, configs, validateOnly: req.validateOnly })
+    const res = await broker.createTopic({ name: t.name, partitions, replicationFactor: rf, configs, assignments, validateOnly: req.validateOnly, timeoutMs: req.timeoutMs > 0 ? req.timeoutMs : undefined })
     if (res.errorCode !== ErrorCode.NONE) {
       topics.push(fail(res.errorCode, res.errorMessage ?? ''))
       continue

@@ -1,8 +1,9 @@
 // DeleteTopics: v0-6
 //
 // Behavior:
-// * Deletes each named topic (v6+: by name or by id) and its partition logs; fetchers waiting on it wake up
-//   and see UNKNOWN_TOPIC_OR_PARTITION.
+// * Deletes each named topic (v6+: by name or by id) through the controller; every broker deletes its
+//   partition logs when it applies the removal, and fetchers waiting on them wake up and see
+//   UNKNOWN_TOPIC_OR_PARTITION. Answered once this broker applied the removal.
 // * Errors per topic: UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID (v6+), TOPIC_DELETION_DISABLED
 //   (delete.topic.enable=false), INVALID_REQUEST (both name and id, or neither; an internal topic).
 //
@@ -25,12 +26,12 @@ register(DeleteTopics, async (req, ctx) => {
       responses.push({ name: w.name, topicId: w.topicId, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Name a topic by name or by id, not both or neither' })
       continue
     }
-    const name = byId ? broker.topicById(w.topicId)?.record.name : w.name!
+    const name = byId ? broker.image.topicById(w.topicId)?.name : w.name!
     if (name === undefined) {
       responses.push({ name: null, topicId: w.topicId, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, errorMessage: 'This server does not host this topic ID.' })
       continue
     }
-    const res = await broker.deleteTopic(name)
+    const res = await broker.deleteTopic(name, req.timeoutMs > 0 ? req.timeoutMs : undefined)
     responses.push({ name, topicId: res.topicId ?? w.topicId, errorCode: res.errorCode, errorMessage: res.errorMessage })
   }
   return { throttleTimeMs: 0, responses }

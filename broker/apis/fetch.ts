@@ -79,7 +79,8 @@ async function collect(broker: Broker, req: FetchRequest, byId: boolean) {
       const p = name === undefined ? undefined : broker.partition(name, fp.partition)
       if (!p) {
         error = true
-        out.push({ ...base, errorCode: name === undefined ? missing : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })
+        const known = name !== undefined && fp.partition >= 0 && fp.partition < (broker.topic(name)?.record.partitions ?? 0)
+        out.push({ ...base, errorCode: name === undefined ? missing : known ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })
         continue
       }
       const state = { highWatermark: p.highWatermark, lastStableOffset: p.lastStableOffset, logStartOffset: p.log.logStartOffset }
@@ -87,6 +88,11 @@ async function collect(broker: Broker, req: FetchRequest, byId: boolean) {
       if (epoch !== 'ok') {
         error = true
         out.push({ ...base, ...state, errorCode: epoch === 'fenced' ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH })
+        continue
+      }
+      if (!p.isLeader) {
+        error = true
+        out.push({ ...base, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER })
         continue
       }
       const limit = Math.min(fp.partitionMaxBytes, remaining)

@@ -1,15 +1,18 @@
 // FindCoordinator: v0-4
 //
 // Behavior:
-// * Key type 0 (group) and 1 (transactional id) are answered with this broker, at the address of the listener
-//   the request came in on: a single node coordinates everything. Which offsets partition holds a group is
-//   the coordinator's business (COORDINATOR_LOAD_IN_PROGRESS comes from the group APIs while it loads).
+// * Key type 0 (group): the leader of the group's __consumer_offsets partition, at its endpoint for the
+//   listener the request came in on; COORDINATOR_NOT_AVAILABLE while that partition has no leader or the
+//   topic does not exist yet (this request creates it, as in Kafka). COORDINATOR_LOAD_IN_PROGRESS comes
+//   from the group APIs while the coordinator loads.
+// * Key type 1 (transactional id): this broker (transactions are not implemented).
 // * Other key types get INVALID_REQUEST.
 //
 // Version notes:
 // * v1: keyType, errorMessage, throttleTimeMs; v2: same as v1; v3: flexible
 // * v4: a batch of keys in, one coordinators entry per key out (KIP-699); the single-key fields go
 
+import { partitionForGroup } from '../group/records.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import { FindCoordinator } from '../protocol/messages/find-coordinator.ts'
 import { register } from './registry.ts'
@@ -20,12 +23,21 @@ const TRANSACTION = 1
 register(FindCoordinator, (req, ctx) => {
   const { broker } = ctx
   const endpoint = broker.endpointFor(ctx.connection.listenerName)
-  const answer = () => {
+  const offsets = broker.image.topic('__consumer_offsets')
+  if (req.keyType === GROUP && (!offsets || !broker.groupsReady)) void broker.startGroups('request')
+  const unavailable = { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'The coordinator is not available.', nodeId: -1, host: '', port: -1 }
+  const answer = (key: string) => {
     if (req.keyType !== GROUP && req.keyType !== TRANSACTION) {
       return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown coordinator key type ${req.keyType}`, nodeId: -1, host: '', port: -1 }
     }
-    return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: broker.nodeId, host: endpoint.host, port: endpoint.port }
+    if (req.keyType === TRANSACTION) return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: broker.nodeId, host: endpoint.host, port: endpoint.port }
+    if (!offsets || offsets.partitions.length === 0) return unavailable
+    const leader = offsets.partitions[partitionForGroup(key, offsets.partitions.length)]?.leader ?? -1
+    if (leader === broker.nodeId) return broker.groupsReady ? { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: broker.nodeId, host: endpoint.host, port: endpoint.port } : unavailable
+    const b = leader >= 0 ? broker.image.broker(leader) : undefined
+    const e = b && !b.fenced ? (b.endpoints.find((x) => x.name === ctx.connection.listenerName) ?? b.endpoints[0]) : undefined
+    return e ? { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: leader, host: e.host, port: e.port } : unavailable
   }
-  if (ctx.version >= 4) return { throttleTimeMs: 0, coordinators: req.coordinatorKeys.map((key) => ({ key, ...answer() })) }
-  return { throttleTimeMs: 0, ...answer() }
+  if (ctx.version >= 4) return { throttleTimeMs: 0, coordinators: req.coordinatorKeys.map((key) => ({ key, ...answer(key) })) }
+  return { throttleTimeMs: 0, ...answer(req.key) }
 })

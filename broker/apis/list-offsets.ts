@@ -30,12 +30,17 @@ register(ListOffsets, async (req, ctx) => {
       const base = { partitionIndex: rp.partitionIndex, timestamp: -1, offset: -1, leaderEpoch: -1 }
       const p = broker.partition(t.name, rp.partitionIndex)
       if (!p) {
-        partitions.push({ ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })
+        const known = rp.partitionIndex >= 0 && rp.partitionIndex < (broker.topic(t.name)?.record.partitions ?? 0)
+        partitions.push({ ...base, errorCode: known ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })
         continue
       }
       const epoch = p.checkLeaderEpoch(rp.currentLeaderEpoch)
       if (epoch !== 'ok') {
         partitions.push({ ...base, errorCode: epoch === 'fenced' ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH })
+        continue
+      }
+      if (!p.isLeader) {
+        partitions.push({ ...base, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER })
         continue
       }
       const limit = committed ? p.lastStableOffset : p.highWatermark

@@ -1,10 +1,14 @@
 // Metadata: v1-12
 //
 // Behavior:
-// * Brokers: this broker, at the advertised address of the listener the request came in on.
-// * Topics: null = all topics; named topics that do not exist are created when auto.create.topics.enable is
+// * Brokers: every registered, unfenced broker, at its endpoint for the listener the request came in on
+//   (its first endpoint when it has no listener of that name). controllerId: the active controller (the
+//   metadata quorum's leader) in combined mode, -1 while there is none.
+// * Topics from this broker's metadata image: per partition the leader (-1 and LEADER_NOT_AVAILABLE when it
+//   has none), leader epoch, replicas, ISR and offline replicas (fenced or unregistered brokers).
+// * Named topics that do not exist are created through the controller when auto.create.topics.enable is
 //   on and the request allows it (always before v4), with num.partitions and default.replication.factor,
-//   and are returned ready (our creation is synchronous, so no LEADER_NOT_AVAILABLE round trip).
+//   and are returned once this broker has applied the creation.
 // * Illegal names get INVALID_TOPIC_EXCEPTION; unknown names UNKNOWN_TOPIC_OR_PARTITION; unknown ids (v10+)
 //   UNKNOWN_TOPIC_ID.
 // * Authorized operations are not computed yet: INT32_MIN ("not requested / unknown").
@@ -15,7 +19,8 @@
 // * v9: flexible
 // * v10: topic ids; v12: topics may be named by id only, name nullable in the response
 
-import { checkTopicName, type Broker, type TopicState } from '../broker.ts'
+import { checkTopicName, type Broker } from '../broker.ts'
+import type { MetadataImage, TopicInfo } from '../controller/metadata-image.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import { Metadata } from '../protocol/messages/metadata.ts'
 import { ZERO_UUID } from '../protocol/schema.ts'
@@ -25,21 +30,20 @@ const UNKNOWN_OPERATIONS = -2147483648
 
 register(Metadata, async (req, ctx) => {
   const { broker } = ctx
-  const endpoint = broker.endpointFor(ctx.connection.listenerName)
   const autoCreate = broker.config.bool('auto.create.topics.enable') && (ctx.version < 4 || req.allowAutoTopicCreation)
 
   const topics = []
   if (req.topics === null) {
-    for (const t of broker.topics()) if (broker.isReady(t)) topics.push(describe(broker, t))
+    for (const t of broker.image.topics()) topics.push(describe(broker.image, t))
   } else {
     for (const want of req.topics) {
       if (want.name === null || want.name === undefined) {
-        const t = want.topicId && want.topicId !== ZERO_UUID ? broker.topicById(want.topicId) : undefined
-        topics.push(t ? describe(broker, t) : missing(null, want.topicId, ErrorCode.UNKNOWN_TOPIC_ID))
+        const t = want.topicId && want.topicId !== ZERO_UUID ? broker.image.topicById(want.topicId) : undefined
+        topics.push(t ? describe(broker.image, t) : missing(null, want.topicId, ErrorCode.UNKNOWN_TOPIC_ID))
         continue
       }
       const name = want.name
-      let t = broker.topic(name)
+      let t = broker.image.topic(name)
       if (!t) {
         const illegal = checkTopicName(name)
         if (illegal) {
@@ -56,39 +60,44 @@ register(Metadata, async (req, ctx) => {
           if (res.errorCode !== ErrorCode.NONE && res.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
             broker.log.warn('auto-creation failed', { topic: name, error: res.errorMessage })
           }
-          t = broker.topic(name)
+          t = broker.image.topic(name)
         }
       }
       if (!t) topics.push(missing(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
-      else if (!broker.isReady(t)) topics.push(missing(name, t.record.topicId, ErrorCode.LEADER_NOT_AVAILABLE))
-      else topics.push(describe(broker, t))
+      else topics.push(describe(broker.image, t))
     }
   }
 
+  const listener = ctx.connection.listenerName
+  const brokers = broker.image.liveBrokers().map((b) => {
+    const e = b.endpoints.find((x) => x.name === listener) ?? b.endpoints[0]
+    return { nodeId: b.brokerId, host: e?.host ?? '', port: e?.port ?? -1, rack: b.rack }
+  })
   return {
     throttleTimeMs: 0,
-    brokers: [{ nodeId: broker.nodeId, host: endpoint.host, port: endpoint.port, rack: broker.config.get('broker.rack') }],
+    brokers,
     clusterId: broker.clusterId,
-    controllerId: broker.nodeId,
+    controllerId: broker.controllerId,
     topics,
     clusterAuthorizedOperations: UNKNOWN_OPERATIONS,
   }
 })
 
-function describe(broker: Broker, t: TopicState) {
+function describe(image: MetadataImage, t: TopicInfo) {
+  const live = (id: number) => image.broker(id)?.fenced === false
   return {
     errorCode: ErrorCode.NONE,
-    name: t.record.name,
-    topicId: t.record.topicId,
-    isInternal: t.record.internal,
+    name: t.name,
+    topicId: t.topicId,
+    isInternal: t.name.startsWith('__'),
     partitions: t.partitions.map((p) => ({
-      errorCode: ErrorCode.NONE,
-      partitionIndex: p.index,
-      leaderId: broker.nodeId,
+      errorCode: p.leader === -1 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+      partitionIndex: p.partition,
+      leaderId: p.leader,
       leaderEpoch: p.leaderEpoch,
-      replicaNodes: [broker.nodeId],
-      isrNodes: [broker.nodeId],
-      offlineReplicas: [],
+      replicaNodes: [...p.replicas],
+      isrNodes: [...p.isr],
+      offlineReplicas: p.replicas.filter((r) => !live(r)),
     })),
     topicAuthorizedOperations: UNKNOWN_OPERATIONS,
   }

@@ -17,15 +17,9 @@
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { OffsetForLeaderEpoch } from '../protocol/messages/offset-for-leader-epoch.ts'
-import type { Partition } from '../replication/partition.ts'
 import { register } from './registry.ts'
 
 const DEBUGGING_REPLICA_ID = -2
-
-/** Whether this broker leads the partition; a partition without replication state is its own leader. */
-function isLeader(p: Partition): boolean {
-  return 'isLeader' in p ? p.isLeader !== false : true
-}
 
 register(OffsetForLeaderEpoch, (req, ctx) => {
   const { broker } = ctx
@@ -38,7 +32,7 @@ register(OffsetForLeaderEpoch, (req, ctx) => {
       if (!p) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }
       const epoch = p.checkLeaderEpoch(rp.currentLeaderEpoch)
       if (epoch !== 'ok') return { ...base, errorCode: epoch === 'fenced' ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH }
-      if (leaderOnly && !isLeader(p)) return { ...base, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER }
+      if (leaderOnly && !p.isLeader) return { ...base, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER }
       const found = p.log.epochCache.endOffsetFor(rp.leaderEpoch, p.log.logEndOffset)
       return { ...base, errorCode: ErrorCode.NONE, leaderEpoch: found.epoch, endOffset: found.endOffset }
     }),

@@ -58,7 +58,9 @@ function fail(index: number, errorCode: number, errorMessage: string | null = nu
 function appendOne(broker: Broker, topicName: string, index: number, records: Buffer | null, acks: number): PartitionResponse | { response: PartitionResponse; wait: Promise<void> } {
   const topic = broker.topic(topicName)
   const partition = topic?.partitions[index]
-  if (!topic || !partition) return fail(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+  if (!topic || index < 0 || index >= topic.record.partitions) return fail(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+  // A replica elsewhere, a follower here, or no leader at all: the client refreshes metadata and retries.
+  if (!partition || !partition.isLeader) return fail(index, ErrorCode.NOT_LEADER_OR_FOLLOWER)
   // Internal topics (__consumer_offsets) are written by their coordinators only, as in Kafka.
   if (topic.record.internal) return fail(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topicName}`)
   if (!records || records.length === 0) return fail(index, ErrorCode.CORRUPT_MESSAGE, 'empty records')

@@ -1,47 +1,40 @@
-// Producer id allocation. Ids are handed out from blocks whose end is persisted before any id in them is
-// used, so a restart never hands out an id twice (it skips the rest of the last block), the way Kafka's
-// controller allocates blocks through AllocateProducerIds. Any id below the persisted block end may have
-// been handed out; ids at or above it were not, which is how Produce recognizes UNKNOWN_PRODUCER_ID.
-
-import type { MetadataPersistence } from '../controller/local-metadata.ts'
+// Producer id allocation. Ids are handed out from blocks the controller allocates through the metadata log
+// (Kafka's AllocateProducerIds): a block is committed before any id in it is used, so no id is handed out
+// twice, across restarts and across brokers (a restart skips the rest of its last block). Any id below the
+// cluster's allocated end may have been handed out; ids at or above it were not, which is how Produce
+// recognizes UNKNOWN_PRODUCER_ID.
 
 export const PRODUCER_ID_BLOCK_SIZE = 1000
 
+export interface ProducerIdSource {
+  /** A fresh block from the controller; rejects when none can be had (no controller, not registered). */
+  nextBlock(): Promise<{ start: number; length: number }>
+  /** The end of every block allocated so far, cluster-wide (as of this broker's metadata). */
+  allocatedEnd(): number
+}
+
 export class ProducerIdManager {
-  private next: number
-  private blockEnd: number
-  private readonly persistence: MetadataPersistence
+  private next = 0
+  private blockEnd = 0
+  private readonly source: ProducerIdSource
   private pending: Promise<void> | null = null
 
-  private constructor(persistence: MetadataPersistence, blockEnd: number) {
-    this.persistence = persistence
-    this.next = blockEnd
-    this.blockEnd = blockEnd
-  }
-
-  static async open(persistence: MetadataPersistence): Promise<ProducerIdManager> {
-    const text = await persistence.load()
-    let end = 0
-    if (text !== null) {
-      const m = /^nextBlockStart=(\d+)$/m.exec(text)
-      if (!m) throw new Error(`producer id state is unreadable: ${JSON.stringify(text.slice(0, 80))}`)
-      end = Number(m[1])
-    }
-    return new ProducerIdManager(persistence, end)
+  constructor(source: ProducerIdSource) {
+    this.source = source
   }
 
   /** Whether this cluster may have handed out the id. */
   isAllocated(producerId: number): boolean {
-    return producerId >= 0 && producerId < this.blockEnd
+    return producerId >= 0 && (producerId < this.blockEnd || producerId < this.source.allocatedEnd())
   }
 
   async allocate(): Promise<number> {
     while (this.next >= this.blockEnd) {
       if (!this.pending) {
-        const end = this.blockEnd + PRODUCER_ID_BLOCK_SIZE
-        this.pending = this.persistence.save(`nextBlockStart=${end}\n`).then(
-          () => {
-            this.blockEnd = end
+        this.pending = this.source.nextBlock().then(
+          (b) => {
+            this.next = b.start
+            this.blockEnd = b.start + b.length
             this.pending = null
           },
           (err: unknown) => {

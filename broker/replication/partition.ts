@@ -4,12 +4,23 @@
 
 import { ProducerStateManager } from '../producers/producer-state.ts'
 import type { PartitionLog } from '../storage/log.ts'
+import type { PartitionRegistration } from './control.ts'
 
 export class Partition {
   readonly topic: string
   readonly index: number
   readonly log: PartitionLog
   leaderEpoch: number
+  /** The registration as of the last metadata applied (controller's view): leader -1 means none. */
+  leader = -1
+  partitionEpoch = 0
+  replicas: readonly number[] = []
+  isr: readonly number[] = []
+  /** Whether this broker leads the partition; only a leader serves clients. True until a registration says
+   *  otherwise, so a Partition built outside a broker (tests, tools) behaves as a single node's. */
+  isLeader = true
+  /** This broker's id, to tell leader from follower in applyRegistration; set by the broker. */
+  localBrokerId = -1
   /** Idempotent producers' sequence windows for this partition. */
   producers: ProducerStateManager
   /** Whether producer state changed since the last snapshot. */
@@ -48,9 +59,32 @@ export class Partition {
     for (const fn of [...this.waiters]) fn()
   }
 
+  /** Takes the controller's registration; returns whether anything changed. */
+  applyRegistration(reg: PartitionRegistration): boolean {
+    const isLeader = reg.leader === this.localBrokerId && reg.leader >= 0
+    const changed =
+      reg.leader !== this.leader ||
+      reg.leaderEpoch !== this.leaderEpoch ||
+      reg.partitionEpoch !== this.partitionEpoch ||
+      isLeader !== this.isLeader ||
+      !sameList(reg.isr, this.isr) ||
+      !sameList(reg.replicas, this.replicas)
+    this.leader = reg.leader
+    this.leaderEpoch = reg.leaderEpoch
+    this.partitionEpoch = reg.partitionEpoch
+    this.replicas = [...reg.replicas]
+    this.isr = [...reg.isr]
+    this.isLeader = isLeader
+    return changed
+  }
+
   /** Checks a client's CurrentLeaderEpoch (KIP-320): -1 means unknown and always passes. */
   checkLeaderEpoch(current: number): 'ok' | 'fenced' | 'unknown' {
     if (current < 0 || current === this.leaderEpoch) return 'ok'
     return current < this.leaderEpoch ? 'fenced' : 'unknown'
   }
+}
+
+function sameList(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }

@@ -120,6 +120,8 @@ export class LogManager {
     const logStarts = await mgr.#readCheckpoint(LOG_START_OFFSET_CHECKPOINT_FILE)
 
     const todo = names.flatMap((name) => {
+      // The metadata quorum's log lives beside the partitions, as in Kafka, and is not a partition of ours.
+      if (name === '__cluster_metadata-0') return []
       const parsed = parsePartitionDirName(name)
       return parsed ? [{ name, ...parsed }] : []
     })

@@ -3,6 +3,7 @@
 // (it watches a pipe from us), so an interrupted run never leaves brokers behind.
 
 import { spawn, type ChildProcess } from 'node:child_process'
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 /** dist/bin/faultline.js: beside this file when it runs compiled (dist/chaos/cluster), or in the repository's
@@ -26,6 +27,9 @@ export interface BrokerProcessOptions {
   readonly host: string
   /** 0 lets the OS choose; restarts reuse the first port so clients' metadata stays valid. */
   readonly port: number
+  /** Port of the CONTROLLER listener (metadata quorum and broker-to-controller requests) on the same host;
+   *  absent: no controller listener (a single node, or a broker-only node). */
+  readonly controllerPort?: number
   readonly dataDir: string
   readonly overrides?: Readonly<Record<string, string | number | boolean>>
   readonly startTimeoutMs?: number
@@ -34,6 +38,9 @@ export interface BrokerProcessOptions {
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error'
   /** Every log line of the broker (parsed JSON, or { raw }). */
   readonly onLog?: (rec: Record<string, unknown>) => void
+  /** Outlive this process (faultline cluster up --detach): output goes to this file, not through us, and the
+   *  broker does not watch for our exit. */
+  readonly detachedLogFile?: string
 }
 
 export class BrokerStartError extends Error {
@@ -84,9 +91,12 @@ export class BrokerProcess {
   async start(): Promise<void> {
     if (this.running) return
     installExitHook()
-    const args = [this.opts.cli ?? CLI_PATH, 'broker', '--node-id', String(this.nodeId), '--listeners', `PLAINTEXT://${this.host}:${this.port}`, '--data-dir', this.dataDir, '--exit-with-parent']
+    const listeners = [`PLAINTEXT://${this.host}:${this.port}`]
+    if (this.opts.controllerPort !== undefined) listeners.push(`CONTROLLER://${this.host}:${this.opts.controllerPort}`)
+    const args = [this.opts.cli ?? CLI_PATH, 'broker', '--node-id', String(this.nodeId), '--listeners', listeners.join(','), '--data-dir', this.dataDir, '--exit-with-parent']
     if (this.opts.logLevel) args.push('--log-level', this.opts.logLevel)
     for (const [k, v] of Object.entries(this.opts.overrides ?? {})) args.push('--override', `${k}=${v}`)
+    if (this.opts.detachedLogFile) return this.startDetached(args.filter((a) => a !== '--exit-with-parent'), this.opts.detachedLogFile)
     const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })
     this.proc = proc
     this.paused = false
@@ -138,6 +148,46 @@ export class BrokerProcess {
         reject(new BrokerStartError(`broker ${this.nodeId} exited with code ${code} before it started: ${this.stderr.trim() || '(no output)'}`))
       })
     })
+  }
+
+  private async startDetached(args: string[], logFile: string): Promise<void> {
+    const fd = openSync(logFile, 'a')
+    // Only lines of this start count: the file may hold earlier runs.
+    const from = fstatSync(fd).size
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], detached: true })
+    closeSync(fd)
+    proc.unref()
+    this.proc = proc
+    this.exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)))
+    let exitCode: number | null | undefined
+    void this.exited.then((c) => (exitCode = c))
+    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 30_000)
+    for (;;) {
+      let text = ''
+      try {
+        text = readFileSync(logFile).subarray(from).toString('utf8')
+      } catch {
+        text = ''
+      }
+      for (const line of text.split('\n')) {
+        if (!line.includes('"broker started"')) continue
+        try {
+          const rec = JSON.parse(line) as Record<string, unknown>
+          if (rec.msg !== 'broker started') continue
+          const l = ((rec.bound ?? rec.listeners) as string[])[0]!
+          this.port = Number(l.slice(l.lastIndexOf(':') + 1))
+          return
+        } catch {
+          continue
+        }
+      }
+      if (exitCode !== undefined) throw new BrokerStartError(`broker ${this.nodeId} exited with code ${exitCode} before it started; see ${logFile}`)
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL')
+        throw new BrokerStartError(`broker ${this.nodeId} on ${this.host} did not start within ${this.opts.startTimeoutMs ?? 30_000} ms; see ${logFile}`)
+      }
+      await new Promise((r) => setTimeout(r, 100))
+    }
   }
 
   /** Sends a signal and waits for the process to end (SIGKILL by default: a crash). */

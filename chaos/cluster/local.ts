@@ -1,10 +1,15 @@
 // The local backend: N reference brokers as processes on this machine, each on its own 127.0.0.x address
-// and data directory. close() stops them (SIGTERM, then SIGKILL after a grace period) and deletes the data
-// unless asked to keep it; the brokers also exit by themselves if this process dies (--exit-with-parent).
+// and data directory, with a client port and a CONTROLLER port. The first `voters` brokers (3 by default) form
+// the metadata quorum (combined mode: broker and controller in one process); the others are brokers only.
+// Startup resolves once every broker is registered and unfenced (every broker's Metadata lists all N).
+// close() stops them (SIGTERM, then SIGKILL after a grace period) and deletes the data unless asked to keep
+// it; the brokers also exit by themselves if this process dies (--exit-with-parent).
 
-import { mkdtempSync, rmSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { RawCluster } from '../../workloads/drivers/raw.ts'
 import { BrokerProcess, randomLoopbackHost } from './broker-process.ts'
 import { ClusterError, type ClusterDescription, type ClusterTarget, type NodeHandle } from './types.ts'
 
@@ -18,10 +23,16 @@ export interface LocalClusterOptions {
   readonly keepData?: boolean
   /** First broker's port; 0 lets the OS choose (each broker has its own address, so ports may repeat). */
   readonly basePort?: number
+  /** How many brokers (the first ones) vote in the metadata quorum; default min(brokers, 3). */
+  readonly voters?: number
+  /** How long startup may take, until every broker is unfenced; default 60 s. */
+  readonly startTimeoutMs?: number
+  /** Brokers outlive this process (faultline cluster up --detach); each logs to DATA_DIR/broker-N.log. */
+  readonly detached?: boolean
   readonly onLog?: (nodeId: number, rec: Record<string, unknown>) => void
 }
 
-class LocalNode implements NodeHandle {
+export class LocalNode implements NodeHandle {
   readonly id: number
   readonly proc: BrokerProcess
   constructor(proc: BrokerProcess) {
@@ -40,6 +51,9 @@ class LocalNode implements NodeHandle {
   get running(): boolean {
     return this.proc.running
   }
+  get pid(): number | undefined {
+    return this.proc.pid
+  }
   start(): Promise<void> {
     return this.proc.start()
   }
@@ -57,31 +71,53 @@ class LocalNode implements NodeHandle {
   }
 }
 
-export async function startLocalCluster(opts: LocalClusterOptions): Promise<ClusterTarget> {
-  if (opts.brokers !== 1) {
-    // Independent brokers would not form one cluster; replication and the metadata quorum come later.
-    throw new ClusterError('ERR_CLUSTER_SIZE', `the local backend runs 1 broker for now (asked for ${opts.brokers}); multi-broker clusters arrive with replication`)
+/** Where the CONTROLLER listener goes: a fixed port per broker, since the voters must know it up front
+ *  (each broker has its own address, so the same port on every broker is fine). */
+export function controllerPortFor(basePort: number | undefined, id: number): number {
+  return basePort ? Math.min(65535, basePort + 10_000 + id - 1) : 19_092
+}
+
+export interface LocalCluster extends ClusterTarget {
+  readonly nodes: readonly LocalNode[]
+}
+
+export async function startLocalCluster(opts: LocalClusterOptions): Promise<LocalCluster> {
+  if (!Number.isInteger(opts.brokers) || opts.brokers < 1) {
+    throw new ClusterError('ERR_CLUSTER_SIZE', `the local backend needs at least 1 broker (asked for ${opts.brokers})`)
   }
   const root = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'faultline-cluster-'))
+  mkdirSync(root, { recursive: true })
   const hosts = new Set<string>()
-  const nodes: LocalNode[] = []
+  const voterCount = Math.max(1, Math.min(opts.brokers, opts.voters ?? 3))
+  const planned: { id: number; host: string; controllerPort: number }[] = []
   for (let id = 1; id <= opts.brokers; id++) {
     let host = randomLoopbackHost()
     while (hosts.has(host)) host = randomLoopbackHost()
     hosts.add(host)
-    nodes.push(
+    planned.push({ id, host, controllerPort: controllerPortFor(opts.basePort, id) })
+  }
+  const multi = opts.brokers > 1
+  const voters = planned.slice(0, voterCount).map((p) => `${p.id}@${p.host}:${p.controllerPort}`).join(',')
+  const clusterId = randomBytes(16).toString('base64url')
+  const nodes: LocalNode[] = planned.map(
+    (p) =>
       new LocalNode(
         new BrokerProcess({
-          nodeId: id,
-          host,
-          port: opts.basePort ? opts.basePort + id - 1 : 0,
-          dataDir: join(root, `broker-${id}`),
-          overrides: opts.config,
-          onLog: opts.onLog ? (rec) => opts.onLog!(id, rec) : undefined,
+          nodeId: p.id,
+          host: p.host,
+          port: opts.basePort ? opts.basePort + p.id - 1 : 0,
+          // A single broker keeps today's shape: a quorum of one in process, no controller listener.
+          controllerPort: multi && p.id <= voterCount ? p.controllerPort : undefined,
+          dataDir: join(root, `broker-${p.id}`),
+          overrides: multi
+            ? { 'cluster.id': clusterId, 'controller.quorum.voters': voters, 'process.roles': p.id <= voterCount ? 'broker,controller' : 'broker', ...opts.config }
+            : opts.config,
+          startTimeoutMs: opts.startTimeoutMs ?? 60_000,
+          onLog: opts.onLog ? (rec) => opts.onLog!(p.id, rec) : undefined,
+          detachedLogFile: opts.detached ? join(root, `broker-${p.id}.log`) : undefined,
         }),
       ),
-    )
-  }
+  )
   let closed = false
   const close = async () => {
     if (closed) return
@@ -90,7 +126,9 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
     if (!opts.keepData && !opts.dataDir) rmSync(root, { recursive: true, force: true })
   }
   try {
+    // All at once: a broker's start waits for a quorum, which needs the others.
     await Promise.all(nodes.map((n) => n.start()))
+    await waitForBrokers(nodes.map((n) => n.address), opts.brokers, opts.startTimeoutMs ?? 60_000)
   } catch (err) {
     await close()
     throw new ClusterError('ERR_CLUSTER_START', `the local cluster did not start: ${(err as Error).message}`, { cause: err })
@@ -108,5 +146,27 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Clus
     nodes,
     describe: description,
     close,
+  }
+}
+
+/** Polls Metadata on every broker until each lists all `count` brokers. */
+async function waitForBrokers(addresses: readonly string[], count: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (const address of addresses) {
+    for (;;) {
+      const c = new RawCluster({ bootstrap: [address], requestTimeoutMs: 5000, connectTimeoutMs: 5000 }, 1)
+      let seen = 0
+      try {
+        await c.refresh()
+        seen = c.brokers.size
+      } catch {
+        seen = 0
+      } finally {
+        c.close()
+      }
+      if (seen >= count) break
+      if (Date.now() > deadline) throw new Error(`broker ${address} lists ${seen} of ${count} brokers after ${timeoutMs} ms`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
   }
 }

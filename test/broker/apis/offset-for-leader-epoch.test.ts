@@ -55,7 +55,7 @@ describe('OffsetForLeaderEpoch', () => {
   })
 
   test('a follower answers only the debugging replica id (and v2, which has none)', async () => {
-    const p = b.broker.partition('ofle', 0)! as unknown as { isLeader?: boolean }
+    const p = b.broker.partition('ofle', 0)!
     p.isLeader = false
     try {
       expect((await ask(2, { replicaId: -1 })).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER)
@@ -65,7 +65,7 @@ describe('OffsetForLeaderEpoch', () => {
       // The epoch check comes first, as in Kafka's Partition.getLocalLog.
       expect((await ask(2, { replicaId: 3, currentLeaderEpoch: 1 })).errorCode).toBe(ErrorCode.FENCED_LEADER_EPOCH)
     } finally {
-      delete p.isLeader
+      p.isLeader = true
     }
   })
 })

@@ -1,0 +1,147 @@
+// A connection from this broker to another one (the follower fetcher's link to a leader): requests encoded
+// with our own message declarations, answered in order, each failing after requestTimeoutMs. Any failure
+// (connect, socket error, timeout, undecodable response) closes the channel and fails everything in flight, as
+// Kafka's NetworkClient does; the owner opens a new one. Failures are values, never exceptions.
+//
+// The replication code takes a ConnectChannel, so tests can hand in anything that answers requests.
+
+import { connect as netConnect, type Socket } from 'node:net'
+import type { Clock, TimerHandle } from '../clock.ts'
+import { readResponseHeader, responseHeaderIsFlexible, writeRequestHeader } from '../protocol/header.ts'
+import { Reader } from '../protocol/reader.ts'
+import type { ApiDecl, Fields, In, Out } from '../protocol/schema.ts'
+import { Writer } from '../protocol/writer.ts'
+
+export type ChannelResult<T> = { ok: true; body: T } | { ok: false; error: string }
+
+export interface BrokerChannel {
+  request<Req extends Fields, Res extends Fields>(api: ApiDecl<Req, Res>, version: number, body: In<Req>): Promise<ChannelResult<Out<Res>>>
+  readonly closed: boolean
+  close(): void
+}
+
+export type ConnectChannel = (endpoint: { host: string; port: number }) => Promise<ChannelResult<BrokerChannel>>
+
+export interface TcpChannelOptions {
+  clock: Clock
+  clientId: string
+  requestTimeoutMs: number
+  connectTimeoutMs: number
+}
+
+const MAX_FRAME = 256 * 1024 * 1024
+
+export function tcpChannel(opts: TcpChannelOptions): ConnectChannel {
+  return (endpoint) =>
+    new Promise((resolve) => {
+      const socket = netConnect({ host: endpoint.host, port: endpoint.port })
+      socket.setNoDelay(true)
+      const timer = opts.clock.setTimeout(() => {
+        socket.destroy()
+        resolve({ ok: false, error: `connecting to ${endpoint.host}:${endpoint.port} timed out` })
+      }, opts.connectTimeoutMs)
+      socket.once('connect', () => {
+        timer.cancel()
+        resolve({ ok: true, body: new TcpChannel(socket, opts) })
+      })
+      socket.once('error', (e) => {
+        timer.cancel()
+        resolve({ ok: false, error: `cannot connect to ${endpoint.host}:${endpoint.port}: ${e.message}` })
+      })
+    })
+}
+
+interface Pending {
+  correlationId: number
+  decode(r: Reader): unknown
+  flexibleHeader: boolean
+  resolve(r: ChannelResult<unknown>): void
+  timer: TimerHandle
+}
+
+class TcpChannel implements BrokerChannel {
+  readonly #socket: Socket
+  readonly #o: TcpChannelOptions
+  #buf: Buffer = Buffer.alloc(0)
+  #pending: Pending[] = []
+  #correlation = 0
+  #closed = false
+
+  constructor(socket: Socket, opts: TcpChannelOptions) {
+    this.#socket = socket
+    this.#o = opts
+    socket.removeAllListeners('error')
+    socket.on('error', (e) => this.#fail(`socket error: ${e.message}`))
+    socket.on('close', () => this.#fail('connection closed'))
+    socket.on('data', (d: Buffer) => this.#onData(d))
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  request<Req extends Fields, Res extends Fields>(api: ApiDecl<Req, Res>, version: number, body: In<Req>): Promise<ChannelResult<Out<Res>>> {
+    if (this.#closed) return Promise.resolve({ ok: false, error: 'channel closed' })
+    const correlationId = this.#correlation++
+    const w = new Writer()
+    const setSize = w.reserveInt32()
+    let frame: Buffer
+    try {
+      writeRequestHeader(w, { apiKey: api.key, apiVersion: version, correlationId, clientId: this.#o.clientId }, api.isFlexible(version))
+      api.request.encode(version, body, w)
+      setSize(w.length - 4)
+      frame = w.toBuffer()
+    } catch (e) {
+      return Promise.resolve({ ok: false, error: `cannot encode ${api.name} v${version}: ${(e as Error).message}` })
+    }
+    return new Promise((resolve) => {
+      const timer = this.#o.clock.setTimeout(() => this.#fail(`${api.name} timed out after ${this.#o.requestTimeoutMs} ms`), this.#o.requestTimeoutMs)
+      this.#pending.push({
+        correlationId,
+        decode: (r) => api.response.decode(version, r),
+        flexibleHeader: responseHeaderIsFlexible(api.key, api.isFlexible(version)),
+        resolve: resolve as (r: ChannelResult<unknown>) => void,
+        timer,
+      })
+      this.#socket.write(frame)
+    })
+  }
+
+  #onData(d: Buffer): void {
+    this.#buf = this.#buf.length === 0 ? d : Buffer.concat([this.#buf, d])
+    while (this.#buf.length >= 4 && !this.#closed) {
+      const size = this.#buf.readInt32BE(0)
+      if (size < 0 || size > MAX_FRAME) return this.#fail(`bad response frame size ${size}`)
+      if (this.#buf.length < 4 + size) break
+      const frame = this.#buf.subarray(4, 4 + size)
+      this.#buf = this.#buf.subarray(4 + size)
+      const p = this.#pending.shift()
+      if (!p) return this.#fail('a response nobody asked for')
+      p.timer.cancel()
+      try {
+        const r = new Reader(frame)
+        const id = readResponseHeader(r, p.flexibleHeader)
+        if (id !== p.correlationId) throw new Error(`correlation id ${id}, expected ${p.correlationId}`)
+        p.resolve({ ok: true, body: p.decode(r) })
+      } catch (e) {
+        p.resolve({ ok: false, error: `bad response: ${(e as Error).message}` })
+        this.#fail('undecodable response')
+      }
+    }
+  }
+
+  #fail(reason: string): void {
+    if (!this.#closed) {
+      this.#closed = true
+      this.#socket.destroy()
+    }
+    for (const p of this.#pending.splice(0)) {
+      p.timer.cancel()
+      p.resolve({ ok: false, error: reason })
+    }
+  }
+
+  close(): void {
+    this.#fail('closed by the owner')
+  }
+}
