@@ -11,8 +11,9 @@
 //   and epochs). A divergingEpoch answer (KIP-320) truncates the same way as OffsetForLeaderEpoch does.
 // * The follower's high watermark is min(leader's, own log end); its log start follows the leader's.
 // * OFFSET_OUT_OF_RANGE below the leader's log start restarts the log there (at the base of the batch holding it
-//   when that start is inside a batch); otherwise the partition goes back to truncating. Other partition errors delay that partition by backoffMs; a failed request or connection
-//   closes the channel and every partition waits backoffMs before the loop reconnects.
+//   when that start is inside a batch); otherwise the partition goes back to truncating after backoffMs. Other
+//   partition errors delay that partition by backoffMs; a failed request or connection closes the channel and
+//   every partition waits backoffMs before the loop reconnects.
 // * stop() ends the loop after the request in flight; removePartition() waits for it too, so nothing is written
 //   to a removed partition afterwards.
 
@@ -286,8 +287,9 @@ export class ReplicaFetcher {
     }
     if (target < leo) {
       this.#o.logger.info('truncating the follower log', { topic: s.p.topic, partition: s.p.partition, from: leo, to: target, leaderEpoch: leader.epoch, leaderEndOffset: leader.endOffset })
-      await log.truncateTo(target)
     }
+    // Also at the log end: it drops an epoch this broker assigned as leader but never wrote (no records to cut).
+    await log.truncateTo(target)
     // Still asking about an epoch we just removed would loop forever: what is left is settled.
     if (!complete && log.epochCache.latestEpoch === UNDEFINED_EPOCH) complete = true
     return complete
@@ -396,8 +398,9 @@ export class ReplicaFetcher {
       await log.truncateFullyAndStartAt(leaderLogStartOffset)
       return
     }
-    // Past the leader's end or at an epoch it cannot place: find the divergence again.
+    // Past the leader's end or at an epoch it cannot place: find the divergence again, not in a tight loop.
     s.kind = 'truncating'
+    this.#delay(s, 'fetch offset out of range on the leader', { fetchOffset: log.logEndOffset, leaderLogStartOffset })
   }
 }
 

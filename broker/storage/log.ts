@@ -609,7 +609,12 @@ export class PartitionLog {
   async truncateTo(offset: number): Promise<void> {
     this.#checkWritable('truncate')
     if (!(offset >= 0)) throw new RangeError(`truncateTo: offset ${offset}`)
-    if (offset >= this.#logEndOffset) return
+    if (offset >= this.#logEndOffset) {
+      // A leader that assigned its epoch's start and lost leadership before appending leaves an entry at the log
+      // end; a follower keeping it would keep naming that epoch to its new leader (Kafka trims it here too).
+      this.epochCache.truncateFromEnd(this.#logEndOffset)
+      return
+    }
     if (offset < this.#segments[0]!.baseOffset) return this.truncateFullyAndStartAt(offset)
     this.#beginTruncation(offset)
     try {

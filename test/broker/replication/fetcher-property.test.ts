@@ -22,7 +22,7 @@ import { batch, readAll, recordingLogger, until } from '../storage/helpers.ts'
 import { LeaderNode } from './leader-node.ts'
 
 const seed = Number(process.env.FC_SEED ?? Date.now())
-console.log(`fetcher truncation property: FC_SEED=${seed}`)
+console.log(`fetcher truncation property: FC_SEED=${seed} FC_RUNS=${process.env.FC_RUNS ?? 100}`)
 
 const TOPIC = 'prop'
 
@@ -149,7 +149,7 @@ describe('ReplicaFetcher truncation property', () => {
         expect((await readAll(followerLog)).map((b) => [...iterateBatches(b)][0]!.partitionLeaderEpoch)).toEqual(leaderBatches.map((b) => new RecordBatchView(b).partitionLeaderEpoch))
         for (const l of logs) await l.close()
       }),
-      { seed, numRuns: 60 },
+      { seed, numRuns: Number(process.env.FC_RUNS ?? 100) },
     )
   })
 })

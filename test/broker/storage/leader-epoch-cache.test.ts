@@ -275,6 +275,10 @@ describe('PartitionLog.epochCache', () => {
     expect(log.logEndOffset).toBe(2) // cut at the start of the batch holding 4
     expect(log.epochCache.entries()).toEqual([{ epoch: 0, startOffset: 0 }])
     log.appendAsLeader(batch(1), 7)
+    // An epoch assigned at the log end with no records (a leadership that wrote nothing) goes on truncateTo(end).
+    log.epochCache.assign(8, log.logEndOffset)
+    await log.truncateTo(log.logEndOffset)
+    expect(log.epochCache.latestEpoch).toBe(7)
     await log.close()
     const again = await open(dir, { cleanShutdown: true, recoveryPoint: 3 })
     expect(again.log.epochCache.entries()).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 7, startOffset: 2 }])
