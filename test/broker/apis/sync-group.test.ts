@@ -5,10 +5,18 @@ import { startInProcessBroker, type InProcessBroker } from '../../helpers/wire.t
 import { GROUP_TEST_CONFIG, joinMember } from './group-wire.ts'
 
 let b: InProcessBroker
+// Two members joining at once must land in one generation: with no initial rebalance delay the first join can
+// complete a generation alone, and the second then waits out the rebalance timeout. Kafka's initial delay (on
+// an empty group) is what makes concurrent joins meet; 500 ms is plenty on loopback.
+let delayed: InProcessBroker
 beforeAll(async () => {
   b = await startInProcessBroker(GROUP_TEST_CONFIG)
+  delayed = await startInProcessBroker({ ...GROUP_TEST_CONFIG, 'group.initial.rebalance.delay.ms': '500' })
 })
-afterAll(async () => b.stop())
+afterAll(async () => {
+  await b.stop()
+  await delayed.stop()
+})
 
 describe('SyncGroup', () => {
   test('every version: the leader hands out the assignment and gets its own back', async () => {
@@ -24,7 +32,8 @@ describe('SyncGroup', () => {
 
   test('a follower waits for the leader; stale generations and strangers are refused', async () => {
     const groupId = 'sync-two'
-    const [a, b2] = await Promise.all([joinMember(b, groupId), joinMember(b, groupId)])
+    const [a, b2] = await Promise.all([joinMember(delayed, groupId), joinMember(delayed, groupId)])
+    expect(a.generationId).toBe(b2.generationId)
     const leader = a.memberId === a.leader ? a : b2
     const follower = leader === a ? b2 : a
     const waiting = follower.c.request(SyncGroup, 4, { groupId, generationId: follower.generationId, memberId: follower.memberId, assignments: [] })
@@ -36,7 +45,7 @@ describe('SyncGroup', () => {
     })
     expect(lres.assignment).toEqual(Buffer.from('L'))
     expect(await waiting).toMatchObject({ errorCode: ErrorCode.NONE, assignment: Buffer.from('F') })
-    const c = await b.client()
+    const c = await delayed.client()
     expect((await c.request(SyncGroup, 4, { groupId, generationId: leader.generationId - 1, memberId: leader.memberId, assignments: [] })).errorCode).toBe(ErrorCode.ILLEGAL_GENERATION)
     expect((await c.request(SyncGroup, 4, { groupId, generationId: leader.generationId, memberId: 'nobody', assignments: [] })).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
     expect((await c.request(SyncGroup, 4, { groupId: 'sync-none', generationId: 1, memberId: 'nobody', assignments: [] })).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
