@@ -20,7 +20,10 @@ import { ErrorCode } from './protocol/errors.ts'
 import { ProducerIdManager } from './producers/producer-ids.ts'
 import { loadProducerState, writeSnapshot } from './producers/snapshots.ts'
 import type { PartitionRegistration, ReplicationControl } from './replication/control.ts'
+import { tcpChannel } from './replication/channel.ts'
 import { Partition } from './replication/partition.ts'
+import { ReplicaManager, type ReplicaPartition } from './replication/replica-manager.ts'
+import { iterateBatches } from './protocol/record-batch.ts'
 import { SocketServer } from './server/server.ts'
 import { NodeFileSystem, type FileSystem } from './storage/file-system.ts'
 import { LogManager } from './storage/log-manager.ts'
@@ -83,6 +86,8 @@ export class Broker {
   readonly controllerClient: ControllerClient
   /** For the replication data path: live brokers' inter-broker endpoints and AlterPartition. */
   readonly control: ReplicationControl
+  /** The replication data path: leader state (high watermark, ISR, acks=all) and follower fetchers. */
+  readonly replicas: ReplicaManager
   private readonly channel: ControllerChannel | null
   private readonly topicStates = new Map<string, TopicState>()
   private readonly partitionListeners: ((reg: PartitionRegistration) => void)[] = []
@@ -152,6 +157,53 @@ export class Broker {
         return { errorCode: ErrorCode.NONE, registration: { topic: req.topic, ...r.partition } }
       },
     }
+    const config = this.config
+    const socketTimeoutMs = config.int('replica.socket.timeout.ms')
+    const fetchWaitMs = config.int('replica.fetch.wait.max.ms')
+    this.replicas = new ReplicaManager({
+      nodeId: this.nodeId,
+      clock: this.clock,
+      logger: this.log.child({ component: 'replication' }),
+      control: this.control,
+      connect: tcpChannel({ clock: this.clock, clientId: `broker-${this.nodeId}-fetcher`, requestTimeoutMs: socketTimeoutMs + fetchWaitMs, connectTimeoutMs: socketTimeoutMs }),
+      replicaLagTimeMaxMs: config.int('replica.lag.time.max.ms'),
+      minInsyncReplicas: (topic) => {
+        const t = this.topicStates.get(topic)
+        return Number(config.topicValue('min.insync.replicas', t?.record.configs ?? this.quorum.image.topic(topic)?.configs ?? {}))
+      },
+      fetcher: {
+        maxWaitMs: fetchWaitMs,
+        minBytes: config.int('replica.fetch.min.bytes'),
+        partitionMaxBytes: config.int('replica.fetch.max.bytes'),
+        maxBytes: config.int('replica.fetch.response.max.bytes'),
+        backoffMs: config.int('replica.fetch.backoff.ms'),
+      },
+      wake: (p) => asPartition(p).wake(),
+      onRegistration: (p, reg) => {
+        asPartition(p).applyRegistration(reg)
+      },
+      onFollowerAppend: (p, records) => {
+        const part = asPartition(p)
+        part.bytesAppended += records.length
+        const now = this.clock.now()
+        for (const b of iterateBatches(records)) {
+          if (b.producerId < 0) continue
+          part.producers.update({ producerId: b.producerId, producerEpoch: b.producerEpoch, baseSequence: b.baseSequence, recordCount: b.recordCount, maxTimestamp: b.maxTimestamp }, b.baseOffset, b.lastOffset, now)
+          part.producersDirty = true
+        }
+      },
+      onTruncate: async (p) => {
+        // Records above the cut may have advanced idempotent producers' sequences: rebuild from what is left.
+        const part = asPartition(p)
+        part.producers = await loadProducerState(this.fs, part.log, this.log, this.clock.now())
+        part.producersDirty = true
+      },
+    })
+  }
+
+  /** Whether this broker leads the partition and its leader state is active (produce and coordinators may write). */
+  leads(topic: string, index: number): boolean {
+    return this.replicas.leader(topic, index)?.isActive === true
   }
 
   /** Opens storage (recovering it if the last stop was unclean), joins the metadata quorum, binds the listeners,
@@ -219,6 +271,7 @@ export class Broker {
     if (channel) serveControllerRequests(channel, quorum)
     const broker = new Broker({ config, clock, log, fs, logs, clusterId, quorum, channel, random })
     brokerRef.b = broker
+    broker.replicas.start()
     quorum.sm.onDelta((delta, image) => broker.enqueueDelta(delta, image))
     quorum.sm.onLeader((leaderId, epoch) => log.info('metadata quorum leader', { leaderId, epoch }))
     broker.snapshotTimer = clock.setInterval(() => void broker.snapshotProducers(), config.int('producer.snapshot.interval.ms'))
@@ -343,10 +396,16 @@ export class Broker {
           const plog = await this.logs.getOrCreate(t.name, p.partition, this.logConfig(t.configs))
           part = new Partition(t.name, p.partition, plog, await loadProducerState(this.fs, plog, this.log, this.clock.now()))
           part.localBrokerId = this.nodeId
+          part.highWatermarkManaged = true
+          const created = part
+          part.afterAppend = () => this.replicas.leaderAppended(created)
           partitions[p.partition] = part
         }
         const reg: PartitionRegistration = { topic: t.name, topicId: t.topicId, partition: p.partition, replicas: p.replicas, isr: p.isr, leader: p.leader, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch }
-        if (part.applyRegistration(reg)) changed.push(reg)
+        if (part.applyRegistration(reg)) {
+          changed.push(reg)
+          this.applyReplication(part, reg)
+        }
       }
       this.topicStates.set(t.name, { record, partitions })
       for (const reg of changed) {
@@ -362,14 +421,29 @@ export class Broker {
     void this.startGroups('metadata')
   }
 
+  /** Brings the replication data path in line with a partition's new registration (in the background, in order
+   *  per partition); then wakes its fetches and moves group coordination for offsets partitions. */
+  private applyReplication(part: Partition, reg: PartitionRegistration): void {
+    this.replicas.applyRegistration(part, reg).then(
+      () => {
+        part.wake()
+        if (part.topic !== OFFSETS_TOPIC || !this.coordinator) return
+        if (this.leads(part.topic, part.index)) void this.coordinator.load(part.index)
+        else this.coordinator.unload(part.index)
+      },
+      () => undefined, // logged by the replica manager
+    )
+  }
+
   private async dropTopic(name: string): Promise<void> {
     const state = this.topicStates.get(name)
     if (!state) return
     this.topicStates.delete(name)
     for (const p of state.partitions) {
       if (!p) continue
+      await this.replicas.removePartition(name, p.index)
       await this.logs.delete(name, p.index)
-      p.appended() // wake fetchers so they answer UNKNOWN_TOPIC_OR_PARTITION now
+      p.wake() // fetchers answer UNKNOWN_TOPIC_OR_PARTITION now
     }
     this.log.info('topic deleted', { topic: name })
   }
@@ -451,8 +525,9 @@ export class Broker {
           return
         }
       }
-      const t = this.topicStates.get(OFFSETS_TOPIC)
-      if (!t || t.partitions.length !== t.record.partitions || t.partitions.some((p) => !p)) return
+      // This broker may host only some partitions of the topic (more brokers than its replication factor);
+      // the coordinator serves the ones it leads, and leadership changes load and unload them.
+      if (!this.topicStates.get(OFFSETS_TOPIC)) return
       this.coordinator = await startGroupCoordinator(this)
     } finally {
       this.startingGroups = false
@@ -576,11 +651,17 @@ export class Broker {
     await this.server?.stop()
     this.coordinator?.shutdown()
     await this.applying
+    await this.replicas.stop()
     await this.snapshotProducers()
     await this.logs.shutdown()
     await this.quorum.close()
     await this.channel?.close()
   }
+}
+
+/** The replica manager hands back the partitions the broker gave it. */
+function asPartition(p: ReplicaPartition): Partition {
+  return p as Partition
 }
 
 function advertisedListeners(config: BrokerConfig, bound: Listener[]): Listener[] {

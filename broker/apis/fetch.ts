@@ -12,7 +12,12 @@
 //   fetches. A request naming a session we never created gets FETCH_SESSION_ID_NOT_FOUND.
 // * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE (below the log start or past the
 //   log end), FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH (KIP-320 currentLeaderEpoch, v9+),
-//   KAFKA_STORAGE_ERROR when the disk read fails.
+//   NOT_LEADER_OR_FOLLOWER on a broker that does not lead the partition, KAFKA_STORAGE_ERROR when the disk
+//   read fails.
+// * Followers (replicaId >= 0; replicaState.replicaId from v15) go to the replication layer's leader side
+//   (broker/replication/leader-fetch.ts): they read up to the log end, their fetch offset moves the high
+//   watermark and may grow the ISR, and a diverging log gets divergingEpoch (KIP-320) with no records. Their
+//   long poll waits for appends; a consumer's waits for bytes below the high watermark.
 //
 // Version notes:
 // * v4: isolationLevel, lastStableOffset, abortedTransactions; v5: logStartOffset; v7: sessions;
@@ -26,6 +31,7 @@ import { ErrorCode } from '../protocol/errors.ts'
 import { Fetch } from '../protocol/messages/fetch.ts'
 import type { Out } from '../protocol/schema.ts'
 import type { Broker } from '../broker.ts'
+import type { Partition } from '../replication/partition.ts'
 import { register } from './registry.ts'
 
 type FetchRequest = Out<typeof Fetch.request.fields>
@@ -36,16 +42,18 @@ register(Fetch, async (req, ctx) => {
   if (req.sessionId !== 0) {
     return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] }
   }
+  const replicaId = ctx.version >= 15 ? req.replicaState.replicaId : req.replicaId
   // Snapshot append counters before reading, so appends that land during the read still wake us.
   const byId = ctx.version >= 13
   const nameOf = (t: FetchRequest['topics'][number]) => (byId ? broker.topicById(t.topicId)?.record.name : t.topic)
   const watched = req.topics.flatMap((t) => t.partitions.map((fp) => broker.partition(nameOf(t) ?? '', fp.partition))).filter((p) => p !== undefined)
-  const start = watched.map((p) => p.bytesAppended)
-  let result = await collect(broker, req, byId)
+  const counter = replicaId >= 0 ? (p: Partition) => p.bytesAppended : (p: Partition) => p.bytesVisible
+  const start = watched.map(counter)
+  let result = await collect(broker, req, byId, replicaId)
   if (result.bytes >= req.minBytes || req.maxWaitMs <= 0 || result.error) return result.response
 
   const need = req.minBytes - result.bytes
-  const grown = () => watched.reduce((sum, w, i) => sum + w.bytesAppended - start[i]!, 0)
+  const grown = () => watched.reduce((sum, w, i) => sum + counter(w) - start[i]!, 0)
   if (grown() < need) {
     await new Promise<void>((resolve) => {
       const unsubscribe: (() => void)[] = []
@@ -56,15 +64,15 @@ register(Fetch, async (req, ctx) => {
       }
       const timer = broker.clock.setTimeout(done, req.maxWaitMs)
       for (const p of watched) unsubscribe.push(p.onAppend(() => {
-        if (grown() >= need || !broker.topic(p.topic)) done()
+        if (grown() >= need || !broker.topic(p.topic) || !p.isLeader) done()
       }))
     })
   }
-  result = await collect(broker, req, byId)
+  result = await collect(broker, req, byId, replicaId)
   return result.response
 })
 
-async function collect(broker: Broker, req: FetchRequest, byId: boolean) {
+async function collect(broker: Broker, req: FetchRequest, byId: boolean, replicaId: number) {
   let remaining = req.maxBytes > 0 ? req.maxBytes : 0
   let bytes = 0
   let error = false
@@ -83,6 +91,26 @@ async function collect(broker: Broker, req: FetchRequest, byId: boolean) {
         out.push({ ...base, errorCode: name === undefined ? missing : known ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })
         continue
       }
+      const limit = Math.min(fp.partitionMaxBytes, remaining)
+      const minOne = bytes === 0
+      if (replicaId >= 0) {
+        let r
+        try {
+          r = await broker.replicas.fetchForFollower(p, replicaId, fp, Math.max(0, limit), minOne)
+        } catch (err) {
+          broker.log.error('replica fetch read failed', { topic: name, partition: fp.partition, replicaId, err })
+          error = true
+          out.push({ ...base, errorCode: ErrorCode.KAFKA_STORAGE_ERROR })
+          continue
+        }
+        const diverging = r.divergingEpoch.epoch >= 0 || r.divergingEpoch.endOffset >= 0
+        if (r.errorCode !== ErrorCode.NONE || diverging) error = true
+        bytes += r.bytes
+        remaining -= r.bytes
+        const { highWatermark, lastStableOffset, logStartOffset, divergingEpoch, records, errorCode } = r
+        out.push({ ...base, errorCode, highWatermark, lastStableOffset, logStartOffset, divergingEpoch, records })
+        continue
+      }
       const state = { highWatermark: p.highWatermark, lastStableOffset: p.lastStableOffset, logStartOffset: p.log.logStartOffset }
       const epoch = p.checkLeaderEpoch(fp.currentLeaderEpoch)
       if (epoch !== 'ok') {
@@ -95,8 +123,6 @@ async function collect(broker: Broker, req: FetchRequest, byId: boolean) {
         out.push({ ...base, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER })
         continue
       }
-      const limit = Math.min(fp.partitionMaxBytes, remaining)
-      const minOne = bytes === 0
       if (limit <= 0 && !minOne) {
         out.push({ ...base, ...state, errorCode: ErrorCode.NONE, records: [] })
         continue

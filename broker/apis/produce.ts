@@ -4,9 +4,12 @@
 // * Each partition's records must be exactly one RecordBatch v2 (as Kafka requires from v3): framing, magic,
 //   CRC-32C and record count are checked; the batch is appended as sent (compressed batches stay
 //   compressed) after its baseOffset and partitionLeaderEpoch are patched in place.
-// * acks=0 gets no response; acks=1 and acks=-1 are answered after the append, and after the fsync when the
-//   topic's flush.messages is 1. A single broker is its own ISR, so acks=-1 fails with NOT_ENOUGH_REPLICAS
-//   only when min.insync.replicas > 1.
+// * acks=0 gets no response; acks=1 is answered after the append, acks=-1 once the high watermark passes the
+//   batch (every in-sync replica has it: broker/replication/leader-state.ts), both after the fsync when the
+//   topic's flush.messages is 1. acks=-1 fails before the append with NOT_ENOUGH_REPLICAS when the ISR is
+//   smaller than min.insync.replicas (capped to the replication factor), and after it with REQUEST_TIMED_OUT
+//   (the request's timeout), NOT_ENOUGH_REPLICAS_AFTER_APPEND or NOT_LEADER_OR_FOLLOWER (leadership moved).
+//   A retried idempotent batch waits the same way for the high watermark to pass its original offsets.
 // * message.timestamp.type=LogAppendTime rewrites maxTimestamp and recomputes the CRC.
 // * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, CORRUPT_MESSAGE (framing, CRC), INVALID_RECORD (more
 //   than one batch, bad count), UNSUPPORTED_FOR_MESSAGE_FORMAT (magic < 2), MESSAGE_TOO_LARGE
@@ -26,6 +29,8 @@ import { Produce } from '../protocol/messages/produce.ts'
 import { checkBatchFrame, RecordBatchView } from '../protocol/record-batch.ts'
 import type { In } from '../protocol/schema.ts'
 import type { Broker } from '../broker.ts'
+import { ackErrorCode } from '../replication/leader-state.ts'
+import type { Partition } from '../replication/partition.ts'
 import { NO_RESPONSE, register } from './registry.ts'
 
 type PartitionResponse = NonNullable<NonNullable<In<typeof Produce.response.fields>['responses']>[number]['partitionResponses']>[number]
@@ -38,7 +43,7 @@ register(Produce, async (req, ctx) => {
     name: topic.name,
     partitionResponses: topic.partitionData.map((p): PartitionResponse => {
       if (acks !== 0 && acks !== 1 && acks !== -1) return fail(p.index, ErrorCode.INVALID_REQUIRED_ACKS)
-      const r = appendOne(broker, topic.name, p.index, p.records, acks)
+      const r = appendOne(broker, topic.name, p.index, p.records, acks, req.timeoutMs)
       if ('wait' in r) {
         pending.push(r.wait)
         return r.response
@@ -55,7 +60,7 @@ function fail(index: number, errorCode: number, errorMessage: string | null = nu
   return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage }
 }
 
-function appendOne(broker: Broker, topicName: string, index: number, records: Buffer | null, acks: number): PartitionResponse | { response: PartitionResponse; wait: Promise<void> } {
+function appendOne(broker: Broker, topicName: string, index: number, records: Buffer | null, acks: number, timeoutMs: number): PartitionResponse | { response: PartitionResponse; wait: Promise<void> } {
   const topic = broker.topic(topicName)
   const partition = topic?.partitions[index]
   if (!topic || index < 0 || index >= topic.record.partitions) return fail(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
@@ -80,15 +85,19 @@ function appendOne(broker: Broker, topicName: string, index: number, records: Bu
     return fail(index, ErrorCode.INVALID_RECORD, `record count ${batch.recordCount} does not match lastOffsetDelta ${batch.lastOffsetDelta}`)
   }
   if (batch.isTransactional) return fail(index, ErrorCode.INVALID_TXN_STATE, 'transactions are not supported by this broker yet')
-  if (acks === -1) {
+  const enough = broker.replicas.checkEnoughReplicas(partition, acks)
+  if (enough === ErrorCode.NOT_ENOUGH_REPLICAS) {
     const minIsr = Number(broker.topicConfigValue(topic.record, 'min.insync.replicas'))
-    if (minIsr > 1) return fail(index, ErrorCode.NOT_ENOUGH_REPLICAS, `The size of the current ISR 1 is insufficient to satisfy the min.isr requirement of ${minIsr}`)
+    return fail(index, enough, `The size of the current ISR ${partition.isr.length} is insufficient to satisfy the min.isr requirement of ${minIsr}`)
   }
+  if (enough !== ErrorCode.NONE) return fail(index, enough)
   const producerBatch = { producerId: batch.producerId, producerEpoch: batch.producerEpoch, baseSequence: batch.baseSequence, recordCount: batch.recordCount, maxTimestamp: batch.maxTimestamp }
   const seq = partition.producers.check(producerBatch, (id) => broker.producerIds.isAllocated(id))
   if (seq.kind === 'error') return fail(index, seq.errorCode, seq.message)
   if (seq.kind === 'duplicate') {
-    return { index, errorCode: ErrorCode.NONE, baseOffset: seq.firstOffset, logAppendTimeMs: -1, logStartOffset: partition.log.logStartOffset, errorMessage: null }
+    const response: PartitionResponse = { index, errorCode: ErrorCode.NONE, baseOffset: seq.firstOffset, logAppendTimeMs: -1, logStartOffset: partition.log.logStartOffset, errorMessage: null }
+    if (acks !== -1) return response
+    return { response, wait: waitReplicated(broker, partition, seq.lastOffset, timeoutMs, response) }
   }
   let logAppendTimeMs = -1
   if (broker.topicConfigValue(topic.record, 'message.timestamp.type') === 'LogAppendTime') {
@@ -115,8 +124,9 @@ function appendOne(broker: Broker, topicName: string, index: number, records: Bu
     logStartOffset: partition.log.logStartOffset,
     errorMessage: null,
   }
+  const lastOffset = appended.lastOffset
   const wait = appended.durable.then(
-    () => undefined,
+    () => (acks === -1 ? waitReplicated(broker, partition, lastOffset, timeoutMs, response) : undefined),
     (err: unknown) => {
       // The fsync failed: the write may not survive a crash, so do not acknowledge it as durable.
       broker.log.error('fsync failed', { topic: topicName, partition: index, err })
@@ -124,4 +134,11 @@ function appendOne(broker: Broker, topicName: string, index: number, records: Bu
     },
   )
   return { response, wait }
+}
+
+/** acks=all: waits until the high watermark passes `lastOffset`, then turns the outcome into the response's error. */
+async function waitReplicated(broker: Broker, partition: Partition, lastOffset: number, timeoutMs: number, response: PartitionResponse): Promise<void> {
+  const result = await broker.replicas.waitForAcks(partition, lastOffset, Math.max(0, timeoutMs))
+  const errorCode = ackErrorCode(result)
+  if (errorCode !== ErrorCode.NONE) Object.assign(response, fail(response.index ?? -1, errorCode, `acks=all: ${result}`))
 }

@@ -68,6 +68,9 @@ export interface OffsetsPartition {
   appended(bytes?: number): void
 }
 
+/** How a replicated offsets partition's append ends: once the in-sync replicas have it, or why not. */
+export type ReplicationOutcome = 'ok' | 'timeout' | 'not-leader' | 'not-enough-replicas-after-append'
+
 export interface CoordinatorConfig {
   /** group.initial.rebalance.delay.ms */
   readonly initialRebalanceDelayMs: number
@@ -141,7 +144,8 @@ export interface ListedGroup {
 type ShardState = 'loading' | 'active' | 'failed' | 'unloaded'
 
 interface Shard {
-  readonly partition: OffsetsPartition
+  /** Undefined when this broker hosts no replica of the partition. */
+  readonly partition: OffsetsPartition | undefined
   state: ShardState
   /** Bumped on every load and unload, so a load that finishes after an unload is dropped. */
   epoch: number
@@ -166,8 +170,19 @@ export interface GroupCoordinatorOptions {
   readonly clock: Clock
   readonly config: CoordinatorConfig
   readonly log: Logger
-  /** Indexed by partition number. */
-  readonly partitions: readonly OffsetsPartition[]
+  /** Indexed by partition number; holes (or undefined) where this broker hosts no replica. Read when used, so
+   *  the caller may fill it later. */
+  readonly partitions: readonly (OffsetsPartition | undefined)[]
+  /** Partitions of the offsets topic (default: partitions.length). */
+  readonly partitionCount?: number
+  /** Whether this broker leads a partition, so startup() loads it (default: every hosted partition). Later
+   *  leadership changes call load() and unload(). */
+  readonly isLeader?: (index: number) => boolean
+  /**
+   * Replication (acks=all for the coordinator's own writes): resolves once the high watermark passes
+   * `lastOffset`. Without it an append counts once durable on this broker.
+   */
+  readonly waitReplicated?: (p: OffsetsPartition, lastOffset: number, timeoutMs: number) => Promise<ReplicationOutcome>
   /** Unique suffixes for member ids. */
   readonly newMemberIdSuffix: () => string
 }
@@ -180,14 +195,21 @@ export class GroupCoordinator {
   private readonly shards: Shard[]
   private retentionTimer: TimerHandle | null = null
   private stopped = false
+  private readonly isLeader: (index: number) => boolean
+  private readonly waitReplicated: GroupCoordinatorOptions['waitReplicated'] | null
 
   constructor(opts: GroupCoordinatorOptions) {
     this.config = opts.config
     this.clock = opts.clock
     this.log = opts.log
     this.newMemberIdSuffix = opts.newMemberIdSuffix
-    this.shards = opts.partitions.map((partition) => ({
-      partition,
+    this.isLeader = opts.isLeader ?? (() => true)
+    this.waitReplicated = opts.waitReplicated ?? null
+    const parts = opts.partitions
+    this.shards = Array.from({ length: opts.partitionCount ?? parts.length }, (_, i): Shard => ({
+      get partition() {
+        return parts[i]
+      },
       state: 'unloaded',
       epoch: 0,
       groups: new Map(),
@@ -213,7 +235,7 @@ export class GroupCoordinator {
       this.retentionTimer = this.clock.setInterval(() => this.expireOffsets(), this.config.retentionCheckIntervalMs)
     }
     const started = this.clock.monotonic()
-    await Promise.all(this.shards.map((_, i) => this.load(i)))
+    await Promise.all(this.shards.map((s, i) => (s.partition && this.isLeader(i) ? this.load(i) : undefined)))
     const groups = this.shards.reduce((n, s) => n + s.groups.size, 0)
     this.log.info('group coordinator loaded', { partitions: this.shards.length, groups, ms: Math.round(this.clock.monotonic() - started) })
   }
@@ -221,7 +243,7 @@ export class GroupCoordinator {
   /** Reads a partition from its log start and then serves its groups. */
   async load(index: number): Promise<void> {
     const shard = this.shards[index]
-    if (!shard || this.stopped || shard.state === 'loading' || shard.state === 'active') return
+    if (!shard || !shard.partition || this.stopped || shard.state === 'loading' || shard.state === 'active') return
     const epoch = ++shard.epoch
     shard.state = 'loading'
     const started = this.clock.monotonic()
@@ -470,11 +492,13 @@ export class GroupCoordinator {
 
   /**
    * Appends records to the shard's partition as one batch; resolves with the error code to answer once the
-   * batch is durable or offsets.commit.timeout.ms has passed. `onDurable` runs when the batch is durable,
-   * even after a timeout, with the offset of the first record; `onSettled` once it is durable or has failed.
+   * batch is durable (and, replicated, below the high watermark) or offsets.commit.timeout.ms has passed.
+   * `onDurable` runs when the batch is durable, even after a timeout, with the offset of the first record;
+   * `onSettled` once it is durable or has failed. A replicated append that does not reach the high watermark in
+   * time (or whose leadership moved) does not run onDurable: a later load reads it if it survived.
    */
   private append(shard: Shard, records: RecordInput[], onDurable?: (firstOffset: number) => void, onSettled?: () => void): Promise<number> {
-    const p = shard.partition
+    const p = shard.partition!
     let appended
     try {
       const batch = encodeRecordBatch(records, { timestamp: this.clock.now() })
@@ -485,7 +509,7 @@ export class GroupCoordinator {
       onSettled?.()
       return Promise.resolve(ErrorCode.NOT_COORDINATOR)
     }
-    const { firstOffset, durable } = appended
+    const { firstOffset, lastOffset, durable } = appended
     const epoch = shard.epoch
     shard.pendingAppends++
     shard.records += records.length
@@ -497,24 +521,39 @@ export class GroupCoordinator {
         resolve(errorCode)
       }
       const timer = this.clock.setTimeout(() => answer(ErrorCode.REQUEST_TIMED_OUT), this.config.commitTimeoutMs)
-      durable.then(
-        () => {
+      durable
+        .then(
+          () => this.replicated(p, lastOffset),
+          (err: unknown) => {
+            this.log.error('flushing the offsets log failed', { partition: p.index, err })
+            return ErrorCode.NOT_COORDINATOR
+          },
+        )
+        .then((errorCode) => {
           timer.cancel()
           shard.pendingAppends--
-          if (shard.epoch === epoch) onDurable?.(firstOffset)
+          if (errorCode === ErrorCode.NONE && shard.epoch === epoch) onDurable?.(firstOffset)
           onSettled?.()
-          answer(ErrorCode.NONE)
-          this.maybeCompact(shard)
-        },
-        (err: unknown) => {
-          timer.cancel()
-          shard.pendingAppends--
-          onSettled?.()
-          this.log.error('flushing the offsets log failed', { partition: p.index, err })
-          answer(ErrorCode.NOT_COORDINATOR)
-        },
-      )
+          answer(errorCode)
+          if (errorCode === ErrorCode.NONE) this.maybeCompact(shard)
+        })
     })
+  }
+
+  /** Waits for the in-sync replicas when the partition is replicated; the error code to answer. */
+  private async replicated(p: OffsetsPartition, lastOffset: number): Promise<number> {
+    if (!this.waitReplicated) return ErrorCode.NONE
+    const outcome = await this.waitReplicated(p, lastOffset, this.config.commitTimeoutMs)
+    switch (outcome) {
+      case 'ok':
+        return ErrorCode.NONE
+      case 'not-leader':
+        return ErrorCode.NOT_COORDINATOR
+      case 'timeout':
+        return ErrorCode.REQUEST_TIMED_OUT
+      case 'not-enough-replicas-after-append':
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    }
   }
 
   /** See the header: rewrites the live state and moves the log start offset to it. */
@@ -530,7 +569,7 @@ export class GroupCoordinator {
     }
     shard.compactAt = 2 * live.length
     if (shard.records < shard.compactAt) return
-    const log = shard.partition.log
+    const log = shard.partition!.log
     if (live.length === 0) {
       log.deleteRecordsBefore(log.logEndOffset)
       shard.records = 0
@@ -539,7 +578,7 @@ export class GroupCoordinator {
     const now = this.clock.now()
     const batches: Buffer[] = []
     for (let i = 0; i < live.length; i += COMPACT_BATCH_RECORDS) batches.push(encodeRecordBatch(live.slice(i, i + COMPACT_BATCH_RECORDS), { timestamp: now }))
-    const p = shard.partition
+    const p = shard.partition!
     const buf = Buffer.concat(batches)
     let appended
     try {
@@ -554,9 +593,10 @@ export class GroupCoordinator {
     shard.records = live.length
     shard.compacting = true
     appended.durable.then(
-      () => {
+      async () => {
+        const code = await this.replicated(p, appended.lastOffset)
         shard.compacting = false
-        if (shard.epoch !== epoch) return
+        if (shard.epoch !== epoch || code !== ErrorCode.NONE) return
         log.deleteRecordsBefore(appended.firstOffset)
         this.log.info('compacted offsets partition', { partition: p.index, records: before, live: live.length, logStartOffset: appended.firstOffset })
       },
@@ -569,7 +609,7 @@ export class GroupCoordinator {
 
   /** Replays the partition: the last record per key wins, tombstones delete. */
   private async readPartition(shard: Shard): Promise<{ groups: Map<string, ClassicGroup>; groupValues: Map<string, Buffer>; records: number }> {
-    const log = shard.partition.log
+    const log = shard.partition!.log
     const offsets = new Map<string, Map<string, Map<number, CommittedOffset>>>()
     const metadata = new Map<string, { loaded: LoadedGroup; raw: Buffer } | null>()
     let count = 0
@@ -608,7 +648,7 @@ export class GroupCoordinator {
         }
       }
     }
-    if (skipped > 0) this.log.warn('skipped unreadable records in the offsets log', { partition: shard.partition.index, records: skipped })
+    if (skipped > 0) this.log.warn('skipped unreadable records in the offsets log', { partition: shard.partition!.index, records: skipped })
     const groups = new Map<string, ClassicGroup>()
     const groupValues = new Map<string, Buffer>()
     for (const id of new Set([...metadata.keys(), ...offsets.keys()])) {
@@ -730,6 +770,12 @@ export async function startGroupCoordinator(broker: Broker): Promise<GroupCoordi
     config: coordinatorConfig(broker.config),
     log: broker.log.child({ component: 'group-coordinator' }),
     partitions: topic.partitions,
+    partitionCount: topic.record.partitions,
+    isLeader: (index) => broker.leads(OFFSETS_TOPIC, index),
+    waitReplicated: (p, lastOffset, timeoutMs) => {
+      const partition = broker.partition(OFFSETS_TOPIC, p.index)
+      return partition ? broker.replicas.waitForAcks(partition, lastOffset, timeoutMs) : Promise.resolve('not-leader')
+    },
     newMemberIdSuffix: () => randomUUID(),
   })
   void coordinator.startup()

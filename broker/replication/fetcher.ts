@@ -55,6 +55,9 @@ export interface ReplicaFetcherOptions {
   backoffMs?: number
   /** After the leader's records were appended (wake waiting fetchers, rebuild producer state from them). */
   onAppend?(p: FollowerPartition, records: Buffer, lastOffset: number): void
+  /** After records were cut from the log (truncation, or a restart at the leader's log start): rebuild state
+   *  derived from the log (idempotent producers). Awaited before the partition fetches again. */
+  onTruncate?(p: FollowerPartition): void | Promise<void>
   /** After the follower's high watermark moved. */
   onHighWatermark?(p: FollowerPartition, hw: number): void
   /** The log went offline (a disk error): the partition is dropped from this fetcher. */
@@ -290,6 +293,7 @@ export class ReplicaFetcher {
     }
     // Also at the log end: it drops an epoch this broker assigned as leader but never wrote (no records to cut).
     await log.truncateTo(target)
+    if (target < leo) await this.#o.onTruncate?.(s.p)
     // Still asking about an epoch we just removed would loop forever: what is left is settled.
     if (!complete && log.epochCache.latestEpoch === UNDEFINED_EPOCH) complete = true
     return complete
@@ -388,6 +392,7 @@ export class ReplicaFetcher {
     if (leo !== log.logStartOffset || !(first.baseOffset < leo && first.lastOffset >= leo)) return false
     this.#o.logger.info('the first batch starts before the follower log start; restarting the log at it', { topic: s.p.topic, partition: s.p.partition, from: leo, to: first.baseOffset })
     await log.truncateFullyAndStartAt(first.baseOffset)
+    await this.#o.onTruncate?.(s.p)
     return true
   }
 
@@ -396,6 +401,7 @@ export class ReplicaFetcher {
     if (leaderLogStartOffset >= 0 && log.logEndOffset < leaderLogStartOffset) {
       this.#o.logger.info('follower is behind the leader log start; restarting the log there', { topic: s.p.topic, partition: s.p.partition, from: log.logEndOffset, to: leaderLogStartOffset })
       await log.truncateFullyAndStartAt(leaderLogStartOffset)
+      await this.#o.onTruncate?.(s.p)
       return
     }
     // Past the leader's end or at an epoch it cannot place: find the divergence again, not in a tight loop.

@@ -1,6 +1,7 @@
 // One partition as the broker serves it: its log, its leader epoch, its high watermark, and the fetchers
-// waiting for new data. On a single broker the high watermark follows the log end; replication will move
-// it by the in-sync replicas' fetch positions instead.
+// waiting for new data. Outside a broker (tests, tools) the high watermark follows the log end; in a broker
+// the replication layer owns it (highWatermarkManaged): the leader moves it by the in-sync replicas' fetch
+// positions, a follower takes the leader's.
 
 import { ProducerStateManager } from '../producers/producer-state.ts'
 import type { PartitionLog } from '../storage/log.ts'
@@ -25,8 +26,16 @@ export class Partition {
   producers: ProducerStateManager
   /** Whether producer state changed since the last snapshot. */
   producersDirty = false
-  /** Bytes appended since the broker started; fetchers waiting for minBytes compare snapshots of it. */
+  /** Bytes appended since the broker started; replica fetches waiting for minBytes compare snapshots of it. */
   bytesAppended = 0
+  /** Bytes appended below the high watermark (what consumers can read); consumer fetches wait on it. */
+  bytesVisible = 0
+  /** Leader appends above the high watermark: the log end after each and bytesAppended then, oldest first. */
+  private readonly invisible: { end: number; total: number }[] = []
+  /** Set by the broker: the replication layer moves the high watermark, appended() leaves it alone. */
+  highWatermarkManaged = false
+  /** Called by appended() after a leader append (the broker: the leader state may move the high watermark). */
+  afterAppend: (() => void) | null = null
   private readonly waiters = new Set<() => void>()
 
   constructor(topic: string, index: number, log: PartitionLog, producers = new ProducerStateManager(), leaderEpoch = 0) {
@@ -52,10 +61,35 @@ export class Partition {
     return () => this.waiters.delete(fn)
   }
 
-  /** Called after an append: advances the high watermark and wakes waiting fetchers. */
+  /** Called after a leader append: counts the bytes, moves the high watermark (or lets the replication layer
+   *  move it) and wakes waiting fetchers. */
   appended(bytes = 0): void {
     this.bytesAppended += bytes
-    this.log.highWatermark = this.log.logEndOffset
+    if (this.highWatermarkManaged) this.invisible.push({ end: this.log.logEndOffset, total: this.bytesAppended })
+    else this.log.highWatermark = this.log.logEndOffset
+    this.afterAppend?.()
+    this.wake()
+  }
+
+  /** A follower append: counts the bytes and wakes fetchers (the leader's high watermark comes with the fetch). */
+  followerAppended(bytes: number): void {
+    this.bytesAppended += bytes
+    this.wake()
+  }
+
+  /** Wakes waiting fetches (the high watermark moved, records arrived, the topic went or leadership moved). */
+  wake(): void {
+    const hw = this.log.highWatermark
+    let visible = this.bytesVisible
+    if (!this.highWatermarkManaged || !this.isLeader) {
+      this.invisible.length = 0
+      visible = this.bytesAppended
+    } else {
+      let n = 0
+      while (n < this.invisible.length && this.invisible[n]!.end <= hw) visible = this.invisible[n++]!.total
+      if (n > 0) this.invisible.splice(0, n)
+    }
+    this.bytesVisible = visible
     for (const fn of [...this.waiters]) fn()
   }
 

@@ -46,6 +46,8 @@ export interface ReplicaManagerOptions {
   wake?(p: ReplicaPartition): void
   /** A follower appended the leader's records (rebuild producer state from them). */
   onFollowerAppend?(p: ReplicaPartition, records: Buffer, lastOffset: number): void
+  /** A follower's log was cut (truncation to the leader's, or a restart at its log start). */
+  onTruncate?(p: ReplicaPartition): void | Promise<void>
   /** AlterPartition committed a registration for a partition this broker leads. */
   onRegistration?(p: ReplicaPartition, reg: PartitionRegistration): void
 }
@@ -206,6 +208,10 @@ export class ReplicaManager {
       onHighWatermark: (fp) => {
         const p = this.#partitions.get(key(fp.topic, fp.partition))
         if (p) this.#o.wake?.(p)
+      },
+      onTruncate: async (fp) => {
+        const p = this.#partitions.get(key(fp.topic, fp.partition))
+        if (p) await this.#o.onTruncate?.(p)
       },
     })
     this.#fetchers.set(leaderId, f)
