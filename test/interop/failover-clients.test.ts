@@ -1,0 +1,161 @@
+// Leader failover as kcat (librdkafka) and @platformatic/kafka see it: 3 brokers, RF=3, min.insync.replicas=2,
+// acks=all with idempotence. The partition's leader is killed with SIGKILL while the client writes; the client
+// must find the new leader by itself, and afterwards every acknowledged value is read back exactly once.
+// (kafkajs has its own, longer test in failover-kafkajs.test.ts.)
+import { Admin, ProduceAcks, Producer, stringSerializers } from '@platformatic/kafka'
+import { execa } from 'execa'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { startLocalCluster, type LocalCluster, type LocalNode } from '../../chaos/cluster/local.ts'
+
+const CONFIG = {
+  'broker.session.timeout.ms': '2000',
+  'broker.heartbeat.interval.ms': '300',
+  'replica.lag.time.max.ms': '2000',
+  'controller.quorum.election.timeout.ms': '500',
+  'controller.quorum.fetch.timeout.ms': '1000',
+  'controller.quorum.request.timeout.ms': '500',
+  'offsets.topic.num.partitions': '3',
+}
+
+let cluster: LocalCluster
+let admin: Admin
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await probe().catch(() => undefined)
+    if (v !== undefined) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(200)
+  }
+}
+
+/** Leader and ISR of partition 0 as kcat -L reports them (through a broker that is up). */
+async function partition0(topic: string): Promise<{ leader: number; isr: number[] }> {
+  const up = cluster.nodes.filter((n) => n.running).map((n) => n.address)
+  const { stdout } = await execa('kcat', ['-L', '-b', up.join(','), '-t', topic, '-J'])
+  const md = JSON.parse(stdout) as { topics: { partitions: { partition: number; leader: number; isrs: number[] }[] }[] }
+  const p = md.topics[0]!.partitions.find((x) => x.partition === 0)!
+  return { leader: p.leader, isr: p.isrs }
+}
+
+async function createTopic(topic: string): Promise<LocalNode> {
+  await admin.createTopics({ topics: [topic], partitions: 1, replicas: 3, configs: [{ name: 'min.insync.replicas', value: '2' }] })
+  const p = await until('a full ISR', async () => {
+    const s = await partition0(topic)
+    return s.leader > 0 && s.isr.length === 3 ? s : undefined
+  })
+  return cluster.nodes.find((n) => n.id === p.leader)!
+}
+
+async function readBack(topic: string): Promise<string[]> {
+  const up = cluster.nodes.filter((n) => n.running).map((n) => n.address)
+  const { stdout } = await execa('kcat', ['-C', '-b', up.join(','), '-t', topic, '-p', '0', '-o', 'beginning', '-e', '-q', '-f', '%s\n'])
+  return stdout === '' ? [] : stdout.split('\n')
+}
+
+/** Restarts the killed broker and waits until it is back in the ISR. */
+async function rejoin(node: LocalNode, topic: string): Promise<void> {
+  await node.start()
+  await until('the restarted broker in the ISR', async () => ((await partition0(topic)).isr.length === 3 ? true : undefined))
+}
+
+function tally(values: string[], acked: Iterable<string>) {
+  const seen = new Map<string, number>()
+  for (const v of values) seen.set(v, (seen.get(v) ?? 0) + 1)
+  let lost = 0
+  for (const v of acked) if (!seen.has(v)) lost++
+  const duplicated = [...seen.values()].filter((n) => n > 1).length
+  return { lost, duplicated }
+}
+
+beforeAll(async () => {
+  cluster = await startLocalCluster({ brokers: 3, config: CONFIG })
+  admin = new Admin({ clientId: 'failover-admin', bootstrapBrokers: [...cluster.bootstrap] })
+})
+afterAll(async () => {
+  await admin?.close().catch(() => undefined)
+  await cluster?.close()
+})
+
+describe('leader failover with kcat and @platformatic/kafka', () => {
+  test('kcat (librdkafka, idempotent, acks=all) keeps writing through a kill -9 of the leader', async () => {
+    const topic = 'fo-kcat'
+    const leader = await createTopic(topic)
+    const values = Array.from({ length: 16_000 }, (_, i) => `kcat-${i}`)
+    // Lines are fed at about 4000/s so the kill lands mid-stream; librdkafka retries on its own and reports
+    // records it could not deliver.
+    const producer = execa('kcat', ['-P', '-b', cluster.bootstrap.join(','), '-t', topic, '-p', '0', '-X', 'acks=all', '-X', 'enable.idempotence=true', '-X', 'linger.ms=20', '-X', 'message.timeout.ms=60000'], {
+      reject: false,
+      stdin: 'pipe',
+    })
+    for (let i = 0; i < values.length; i += 100) {
+      producer.stdin!.write(`${values.slice(i, i + 100).join('\n')}\n`)
+      await sleep(25)
+      if (i === 4000) await leader.kill('SIGKILL')
+    }
+    producer.stdin!.end()
+    const done = await producer
+    expect(done.exitCode, done.stderr).toBe(0)
+    expect(done.stderr).not.toMatch(/Delivery failed|failed to deliver/i)
+    const moved = await partition0(topic)
+    expect(moved.leader).not.toBe(leader.id)
+    const got = await readBack(topic)
+    const t = tally(got, values)
+    console.log(`kcat: ${values.length} delivered, ${got.length} read, lost ${t.lost}, duplicated ${t.duplicated}, leader ${leader.id} -> ${moved.leader}`)
+    expect(t).toEqual({ lost: 0, duplicated: 0 })
+    await rejoin(leader, topic)
+  })
+
+  test('@platformatic/kafka (idempotent, acks=all) keeps writing through a kill -9 of the leader', async () => {
+    const topic = 'fo-platformatic'
+    const leader = await createTopic(topic)
+    const producer = new Producer({
+      clientId: 'failover-platformatic',
+      bootstrapBrokers: [...cluster.bootstrap],
+      serializers: stringSerializers,
+      idempotent: true,
+      acks: ProduceAcks.ALL,
+      // platformatic refreshes metadata on protocol errors (NOT_LEADER_OR_FOLLOWER) and when it is older than
+      // metadataMaxAge, not on connection errors: a send to the dead leader fails its retries, and the next one
+      // goes to the new leader once the metadata has aged.
+      retries: 3,
+      retryDelay: 200,
+      metadataMaxAge: 1000,
+      timeout: 5000,
+    })
+    const acked: string[] = []
+    const failed: string[] = []
+    let n = 0
+    let stop = false
+    const sender = (async () => {
+      while (!stop) {
+        const batch = Array.from({ length: 20 }, () => `pk-${n++}`)
+        try {
+          await producer.send({ messages: batch.map((value) => ({ topic, value, partition: 0 })) })
+          acked.push(...batch)
+        } catch {
+          failed.push(...batch)
+          await sleep(100)
+        }
+      }
+    })()
+    try {
+      await until('some acknowledged writes', async () => (acked.length >= 200 ? true : undefined))
+      await leader.kill('SIGKILL')
+      const before = acked.length
+      await until('writes acknowledged by the new leader', async () => (acked.length >= before + 500 ? true : undefined))
+    } finally {
+      stop = true
+      await sender
+      await producer.close()
+    }
+    const got = await readBack(topic)
+    const t = tally(got, acked)
+    console.log(`platformatic: ${acked.length} acknowledged, ${failed.length} failed, ${got.length} read, lost ${t.lost}, duplicated ${t.duplicated}`)
+    expect(t).toEqual({ lost: 0, duplicated: 0 })
+    await rejoin(leader, topic)
+  })
+})
