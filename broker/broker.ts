@@ -677,6 +677,7 @@ function logDefaults(config: BrokerConfig) {
   return {
     flushCheckpointMs: config.int('log.flush.offset.checkpoint.interval.ms'),
     startOffsetCheckpointMs: config.int('log.flush.start.offset.checkpoint.interval.ms'),
+    highWatermarkCheckpointMs: config.int('replica.high.watermark.checkpoint.interval.ms'),
     retentionCheckMs: config.int('log.retention.check.interval.ms'),
   }
 }

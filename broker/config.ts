@@ -89,6 +89,7 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'producer.snapshot.interval.ms', type: 'long', default: '60000', doc: 'How often changed idempotent-producer state is snapshotted (also at clean shutdown); recovery replays the log after the newest snapshot.', min: 1 },
   { name: 'producer.id.expiration.ms', type: 'int', default: '86400000', doc: 'An idempotent producer with no write for this long is forgotten by a partition.', min: 1 },
   { name: 'replica.lag.time.max.ms', type: 'long', default: '30000', doc: 'A follower that has not caught up for this long leaves the ISR.', min: 1 },
+  { name: 'replica.high.watermark.checkpoint.interval.ms', type: 'long', default: '5000', doc: 'How often high watermarks are checkpointed to replication-offset-checkpoint (also at clean shutdown); a restart resumes from them.', min: 1 },
   { name: 'replica.fetch.wait.max.ms', type: 'int', default: '500', doc: 'Longest a follower fetch waits at the leader for new records.', min: 0 },
   { name: 'replica.fetch.min.bytes', type: 'int', default: '1', doc: 'Bytes a follower fetch waits for at the leader.', min: 1 },
   { name: 'replica.fetch.max.bytes', type: 'int', default: '1048576', doc: 'Bytes a follower fetches per partition (at least one batch).', min: 0 },

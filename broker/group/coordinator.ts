@@ -571,7 +571,7 @@ export class GroupCoordinator {
     if (shard.records < shard.compactAt) return
     const log = shard.partition!.log
     if (live.length === 0) {
-      log.deleteRecordsBefore(log.logEndOffset)
+      log.deleteRecordsBefore(Math.min(log.logEndOffset, log.highWatermark))
       shard.records = 0
       return
     }

@@ -5,14 +5,15 @@
 //   <topic>-<partition>.<id>-delete/   a deleted partition on its way out (removed at the next open)
 //   recovery-point-offset-checkpoint   per partition: offsets below are fsynced (recovery starts there)
 //   log-start-offset-checkpoint        per partition: the log start offset (DeleteRecords, retention)
+//   replication-offset-checkpoint      per partition: the high watermark (Kafka's; restored, clamped, at open)
 //   .clean-shutdown                    written last by shutdown(); removed (durably) by open()
 //
-// Periodic work runs on the Clock: recovery-point and log-start checkpoints, retention. Flushing by flush.ms is
-// armed by each log itself at its first unflushed append.
+// Periodic work runs on the Clock: recovery-point, log-start and high-watermark checkpoints, retention. Flushing
+// by flush.ms is armed by each log itself at its first unflushed append.
 
 import { dirname, join } from 'node:path'
 import type { Clock, TimerHandle } from '../clock.ts'
-import { checkpointKey, readCheckpoint, writeCheckpoint } from './checkpoint.ts'
+import { checkpointKey, formatCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts'
 import { defaultLogConfig, type LogConfig, type Logger } from './config.ts'
 import type { FileSystem } from './file-system.ts'
 import { DEFAULT_TAIL_CACHE_BYTES, PartitionLog } from './log.ts'
@@ -20,6 +21,7 @@ import { DEFAULT_TAIL_CACHE_BYTES, PartitionLog } from './log.ts'
 export const CLEAN_SHUTDOWN_FILE = '.clean-shutdown'
 export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-offset-checkpoint'
 export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint'
+export const REPLICATION_OFFSET_CHECKPOINT_FILE = 'replication-offset-checkpoint'
 const DELETE_DIR_SUFFIX = '-delete'
 
 /** Broker-level log defaults (log.* settings; missing ones take Kafka's) and the LogManager's own intervals. */
@@ -28,6 +30,8 @@ export interface LogManagerDefaults extends Partial<LogConfig> {
   flushCheckpointMs?: number
   /** log.flush.start.offset.checkpoint.interval.ms (60000): log-start-offset checkpoint. */
   startOffsetCheckpointMs?: number
+  /** replica.high.watermark.checkpoint.interval.ms (5000): high-watermark (replication-offset) checkpoint. */
+  highWatermarkCheckpointMs?: number
   /** log.retention.check.interval.ms (300000). */
   retentionCheckMs?: number
   /** Per partition: bytes of recent appends kept in memory for tailing consumers. */
@@ -40,6 +44,7 @@ export const defaultLogManagerDefaults: Readonly<Required<LogManagerDefaults>> =
   ...defaultLogConfig,
   flushCheckpointMs: 60_000,
   startOffsetCheckpointMs: 60_000,
+  highWatermarkCheckpointMs: 5_000,
   retentionCheckMs: 300_000,
   tailCacheBytes: DEFAULT_TAIL_CACHE_BYTES,
   recoveryConcurrency: 8,
@@ -90,6 +95,8 @@ export class LogManager {
   readonly #logs = new Map<string, PartitionLog>()
   #timers: TimerHandle[] = []
   #checkpoints: Promise<void> = Promise.resolve()
+  /** Per checkpoint file written only when changed: the text of its last successful write. */
+  readonly #written = new Map<string, string>()
   #stopped = false
 
   private constructor(fs: FileSystem, clock: Clock, dataDir: string, settings: Required<LogManagerDefaults>, logger: Logger) {
@@ -118,6 +125,8 @@ export class LogManager {
     const cleanShutdown = fs.exists(markerPath)
     const recoveryPoints = await mgr.#readCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE)
     const logStarts = await mgr.#readCheckpoint(LOG_START_OFFSET_CHECKPOINT_FILE)
+    // Losing it only hides committed records until the leader moves the high watermark again: never fatal.
+    const highWatermarks = await mgr.#readCheckpoint(REPLICATION_OFFSET_CHECKPOINT_FILE, true)
 
     const todo = names.flatMap((name) => {
       // The metadata quorum's log lives beside the partitions, as in Kafka, and is not a partition of ours.
@@ -139,6 +148,9 @@ export class LogManager {
           tailCacheBytes: settings.tailCacheBytes,
           checkpoint: () => mgr.checkpoint(),
         })
+        // As Kafka: the checkpointed high watermark kept within the log as recovered, the log start when unknown.
+        const hw = highWatermarks.get(key)
+        log.highWatermark = hw === undefined ? log.logStartOffset : Math.min(Math.max(hw, log.logStartOffset), log.logEndOffset)
         mgr.#logs.set(key, log)
       }
     }
@@ -158,8 +170,15 @@ export class LogManager {
     return mgr
   }
 
-  async #readCheckpoint(name: string): Promise<Map<string, number>> {
-    const res = await readCheckpoint(this.#fs, join(this.dataDir, name))
+  /** A malformed file reads as empty, with a warning; so does an unreadable one when `tolerateErrors`. */
+  async #readCheckpoint(name: string, tolerateErrors = false): Promise<Map<string, number>> {
+    let res: Awaited<ReturnType<typeof readCheckpoint>>
+    try {
+      res = await readCheckpoint(this.#fs, join(this.dataDir, name))
+    } catch (e) {
+      if (!tolerateErrors) throw e
+      res = { problem: `unreadable: ${String(e)}` }
+    }
     if ('offsets' in res) return res.offsets
     this.#logger.warn('ignoring a malformed checkpoint file', { file: join(this.dataDir, name), problem: res.problem })
     return new Map()
@@ -173,6 +192,7 @@ export class LogManager {
     const report = (what: string) => (e: unknown) => this.#logger.error(`${what} failed`, { dataDir: this.dataDir, error: String(e) })
     every(s.flushCheckpointMs, () => void this.checkpointRecoveryPoints().catch(report('recovery-point checkpoint')))
     every(s.startOffsetCheckpointMs, () => void this.checkpointLogStartOffsets().catch(report('log-start-offset checkpoint')))
+    every(s.highWatermarkCheckpointMs, () => void this.checkpointHighWatermarks().catch(report('high-watermark checkpoint')))
     every(s.retentionCheckMs, () => this.applyRetention())
   }
 
@@ -211,7 +231,7 @@ export class LogManager {
     if (!log) return false
     this.#logs.delete(key)
     await log.delete()
-    await this.checkpoint()
+    await Promise.all([this.checkpoint(), this.checkpointHighWatermarks()])
     return true
   }
 
@@ -237,27 +257,36 @@ export class LogManager {
     return this.#enqueue(LOG_START_OFFSET_CHECKPOINT_FILE, (log) => log.logStartOffset)
   }
 
-  /** Both checkpoints. */
+  /** The high watermarks (replication-offset-checkpoint); no write when unchanged since the last one. */
+  checkpointHighWatermarks(): Promise<void> {
+    return this.#enqueue(REPLICATION_OFFSET_CHECKPOINT_FILE, (log) => log.highWatermark, true)
+  }
+
+  /** The recovery-point and log-start-offset checkpoints (what truncation and log loading depend on). */
   checkpoint(): Promise<void> {
     return Promise.all([this.checkpointRecoveryPoints(), this.checkpointLogStartOffsets()]).then(noop)
   }
 
   // Checkpoint writes run one at a time (they share the .tmp names); each reads the offsets when it runs.
-  #enqueue(file: string, offsetOf: (log: PartitionLog) => number): Promise<void> {
-    const run = this.#checkpoints.catch(noop).then(() =>
-      writeCheckpoint(
-        this.#fs,
-        join(this.dataDir, file),
-        this.all().map((log) => ({ topic: log.topic, partition: log.partition, offset: offsetOf(log) })),
-      ),
-    )
+  #enqueue(file: string, offsetOf: (log: PartitionLog) => number, skipUnchanged = false): Promise<void> {
+    const run = this.#checkpoints.catch(noop).then(async () => {
+      const entries = this.all().map((log) => ({ topic: log.topic, partition: log.partition, offset: offsetOf(log) }))
+      if (!skipUnchanged) return writeCheckpoint(this.#fs, join(this.dataDir, file), entries)
+      const text = formatCheckpoint(entries)
+      if (this.#written.get(file) === text) return
+      // Forgotten first: after a failed write the file's content is unknown, so the next one must not be skipped.
+      this.#written.delete(file)
+      await writeCheckpoint(this.#fs, join(this.dataDir, file), entries)
+      this.#written.set(file, text)
+    })
     this.#checkpoints = run
     return run
   }
 
   /**
-   * Clean shutdown: flush and close every log, write both checkpoints, then the .clean-shutdown marker (only
-   * if all of that succeeded, so the next start recovers whatever this one could not make durable).
+   * Clean shutdown: flush and close every log, write the checkpoints (the high watermarks as they are now, so
+   * the caller stops moving them first), then the .clean-shutdown marker (only if all of that succeeded, so the
+   * next start recovers whatever this one could not make durable).
    */
   async shutdown(): Promise<void> {
     if (this.#stopped) return
@@ -275,11 +304,10 @@ export class LogManager {
         }
       }),
     )
-    try {
-      await this.checkpoint()
-    } catch (e) {
+    for (const r of await Promise.allSettled([this.checkpoint(), this.checkpointHighWatermarks()])) {
+      if (r.status === 'fulfilled') continue
       clean = false
-      this.#logger.error('writing checkpoints at shutdown failed', { dataDir: this.dataDir, error: String(e) })
+      this.#logger.error('writing checkpoints at shutdown failed', { dataDir: this.dataDir, error: String(r.reason) })
     }
     if (!clean) return
     const marker = this.#fs.open(join(this.dataDir, CLEAN_SHUTDOWN_FILE), { create: true, truncate: true })

@@ -108,7 +108,10 @@ export class PartitionLog {
   readonly dir: string
   /** Topic-level settings; may be replaced at runtime (a topic config change). */
   config: LogConfig
-  /** Maintained by the caller (replication); starts at the log end offset. Bounds retention like Kafka's. */
+  /**
+   * Maintained by the caller (replication); starts at the log end offset, which LogManager.open replaces with
+   * the checkpointed value (or the log start). Bounds retention and DeleteRecords like Kafka's.
+   */
   highWatermark: number
   /** Leader epoch -> first offset, for the epochs present in the log (Kafka's LeaderEpochFileCache). */
   readonly epochCache: LeaderEpochCache
