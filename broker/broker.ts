@@ -135,7 +135,6 @@ export class Broker {
         if (r.errorCode !== ErrorCode.NONE || !('start' in r)) throw new Error(`the controller allocated no producer ids (error ${r.errorCode})`)
         return { start: r.start, length: r.length }
       },
-      allocatedEnd: () => this.quorum.image.nextProducerId,
     })
     this.control = {
       endpoint: (nodeId) => {
@@ -143,6 +142,10 @@ export class Broker {
         if (!b || b.fenced) return null
         const e = b.endpoints[0]
         return e ? { host: e.host, port: e.port } : null
+      },
+      isEligible: (nodeId) => {
+        const b = this.quorum.image.broker(nodeId)
+        return b !== undefined && !b.fenced && !b.inControlledShutdown
       },
       alterPartition: async (req) => {
         const t = this.quorum.image.topic(req.topic)

@@ -17,7 +17,7 @@
 //   KAFKA_STORAGE_ERROR (the disk failed; nothing was appended), INVALID_TOPIC_EXCEPTION for internal topics. INVALID_REQUIRED_ACKS for acks outside -1, 0, 1.
 // * Idempotent batches (producerId >= 0) go through the partition's producer state (broker/producers): a retried
 //   batch still in the five-batch window is acknowledged with its original base offset and not written again;
-//   OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH and UNKNOWN_PRODUCER_ID otherwise, as Kafka does.
+//   OUT_OF_ORDER_SEQUENCE_NUMBER and INVALID_PRODUCER_EPOCH otherwise, as Kafka does.
 //
 // Version notes:
 // * v5: logStartOffset in the response
@@ -92,7 +92,7 @@ function appendOne(broker: Broker, topicName: string, index: number, records: Bu
   }
   if (enough !== ErrorCode.NONE) return fail(index, enough)
   const producerBatch = { producerId: batch.producerId, producerEpoch: batch.producerEpoch, baseSequence: batch.baseSequence, recordCount: batch.recordCount, maxTimestamp: batch.maxTimestamp }
-  const seq = partition.producers.check(producerBatch, (id) => broker.producerIds.isAllocated(id))
+  const seq = partition.producers.check(producerBatch)
   if (seq.kind === 'error') return fail(index, seq.errorCode, seq.message)
   if (seq.kind === 'duplicate') {
     const response: PartitionResponse = { index, errorCode: ErrorCode.NONE, baseOffset: seq.firstOffset, logAppendTimeMs: -1, logStartOffset: partition.log.logStartOffset, errorMessage: null }

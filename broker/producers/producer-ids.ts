@@ -1,16 +1,12 @@
 // Producer id allocation. Ids are handed out from blocks the controller allocates through the metadata log
 // (Kafka's AllocateProducerIds): a block is committed before any id in it is used, so no id is handed out
-// twice, across restarts and across brokers (a restart skips the rest of its last block). Any id below the
-// cluster's allocated end may have been handed out; ids at or above it were not, which is how Produce
-// recognizes UNKNOWN_PRODUCER_ID.
+// twice, across restarts and across brokers (a restart skips the rest of its last block).
 
 export const PRODUCER_ID_BLOCK_SIZE = 1000
 
 export interface ProducerIdSource {
   /** A fresh block from the controller; rejects when none can be had (no controller, not registered). */
   nextBlock(): Promise<{ start: number; length: number }>
-  /** The end of every block allocated so far, cluster-wide (as of this broker's metadata). */
-  allocatedEnd(): number
 }
 
 export class ProducerIdManager {
@@ -21,11 +17,6 @@ export class ProducerIdManager {
 
   constructor(source: ProducerIdSource) {
     this.source = source
-  }
-
-  /** Whether this cluster may have handed out the id. */
-  isAllocated(producerId: number): boolean {
-    return producerId >= 0 && (producerId < this.blockEnd || producerId < this.source.allocatedEnd())
   }
 
   async allocate(): Promise<number> {

@@ -9,8 +9,9 @@
 // * a new (higher) epoch must start at sequence 0, else OUT_OF_ORDER_SEQUENCE_NUMBER;
 // * within an epoch the first sequence must follow the last one (Int32.MAX wraps to 0), else
 //   OUT_OF_ORDER_SEQUENCE_NUMBER; a producer with no state here (new, or expired) may start anywhere, as in
-//   Kafka 2.5+ (KIP-360), since its earlier records may have been deleted by retention;
-// * a producer id this cluster never allocated is refused with UNKNOWN_PRODUCER_ID.
+//   Kafka 2.5+ (KIP-360), since its earlier records may have been deleted by retention. Like Kafka, this
+//   keeps no list of allocated ids: a check against this broker's metadata refused ids that another broker
+//   had just handed out (its metadata lagged), and kafkajs does not retry UNKNOWN_PRODUCER_ID.
 //
 // The state survives restarts through snapshots (written at segment roll and clean shutdown) plus replay
 // of the batches appended after the snapshot's offset.
@@ -78,18 +79,12 @@ export class ProducerStateManager {
   }
 
   /**
-   * Decides what to do with a batch before it is appended. `isAllocated` tells whether this cluster ever
-   * handed out the producer id. Non-idempotent batches (producerId < 0) always append.
+   * Decides what to do with a batch before it is appended. Non-idempotent batches (producerId < 0) always append.
    */
-  check(b: ProducerBatch, isAllocated: (producerId: number) => boolean): SequenceCheck {
+  check(b: ProducerBatch): SequenceCheck {
     if (b.producerId < 0) return { kind: 'append' }
     const e = this.producers.get(b.producerId)
-    if (!e) {
-      if (!isAllocated(b.producerId)) {
-        return { kind: 'error', errorCode: ErrorCode.UNKNOWN_PRODUCER_ID, message: `Producer id ${b.producerId} was never allocated by this cluster` }
-      }
-      return { kind: 'append' }
-    }
+    if (!e) return { kind: 'append' }
     if (b.producerEpoch < e.epoch) {
       return { kind: 'error', errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, message: `Epoch ${b.producerEpoch} of producer ${b.producerId} is older than its current epoch ${e.epoch}` }
     }

@@ -146,7 +146,7 @@ export class ReplicaManager {
           replicaLagTimeMaxMs: this.#o.replicaLagTimeMaxMs,
           minInsyncReplicas: this.#o.minInsyncReplicas(p.topic),
           holdHighWatermarkUnderMinIsr: this.#o.holdHighWatermarkUnderMinIsr,
-          isEligible: (id) => this.#o.control.endpoint(id) !== null,
+          isEligible: (id) => (this.#o.control.isEligible ? this.#o.control.isEligible(id) : this.#o.control.endpoint(id) !== null),
           onHighWatermark: (hw) => {
             log.highWatermark = hw
             this.#o.wake?.(p)

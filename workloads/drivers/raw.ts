@@ -887,6 +887,8 @@ export class RawProducer implements DriverProducer {
         const conn = await this.cluster.node(leader)
         this.produceOn(conn, topic, partition, build(), done)
       } catch (e) {
+        // A leader we cannot reach (killed, partitioned) has probably moved: look again before the next send.
+        this.cluster.invalidate()
         done({ ok: false, error: asDriverError(e, true) })
       } finally {
         if (--this.slowCount === 0) this.slow = null

@@ -7,7 +7,7 @@ const allocated = () => true
 const batch = (over: Partial<ProducerBatch> = {}): ProducerBatch => ({ producerId: 7, producerEpoch: 0, baseSequence: 0, recordCount: 3, maxTimestamp: 1000, ...over })
 
 function appended(m: ProducerStateManager, b: ProducerBatch, firstOffset: number): void {
-  expect(m.check(b, allocated)).toEqual({ kind: 'append' })
+  expect(m.check(b)).toEqual({ kind: 'append' })
   m.update(b, firstOffset, firstOffset + b.recordCount - 1, b.maxTimestamp)
 }
 
@@ -15,48 +15,48 @@ describe('ProducerStateManager sequence rules', () => {
   test('non-idempotent batches always append and leave no state', () => {
     const m = new ProducerStateManager()
     const b = batch({ producerId: -1, producerEpoch: -1, baseSequence: -1 })
-    expect(m.check(b, () => false)).toEqual({ kind: 'append' })
+    expect(m.check(b)).toEqual({ kind: 'append' })
     m.update(b, 0, 2, 0)
     expect(m.size).toBe(0)
   })
 
-  test('a producer id never allocated is UNKNOWN_PRODUCER_ID', () => {
+  test('a producer id with no state here appends at any sequence (KIP-360; Kafka keeps no list of allocated ids)', () => {
     const m = new ProducerStateManager()
-    const r = m.check(batch(), () => false)
-    expect(r).toMatchObject({ kind: 'error', errorCode: ErrorCode.UNKNOWN_PRODUCER_ID })
+    expect(m.check(batch({ producerId: 10_000_000, baseSequence: 0 }))).toEqual({ kind: 'append' })
+    expect(m.check(batch({ producerId: 10_000_001, baseSequence: 17 }))).toEqual({ kind: 'append' })
   })
 
   test('in-sequence batches append; a retried batch is a duplicate with its original offsets', () => {
     const m = new ProducerStateManager()
     appended(m, batch({ baseSequence: 0, recordCount: 3 }), 10)
     appended(m, batch({ baseSequence: 3, recordCount: 2 }), 13)
-    expect(m.check(batch({ baseSequence: 0, recordCount: 3 }), allocated)).toEqual({ kind: 'duplicate', firstOffset: 10, lastOffset: 12 })
-    expect(m.check(batch({ baseSequence: 3, recordCount: 2 }), allocated)).toEqual({ kind: 'duplicate', firstOffset: 13, lastOffset: 14 })
+    expect(m.check(batch({ baseSequence: 0, recordCount: 3 }))).toEqual({ kind: 'duplicate', firstOffset: 10, lastOffset: 12 })
+    expect(m.check(batch({ baseSequence: 3, recordCount: 2 }))).toEqual({ kind: 'duplicate', firstOffset: 13, lastOffset: 14 })
   })
 
   test('a gap in sequence is OUT_OF_ORDER_SEQUENCE_NUMBER', () => {
     const m = new ProducerStateManager()
     appended(m, batch({ baseSequence: 0, recordCount: 3 }), 0)
-    expect(m.check(batch({ baseSequence: 4 }), allocated)).toMatchObject({ kind: 'error', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER })
+    expect(m.check(batch({ baseSequence: 4 }))).toMatchObject({ kind: 'error', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER })
   })
 
   test('a sequence already passed but outside the retained window is OUT_OF_ORDER_SEQUENCE_NUMBER', () => {
     const m = new ProducerStateManager()
     for (let i = 0; i <= NUM_BATCHES_TO_RETAIN; i++) appended(m, batch({ baseSequence: i, recordCount: 1 }), i)
-    expect(m.check(batch({ baseSequence: 0, recordCount: 1 }), allocated)).toMatchObject({ kind: 'error', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER })
-    expect(m.check(batch({ baseSequence: 1, recordCount: 1 }), allocated)).toMatchObject({ kind: 'duplicate', firstOffset: 1 })
+    expect(m.check(batch({ baseSequence: 0, recordCount: 1 }))).toMatchObject({ kind: 'error', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER })
+    expect(m.check(batch({ baseSequence: 1, recordCount: 1 }))).toMatchObject({ kind: 'duplicate', firstOffset: 1 })
   })
 
   test('a stale epoch is INVALID_PRODUCER_EPOCH', () => {
     const m = new ProducerStateManager()
     appended(m, batch({ producerEpoch: 2 }), 0)
-    expect(m.check(batch({ producerEpoch: 1, baseSequence: 3 }), allocated)).toMatchObject({ kind: 'error', errorCode: ErrorCode.INVALID_PRODUCER_EPOCH })
+    expect(m.check(batch({ producerEpoch: 1, baseSequence: 3 }))).toMatchObject({ kind: 'error', errorCode: ErrorCode.INVALID_PRODUCER_EPOCH })
   })
 
   test('a new epoch must start at sequence 0', () => {
     const m = new ProducerStateManager()
     appended(m, batch({ producerEpoch: 0 }), 0)
-    expect(m.check(batch({ producerEpoch: 1, baseSequence: 3 }), allocated)).toMatchObject({ kind: 'error', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER })
+    expect(m.check(batch({ producerEpoch: 1, baseSequence: 3 }))).toMatchObject({ kind: 'error', errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER })
     appended(m, batch({ producerEpoch: 1, baseSequence: 0 }), 3)
     expect(m.entry(7)!.epoch).toBe(1)
     expect(m.entry(7)!.batches).toHaveLength(1)
@@ -82,7 +82,7 @@ describe('ProducerStateManager sequence rules', () => {
     appended(m, batch({ baseSequence: 3, recordCount: 3 }), 3)
     m.truncateTo(3)
     expect(m.entry(7)!.batches).toHaveLength(1)
-    expect(m.check(batch({ baseSequence: 3, recordCount: 3 }), allocated)).toEqual({ kind: 'append' })
+    expect(m.check(batch({ baseSequence: 3, recordCount: 3 }))).toEqual({ kind: 'append' })
     m.truncateTo(0)
     expect(m.size).toBe(0)
   })
@@ -109,7 +109,7 @@ describe('ProducerStateManager sequence rules', () => {
           for (const o of ops) {
             const k = `${o.producerId}/${o.producerEpoch}`
             const b = { ...o, baseSequence: seqs.get(k) ?? 0 }
-            if (m.check(b, allocated).kind !== 'append') continue
+            if (m.check(b).kind !== 'append') continue
             m.update(b, offset, offset + b.recordCount - 1, o.maxTimestamp)
             seqs.set(k, b.baseSequence + b.recordCount)
             offset += b.recordCount
