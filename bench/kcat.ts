@@ -19,9 +19,9 @@ import { median, ratioFigure, relativeSpread, type BenchContext, type Figure, ty
 export const KCAT = process.env.KCAT ?? 'kcat'
 
 /** librdkafka settings of every run: defaults (linger.ms 5, batch.size 1 MB, batch.num.messages 10000) + acks=1. */
-const KCAT_SETTINGS = ['-X', 'topic.request.required.acks=1']
+export const KCAT_SETTINGS = ['-X', 'topic.request.required.acks=1']
 
-interface Size {
+export interface Size {
   name: string
   recordBytes: number
   records: number
@@ -35,7 +35,7 @@ function sizes(quick: boolean): Size[] {
 }
 
 /** N lines of `recordBytes` printable bytes each (kcat strips the newline, so each value is exactly that size). */
-async function writeRecordFile(path: string, s: Size): Promise<void> {
+export async function writeRecordFile(path: string, s: Size): Promise<void> {
   const line = Buffer.alloc(s.recordBytes + 1)
   const perChunk = Math.max(1, Math.floor((4 * 1024 * 1024) / line.length))
   const out = createWriteStream(path)
@@ -56,7 +56,7 @@ async function writeRecordFile(path: string, s: Size): Promise<void> {
   await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())))
 }
 
-interface Sample {
+export interface Sample {
   seconds: number
   kcatUser: number
   kcatSystem: number
@@ -65,10 +65,11 @@ interface Sample {
 
 const TIMES_LINE = /(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/
 
-async function kcatRun(bootstrap: string, topic: string, file: string, serverPid: number, timeoutMs: number): Promise<Sample> {
+/** One timed `kcat -P` run; `extraSettings` (-X ...) go after the section's own, so they win (bench/replication.ts: acks=all). */
+export async function kcatRun(bootstrap: string, topic: string, file: string, serverPid: number, timeoutMs: number, extraSettings: readonly string[] = []): Promise<Sample> {
   const before = processCpu(serverPid)
   // bash's `times` prints the CPU time of its children: kcat's user and system seconds, exactly, after it exits.
-  const r = await run('bash', ['-c', `"$0" "$@"; rc=$?; times; exit $rc`, KCAT, '-b', bootstrap, '-P', '-t', topic, ...KCAT_SETTINGS, '-l', file], { timeoutMs })
+  const r = await run('bash', ['-c', `"$0" "$@"; rc=$?; times; exit $rc`, KCAT, '-b', bootstrap, '-P', '-t', topic, ...KCAT_SETTINGS, ...extraSettings, '-l', file], { timeoutMs })
   const server = cpuDelta(before, processCpu(serverPid))
   if (r.code !== 0) throw new Error(`kcat -P to ${bootstrap} exited with ${r.code}: ${r.stderr.trim().slice(-2000)}`)
   if (/ERROR|[Ff]ailed/.test(r.stderr)) throw new Error(`kcat -P to ${bootstrap} reported errors: ${r.stderr.trim().slice(-2000)}`)
@@ -80,7 +81,7 @@ async function kcatRun(bootstrap: string, topic: string, file: string, serverPid
 }
 
 /** The broker's last offset of partition 0, read back with kcat: every acknowledged record must be there. */
-async function lastOffset(bootstrap: string, topic: string): Promise<number> {
+export async function lastOffset(bootstrap: string, topic: string): Promise<number> {
   const r = await run(KCAT, ['-b', bootstrap, '-C', '-t', topic, '-p', '0', '-o', '-1', '-c', '1', '-e', '-q', '-f', '%o\\n'], { timeoutMs: 30_000 })
   const n = Number(r.stdout.trim().split('\n').pop())
   if (r.code !== 0 || !Number.isInteger(n)) throw new Error(`kcat -C ${topic}: exit ${r.code}, output ${JSON.stringify(r.stdout.slice(0, 200))} ${r.stderr.slice(-500)}`)

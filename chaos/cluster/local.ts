@@ -71,10 +71,12 @@ export class LocalNode implements NodeHandle {
   }
 }
 
-/** Where the CONTROLLER listener goes: a fixed port per broker, since the voters must know it up front
- *  (each broker has its own address, so the same port on every broker is fine). */
-export function controllerPortFor(basePort: number | undefined, id: number): number {
-  return basePort ? Math.min(65535, basePort + 10_000 + id - 1) : 19_092
+/** Where the CONTROLLER listener goes: a fixed port per broker, since the voters must know it up front. With a
+ *  base port it is base + 10000 + id - 1; without one, `randomBase` (one per cluster) + id - 1, so that clusters
+ *  started side by side (parallel tests) do not take each other's port while a broker is down: each broker has
+ *  its own random 127.0.0.x address, but a shared fixed port made a collision likely enough to flake. */
+export function controllerPortFor(basePort: number | undefined, id: number, randomBase = 19_092): number {
+  return basePort ? Math.min(65535, basePort + 10_000 + id - 1) : randomBase + id - 1
 }
 
 export interface LocalCluster extends ClusterTarget {
@@ -88,13 +90,15 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   const root = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'faultline-cluster-'))
   mkdirSync(root, { recursive: true })
   const hosts = new Set<string>()
+  // Below the OS's ephemeral range (32768+), so port-0 listeners never take it.
+  const controllerBase = 20_000 + Math.floor(Math.random() * 12_000)
   const voterCount = Math.max(1, Math.min(opts.brokers, opts.voters ?? 3))
   const planned: { id: number; host: string; controllerPort: number }[] = []
   for (let id = 1; id <= opts.brokers; id++) {
     let host = randomLoopbackHost()
     while (hosts.has(host)) host = randomLoopbackHost()
     hosts.add(host)
-    planned.push({ id, host, controllerPort: controllerPortFor(opts.basePort, id) })
+    planned.push({ id, host, controllerPort: controllerPortFor(opts.basePort, id, controllerBase) })
   }
   const multi = opts.brokers > 1
   const voters = planned.slice(0, voterCount).map((p) => `${p.id}@${p.host}:${p.controllerPort}`).join(',')

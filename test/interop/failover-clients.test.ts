@@ -6,6 +6,7 @@ import { Admin, ProduceAcks, Producer, stringSerializers } from '@platformatic/k
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startLocalCluster, type LocalCluster, type LocalNode } from '../../chaos/cluster/local.ts'
+import { sleep, until } from '../helpers/until.ts'
 
 const CONFIG = {
   'broker.session.timeout.ms': '2000',
@@ -20,17 +21,7 @@ const CONFIG = {
 let cluster: LocalCluster
 let admin: Admin
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await probe().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(200)
-  }
-}
 
 /** Leader and ISR of partition 0 as kcat -L reports them (through a broker that is up). */
 async function partition0(topic: string): Promise<{ leader: number; isr: number[] }> {
@@ -112,20 +103,30 @@ describe('leader failover with kcat and @platformatic/kafka', () => {
   test('@platformatic/kafka (idempotent, acks=all) keeps writing through a kill -9 of the leader', async () => {
     const topic = 'fo-platformatic'
     const leader = await createTopic(topic)
-    const producer = new Producer({
-      clientId: 'failover-platformatic',
-      bootstrapBrokers: [...cluster.bootstrap],
-      serializers: stringSerializers,
-      idempotent: true,
-      acks: ProduceAcks.ALL,
-      // platformatic refreshes metadata on protocol errors (NOT_LEADER_OR_FOLLOWER) and when it is older than
-      // metadataMaxAge, not on connection errors: a send to the dead leader fails its retries, and the next one
-      // goes to the new leader once the metadata has aged.
-      retries: 3,
-      retryDelay: 200,
-      metadataMaxAge: 1000,
-      timeout: 5000,
-    })
+    // @platformatic/kafka 1.x advances an idempotent producer's sequence numbers only when a send succeeds. A send
+    // whose outcome is unknown (the leader died after replicating the batch, before answering) leaves the sequence
+    // where it was, so the next send carries *different* records under the *same* sequence: the new leader sees a
+    // duplicate of the batch it already has and, as Apache Kafka does, answers success with the old offset. Those
+    // records are then acknowledged and never stored (measured here: 20 of ~2000 lost in about half the runs).
+    // The Java client bumps the producer epoch after such an error (KIP-360); the application-level equivalent is a
+    // fresh producer (a fresh producer id) after any failed send, which is what this test does.
+    const newProducer = () =>
+      new Producer({
+        clientId: 'failover-platformatic',
+        bootstrapBrokers: [...cluster.bootstrap],
+        serializers: stringSerializers,
+        idempotent: true,
+        acks: ProduceAcks.ALL,
+        // platformatic refreshes metadata on protocol errors (NOT_LEADER_OR_FOLLOWER) and when it is older than
+        // metadataMaxAge, not on connection errors: a send to the dead leader fails its retries, and the next one
+        // goes to the new leader once the metadata has aged.
+        retries: 3,
+        retryDelay: 200,
+        metadataMaxAge: 1000,
+        timeout: 5000,
+      })
+    let producer = newProducer()
+    let producers = 1
     const acked: string[] = []
     const failed: string[] = []
     let n = 0
@@ -138,6 +139,9 @@ describe('leader failover with kcat and @platformatic/kafka', () => {
           acked.push(...batch)
         } catch {
           failed.push(...batch)
+          await producer.close().catch(() => undefined)
+          producer = newProducer()
+          producers++
           await sleep(100)
         }
       }
@@ -154,7 +158,14 @@ describe('leader failover with kcat and @platformatic/kafka', () => {
     }
     const got = await readBack(topic)
     const t = tally(got, acked)
-    console.log(`platformatic: ${acked.length} acknowledged, ${failed.length} failed, ${got.length} read, lost ${t.lost}, duplicated ${t.duplicated}`)
+    console.log(`platformatic: ${acked.length} acknowledged, ${failed.length} failed (${producers} producers), ${got.length} read, lost ${t.lost}, duplicated ${t.duplicated}`)
+    if (t.lost > 0) {
+      const ackedSet = new Set(acked)
+      const read = new Set(got)
+      console.log('lost (acknowledged, never read):', acked.filter((v) => !read.has(v)).slice(0, 40).join(' '))
+      console.log('read but not acknowledged:', got.map((v, i) => `${i}:${v}`).filter((x) => !ackedSet.has(x.split(':')[1]!)).slice(0, 40).join(' '))
+      console.log('failed:', failed.join(' '))
+    }
     expect(t).toEqual({ lost: 0, duplicated: 0 })
     await rejoin(leader, topic)
   })

@@ -19,6 +19,7 @@ import { Metadata } from '../../broker/protocol/messages/metadata.ts'
 import { Produce } from '../../broker/protocol/messages/produce.ts'
 import { decodeRecords, encodeRecordBatch, iterateBatches } from '../../broker/protocol/record-batch.ts'
 import { WireClient } from '../helpers/wire.ts'
+import { until } from '../helpers/until.ts'
 
 const LAG_MS = 3000
 const CONFIG = {
@@ -43,15 +44,6 @@ async function client(node: LocalNode): Promise<WireClient> {
   return fresh
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await probe().catch(() => undefined)
-    if (v !== undefined && v !== false) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 async function partitionState(topic: string, via?: LocalNode) {
   const node = via ?? cluster.nodes.find((n) => n.running && !n.proc.isPaused)!
