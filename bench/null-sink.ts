@@ -9,10 +9,11 @@
 // the connection.
 //
 // With `storeDir` it becomes the storing sink: each partition's records are appended to a file of their own with
-// one writeSync per partition per request, and nothing else. That is the least any broker that keeps the data
+// one writeSync per partition per request, and nothing else; the files are removed when the last connection
+// closes (the end of a run). That is the least any broker that keeps the data
 // must do, so it separates what the machine's file writes cost from what the broker adds on top.
 
-import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs'
+import { closeSync, ftruncateSync, openSync, rmSync, writeSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { ErrorCode } from '../broker/protocol/errors.ts'
 import {
@@ -54,6 +55,8 @@ export interface NullSinkStats {
   connections: number
   produceRequests: number
   produceBytes: number
+  /** Bytes the storing sink wrote to its files (0 for the null sink). */
+  storedBytes: number
 }
 
 export interface NullSink {
@@ -65,17 +68,28 @@ export interface NullSink {
 
 export async function startNullSink(opts: NullSinkOptions): Promise<NullSink> {
   const partitions = opts.partitions ?? 1
-  const stats: NullSinkStats = { connections: 0, produceRequests: 0, produceBytes: 0 }
+  const stats: NullSinkStats = { connections: 0, produceRequests: 0, produceBytes: 0, storedBytes: 0 }
   const topics = new Map<string, string>()
   const offsets = new Map<string, number>()
   const sockets = new Set<Socket>()
-  const files = new Map<string, { fd: number; size: number }>()
+  const files = new Map<string, { fd: number; size: number; path: string }>()
   let port = opts.port ?? 0
 
+  let fileSeq = 0
+  /** The run is over when its producer disconnects: its files go, as the bench deletes the broker's topic after
+   *  each run (bench/kcat.ts), so every run starts from the same page-cache state. */
+  const dropFiles = (): void => {
+    for (const f of files.values()) {
+      closeSync(f.fd)
+      rmSync(f.path, { force: true })
+    }
+    files.clear()
+  }
   const store = (key: string, records: Buffer): void => {
     let f = files.get(key)
     if (!f) {
-      f = { fd: openSync(join(opts.storeDir!, `${files.size}.log`), 'w'), size: 0 }
+      const path = join(opts.storeDir!, `${fileSeq++}.log`)
+      f = { fd: openSync(path, 'w'), size: 0, path }
       files.set(key, f)
     }
     if (f.size + records.length > STORE_WRAP_BYTES) {
@@ -85,6 +99,7 @@ export async function startNullSink(opts: NullSinkOptions): Promise<NullSink> {
     let done = 0
     while (done < records.length) done += writeSync(f.fd, records, done, records.length - done, f.size + done)
     f.size += records.length
+    stats.storedBytes += records.length
   }
 
   const topicId = (name: string): string => {
@@ -190,7 +205,10 @@ export async function startNullSink(opts: NullSinkOptions): Promise<NullSink> {
       }
     })
     socket.on('error', () => {})
-    socket.on('close', () => sockets.delete(socket))
+    socket.on('close', () => {
+      sockets.delete(socket)
+      if (opts.storeDir && sockets.size === 0) dropFiles()
+    })
   })
   await new Promise<void>((res, rej) => {
     server.once('error', rej)
@@ -208,8 +226,7 @@ export async function startNullSink(opts: NullSinkOptions): Promise<NullSink> {
     close: () =>
       new Promise<void>((res) => {
         for (const s of sockets) s.destroy()
-        for (const f of files.values()) closeSync(f.fd)
-        files.clear()
+        dropFiles()
         server.close(() => res())
       }),
   }

@@ -18,7 +18,7 @@ import { Reader } from '../broker/protocol/reader.ts'
 import type { ApiDecl, Fields, In, Out } from '../broker/protocol/schema.ts'
 import { Writer } from '../broker/protocol/writer.ts'
 import { FrameReader } from './lib/frames.ts'
-import { cpuDelta, cpuTotal, loopbackHost, processCpu, removeTempDir, startBroker, startWorker, stopGracefully, tempDir, type BrokerHandle, type WorkerHandle } from './lib/proc.ts'
+import { cpuDelta, cpuTotal, deleteTopic, loopbackHost, processCpu, removeTempDir, startBroker, startWorker, stopGracefully, tempDir, type BrokerHandle, type WorkerHandle } from './lib/proc.ts'
 import { deadline, pump } from './lib/pump.ts'
 import { median, ratioFigure, relativeSpread, type BenchContext, type Figure, type Section, type SectionOutput } from './lib/report.ts'
 
@@ -255,10 +255,13 @@ export const rawSection: Section = {
         loop.push(l)
         add('loopback', l)
         for (const partitions of [1, MANY_PARTITIONS]) {
-          const topic = `raw-${partitions}p`
+          // A fresh topic per run, deleted after it (the storing sink drops its files when the producer
+          // disconnects): every run starts from the same page-cache state (see bench/kcat.ts's header).
+          const topic = `raw-${partitions}p-${rep}`
           const p = { ...base, topic, partitions, batchBytes: Math.floor(REQUEST_BYTES / partitions) }
           add(`sink.${partitions}p`, await clientRun('raw-producer', { ...p, host: k.host, port: k.port, createTopic: false }, sink.pid))
           add(`broker.${partitions}p`, await clientRun('raw-producer', { ...p, host: broker.host, port: broker.port, createTopic: true }, broker.pid))
+          await deleteTopic(broker.bootstrap, topic)
         }
       }
       const loopback = { label: 'loopback TCP (Node -> Node, discard)', value: med(loop, (x) => x.mbps) }

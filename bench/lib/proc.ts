@@ -6,6 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { createDriver } from '../../workloads/driver.ts'
 
 const live = new Set<ChildProcess>()
 const dirs = new Set<string>()
@@ -140,6 +141,21 @@ export async function startBroker(opts: { overrides?: Record<string, string | nu
   const listener = (started.listeners as string[])[0]!
   const port = Number(listener.slice(listener.lastIndexOf(':') + 1))
   return { ...h, host, port, bootstrap: `${host}:${port}`, dataDir }
+}
+
+/** Deletes a topic on the broker (the raw driver's admin: DeleteTopics). */
+export async function deleteTopic(bootstrap: string, topic: string): Promise<void> {
+  const driver = await createDriver('raw', { bootstrap: [bootstrap], clientId: 'faultline-bench-kcat' })
+  try {
+    const admin = await driver.admin()
+    try {
+      await admin.deleteTopics([topic])
+    } finally {
+      await admin.close()
+    }
+  } finally {
+    await driver.close()
+  }
 }
 
 function handleJsonLines(proc: ChildProcess, what: string, isReady: (line: Record<string, unknown>) => boolean): WorkerHandle {
