@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=128
 // faultline CLI: parses argv, calls into the folders, sets the exit code.
 // Exit codes: 0 all checks passed, 1 a check or SLO failed, 2 bad input, 3 the harness itself failed.
 

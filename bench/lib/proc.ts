@@ -6,6 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { BROKER_NODE_FLAGS } from '../../broker/node-flags.ts'
 import { createDriver } from '../../workloads/driver.ts'
 
 const live = new Set<ChildProcess>()
@@ -133,7 +134,7 @@ export interface BrokerHandle extends WorkerHandle {
 export async function startBroker(opts: { overrides?: Record<string, string | number>; nodeFlags?: string[] } = {}): Promise<BrokerHandle> {
   const host = loopbackHost()
   const dataDir = tempDir('faultline-bench-broker-')
-  const args = [...(opts.nodeFlags ?? []), BROKER_CLI, 'broker', '--node-id', '1', '--listeners', `PLAINTEXT://${host}:0`, '--data-dir', dataDir]
+  const args = [...BROKER_NODE_FLAGS, ...(opts.nodeFlags ?? []), BROKER_CLI, 'broker', '--node-id', '1', '--listeners', `PLAINTEXT://${host}:0`, '--data-dir', dataDir]
   for (const [k, v] of Object.entries(opts.overrides ?? {})) args.push('--override', `${k}=${v}`)
   const proc = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }))
   const h = handleJsonLines(proc, 'broker', (line) => line.msg === 'broker started')

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { BROKER_NODE_FLAGS } from '../../broker/node-flags.ts'
 
 /** dist/bin/faultline.js: beside this file when it runs compiled (dist/chaos/cluster), or in the repository's
  *  dist/ when it runs from source (tests). */
@@ -93,7 +94,7 @@ export class BrokerProcess {
     installExitHook()
     const listeners = [`PLAINTEXT://${this.host}:${this.port}`]
     if (this.opts.controllerPort !== undefined) listeners.push(`CONTROLLER://${this.host}:${this.opts.controllerPort}`)
-    const args = [this.opts.cli ?? CLI_PATH, 'broker', '--node-id', String(this.nodeId), '--listeners', listeners.join(','), '--data-dir', this.dataDir, '--exit-with-parent']
+    const args = [...BROKER_NODE_FLAGS, this.opts.cli ?? CLI_PATH, 'broker', '--node-id', String(this.nodeId), '--listeners', listeners.join(','), '--data-dir', this.dataDir, '--exit-with-parent']
     if (this.opts.logLevel) args.push('--log-level', this.opts.logLevel)
     for (const [k, v] of Object.entries(this.opts.overrides ?? {})) args.push('--override', `${k}=${v}`)
     if (this.opts.detachedLogFile) return this.startDetached(args.filter((a) => a !== '--exit-with-parent'), this.opts.detachedLogFile)

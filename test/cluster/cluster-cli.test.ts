@@ -5,6 +5,7 @@ import { execa } from 'execa'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
+import { BROKER_NODE_FLAGS } from '../../broker/node-flags.ts'
 import { CLI_PATH } from '../../chaos/cluster/broker-process.ts'
 import { removeDir, tempDir } from '../helpers/broker-process.ts'
 
@@ -34,6 +35,8 @@ describe('faultline cluster', () => {
     expect(file.bootstrap).toBe(bootstrap)
     pids = file.brokers.map((b) => b.pid)
     expect(pids.every(alive)).toBe(true)
+    // Every broker runs with the broker's V8 flags (broker/node-flags.ts).
+    for (const pid of pids) expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining([...BROKER_NODE_FLAGS]))
     const { stdout } = await execa('kcat', ['-b', bootstrap, '-L', '-J'])
     const md = JSON.parse(stdout) as { brokers: { id: number }[] }
     expect(md.brokers.map((b) => b.id).sort()).toEqual([1, 2, 3, 4])
