@@ -12,20 +12,34 @@
 // the raw driver sending pre-encoded batch templates (the loop's preEncoded mode), the harness without its
 // per-record client cost. Runs alternate kcat, kafkajs, platformatic, raw, raw pre-encoded, ... so drift in
 // the shared machine's load hits all alike; medians of the repetitions are reported.
+//
+// Every run writes a fresh topic, deleted when the run ends (as in the kcat and raw sections): with all the
+// rounds' topics kept, the broker slowed as gigabytes piled up (this VM's file-write cost, bench/kcat.ts) until
+// it, not the producer, set both rates: kcat -P reached 188k records/s at 1 KiB here against 500k+ in the kcat
+// section, which made every driver look closer to kcat than it is.
+//
+// "platformatic bare" is @platformatic/kafka's Producer with no harness around it: send() calls of one batch's
+// worth of pre-built messages sharing one value, MAX_IN_FLIGHT at a time, nothing recorded. It is the ceiling of
+// any harness built on that library, so the gap between it and "platformatic" is the harness's own cost and the
+// gap between it and kcat is the library's. "harness, no client" is the other half: the same producer loop
+// (values, history, histograms, our batching) with a producer that acknowledges each batch on the next turn of
+// the event loop and sends nothing, the harness's own ceiling whatever client it drives.
 
 import { createWriteStream, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { createDriver, DEFAULT_DRIVER, type Driver, type DriverName } from '../workloads/driver.ts'
+import { Producer as PlatformaticProducer } from '@platformatic/kafka'
+import { createDriver, DEFAULT_DRIVER, type Driver, type DriverName, type DriverProducer } from '../workloads/driver.ts'
+import { Accumulator } from '../workloads/drivers/batching.ts'
 import { ValueIds } from '../workloads/generators.ts'
 import { HistoryWriter } from '../workloads/history.ts'
 import { ProducerLoop } from '../workloads/producer.ts'
 import { systemScheduler } from '../workloads/rate.ts'
 import { KCAT, kcatVersion } from './kcat.ts'
-import { removeTempDir, run, startBroker, stopGracefully, tempDir, type BrokerHandle } from './lib/proc.ts'
+import { deleteTopic, removeTempDir, run, startBroker, stopGracefully, tempDir, type BrokerHandle } from './lib/proc.ts'
 import { median, ratioFigure, relativeSpread, type BenchContext, type Figure, type Section, type SectionOutput } from './lib/report.ts'
 
 /** The harness producers measured: a driver, optionally with pre-encoded batches (raw only). */
-export const benchedProducers = ['kafkajs', 'platformatic', 'raw', 'raw-preencoded'] as const
+export const benchedProducers = ['kafkajs', 'platformatic', 'platformatic-bare', 'harness-no-client', 'raw', 'raw-preencoded'] as const
 export type BenchedProducer = (typeof benchedProducers)[number]
 
 export interface BenchDriversOptions {
@@ -95,12 +109,14 @@ async function kcatSeconds(bootstrap: string, topic: string, file: string, s: Si
 /** Records/s of the harness's producer loop, from its start to the last acknowledgement of N records (pre-encoded
  *  runs round N up to whole batches). */
 async function loopRate(which: BenchedProducer, bootstrap: string, topic: string, s: Size, dir: string): Promise<number> {
-  const name: DriverName = which === 'raw-preencoded' ? 'raw' : which
+  if (which === 'platformatic-bare') return bareLibraryRate(bootstrap, topic, s)
+  const name: DriverName = which === 'raw-preencoded' || which === 'harness-no-client' ? 'raw' : which
   const driver = await createDriver(name, { bootstrap: [bootstrap], clientId: `faultline-bench-${which}` })
   const historyPath = join(dir, `${topic}.history`)
   try {
     await createTopic(driver, topic)
-    const producer = await driver.producer({ acks: 1, idempotent: false, lingerMs: LINGER_MS, batchBytes: BATCH_BYTES, maxInFlight: MAX_IN_FLIGHT })
+    const producerOptions = { acks: 1 as const, idempotent: false, lingerMs: LINGER_MS, batchBytes: BATCH_BYTES, maxInFlight: MAX_IN_FLIGHT }
+    const producer = which === 'harness-no-client' ? noClientProducer(producerOptions) : await driver.producer(producerOptions)
     const history = await HistoryWriter.open(historyPath)
     const sched = systemScheduler({ spinBelowMs: 0 })
     const loop = new ProducerLoop({
@@ -130,6 +146,79 @@ async function loopRate(which: BenchedProducer, bootstrap: string, topic: string
   }
 }
 
+/** A producer that sends nothing: our batching, each batch acknowledged on the next event-loop turn with
+ *  consecutive offsets. */
+function noClientProducer(opts: { lingerMs: number; batchBytes: number; maxInFlight: number }): DriverProducer {
+  let nextOffset = 0
+  const acc = new Accumulator((_topic, _partition, records, done) => {
+    const baseOffset = nextOffset
+    nextOffset += records.length
+    setImmediate(() => done({ ok: true, baseOffset }))
+  }, opts)
+  return {
+    get pending() {
+      return acc.pending
+    },
+    send: (batch, done) => acc.send(batch, done),
+    flush: () => acc.flush(),
+    close: () => acc.close(),
+  }
+}
+
+/** Records/s of @platformatic/kafka's Producer alone (see the header): from the first send() to the last
+ *  acknowledgement of N records, in calls of BATCH_BYTES worth of messages (the harness's batches), MAX_IN_FLIGHT
+ *  calls outstanding. */
+async function bareLibraryRate(bootstrap: string, topic: string, s: Size): Promise<number> {
+  const driver = await createDriver('platformatic', { bootstrap: [bootstrap], clientId: 'faultline-bench-bare-admin' })
+  try {
+    await createTopic(driver, topic)
+  } finally {
+    await driver.close()
+  }
+  const producer = new PlatformaticProducer({ clientId: 'faultline-bench-platformatic-bare', bootstrapBrokers: [bootstrap] })
+  try {
+    const value = Buffer.alloc(s.bytes, 0x61)
+    const perCall = Math.max(1, Math.floor(BATCH_BYTES / (s.bytes + 20)))
+    const messages = Array.from({ length: perCall }, () => ({ topic, partition: 0, value }))
+    // One record first, so that connecting and metadata are not timed (the harness loops start connected too).
+    await producer.send({ acks: 1, messages: messages.slice(0, 1) })
+    const t0 = performance.now()
+    await new Promise<void>((resolve, reject) => {
+      let sent = 0
+      let inFlight = 0
+      let failed = false
+      const pump = (): void => {
+        while (!failed && inFlight < MAX_IN_FLIGHT && sent < s.records) {
+          const n = Math.min(perCall, s.records - sent)
+          sent += n
+          inFlight++
+          producer.send({ acks: 1, messages: n === perCall ? messages : messages.slice(0, n) }).then(
+            () => {
+              inFlight--
+              if (sent >= s.records && inFlight === 0) resolve()
+              else pump()
+            },
+            (err: unknown) => {
+              failed = true
+              reject(err instanceof Error ? err : new Error(String(err)))
+            },
+          )
+        }
+      }
+      pump()
+    })
+    return s.records / ((performance.now() - t0) / 1000)
+  } finally {
+    await producer.close()
+  }
+}
+
+function producerLabel(p: BenchedProducer, isDefault: boolean): string {
+  if (p === 'platformatic-bare') return '@platformatic/kafka alone, no harness'
+  if (p === 'harness-no-client') return 'harness producer loop alone, no client'
+  return `harness producer, ${p}${isDefault ? ' (default)' : ''}`
+}
+
 /**
  * Records/s of the harness producer per driver beside kcat -P on the same broker, medians of `reps` rounds.
  * Figures: `drivers.<producer>.<size>`, value records/s, ceiling kcat's records/s, ratio value / kcat.
@@ -147,18 +236,27 @@ export async function benchDrivers(opts: BenchDriversOptions = {}): Promise<Sect
     const figures: Figure[] = []
     const notes: string[] = [
       `${version}; both sides: acks=1, no idempotence, linger ${LINGER_MS} ms, batches up to ${BATCH_BYTES} B, one partition; harness ${MAX_IN_FLIGHT} requests in flight, kcat librdkafka's default; ` +
-        `${reps} rounds (kcat, ${benchedProducers.join(', ')}), medians; the harness writes its history as in a run`,
+        `${reps} rounds (kcat, ${benchedProducers.join(', ')}), medians; the harness writes its history as in a run; every run writes a fresh topic, deleted after it`,
     ]
     for (const s of sizes(quick)) {
       const file = join(dir, `${s.name}.txt`)
       await writeRecordFile(file, s)
       const kcat: number[] = []
       const loops = new Map<BenchedProducer, number[]>(benchedProducers.map((p) => [p, []]))
+      // An unmeasured kcat run first: the first writes into a fresh broker take fresh memory, which costs this VM
+      // 2-3x more than pages freed by the run before (bench/README.md), and kcat goes first in every round.
+      const warmupTopic = `drivers-warmup-${s.name}`
+      await kcatSeconds(broker.bootstrap, warmupTopic, file, s)
+      await deleteTopic(broker.bootstrap, warmupTopic)
       for (let rep = 0; rep < reps; rep++) {
-        kcat.push(s.records / (await kcatSeconds(broker.bootstrap, `drivers-kcat-${s.name}-${rep}`, file, s)))
+        const kcatTopic = `drivers-kcat-${s.name}-${rep}`
+        kcat.push(s.records / (await kcatSeconds(broker.bootstrap, kcatTopic, file, s)))
+        await deleteTopic(broker.bootstrap, kcatTopic)
         const line = [`kcat ${Math.round(kcat.at(-1)!)}/s`]
         for (const p of benchedProducers) {
-          const rate = await loopRate(p, broker.bootstrap, `drivers-${p}-${s.name}-${rep}`, s, dir)
+          const topic = `drivers-${p}-${s.name}-${rep}`
+          const rate = await loopRate(p, broker.bootstrap, topic, s, dir)
+          await deleteTopic(broker.bootstrap, topic)
           loops.get(p)!.push(rate)
           line.push(`${p} ${Math.round(rate)}/s`)
         }
@@ -172,7 +270,7 @@ export async function benchDrivers(opts: BenchDriversOptions = {}): Promise<Sect
         figures.push(
           ratioFigure({
             key: `drivers.${p}.${s.name}`,
-            label: `harness producer, ${p}${isDefault ? ' (default)' : ''}, ${s.name === '1KiB' ? '1 KiB' : '100 B'} records`,
+            label: `${producerLabel(p, isDefault)}, ${s.name === '1KiB' ? '1 KiB' : '100 B'} records`,
             unit: 'records/s',
             value: rate,
             ceiling: { label: 'kcat -P, same broker, same run', value: kcatRate },
@@ -194,6 +292,6 @@ export async function benchDrivers(opts: BenchDriversOptions = {}): Promise<Sect
 
 export const driversSection: Section = {
   name: 'drivers',
-  summary: 'the harness producer per driver (kafkajs, platformatic, raw, raw pre-encoded) beside kcat -P on the same broker, 1 KiB and 100 B',
+  summary: 'the harness producer per driver (kafkajs, platformatic, raw, raw pre-encoded), @platformatic/kafka alone and the harness alone beside kcat -P on the same broker, 1 KiB and 100 B',
   run: (ctx: BenchContext) => benchDrivers({ quick: ctx.quick, reps: ctx.quick ? 1 : Math.min(ctx.reps, 3), log: (m) => ctx.log(m) }),
 }
