@@ -7,11 +7,15 @@
 // (Kafka's sticky partitioner, KIP-480), or go round robin if asked.
 // Back-pressure: at most `maxPending` records wait for an outcome; beyond that the schedule falls behind
 // (send delay grows, latency from intended time with it) instead of memory growing without bound.
+// Hand-off: the records one pacer turn emits for a partition go to the driver in one send() call (up to
+// GROUP_MAX_RECORDS / GROUP_MAX_BYTES), with one callback, instead of a call per record: the driver's batching
+// still decides the requests, and every record keeps its own intended and send time. This halved the loop's
+// own cost per record at 100 B (bench: drivers.harness-no-client).
 // Raw ingest: with the raw driver, `preEncoded` sends pre-encoded batches stamped per send (BatchTemplate),
 // one schedule item per batch, so the client is never the bottleneck being measured.
 
 import { LatencyHistogram, type LatencySummary } from '../reports/histogram.ts'
-import { partitionForKey, type DriverError, type DriverProducer, type ProduceResult } from './driver.ts'
+import { partitionForKey, type DriverError, type DriverProducer, type ProduceRecord, type ProduceResult } from './driver.ts'
 import { BatchTemplate, type RawProducer } from './drivers/raw.ts'
 import {
   deriveSeed,
@@ -111,6 +115,25 @@ export function schedulePhases(history: HistorySink, scheduler: Scheduler, origi
   return { cancel: () => timers.forEach((t) => t.cancel()) }
 }
 
+/** Records sent in one send() call: `count` consecutive value ids from `first`, one partition; per record its
+ *  intended and actual send times and its value size, or one of each for a pre-encoded batch (whose latency
+ *  is one sample per batch). */
+interface SendGroup {
+  readonly first: number
+  count: number
+  readonly partition: number
+  readonly records: ProduceRecord[]
+  readonly intended: number[]
+  readonly actual: number[]
+  readonly sizes: number[]
+  bytes: number
+}
+
+/** A pacer turn's records for one partition go to the producer in one send() call, up to these bounds (well
+ *  under any batch size, so the client's batching decides the requests, as before). */
+const GROUP_MAX_RECORDS = 256
+const GROUP_MAX_BYTES = 16_384
+
 export class ProducerLoop {
   private readonly o: ProducerLoopOptions
   private readonly sched: Scheduler
@@ -136,6 +159,7 @@ export class ProducerLoop {
   private batchRoundRobin = 0
   private resolveDone: (() => void) | null = null
   private stopped = false
+  private group: SendGroup | null = null
   private readonly latency = new LatencyHistogram()
   private readonly service = new LatencyHistogram()
   private readonly delay = new LatencyHistogram()
@@ -212,6 +236,7 @@ export class ProducerLoop {
         return bytesRate ? bytes : perItem
       },
       onDone: () => this.finish(),
+      onTurnEnd: () => this.sendGroup(),
     })
     if (this.controller) {
       this.lastControl = now
@@ -230,6 +255,7 @@ export class ProducerLoop {
 
   private finish(): void {
     if (this.stopped) return
+    this.sendGroup()
     this.stopped = true
     this.controllerTimer?.cancel()
     void this.o.producer.flush().then(() => this.resolveDone?.())
@@ -284,8 +310,30 @@ export class ProducerLoop {
     this.sent++
     this.bytesSent += size
     if (actual >= this.warmupEnd) this.delay.record((actual - intended) * 1000)
-    o.producer.send({ topic: o.topic, partition, records: [{ key, value }] }, (r) => this.completed(r, id, 1, partition, intended, actual, size, size))
+    let g = this.group
+    if (g && (g.partition !== partition || g.first + g.records.length !== id || g.records.length >= GROUP_MAX_RECORDS || g.bytes + size > GROUP_MAX_BYTES)) {
+      this.sendGroup()
+      g = null
+    }
+    if (!g) {
+      g = { first: id, count: 0, partition, records: [], intended: [], actual: [], sizes: [], bytes: 0 }
+      this.group = g
+    }
+    g.records.push({ key, value })
+    g.intended.push(intended)
+    g.actual.push(actual)
+    g.sizes.push(size)
+    g.bytes += size
+    g.count++
     return size
+  }
+
+  /** Hands the records gathered in this pacer turn to the producer: one send() call, one callback. */
+  private sendGroup(): void {
+    const g = this.group
+    if (!g) return
+    this.group = null
+    this.o.producer.send({ topic: this.o.topic, partition: g.partition, records: g.records }, (r) => this.completed(r, g))
   }
 
   private emitBatch(intended: number, actual: number): number {
@@ -308,37 +356,44 @@ export class ProducerLoop {
     this.sent += n
     this.bytesSent += t.valueBytes
     if (actual >= this.warmupEnd) this.delay.record((actual - intended) * 1000)
-    producer.sendEncoded(o.topic, partition, batch, n, (r) => this.completed(r, first, n, partition, intended, actual, size, t.valueBytes))
+    const g: SendGroup = { first, count: n, partition, records: [], intended: [intended], actual: [actual], sizes: [size], bytes: t.valueBytes }
+    producer.sendEncoded(o.topic, partition, batch, n, (r) => this.completed(r, g))
     return t.valueBytes
   }
 
-  /** Outcome of `n` records with consecutive value ids from `first`, `bytes` of values in all. */
-  private completed(r: ProduceResult, first: number, n: number, partition: number, intended: number, actual: number, size: number, bytes: number): void {
+  /** Outcome of a group's records (value ids first, first + 1, ...). */
+  private completed(r: ProduceResult, g: SendGroup): void {
     const o = this.o
     const now = this.sched.now()
     const measured = now >= this.warmupEnd
+    const n = g.count
     this.lastCompletion = now
     if (r.ok) {
       this.acked += n
-      this.bytesAcked += bytes
+      this.bytesAcked += g.bytes
       if (measured) {
         this.windowAcked += n
-        this.windowBytes += bytes
-        this.latency.record((now - intended) * 1000)
-        this.service.record((now - actual) * 1000)
+        this.windowBytes += g.bytes
+        for (let i = 0; i < g.intended.length; i++) {
+          this.latency.record((now - g.intended[i]!) * 1000)
+          this.service.record((now - g.actual[i]!) * 1000)
+        }
       }
       if (o.history) {
+        const time = this.ht(now)
+        const perRecord = g.intended.length === n
         for (let i = 0; i < n; i++) {
+          const at = perRecord ? i : 0
           o.history.append({
             type: 'ack',
-            value: first + i,
+            value: g.first + i,
             topic: o.topic,
-            partition,
+            partition: g.partition,
             offset: r.baseOffset < 0 ? -1 : r.baseOffset + i,
-            time: this.ht(now),
-            sent: this.ht(actual),
-            intended: this.ht(intended),
-            size,
+            time,
+            sent: this.ht(g.actual[at]!),
+            intended: this.ht(g.intended[at]!),
+            size: g.sizes[at]!,
           })
         }
       }
@@ -346,7 +401,10 @@ export class ProducerLoop {
       this.failed += n
       if (r.error.definite) this.failedDefinite += n
       this.countError(r.error, n)
-      if (o.history) for (let i = 0; i < n; i++) o.history.append({ type: 'fail', value: first + i, time: this.ht(now), error: r.error.name, definite: r.error.definite })
+      if (o.history) {
+        const time = this.ht(now)
+        for (let i = 0; i < n; i++) o.history.append({ type: 'fail', value: g.first + i, time, error: r.error.name, definite: r.error.definite })
+      }
     }
     if (this.pacer?.isBlocked && this.pending < this.maxPending) this.pacer.wake()
   }

@@ -223,6 +223,9 @@ export interface PacerOptions {
   readonly maxBurst?: number
   /** Called once when the pacer stops by itself (end time or item count reached). */
   onDone?(): void
+  /** Called at the end of every turn that emitted something, before the pacer yields (or calls onDone): the
+   *  sender can hand what it gathered in the turn to its client at once. */
+  onTurnEnd?(): void
 }
 
 /** Drives an open-loop schedule: every due item is emitted, late ones immediately, in order. */
@@ -286,22 +289,37 @@ export class Pacer {
   private tick(): void {
     const o = this.o
     let burst = 0
+    let then: (() => void) | null = null
     while (this.running) {
-      if (o.maxItems !== undefined && this.emitted >= o.maxItems) return this.finish()
+      if (o.maxItems !== undefined && this.emitted >= o.maxItems) {
+        then = () => this.finish()
+        break
+      }
       const intended = o.schedule.nextIntended()
-      if (o.endMs !== undefined && intended >= o.endMs) return this.finish()
+      if (o.endMs !== undefined && intended >= o.endMs) {
+        then = () => this.finish()
+        break
+      }
       const now = o.scheduler.now()
-      if (intended > now) return this.arm(intended - now)
+      if (intended > now) {
+        then = () => this.arm(intended - now)
+        break
+      }
       if (o.canSend && !o.canSend()) {
         this.blocked = true
-        return
+        break
       }
-      if (burst >= this.maxBurst) return this.arm(0)
+      if (burst >= this.maxBurst) {
+        then = () => this.arm(0)
+        break
+      }
       const cost = o.emit(intended, now)
       o.schedule.advance(cost)
       this.emitted++
       burst++
     }
+    if (burst > 0) o.onTurnEnd?.()
+    then?.()
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { partitionForKey } from '../../workloads/driver.ts'
+import { partitionForKey, type DriverProducer } from '../../workloads/driver.ts'
 import { keyBytes, readPayloadHeader, ValueIds } from '../../workloads/generators.ts'
 import type { AckEvent, FailEvent, HistoryEvent, SendEvent } from '../../workloads/history.ts'
 import { ProducerLoop, schedulePhases, type ProducerLoopOptions } from '../../workloads/producer.ts'
@@ -175,6 +175,53 @@ describe('ProducerLoop', () => {
     await Promise.all([da, db])
     const values = [...sends(a.events), ...sends(b.events)].map((e) => e.value).sort((x, y) => x - y)
     expect(values).toEqual(Array.from({ length: 20 }, (_, i) => i))
+  })
+
+  it('hands a burst to the producer in few send() calls, one partition each, in order, with per-record times', async () => {
+    for (const keys of [{ kind: 'none' as const }, { kind: 'uniform' as const, count: 50 }]) {
+      // Timers fire 5 ms late, as on a busy event loop: at 1e6/s (intended times 1 µs apart, as the history
+      // resolves them) everything is overdue by then.
+      const sched = new SimScheduler(START, () => 5)
+      const cluster = new FakeCluster(sched, { partitions: 4 })
+      const inner = await fakeDriver(cluster).producer()
+      const calls: { partition: number; ids: number[]; bytes: number }[] = []
+      const producer: DriverProducer = {
+        get pending() {
+          return inner.pending
+        },
+        send(batch, done) {
+          const ids = batch.records.map((r) => readPayloadHeader(r.value)!.valueId)
+          calls.push({ partition: batch.partition, ids, bytes: batch.records.reduce((n, r) => n + r.value!.length, 0) })
+          inner.send(batch, done)
+        },
+        flush: () => inner.flush(),
+        close: () => inner.close(),
+      }
+      const events: HistoryEvent[] = []
+      // 3000 records overdue: the pacer emits them in turns of up to 1000.
+      const loop = new ProducerLoop({ name: 'p0', topic: 't', partitions: 4, producer, scheduler: sched, history: { append: (e) => events.push(e) }, rate: { kind: 'fixed', perSecond: 1e6 }, count: 3000, keys, sizes: { kind: 'uniform', min: 20, max: 200 } })
+      const done = loop.run()
+      sched.run(START + 1000)
+      const summary = await done
+      expect(summary).toMatchObject({ sent: 3000, acked: 3000, failed: 0 })
+      // Every record exactly once, in emit order, and each call to one partition within the group bounds.
+      expect(calls.flatMap((c) => c.ids)).toEqual(Array.from({ length: 3000 }, (_, i) => i))
+      for (const c of calls) {
+        expect(c.ids.length).toBeLessThanOrEqual(256)
+        expect(c.bytes).toBeLessThanOrEqual(16_384)
+      }
+      if (keys.kind === 'none') expect(calls.length).toBeLessThan(3000 / 50)
+      // Each ack carries its own record's times and its own offset.
+      const byValue = new Map(sends(events).map((e) => [e.value, e]))
+      const a = acks(events)
+      expect(a.length).toBe(3000)
+      for (const e of a) {
+        expect(e.intended).toBe(byValue.get(e.value)!.intended)
+        expect(e.sent).toBe(byValue.get(e.value)!.time)
+        expect(readPayloadHeader(cluster.partitionsOf('t')[e.partition]![e.offset]!.value)!.valueId).toBe(e.value)
+      }
+      expect(summary.latency.count).toBe(3000)
+    }
   })
 
   it('marks warmup end and measure end in the history', () => {

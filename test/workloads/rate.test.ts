@@ -141,6 +141,35 @@ function discover(capacity: number, periods: number, initialRate: number) {
   return { c, rates }
 }
 
+describe('pacer turns', () => {
+  it('calls onTurnEnd after every turn that emitted, before it yields and before onDone', () => {
+    // Timers fire 3 ms late: at 1000/s each late turn finds 3-4 items overdue, and maxBurst 2 splits them.
+    const sched = new SimScheduler(0, () => 3)
+    const log: string[] = []
+    const pacer = new Pacer({
+      scheduler: sched,
+      schedule: new Schedule(0, 1000),
+      maxItems: 10,
+      maxBurst: 2,
+      emit: () => {
+        log.push('e')
+        return 1
+      },
+      onTurnEnd: () => log.push('|'),
+      onDone: () => log.push('done'),
+    })
+    pacer.start()
+    sched.run(1000)
+    expect(log.filter((x) => x === 'e').length).toBe(10)
+    expect(log.at(-1)).toBe('done')
+    expect(log.at(-2)).toBe('|')
+    // Every turn is closed, none is empty, and none holds more than maxBurst items.
+    const turns = log.slice(0, -1).join('').split('|').slice(0, -1)
+    expect(turns.every((t) => t.length >= 1 && t.length <= 2)).toBe(true)
+    expect(turns.join('').length).toBe(10)
+  })
+})
+
 describe('max-rate discovery', () => {
   it('settles near the capacity of the system and keeps the backlog bounded', () => {
     fc.assert(
