@@ -127,6 +127,7 @@ async function loopRate(which: BenchedProducer, bootstrap: string, topic: string
       rate: { kind: 'fixed', perSecond: UNBOUNDED_RATE },
       count: s.records,
       sizes: { kind: 'fixed', bytes: s.bytes },
+      batchBytes: BATCH_BYTES,
       seed: 1,
       valueIds: new ValueIds(),
       scheduler: sched,

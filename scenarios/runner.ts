@@ -496,6 +496,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Result
               warmupMs: w.warmupMs,
               keys: pg.keys,
               sizes: pg.messageSize,
+              batchBytes: pg.batchBytes,
               payload: { randomBytesRatio: pg.randomness, poolSize },
               seed: deriveSeed(opts.seed, 'producer', gi, c, topic),
               valueIds: ids,

@@ -7,15 +7,18 @@
 // (Kafka's sticky partitioner, KIP-480), or go round robin if asked.
 // Back-pressure: at most `maxPending` records wait for an outcome; beyond that the schedule falls behind
 // (send delay grows, latency from intended time with it) instead of memory growing without bound.
-// Hand-off: the records one pacer turn emits for a partition go to the driver in one send() call (up to
-// GROUP_MAX_RECORDS / GROUP_MAX_BYTES), with one callback, instead of a call per record: the driver's batching
-// still decides the requests, and every record keeps its own intended and send time. This halved the loop's
-// own cost per record at 100 B (bench: drivers.harness-no-client).
+// Hand-off: the records one pacer turn emits for a partition go to the driver in one send() call, with one
+// callback, instead of a call per record; every record keeps its own intended and send time. This halved the
+// loop's own cost per record at 100 B (bench: drivers.harness-no-client). A driver never splits a send() call
+// across batches, so a group is kept to an eighth of the producer's batch size (as the driver's batching
+// counts bytes): a batch still fills to at least 7/8 of batch.size before a group no longer fits, and the
+// driver's batching, not the loop, decides the requests.
 // Raw ingest: with the raw driver, `preEncoded` sends pre-encoded batches stamped per send (BatchTemplate),
 // one schedule item per batch, so the client is never the bottleneck being measured.
 
 import { LatencyHistogram, type LatencySummary } from '../reports/histogram.ts'
 import { partitionForKey, type DriverError, type DriverProducer, type ProduceRecord, type ProduceResult } from './driver.ts'
+import { recordSize } from './drivers/batching.ts'
 import { BatchTemplate, type RawProducer } from './drivers/raw.ts'
 import {
   deriveSeed,
@@ -66,6 +69,8 @@ export interface ProducerLoopOptions {
   readonly keyless?: 'sticky' | 'round-robin'
   /** Bytes a keyless partition gets before the sticky partitioner moves on. Default 16 384 (batch.size). */
   readonly stickyBytes?: number
+  /** The producer's batch size (batch.size), which bounds a send() group (see the header). Default 16 384. */
+  readonly batchBytes?: number
   readonly scheduler?: Scheduler
   /** Monotonic ms of the run's start (history times count from it). Default: when the loop starts. */
   readonly runOriginMs?: number
@@ -126,11 +131,15 @@ interface SendGroup {
   readonly intended: number[]
   readonly actual: number[]
   readonly sizes: number[]
+  /** Value bytes. */
   bytes: number
+  /** Bytes as the driver's batching counts them (recordSize): what GROUP_MAX_BYTES and batchBytes bound. */
+  batchSize: number
 }
 
-/** A pacer turn's records for one partition go to the producer in one send() call, up to these bounds (well
- *  under any batch size, so the client's batching decides the requests, as before). */
+/** A pacer turn's records for one partition go to the producer in one send() call of at most this many records
+ *  and at most min(GROUP_MAX_BYTES, batchBytes / 8) bytes as the driver's batching counts them (one record
+ *  always goes, whatever its size). */
 const GROUP_MAX_RECORDS = 256
 const GROUP_MAX_BYTES = 16_384
 
@@ -160,6 +169,7 @@ export class ProducerLoop {
   private resolveDone: (() => void) | null = null
   private stopped = false
   private group: SendGroup | null = null
+  private readonly groupMaxBytes: number
   private readonly latency = new LatencyHistogram()
   private readonly service = new LatencyHistogram()
   private readonly delay = new LatencyHistogram()
@@ -181,6 +191,7 @@ export class ProducerLoop {
     this.sched = opts.scheduler ?? systemScheduler()
     this.ids = opts.valueIds ?? new ValueIds()
     this.maxPending = opts.maxPending ?? 100_000
+    this.groupMaxBytes = Math.min(GROUP_MAX_BYTES, Math.floor((opts.batchBytes ?? 16_384) / 8))
     const seed = opts.seed ?? 1
     const keys = keyGenerator(opts.keys ?? { kind: 'none' }, deriveSeed(seed, opts.name, 'keys'))
     const sizes = sizeGenerator(opts.sizes ?? { kind: 'fixed', bytes: 1024 }, deriveSeed(seed, opts.name, 'sizes'))
@@ -311,19 +322,22 @@ export class ProducerLoop {
     this.bytesSent += size
     if (actual >= this.warmupEnd) this.delay.record((actual - intended) * 1000)
     let g = this.group
-    if (g && (g.partition !== partition || g.first + g.records.length !== id || g.records.length >= GROUP_MAX_RECORDS || g.bytes + size > GROUP_MAX_BYTES)) {
+    const record = { key, value }
+    const batchSize = recordSize(record)
+    if (g && (g.partition !== partition || g.first + g.records.length !== id || g.records.length >= GROUP_MAX_RECORDS || g.batchSize + batchSize > this.groupMaxBytes)) {
       this.sendGroup()
       g = null
     }
     if (!g) {
-      g = { first: id, count: 0, partition, records: [], intended: [], actual: [], sizes: [], bytes: 0 }
+      g = { first: id, count: 0, partition, records: [], intended: [], actual: [], sizes: [], bytes: 0, batchSize: 0 }
       this.group = g
     }
-    g.records.push({ key, value })
+    g.records.push(record)
     g.intended.push(intended)
     g.actual.push(actual)
     g.sizes.push(size)
     g.bytes += size
+    g.batchSize += batchSize
     g.count++
     return size
   }
@@ -356,7 +370,7 @@ export class ProducerLoop {
     this.sent += n
     this.bytesSent += t.valueBytes
     if (actual >= this.warmupEnd) this.delay.record((actual - intended) * 1000)
-    const g: SendGroup = { first, count: n, partition, records: [], intended: [intended], actual: [actual], sizes: [size], bytes: t.valueBytes }
+    const g: SendGroup = { first, count: n, partition, records: [], intended: [intended], actual: [actual], sizes: [size], bytes: t.valueBytes, batchSize: t.valueBytes }
     producer.sendEncoded(o.topic, partition, batch, n, (r) => this.completed(r, g))
     return t.valueBytes
   }

@@ -146,7 +146,7 @@ export async function startBroker(opts: { overrides?: Record<string, string | nu
 
 /** Deletes a topic on the broker (the raw driver's admin: DeleteTopics). */
 export async function deleteTopic(bootstrap: string, topic: string): Promise<void> {
-  const driver = await createDriver('raw', { bootstrap: [bootstrap], clientId: 'faultline-bench-kcat' })
+  const driver = await createDriver('raw', { bootstrap: [bootstrap], clientId: 'faultline-bench-admin' })
   try {
     const admin = await driver.admin()
     try {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { partitionForKey, type DriverProducer } from '../../workloads/driver.ts'
+import { recordSize } from '../../workloads/drivers/batching.ts'
 import { keyBytes, readPayloadHeader, ValueIds } from '../../workloads/generators.ts'
 import type { AckEvent, FailEvent, HistoryEvent, SendEvent } from '../../workloads/history.ts'
 import { ProducerLoop, schedulePhases, type ProducerLoopOptions } from '../../workloads/producer.ts'
@@ -178,7 +179,13 @@ describe('ProducerLoop', () => {
   })
 
   it('hands a burst to the producer in few send() calls, one partition each, in order, with per-record times', async () => {
-    for (const keys of [{ kind: 'none' as const }, { kind: 'uniform' as const, count: 50 }]) {
+    const cases = [
+      // batch.size 16 KiB (the default): groups of at most 2 KiB as the batching counts bytes.
+      { keys: { kind: 'none' as const }, batchBytes: undefined, groupBytes: 2048, maxCalls: 3000 / 10 },
+      { keys: { kind: 'none' as const }, batchBytes: 1_000_000, groupBytes: 16_384, maxCalls: 3000 / 50 },
+      { keys: { kind: 'uniform' as const, count: 50 }, batchBytes: 1_000_000, groupBytes: 16_384, maxCalls: 3000 },
+    ]
+    for (const { keys, batchBytes, groupBytes, maxCalls } of cases) {
       // Timers fire 5 ms late, as on a busy event loop: at 1e6/s (intended times 1 µs apart, as the history
       // resolves them) everything is overdue by then.
       const sched = new SimScheduler(START, () => 5)
@@ -191,7 +198,7 @@ describe('ProducerLoop', () => {
         },
         send(batch, done) {
           const ids = batch.records.map((r) => readPayloadHeader(r.value)!.valueId)
-          calls.push({ partition: batch.partition, ids, bytes: batch.records.reduce((n, r) => n + r.value!.length, 0) })
+          calls.push({ partition: batch.partition, ids, bytes: batch.records.reduce((n, r) => n + recordSize(r), 0) })
           inner.send(batch, done)
         },
         flush: () => inner.flush(),
@@ -199,7 +206,7 @@ describe('ProducerLoop', () => {
       }
       const events: HistoryEvent[] = []
       // 3000 records overdue: the pacer emits them in turns of up to 1000.
-      const loop = new ProducerLoop({ name: 'p0', topic: 't', partitions: 4, producer, scheduler: sched, history: { append: (e) => events.push(e) }, rate: { kind: 'fixed', perSecond: 1e6 }, count: 3000, keys, sizes: { kind: 'uniform', min: 20, max: 200 } })
+      const loop = new ProducerLoop({ name: 'p0', topic: 't', partitions: 4, producer, scheduler: sched, history: { append: (e) => events.push(e) }, rate: { kind: 'fixed', perSecond: 1e6 }, count: 3000, keys, batchBytes, sizes: { kind: 'uniform', min: 20, max: 200 } })
       const done = loop.run()
       sched.run(START + 1000)
       const summary = await done
@@ -208,9 +215,9 @@ describe('ProducerLoop', () => {
       expect(calls.flatMap((c) => c.ids)).toEqual(Array.from({ length: 3000 }, (_, i) => i))
       for (const c of calls) {
         expect(c.ids.length).toBeLessThanOrEqual(256)
-        expect(c.bytes).toBeLessThanOrEqual(16_384)
+        expect(c.bytes).toBeLessThanOrEqual(groupBytes)
       }
-      if (keys.kind === 'none') expect(calls.length).toBeLessThan(3000 / 50)
+      expect(calls.length).toBeLessThan(maxCalls)
       // Each ack carries its own record's times and its own offset.
       const byValue = new Map(sends(events).map((e) => [e.value, e]))
       const a = acks(events)
