@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { BROKER_NODE_FLAGS } from '../../broker/node-flags.ts'
+import { type Ledger, processStartTime } from '../ledger.ts'
 
 /** dist/bin/faultline.js: beside this file when it runs compiled (dist/chaos/cluster), or in the repository's
  *  dist/ when it runs from source (tests). */
@@ -42,6 +43,9 @@ export interface BrokerProcessOptions {
   /** Outlive this process (faultline cluster up --detach): output goes to this file, not through us, and the
    *  broker does not watch for our exit. */
   readonly detachedLogFile?: string
+  /** The run's ledger: each spawned process is recorded while it lives, so a killed harness's brokers can be
+   *  found and stopped later (`faultline cleanup`). */
+  readonly ledger?: Ledger
 }
 
 export class BrokerStartError extends Error {
@@ -103,9 +107,15 @@ export class BrokerProcess {
     this.paused = false
     this.stderr = ''
     live.add(proc)
+    const ledger = this.opts.ledger
+    const ledgerId =
+      ledger && proc.pid !== undefined
+        ? ledger.acquire({ kind: 'process', pid: proc.pid, startTime: processStartTime(proc.pid), marker: this.dataDir, description: `broker ${this.nodeId}` })
+        : null
     this.exited = new Promise((resolve) =>
       proc.once('exit', (code) => {
         live.delete(proc)
+        if (ledgerId !== null) ledger!.release(ledgerId)
         resolve(code)
       }),
     )

@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RawCluster } from '../../workloads/drivers/raw.ts'
+import type { Ledger } from '../ledger.ts'
 import { BrokerProcess, randomLoopbackHost } from './broker-process.ts'
 import { ClusterError, type ClusterDescription, type ClusterTarget, type NodeHandle } from './types.ts'
 
@@ -30,6 +31,8 @@ export interface LocalClusterOptions {
   /** Brokers outlive this process (faultline cluster up --detach); each logs to DATA_DIR/broker-N.log. */
   readonly detached?: boolean
   readonly onLog?: (nodeId: number, rec: Record<string, unknown>) => void
+  /** The run's ledger, where every broker process is recorded while it lives. */
+  readonly ledger?: Ledger
 }
 
 export class LocalNode implements NodeHandle {
@@ -119,6 +122,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
           startTimeoutMs: opts.startTimeoutMs ?? 60_000,
           onLog: opts.onLog ? (rec) => opts.onLog!(p.id, rec) : undefined,
           detachedLogFile: opts.detached ? join(root, `broker-${p.id}.log`) : undefined,
+          ledger: opts.ledger,
         }),
       ),
   )
