@@ -4,6 +4,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { runBroker } from '../broker/main.ts'
+import { cleanupCommand } from '../chaos/cleanup.ts'
 import { clusterDown, clusterUp } from '../chaos/cluster/commands.ts'
 import { reportCommand } from '../reports/report.ts'
 import { schemaCommand, validateCommand } from '../scenarios/commands.ts'
@@ -83,6 +84,13 @@ const commands: Record<string, Command> = {
     options: { format: { type: 'string' }, out: { type: 'string' } },
     positionals: { min: 1, max: 1 },
     run: async (v, [file]) => reportCommand(file!, (v.format as string | undefined) ?? 'console', v.out as string | undefined),
+  },
+  cleanup: {
+    summary: 'undo what a killed run left behind (broker processes, paused ones too, and their data), from its ledger',
+    usage: 'faultline cleanup [RUN_DIR] [--force]   (without RUN_DIR: every run that was killed)',
+    options: { force: { type: 'boolean' } },
+    positionals: { min: 0, max: 1 },
+    run: async (v, [dir]) => cleanupCommand(dir, { force: v.force === true }),
   },
   schema: {
     summary: 'print the JSON Schema of scenario files (for editors)',
