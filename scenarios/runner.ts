@@ -491,6 +491,7 @@ class Run {
       }
     } finally {
       this.progress.done()
+      this.log(`teardown: undoing ${plural(this.teardown.size, 'resource')}, last acquired first`)
       const steps = await this.teardown.unwind()
       const stuck = steps.filter((t) => t.state !== 'done')
       if (stuck.length > 0) this.info(`teardown: ${stuck.map((t) => `${t.name} ${t.state}`).join(', ')} (details in ${join(this.outDir, 'run.log')})`)
