@@ -90,10 +90,12 @@ describe('kcat -G (librdkafka consumer groups)', () => {
     await createTopic(topic, 6)
     const lines: string[][] = [[], []]
     const members: ChildProcess[] = []
+    const closed = [false, false]
     for (const i of [0, 1]) {
       const p = spawn('kcat', ['-b', broker.bootstrap, '-G', groupId, topic, '-X', 'auto.offset.reset=earliest', '-q', '-u', '-f', '%p %s\n'])
       running.add(p)
       members.push(p)
+      p.on('close', () => void (closed[i] = true))
       let buf = ''
       p.stdout.on('data', (d: Buffer) => {
         buf += d.toString()
@@ -113,11 +115,8 @@ describe('kcat -G (librdkafka consumer groups)', () => {
     await until('every record', () => lines[0]!.length + lines[1]!.length >= 120)
     // A record delivered twice would come after the 120th line: stop the members and wait until they have exited,
     // so that everything they printed is in `lines`.
-    await Promise.all(members.map((p) => new Promise((exited) => {
-      if (p.exitCode !== null || p.signalCode !== null) return exited(undefined)
-      p.once('close', exited)
-      p.kill('SIGTERM')
-    })))
+    for (const p of members) p.kill('SIGTERM')
+    await until('both kcat members exited', () => closed.every(Boolean), { intervalMs: 20 })
     const seen = lines.flat().map((l) => l.slice(l.indexOf(' ') + 1))
     expect(seen.sort()).toEqual([...values].sort())
     const partitionsOf = (i: number) => new Set(lines[i]!.map((l) => Number(l.slice(0, l.indexOf(' ')))))
