@@ -34,6 +34,7 @@ import { Pacer, Schedule, systemScheduler } from '../workloads/rate.ts'
 import { KCAT, KCAT_SETTINGS, kcatRun, kcatVersion, lastOffset, writeRecordFile, type Sample, type Size } from './kcat.ts'
 import { cpuDelta, cpuTotal, processCpu, removeTempDir, tempDir, type CpuTime } from './lib/proc.ts'
 import { median, ratioFigure, relativeSpread, type BenchContext, type Figure, type Section, type SectionOutput } from './lib/report.ts'
+import { sleep, until } from './lib/until.ts'
 
 /** The cluster's settings (Kafka names), stored with the result. */
 export const REPLICATION_CLUSTER_CONFIG: Readonly<Record<string, string>> = {
@@ -52,8 +53,6 @@ const FAILOVER_REPS = 3
 /** The failover producer's client settings, stored with the result. */
 const FAILOVER_CLIENT = { produceTimeoutMs: 5000, requestTimeoutMs: 10_000, connectTimeoutMs: 1000, retryBackoffMs: 10, warmupAcks: 50, giveUpMs: 30_000 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
-
 interface TopicState {
   leader: number
   isr: readonly number[]
@@ -71,33 +70,19 @@ async function partitionState(cluster: LocalCluster, topic: string): Promise<{ p
   }
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = performance.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    const v = await probe().catch((e: unknown) => {
-      last = e
-      return undefined
-    })
-    if (v !== undefined && v !== false) return v
-    if (performance.now() > deadline) throw new Error(`replication bench: timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${String(last)})` : ''}`)
-    await sleep(100)
-  }
-}
-
 /** Three brokers registered and the topic's partition led with every replica in sync. */
 function fullIsr(cluster: LocalCluster, topic: string, replicas: number): Promise<TopicState> {
-  return waitFor(`${topic}: a leader and ${replicas} replicas in sync`, async () => {
+  return until(`${topic}: a leader and ${replicas} replicas in sync`, async () => {
     const s = await partitionState(cluster, topic)
     return s.brokers === cluster.nodes.length && s.p && s.p.leader >= 0 && s.p.isr.length === replicas ? s.p : undefined
-  })
+  }, 60_000)
 }
 
 async function activeController(cluster: LocalCluster): Promise<number> {
-  return waitFor('an active controller', async () => {
+  return until('an active controller', async () => {
     const s = await partitionState(cluster, '__none__')
     return s.controller > 0 ? s.controller : undefined
-  })
+  }, 60_000)
 }
 
 /** A single-partition topic on exactly these brokers (the first one leads). */
@@ -409,7 +394,7 @@ async function failoverRun(cluster: LocalCluster, topic: string, victim: LocalNo
     }
   })()
   try {
-    await waitFor('acknowledged writes before the kill', async () => acksBefore >= FAILOVER_CLIENT.warmupAcks, 30_000)
+    await until('acknowledged writes before the kill', async () => acksBefore >= FAILOVER_CLIENT.warmupAcks, 30_000)
     killedAt = performance.now()
     await victim.kill('SIGKILL')
     await loop

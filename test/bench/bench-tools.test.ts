@@ -13,6 +13,7 @@ import { FrameReader } from '../../bench/lib/frames.ts'
 import { compare, MACRO_FLOOR, median, relativeSpread, type Figure, type ResultFile } from '../../bench/lib/report.ts'
 import { startNullSink, type NullSink } from '../../bench/null-sink.ts'
 import { rawProducer } from '../../bench/raw-producer.ts'
+import { until } from '../helpers/until.ts'
 import { connect } from 'node:net'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -111,9 +112,7 @@ describe('null sink', () => {
     const batch = encodeRecordBatch(Array.from({ length: Math.floor(4096 / 108) }, () => ({ value: Buffer.alloc(100) })), { timestamp: 0 })
     expect(sink.stats.storedBytes).toBe(res.requests * 2 * batch.length)
     // The run's files go when its producer disconnects, so the next run starts from the same page-cache state.
-    const deadline = Date.now() + 5000
-    while (readdirSync(storeDir).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-    expect(readdirSync(storeDir)).toEqual([])
+    await until('the files of the run removed', () => readdirSync(storeDir).length === 0, { timeoutMs: 5000, intervalMs: 20 })
   })
 })
 

@@ -8,6 +8,7 @@ import { Kafka, logLevel, type Admin } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startLocalCluster, type LocalCluster } from '../../chaos/cluster/local.ts'
 import { RawCluster } from '../../workloads/drivers/raw.ts'
+import { sleep, until } from '../helpers/until.ts'
 
 const CONFIG = {
   'broker.session.timeout.ms': '2000',
@@ -21,15 +22,6 @@ const CONFIG = {
 let cluster: LocalCluster
 let kafka: Kafka
 let admin: Admin
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await Promise.resolve().then(cond).catch(() => false)) return
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 /** Metadata v12 through the harness's raw driver, for the leader epoch kafkajs does not show. */
 async function rawPartition(bootstrap: string[], topic: string) {
@@ -128,7 +120,8 @@ describe('a 3-broker local cluster', () => {
         } catch {
           // retried by the next send
         }
-        await new Promise((r) => setTimeout(r, 20))
+        // Pacing the load, not waiting for anything.
+        await sleep(20)
       }
     })()
     await until('some records acknowledged', () => acked.length >= 10)

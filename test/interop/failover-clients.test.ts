@@ -142,6 +142,7 @@ describe('leader failover with kcat and @platformatic/kafka', () => {
           await producer.close().catch(() => undefined)
           producer = newProducer()
           producers++
+          // The sender's backoff after a failed send (the load, not a wait).
           await sleep(100)
         }
       }

@@ -145,6 +145,7 @@ async function startLoad(topic: string): Promise<Load> {
     async stop() {
       stopping = true
       const done = Promise.all(loops)
+      // A bound on stopping, not a wait: a send that retries for longer fails the test.
       const waited = await Promise.race([done.then(() => true), sleep(60_000).then(() => false)])
       await Promise.all(producers.splice(0).map((p) => p.disconnect().catch(() => undefined)))
       if (!waited) throw new Error('senders did not stop within 60 s (a send kept retrying)')
@@ -161,6 +162,7 @@ async function startLoad(topic: string): Promise<Load> {
         load.ackedAt.push({ value, partition: meta?.partition ?? -1, at: Date.now() })
       } catch (e) {
         load.errors.push(`${value}: ${(e as Error).message}`)
+        // The sender's backoff after a failed send (the load, not a wait).
         await sleep(50)
       }
     }
@@ -235,14 +237,17 @@ async function killAndRestart(name: string, topic: string, firstLeader: number, 
     const victim = await pick()
     const before = await metadata(topic)
     const ackedBefore = load.acked.size
+    const ledByVictim = before.partitions.flatMap((p, i) => (p.leader === victim.id ? [i] : []))
     await victim.kill('SIGKILL')
     const killedAt = Date.now()
+    // The fault itself, not a wait: the scenario is ~3 s of producing without the victim (its session timeout
+    // is 2 s), whatever happens meanwhile.
     await sleep(3000)
     // Writes to the partitions the victim led resume once the controller has fenced it and moved leadership.
-    await until('writes acknowledged without the victim', async () => ackedSince(load, killedAt + 2500) >= 20, 20_000)
+    await until('writes acknowledged without the victim, also on the partitions it led', async () =>
+      ackedSince(load, killedAt + 2500) >= 20 && ledByVictim.every((p) => load.ackedAt.some((a) => a.partition === p && a.at > killedAt)), 20_000)
     const ackedWhileDown = load.acked.size - ackedBefore
     const firstAckAfterKillMs = firstAckAfter(load, killedAt)
-    const ledByVictim = before.partitions.flatMap((p, i) => (p.leader === victim.id ? [i] : []))
     await victim.start()
     const restartedAt = Date.now()
     const isrMs = await fullIsr(topic)

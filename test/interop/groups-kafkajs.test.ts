@@ -5,6 +5,7 @@
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts'
+import { sleep, until } from '../helpers/until.ts'
 
 const OVERRIDES = { 'group.initial.rebalance.delay.ms': 0 }
 
@@ -35,14 +36,6 @@ interface Seen {
   partition: number
   offset: number
   value: string
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 40_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
 }
 
 /** A group member that records what it consumes and every assignment it is given. */
@@ -97,7 +90,8 @@ describe('kafkajs consumer group', () => {
     const background = (async () => {
       for (let i = 0; producing; i++) {
         more.push(...(await produce(topic, `more${i}`, 12)))
-        await new Promise((r) => setTimeout(r, 50))
+        // Pacing the load, not waiting for anything: records keep coming through the rebalances.
+        await sleep(50)
       }
     })()
     await a.disconnect()
@@ -146,8 +140,13 @@ describe('kafkajs consumer group', () => {
     const after = await produce(topic, 'after', 30)
     const resumed: Seen[] = []
     await member(groupId, topic, 'r2', resumed, new Map())
-    await until('the 30 new records', () => resumed.length >= 30)
-    await new Promise((r) => setTimeout(r, 500))
+    // Committed up to the end of every partition (90 in all): whatever the member read, old records included
+    // had it not resumed after the committed offsets, has been handed to eachMessage by then.
+    await until('the 30 new records, committed', async () => {
+      if (resumed.length < 30) return false
+      const committed = await admin.fetchOffsets({ groupId, topics: [topic] })
+      return committed[0]!.partitions.reduce((n, p) => n + Number(p.offset), 0) === 90
+    })
     expect(resumed.map((s) => s.value).sort()).toEqual([...after].sort())
   })
 })

@@ -12,6 +12,7 @@ import { OffsetFetch } from '../../broker/protocol/messages/offset-fetch.ts'
 import { Produce } from '../../broker/protocol/messages/produce.ts'
 import { encodeRecordBatch } from '../../broker/protocol/record-batch.ts'
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts'
+import { until } from '../helpers/until.ts'
 import { WireClient } from '../helpers/wire.ts'
 
 const OVERRIDES = { 'group.initial.rebalance.delay.ms': 0 }
@@ -29,14 +30,6 @@ afterAll(async () => {
   wire?.close()
   await broker?.stop()
 })
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 40_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 async function createTopic(name: string, partitions: number): Promise<void> {
   const res = await wire.request(CreateTopics, 7, { topics: [{ name, numPartitions: partitions, replicationFactor: 1 }], timeoutMs: 5000 })
@@ -61,15 +54,13 @@ async function consumeToEnd(groupId: string, topic: string): Promise<string[]> {
   return stdout === '' ? [] : stdout.split('\n')
 }
 
-async function committed(groupId: string, topic: string, partitions: number): Promise<number[]> {
-  for (;;) {
+/** The group's committed offsets, once its coordinator has loaded them (after a restart it answers
+ *  COORDINATOR_LOAD_IN_PROGRESS until then). */
+function committed(groupId: string, topic: string, partitions: number): Promise<number[]> {
+  return until(`${groupId}'s offsets loaded by the coordinator`, async () => {
     const res = await wire.request(OffsetFetch, 7, { groupId, topics: [{ name: topic, partitionIndexes: Array.from({ length: partitions }, (_, i) => i) }], requireStable: true })
-    if (res.errorCode === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS) {
-      await new Promise((r) => setTimeout(r, 50))
-      continue
-    }
-    return res.topics[0]!.partitions.map((p) => p.committedOffset)
-  }
+    return res.errorCode === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS ? undefined : res.topics[0]!.partitions.map((p) => p.committedOffset)
+  }, { intervalMs: 50 })
 }
 
 describe('kcat -G (librdkafka consumer groups)', () => {
@@ -98,9 +89,13 @@ describe('kcat -G (librdkafka consumer groups)', () => {
     const groupId = 'kc-split'
     await createTopic(topic, 6)
     const lines: string[][] = [[], []]
+    const members: ChildProcess[] = []
+    const closed = [false, false]
     for (const i of [0, 1]) {
       const p = spawn('kcat', ['-b', broker.bootstrap, '-G', groupId, topic, '-X', 'auto.offset.reset=earliest', '-q', '-u', '-f', '%p %s\n'])
       running.add(p)
+      members.push(p)
+      p.on('close', () => void (closed[i] = true))
       let buf = ''
       p.stdout.on('data', (d: Buffer) => {
         buf += d.toString()
@@ -118,13 +113,15 @@ describe('kcat -G (librdkafka consumer groups)', () => {
     })
     const values = await produce(topic, 6, 'v', 120)
     await until('every record', () => lines[0]!.length + lines[1]!.length >= 120)
-    await new Promise((r) => setTimeout(r, 300))
+    // A record delivered twice would come after the 120th line: stop the members and wait until they have exited,
+    // so that everything they printed is in `lines`.
+    for (const p of members) p.kill('SIGTERM')
+    await until('both kcat members exited', () => closed.every(Boolean), { intervalMs: 20 })
     const seen = lines.flat().map((l) => l.slice(l.indexOf(' ') + 1))
     expect(seen.sort()).toEqual([...values].sort())
     const partitionsOf = (i: number) => new Set(lines[i]!.map((l) => Number(l.slice(0, l.indexOf(' ')))))
     expect([...partitionsOf(0)].filter((p) => partitionsOf(1).has(p))).toEqual([])
     expect(partitionsOf(0).size).toBeGreaterThan(0)
     expect(partitionsOf(1).size).toBeGreaterThan(0)
-    for (const p of running) p.kill('SIGTERM')
   })
 })

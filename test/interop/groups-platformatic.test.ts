@@ -5,6 +5,7 @@
 import { Admin, Consumer, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts'
+import { until } from '../helpers/until.ts'
 
 const OVERRIDES = { 'group.initial.rebalance.delay.ms': 0 }
 
@@ -27,14 +28,6 @@ afterAll(async () => {
   await admin?.close()
   await broker?.stop()
 })
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 40_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 function consumer(groupId: string, name: string): Consumer<string, string, string, string> {
   const c = new Consumer({
@@ -100,22 +93,30 @@ describe('@platformatic/kafka consumer group', () => {
     const members = ['x', 'y', 'z'].map((n) => consumer(groupId, n))
     const seen: string[] = []
     const errors: string[] = []
-    for (const m of members) {
+    // Fetches each member's stream has completed (it has one in flight at a time: one broker).
+    const fetches = members.map(() => 0)
+    for (const [i, m] of members.entries()) {
       const stream = await m.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: 200, maxWaitTime: 200 })
       stream.on('data', (message) => void seen.push(message.value))
+      stream.on('fetch', () => void fetches[i]!++)
       stream.on('error', (e: Error & { errors?: Error[] }) => void errors.push(`${e.message}: ${(e.errors ?? []).map((x) => x.message).join('; ')}`))
     }
+    /** Every member has completed a fetch since `mark`: none still has one out that was sent before it. */
+    const fetchedSince = (mark: number[]) => fetches.every((n, i) => n > mark[i]!)
     await until('three members sharing the partitions', () => settled(members, topic))
     // A long-poll Fetch sent under the previous generation's assignment may still be out; the client would
-    // deliver what it returns even for partitions it no longer owns. Let those finish (maxWaitTime 200 ms).
-    await new Promise((r) => setTimeout(r, 1000))
+    // deliver what it returns even for partitions it no longer owns. Let those finish.
+    const settledAt = [...fetches]
+    await until('a fetch completed by every member since the group settled', () => fetchedSince(settledAt))
     const producer = new Producer({ clientId: 'faultline-groups', bootstrapBrokers: [broker.bootstrap], serializers: stringSerializers })
     const values = Array.from({ length: 120 }, (_, i) => `v${i}`)
     await producer.send({ messages: values.map((value, i) => ({ topic, value, partition: i % 6 })) })
     await producer.close()
     await until('every record', () => seen.length >= values.length || errors.length > 0)
     expect(errors).toEqual([])
-    await new Promise((r) => setTimeout(r, 300))
+    // A record delivered twice would come in a response that was still out when the last one arrived.
+    const allSeenAt = [...fetches]
+    await until('a fetch completed by every member since every record arrived', () => fetchedSince(allSeenAt))
     expect([...seen].sort()).toEqual([...values].sort())
   })
 })

@@ -3,6 +3,7 @@ import { execa } from 'execa'
 import { Admin, ProduceAcks, Producer, stringSerializers } from '@platformatic/kafka'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts'
+import { until } from '../helpers/until.ts'
 
 let broker: BrokerProcess
 let admin: Admin
@@ -38,7 +39,13 @@ describe('@platformatic/kafka', () => {
     for (let batch = 0; batch < 5; batch++) {
       await producer.send({ acks, messages: Array.from({ length: 10 }, (_, i) => ({ topic, key: `k${i}`, value: `b${batch}-m${i}`, partition: i % 2 })) })
     }
-    if (acks === ProduceAcks.NO_RESPONSE) await new Promise((r) => setTimeout(r, 300))
+    // Nothing tells an acks=0 producer when its records landed: wait until the partitions hold all 50.
+    if (acks === ProduceAcks.NO_RESPONSE) {
+      await until('50 records stored', async () => {
+        const [listed] = await admin.listOffsets({ topics: [{ name: topic, partitions: [0, 1].map((partitionIndex) => ({ partitionIndex, timestamp: -1n })) }] })
+        return listed!.partitions.reduce((n, p) => n + Number(p.offset), 0) >= 50
+      }, { intervalMs: 20 })
+    }
     for (let p = 0; p < 2; p++) {
       const want = []
       for (let batch = 0; batch < 5; batch++) for (let i = p; i < 10; i += 2) want.push(`k${i}=b${batch}-m${i}`)

@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { ErrorCode } from '../../../broker/protocol/errors.ts'
 import { CreateTopics } from '../../../broker/protocol/messages/create-topics.ts'
 import { Fetch } from '../../../broker/protocol/messages/fetch.ts'
 import { Produce } from '../../../broker/protocol/messages/produce.ts'
 import { decodeRecords, encodeRecordBatch, iterateBatches } from '../../../broker/protocol/record-batch.ts'
+import { until } from '../../helpers/until.ts'
 import { startInProcessBroker, type InProcessBroker, type WireClient } from '../../helpers/wire.ts'
 
 let b: InProcessBroker
@@ -83,9 +84,12 @@ describe('Fetch', () => {
 
   test('long poll: waits for data up to maxWaitMs and answers as soon as minBytes arrive', async () => {
     const waiter = await b.client()
+    const parked = vi.spyOn(b.broker.partition('f', 1)!, 'onAppend')
     const t0 = Date.now()
     const pending = waiter.request(Fetch, 12, fetchReq([{ partition: 1, fetchOffset: 0 }], { maxWaitMs: 20_000, minBytes: 1 }))
-    await new Promise((r) => setTimeout(r, 100))
+    // Produce once the fetch waits at the broker for appends, so that it is the append that answers it.
+    await until('the fetch waiting for appends', () => parked.mock.calls.length > 0, { intervalMs: 1 })
+    parked.mockRestore()
     await c.request(Produce, 9, { acks: 1, timeoutMs: 1000, topicData: [{ name: 'f', partitionData: [{ index: 1, records: encodeRecordBatch([{ value: 'wake' }]) }] }] })
     const res = await pending
     expect(Date.now() - t0).toBeLessThan(15_000)

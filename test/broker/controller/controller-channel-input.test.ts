@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { systemClock } from '../../../broker/clock.ts'
 import { ControllerChannel } from '../../../broker/controller/controller-channel.ts'
 import { ControllerClient, serveControllerRequests } from '../../../broker/controller/controller-client.ts'
@@ -17,6 +17,7 @@ import type { RaftTransport } from '../../../broker/controller/raft-types.ts'
 import type { Logger, LogFields } from '../../../broker/logger.ts'
 import { ErrorCode } from '../../../broker/protocol/errors.ts'
 import { seededRandom, SimFileSystem } from '../../../broker/storage/file-system.ts'
+import { sleep, until } from '../../helpers/until.ts'
 
 const seed = Number(process.env.FC_SEED ?? Date.now())
 console.log(`controller-channel-input.test.ts: fast-check seed ${seed} (replay with FC_SEED=${seed})`)
@@ -35,15 +36,6 @@ function capture(): { log: Logger; lines: Line[] } {
       void lines.push({ level, msg, fields })
   const log: Logger = { debug: () => undefined, info: () => undefined, warn: at('warn'), error: at('error'), child: () => log }
   return { log, lines }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-async function waitFor(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(5)
-  }
 }
 
 interface Node {
@@ -89,7 +81,7 @@ async function singleNode(): Promise<Node & { port: number }> {
   const port = await channel.listen('127.0.0.1', 0)
   channel.setPeer(1, { host: '127.0.0.1', port })
   const node = await openNode(1, [1], channel, cap)
-  await waitFor(() => node.quorum.controller.active, 10_000, 'the node to lead')
+  await until('the node to lead', () => node.quorum.controller.active, { timeoutMs: 10_000, intervalMs: 5 })
   return { ...node, port }
 }
 
@@ -169,6 +161,7 @@ class RawPeer {
       if (f) return f
       if (this.isClosed) return 'closed'
       if (Date.now() > end) throw new Error(`no answer to request ${id} and no close within ${ms} ms`)
+      // Woken by the next frame or the close; the timer only brings the deadline check round.
       await new Promise<void>((resolve) => {
         this.#waiters.push(resolve)
         setTimeout(resolve, 50)
@@ -382,7 +375,7 @@ describe('CONTROLLER listener: input of the wrong shape', () => {
     // Frames after the bad one are not read: a valid request queued behind it gets no answer.
     peer.send(probe(77))
     expect(await peer.answer(77)).toBe('closed')
-    await waitFor(() => node.lines.length > warns, 2000, 'the warn line')
+    await until('the warn line', () => node.lines.length > warns, { timeoutMs: 2000, intervalMs: 5 })
     const lines = node.lines.slice(warns)
     expect(lines).toHaveLength(1)
     expect(lines[0]!.level).toBe('warn')
@@ -408,7 +401,7 @@ describe('CONTROLLER listener: input of the wrong shape', () => {
     expect(a).not.toBe('closed')
     expect((a as { ok: boolean; result: { errorCode: number } }).result.errorCode).toBe(ErrorCode.BROKER_ID_NOT_REGISTERED)
     // The fetch was answered too (on the connection the observer dialled in on), naming the leader.
-    await waitFor(() => peer.frames.some((f) => f.k === 'raft'), 2000, 'the fetch response')
+    await until('the fetch response', () => peer.frames.some((f) => f.k === 'raft'), { timeoutMs: 2000, intervalMs: 5 })
     expect((peer.frames.find((f) => f.k === 'raft')!.m as { leaderId: number }).leaderId).toBe(1)
     peer.close()
 
@@ -422,7 +415,7 @@ describe('CONTROLLER listener: input of the wrong shape', () => {
       const created = await client.call('createTopics', [{ name: 'after-the-storm', partitions: 1, replicationFactor: 1, configs: {}, assignments: [[OBSERVER]] }], 5000)
       expect(created.errorCode).toBe(ErrorCode.NONE)
       expect('results' in created && created.results[0]!.errorCode).toBe(ErrorCode.NONE)
-      await waitFor(() => node.quorum.image.topic('after-the-storm') !== undefined, 5000, 'the topic')
+      await until('the topic', () => node.quorum.image.topic('after-the-storm') !== undefined, { timeoutMs: 5000, intervalMs: 5 })
       // A bad argument is refused at once by the client, without a round trip that would close the connection.
       const refused = await client.call('createTopics', [{ name: 'x', partitions: Number.NaN, replicationFactor: 1, configs: {} }], 5000)
       expect('results' in refused && refused.results[0]!.errorCode).toBe(ErrorCode.INVALID_REQUEST)
@@ -460,6 +453,7 @@ describe('CONTROLLER listener: input of the wrong shape', () => {
       const r = await new ControllerClient(OBSERVER, { leaderId: 5 } as unknown as MetadataQuorum, client, systemClock, capture().log).call('registerBroker', valid.register, 10_000)
       expect(r.errorCode).toBe(ErrorCode.UNKNOWN_SERVER_ERROR)
       expect(Date.now() - started).toBeLessThan(5000)
+      // A window for an unhandled rejection that must not come, not a wait for something.
       await sleep(50)
       expect(unhandled).toEqual([])
       expect(cap.lines.filter((l) => l.msg === 'controller request failed')).toHaveLength(4)
@@ -502,6 +496,8 @@ describe('CONTROLLER listener: input of the wrong shape', () => {
     const cap = capture()
     const channel = new ControllerChannel(8, new Map(), cap.log, { warnIntervalMs: 1000 })
     const port = await channel.listen('127.0.0.1', 0)
+    // The interval is read from Date.now(): hold the wall clock still, then move it on instead of waiting.
+    vi.useFakeTimers({ toFake: ['Date'] })
     try {
       for (let i = 0; i < 5; i++) {
         const p = await RawPeer.open(port)
@@ -509,13 +505,14 @@ describe('CONTROLLER listener: input of the wrong shape', () => {
         await p.closed
       }
       expect(cap.lines).toHaveLength(1)
-      await sleep(1100)
+      vi.setSystemTime(Date.now() + 1000)
       const p = await RawPeer.open(port)
       p.send(null)
       await p.closed
-      await waitFor(() => cap.lines.length === 2, 2000, 'the second line')
+      await until('the second line', () => cap.lines.length === 2, { timeoutMs: 2000, intervalMs: 5 })
       expect(cap.lines[1]!.fields.suppressedSinceLast).toBe(4)
     } finally {
+      vi.useRealTimers()
       await channel.close()
     }
   })
@@ -527,12 +524,12 @@ describe('CONTROLLER listener: input of the wrong shape', () => {
     peer.send({ k: 'hello', from: OBSERVER })
     peer.send(raft(null))
     peer.send(probe(3))
+    // Answered (or closed) only after the frame before it was handled.
     await peer.answer(3)
     const peer2 = await RawPeer.open(node.port)
     peer2.send({ k: 'hello', from: 9 })
     peer2.send(req('registerBroker', { brokerId: 9, incarnationId: 'x', endpoints: null, rack: null }, 4))
     await peer2.answer(4)
-    await sleep(100)
     expect(node.fatal).toEqual([])
     expect(node.quorum.raft.status().role).toBe('leader')
     expect(node.quorum.image.broker(9)).toBeUndefined()
@@ -667,7 +664,7 @@ describe('CONTROLLER listener: what nodes really send passes the checks', () => 
     const nodes = await Promise.all([1, 2, 3].map((id, i) => openNode(id, [1, 2, 3], channels[i]!, caps[i]!, raftCfg, seen)))
     let observer: Node | null = null
     try {
-      await waitFor(() => nodes.some((n) => n.quorum.controller.active), 15_000, 'a leader')
+      await until('a leader', () => nodes.some((n) => n.quorum.controller.active), { timeoutMs: 15_000, intervalMs: 5 })
       const clients = nodes.map((n) => new ControllerClient(n.id, n.quorum, n.channel, systemClock, n.log))
       // Every node registers (two of them over the wire) and gets unfenced.
       for (const [i, n] of nodes.entries()) {
@@ -675,7 +672,7 @@ describe('CONTROLLER listener: what nodes really send passes the checks', () => 
         const reg = await clients[i]!.call('registerBroker', { brokerId: n.id, incarnationId: `inc-${n.id}`, endpoints, rack: null }, 10_000)
         expect(reg.errorCode).toBe(ErrorCode.NONE)
         const epoch = (reg as { brokerEpoch: number }).brokerEpoch
-        await waitFor(() => n.quorum.image.offset > epoch, 10_000, 'the registration to apply')
+        await until('the registration to apply', () => n.quorum.image.offset > epoch, { timeoutMs: 10_000, intervalMs: 5 })
         const hb = await clients[i]!.call('heartbeat', { brokerId: n.id, brokerEpoch: epoch, metadataOffset: n.quorum.image.offset, wantShutDown: false }, 10_000)
         expect(hb.errorCode).toBe(ErrorCode.NONE)
         const ids = await clients[i]!.call('allocateProducerIds', { brokerId: n.id, brokerEpoch: epoch }, 10_000)
@@ -688,7 +685,7 @@ describe('CONTROLLER listener: what nodes really send passes the checks', () => 
       }
       const leader = nodes.find((n) => n.quorum.controller.active)!
       const epochBefore = leader.quorum.raft.status().epoch
-      await waitFor(() => (leader.quorum.raft.status().snapshotId?.endOffset ?? 0) > 0 && leader.quorum.raft.status().logStartOffset > 0, 10_000, 'a snapshot on the leader')
+      await until('a snapshot on the leader', () => (leader.quorum.raft.status().snapshotId?.endOffset ?? 0) > 0 && leader.quorum.raft.status().logStartOffset > 0, { timeoutMs: 10_000, intervalMs: 5 })
       // A no-op AlterPartition from a partition leader (answers with the partition), and a deletion.
       const t0 = leader.quorum.image.topic('t0')!
       const p0 = t0.partitions[0]!
@@ -707,7 +704,7 @@ describe('CONTROLLER listener: what nodes really send passes the checks', () => 
       const oc = new ControllerChannel(4, peers, caps[3]!.log)
       observer = await openNode(4, [1, 2, 3], oc, caps[3]!, raftCfg, seen)
       const obs = observer
-      await waitFor(() => obs.quorum.image.offset >= leader.quorum.image.offset && obs.quorum.image.topics().length === 7, 15_000, 'the observer to catch up')
+      await until('the observer to catch up', () => obs.quorum.image.offset >= leader.quorum.image.offset && obs.quorum.image.topics().length === 7, { timeoutMs: 15_000, intervalMs: 5 })
       expect(obs.quorum.raft.status().role).toBe('follower')
       expect(obs.quorum.image.topics().map((t) => t.name).sort()).toEqual(['t0', 't1', 't2', 't3', 't4', 't5', 't6'])
       // The observer asks the controller over the wire, as a broker-only node does.
@@ -717,7 +714,7 @@ describe('CONTROLLER listener: what nodes really send passes the checks', () => 
 
       // The leader resigns (EndQuorumEpoch) and a leader is elected again.
       leader.quorum.raft.resign()
-      await waitFor(() => nodes.some((n) => n.quorum.controller.active && n.quorum.raft.status().epoch > epochBefore), 15_000, 'a new leader')
+      await until('a new leader', () => nodes.some((n) => n.quorum.controller.active && n.quorum.raft.status().epoch > epochBefore), { timeoutMs: 15_000, intervalMs: 5 })
       expect([...seen].sort()).toEqual([
         'begin-quorum-epoch-request',
         'begin-quorum-epoch-response',

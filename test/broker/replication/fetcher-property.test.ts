@@ -18,7 +18,8 @@ import { ReplicaFetcher } from '../../../broker/replication/fetcher.ts'
 import { defaultLogConfig } from '../../../broker/storage/config.ts'
 import { SimFileSystem } from '../../../broker/storage/file-system.ts'
 import { PartitionLog } from '../../../broker/storage/log.ts'
-import { batch, readAll, recordingLogger, until } from '../storage/helpers.ts'
+import { until } from '../../helpers/until.ts'
+import { batch, readAll, recordingLogger } from '../storage/helpers.ts'
 import { LeaderNode } from './leader-node.ts'
 
 const seed = Number(process.env.FC_SEED ?? Date.now())
@@ -129,15 +130,12 @@ describe('ReplicaFetcher truncation property', () => {
         f.addPartition({ topic: TOPIC, partition: 0, log: followerLog, leaderEpoch: eras.length + 1 }, eras.length % 2 === 0 ? 'truncating' : 'fetching')
         f.start()
         try {
-          await until(() => followerLog.logEndOffset === leaderLog.logEndOffset && f.state(TOPIC, 0)?.kind === 'fetching', 5000)
+          await until('the follower fetching at the log end of the leader', () => followerLog.logEndOffset === leaderLog.logEndOffset && f.state(TOPIC, 0)?.kind === 'fetching', { timeoutMs: 5000, intervalMs: 1 })
           // Equal ends are not enough: wait until the bytes agree (a fetch may still be truncating a divergent tail).
-          const deadline = Date.now() + 5000
-          for (;;) {
+          await until('the follower byte-identical to the leader', async () => {
             const after = await readAll(followerLog)
-            if (after.length === leaderBatches.length && after.every((b, i) => b.equals(leaderBatches[i]!))) break
-            if (Date.now() > deadline) throw new Error('follower did not converge')
-            await new Promise((resolve) => setTimeout(resolve, 2))
-          }
+            return after.length === leaderBatches.length && after.every((b, i) => b.equals(leaderBatches[i]!))
+          }, { timeoutMs: 5000, intervalMs: 2 })
         } finally {
           await f.stop()
         }

@@ -13,7 +13,8 @@ import { type FetchStateKind, ReplicaFetcher } from '../../../broker/replication
 import { defaultLogConfig } from '../../../broker/storage/config.ts'
 import { NodeFileSystem } from '../../../broker/storage/file-system.ts'
 import { PartitionLog } from '../../../broker/storage/log.ts'
-import { batch, readAll, recordingLogger, tempDir, until } from '../storage/helpers.ts'
+import { until } from '../../helpers/until.ts'
+import { batch, readAll, recordingLogger, tempDir } from '../storage/helpers.ts'
 import { LeaderNode } from './leader-node.ts'
 
 const TOPIC = 'rep'
@@ -93,7 +94,7 @@ describe('ReplicaFetcher', () => {
     lp.leader!.onLeaderAppend()
     expect(leaderLog.highWatermark).toBe(7)
     fetcher(followerLog, 3)
-    await until(() => followerLog.logEndOffset === 7 && followerLog.highWatermark === 7)
+    await until('the follower at 7 with the high watermark at 7', () => followerLog.logEndOffset === 7 && followerLog.highWatermark === 7, { intervalMs: 1 })
     await expectSameLog(followerLog, leaderLog)
     expect(await epochsOf(followerLog)).toEqual([0, 0, 1, 1, 1, 3, 3])
     // Caught up to the high watermark and the epoch start: the leader would propose it for the ISR.
@@ -105,7 +106,7 @@ describe('ReplicaFetcher', () => {
     expect(leaderLog.highWatermark).toBe(7)
     const ack = await lp.leader!.waitForHighWatermark(9, 10_000)
     expect(ack).toBe('ok')
-    await until(() => followerLog.highWatermark === 10)
+    await until('the high watermark at 10 on the follower', () => followerLog.highWatermark === 10, { intervalMs: 1 })
     await expectSameLog(followerLog, leaderLog)
     // The follower's fetches ask for the log end with the epoch of its last record (KIP-320), as replica 2.
     const last = node.requests.filter((r) => r.apiKey === Fetch.key).at(-1)!
@@ -121,14 +122,14 @@ describe('ReplicaFetcher', () => {
     followerLog.highWatermark = 1 // it restarted before learning that m2 was committed
     node.lead(TOPIC, 0, leaderLog, 1, { isr: [1, 2] })
     const { f, logger } = fetcher(followerLog, 1)
-    await until(() => f.state(TOPIC, 0)?.kind === 'fetching' && followerLog.highWatermark === 2)
+    await until('fetching, with the high watermark at 2', () => f.state(TOPIC, 0)?.kind === 'fetching' && followerLog.highWatermark === 2, { intervalMs: 1 })
     await expectSameLog(followerLog, leaderLog)
     // Not even briefly: had it cut m2 and the leader died before it fetched m2 again, m2 would be lost.
     expect(logger.lines.filter((l) => l.msg === 'truncating the follower log')).toEqual([])
     // OffsetForLeaderEpoch asked for the end of epoch 0, which the leader says is its log end (2).
     expect(node.requests.find((r) => r.apiKey === 23)?.body).toMatchObject({ replicaId: 2, topics: [{ partitions: [{ currentLeaderEpoch: 1, leaderEpoch: 0 }] }] })
     write(leaderLog, [1])
-    await until(() => followerLog.logEndOffset === 3)
+    await until('the follower at 3', () => followerLog.logEndOffset === 3, { intervalMs: 1 })
     await expectSameLog(followerLog, leaderLog)
   })
 
@@ -144,7 +145,7 @@ describe('ReplicaFetcher', () => {
     node.lead(TOPIC, 0, leaderLog, 1, { isr: [1, 2] })
     write(leaderLog, [1], 0x63)
     fetcher(followerLog, 1)
-    await until(() => followerLog.logEndOffset === 3)
+    await until('the follower at 3', () => followerLog.logEndOffset === 3, { intervalMs: 1 })
     await expectSameLog(followerLog, leaderLog)
     expect(await epochsOf(followerLog)).toEqual([0, 1, 1])
   })
@@ -162,7 +163,7 @@ describe('ReplicaFetcher', () => {
       node.lead(TOPIC, 0, leaderLog, 3, { isr: [1, 2] })
       write(leaderLog, [3, 3], 0x64)
       const { f, logger } = fetcher(followerLog, 3, initial)
-      await until(() => followerLog.logEndOffset === 6 && f.state(TOPIC, 0)?.kind === 'fetching')
+      await until('the follower at 6, fetching', () => followerLog.logEndOffset === 6 && f.state(TOPIC, 0)?.kind === 'fetching', { intervalMs: 1 })
       await expectSameLog(followerLog, leaderLog)
       // Straight to the end of the last common epoch (0 ends at 2), not to the leader's end of epoch 1 (4), which
       // would keep two of the follower's epoch-2 records at offsets the leader filled with epoch 1.
@@ -188,7 +189,7 @@ describe('ReplicaFetcher', () => {
     node.lead(TOPIC, 0, leaderLog, 2, { isr: [1, 2] })
     write(leaderLog, [2, 2, 2])
     const { logger } = fetcher(followerLog, 2)
-    await until(() => followerLog.logEndOffset === 103)
+    await until('the follower at 103', () => followerLog.logEndOffset === 103, { intervalMs: 1 })
     await expectSameLog(followerLog, leaderLog)
     expect(logger.lines.some((l) => l.msg.includes('behind the leader log start'))).toBe(true)
   })
@@ -202,7 +203,7 @@ describe('ReplicaFetcher', () => {
     leaderLog.deleteRecordsBefore(1)
     node.lead(TOPIC, 0, leaderLog, 1, { isr: [1, 2] })
     const { logger } = fetcher(followerLog, 1)
-    await until(() => followerLog.logEndOffset === 5 && followerLog.logStartOffset === 1)
+    await until('the follower from 1 to 5', () => followerLog.logEndOffset === 5 && followerLog.logStartOffset === 1, { intervalMs: 1 })
     await expectSameLog(followerLog, leaderLog)
     expect(logger.lines.some((l) => l.msg.includes('restarting the log at it'))).toBe(true)
   })
@@ -213,10 +214,10 @@ describe('ReplicaFetcher', () => {
     write(leaderLog, [0, 0, 0])
     node.lead(TOPIC, 0, leaderLog, 4, { isr: [1, 2] })
     const { f, logger } = fetcher(followerLog, 3, 'fetching')
-    await until(() => logger.lines.some((l) => l.fields?.error === 'FENCED_LEADER_EPOCH'))
+    await until('a FENCED_LEADER_EPOCH error logged', () => logger.lines.some((l) => l.fields?.error === 'FENCED_LEADER_EPOCH'), { intervalMs: 1 })
     expect(followerLog.logEndOffset).toBe(0)
     f.addPartition({ topic: TOPIC, partition: 0, log: followerLog, leaderEpoch: 4 })
-    await until(() => followerLog.logEndOffset === 3)
+    await until('the follower at 3', () => followerLog.logEndOffset === 3, { intervalMs: 1 })
     await expectSameLog(followerLog, leaderLog)
   })
 
@@ -226,15 +227,17 @@ describe('ReplicaFetcher', () => {
     write(leaderLog, [0, 0])
     node.lead(TOPIC, 0, leaderLog, 0, { isr: [1, 2] })
     const { f } = fetcher(followerLog, 0)
-    await until(() => followerLog.logEndOffset === 2)
+    await until('the follower at 2', () => followerLog.logEndOffset === 2, { intervalMs: 1 })
     node.dropConnections()
     write(leaderLog, [0, 0, 0])
-    await until(() => followerLog.logEndOffset === 5)
+    await until('the follower at 5', () => followerLog.logEndOffset === 5, { intervalMs: 1 })
     await expectSameLog(followerLog, leaderLog)
     await f.removePartition(TOPIC, 0)
     write(leaderLog, [0])
     await f.stop()
     const seen = node.requests.length
+    // Nothing may happen after stop(): a window longer than a fetch cycle (maxWaitMs 100) for a request that must
+    // not come, not a wait for one.
     await new Promise((resolve) => setTimeout(resolve, 150))
     expect(node.requests.length).toBe(seen)
     expect(followerLog.logEndOffset).toBe(5)

@@ -169,6 +169,7 @@ export class LeaderNode {
         responses.push({ topic: t.topic, partitions })
       }
       if (answer || bytes >= req.minBytes || Date.now() >= deadline) return { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses }
+      // The long poll this leader plays: looks again for data until maxWaitMs (behaviour, not a test's wait).
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
   }

@@ -13,7 +13,8 @@ import { ReplicaManager, type ReplicaPartition } from '../../../broker/replicati
 import { defaultLogConfig } from '../../../broker/storage/config.ts'
 import { NodeFileSystem } from '../../../broker/storage/file-system.ts'
 import { PartitionLog } from '../../../broker/storage/log.ts'
-import { batch, readAll, recordingLogger, tempDir, until } from '../storage/helpers.ts'
+import { until } from '../../helpers/until.ts'
+import { batch, readAll, recordingLogger, tempDir } from '../storage/helpers.ts'
 import { LeaderNode } from './leader-node.ts'
 
 const TOPIC = 'rm'
@@ -132,7 +133,7 @@ describe('ReplicaManager', () => {
     expect((await produce(n1, -1)).errorCode).toBe(ErrorCode.NOT_ENOUGH_REPLICAS)
     for (let i = 0; i < 3; i++) expect((await produce(n1, 1)).errorCode).toBe(0)
     // The follower catches up and is proposed for the ISR; the controller commits it.
-    await until(() => reg.isr.length === 2)
+    await until('an ISR of two', () => reg.isr.length === 2, { intervalMs: 1 })
     expect(alterRequests[0]).toMatchObject({ newIsr: [1, 2], leaderEpoch: 1, partitionEpoch: 0 })
     const acked = await produce(n1, -1)
     expect(acked.errorCode).toBe(0)
@@ -150,7 +151,7 @@ describe('ReplicaManager', () => {
     await stopNode(n1)
     await n1.part.log.close()
     publish({ ...reg, leader: 2, leaderEpoch: 2, isr: [2], partitionEpoch: reg.partitionEpoch + 1 })
-    await until(() => n2.manager.leader(TOPIC, 0) !== undefined)
+    await until('node 2 leading', () => n2.manager.leader(TOPIC, 0) !== undefined, { intervalMs: 1 })
     for (let i = 0; i < 3; i++) expect((await produce(n2, 1)).errorCode).toBe(0)
     expect(n2.part.log.epochCache.latestEpoch).toBe(2)
 
@@ -159,7 +160,7 @@ describe('ReplicaManager', () => {
     const back = await startNode(1, await openLog(1))
     expect(back.part.log.logEndOffset).toBe(divergentEnd)
     await apply(back)
-    await until(() => back.part.log.logEndOffset === n2.part.log.logEndOffset && reg.isr.length === 2)
+    await until('node 1 caught up and back in the ISR', () => back.part.log.logEndOffset === n2.part.log.logEndOffset && reg.isr.length === 2, { intervalMs: 1 })
     const [a, b] = await Promise.all([readAll(back.part.log), readAll(n2.part.log)])
     expect(a.length).toBe(b.length)
     expect(a.every((x, i) => x.equals(b[i]!))).toBe(true)
@@ -191,7 +192,7 @@ describe('ReplicaManager', () => {
     await fetch3()
     expect(alterRequests).toEqual([])
     clock.advance(600)
-    await until(() => reg.isr.length === 2)
+    await until('an ISR of two', () => reg.isr.length === 2, { intervalMs: 1 })
     expect(reg.isr).toEqual([1, 3])
     expect(manager.leader(TOPIC, 0)!.isr).toEqual([1, 3])
     await manager.stop()

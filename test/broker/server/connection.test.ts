@@ -117,7 +117,8 @@ describe('connection', () => {
         async (bytes) => {
           const c = await WireClient.connect(b.host, b.port)
           c.writeRaw(bytes)
-          // Whatever happens to this connection, a fresh one must be served.
+          // Whatever happens to this connection, a fresh one must be served. The pause lets the broker read the
+          // bytes before the close: part of the input, not a wait for something.
           await new Promise((r) => setTimeout(r, 2))
           c.close()
           await alive()

@@ -161,12 +161,3 @@ export async function readAll(log: PartitionLog): Promise<Buffer[]> {
 
 /** Lets pending promise callbacks and I/O callbacks run. */
 export const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
-
-/** Waits (yielding to I/O) until `cond` holds; fails after `ms` of waiting. Not a timing assertion. */
-export async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('until: condition never held')
-    await new Promise((resolve) => setTimeout(resolve, 1))
-  }
-}

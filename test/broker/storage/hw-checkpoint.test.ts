@@ -15,7 +15,8 @@ import {
   type LogManagerDefaults,
   REPLICATION_OFFSET_CHECKPOINT_FILE,
 } from '../../../broker/storage/log-manager.ts'
-import { batch, recordingLogger, settle, tempDir, type Taps, until, WrappedFileSystem } from './helpers.ts'
+import { until } from '../../helpers/until.ts'
+import { batch, recordingLogger, settle, tempDir, type Taps, WrappedFileSystem } from './helpers.ts'
 
 const BATCH = batch(1).length
 const HW_TMP = REPLICATION_OFFSET_CHECKPOINT_FILE + '.tmp'
@@ -200,7 +201,7 @@ describe('high-watermark checkpoint (replication-offset-checkpoint)', () => {
     await drain()
     expect(writes).toBe(0)
     clock.advance(1)
-    await until(() => writes === 1)
+    await until('the first checkpoint write', () => writes === 1, { intervalMs: 1 })
     await drain()
     expect(readFileSync(hwFile, 'utf8')).toBe('0\n1\norders 0 4\n')
 
@@ -212,14 +213,14 @@ describe('high-watermark checkpoint (replication-offset-checkpoint)', () => {
 
     log.highWatermark = 6
     clock.advance(1000)
-    await until(() => writes === 2)
+    await until('the second checkpoint write', () => writes === 2, { intervalMs: 1 })
     await drain()
     expect(readFileSync(hwFile, 'utf8')).toBe('0\n1\norders 0 6\n')
 
     // A new partition changes the file too.
     mgr.getOrCreate('orders', 1)
     clock.advance(1000)
-    await until(() => writes === 3)
+    await until('the third checkpoint write', () => writes === 3, { intervalMs: 1 })
     await drain()
     expect(readFileSync(hwFile, 'utf8')).toBe('0\n2\norders 0 6\norders 1 0\n')
 

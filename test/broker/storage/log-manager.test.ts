@@ -15,7 +15,8 @@ import {
   parsePartitionDirName,
   RECOVERY_POINT_CHECKPOINT_FILE,
 } from '../../../broker/storage/log-manager.ts'
-import { batch, readAll, recordingLogger, settle, tempDir, until, WrappedFileSystem } from './helpers.ts'
+import { until } from '../../helpers/until.ts'
+import { batch, readAll, recordingLogger, settle, tempDir, WrappedFileSystem } from './helpers.ts'
 
 const BATCH = batch(1).length
 
@@ -260,8 +261,7 @@ describe('LogManager', () => {
     appendN(log, 10)
     await log.flush()
     clock.advance(500)
-    await until(() => existsSync(join(dataDir, RECOVERY_POINT_CHECKPOINT_FILE)))
-    await until(() => readFileSync(join(dataDir, RECOVERY_POINT_CHECKPOINT_FILE), 'utf8').includes('orders 0 10'))
+    await until('orders-0 at 10 in the recovery point checkpoint', () => existsSync(join(dataDir, RECOVERY_POINT_CHECKPOINT_FILE)) && readFileSync(join(dataDir, RECOVERY_POINT_CHECKPOINT_FILE), 'utf8').includes('orders 0 10'), { intervalMs: 1 })
     expect(log.logStartOffset).toBe(0)
     clock.advance(500)
     expect(log.logStartOffset).toBe(6)

@@ -6,7 +6,8 @@ import { iterateBatches, RecordBatchView } from '../../../broker/protocol/record
 import { defaultLogConfig, type LogConfig } from '../../../broker/storage/config.ts'
 import { NodeFileSystem, SimFileSystem, StorageError } from '../../../broker/storage/file-system.ts'
 import { PartitionLog } from '../../../broker/storage/log.ts'
-import { batch, batchWithTimestamps, enospc, readAll, recordingLogger, settle, tempDir, until, WrappedFileSystem } from './helpers.ts'
+import { until } from '../../helpers/until.ts'
+import { batch, batchWithTimestamps, enospc, readAll, recordingLogger, settle, tempDir, WrappedFileSystem } from './helpers.ts'
 
 const seed = Number(process.env.FC_SEED ?? Date.now())
 console.log(`log properties: FC_SEED=${seed}`)
@@ -244,7 +245,7 @@ describe('segment roll', () => {
     synced.length = 0
     appendN(log, 1)
     expect(log.segmentBaseOffsets()).toEqual([0, 2])
-    await until(() => log.recoveryPoint === 3)
+    await until('the recovery point at 3', () => log.recoveryPoint === 3, { intervalMs: 1 })
     // The old segment's final time-index entry (its max timestamp) reached the disk.
     expect(synced).toContain(join(log.dir, '00000000000000000000.timeindex'))
     await log.close()
@@ -268,7 +269,7 @@ describe('retention', () => {
     await settle()
     expect(fs.list(dir)).toContain('00000000000000000000.log.deleted')
     clock.advance(2)
-    await until(() => fs.list(dir).every((n) => !n.endsWith('.deleted')))
+    await until('the .deleted files gone', () => fs.list(dir).every((n) => !n.endsWith('.deleted')), { intervalMs: 1 })
     expect(await log.read(0, 100, 10, true)).toMatchObject({ kind: 'out-of-range', logStartOffset: 4 })
     await log.close()
   })
