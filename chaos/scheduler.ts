@@ -16,7 +16,7 @@
 
 import type { Fault, Target } from '../scenarios/schema.ts'
 import { deriveSeed, Prng } from '../workloads/generators.ts'
-import { historyTime, type HistorySink } from '../workloads/producer.ts'
+import { historyTime, type HistorySink } from '../workloads/history/events.ts'
 import type { Cancel, Scheduler } from '../workloads/rate.ts'
 import type { NodeHandle } from './cluster/types.ts'
 

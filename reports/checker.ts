@@ -29,7 +29,8 @@
 // or any read of it (true for one writer per run, since the record cannot exist before the send); consumers
 // write assign/revoke events, or a member's reads of a partition count as one ownership for the whole run.
 
-import { EventKind, type HistoryRecord, readHistoryTrailer, scanHistory } from '../workloads/history.ts'
+import { EventKind } from '../workloads/history/events.ts'
+import { type HistoryRecord, readHistoryTrailer, scanHistory } from '../workloads/history/reader.ts'
 
 export const anomalyKinds = [
   'lost-write',

@@ -8,11 +8,11 @@
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus, hostname, totalmem } from 'node:os'
-import { readHistoryTrailer, scanHistory } from '../workloads/history.ts'
+import { readHistoryTrailer, scanHistory } from '../workloads/history/reader.ts'
 import { anomalyKinds, DeliveryChecker, type DeliveryOptions, type DeliveryResult } from './checker.ts'
 import { sloValue } from './describe.ts'
 import { formatCount } from './format.ts'
-import type { HistogramOptions } from './histogram.ts'
+import type { HistogramOptions } from '../workloads/history/latency.ts'
 import { type FaultInterval, type Metrics, MetricsAccumulator } from './metrics.ts'
 import { checkSlos, type SloResult, type SloThresholds } from './slo.ts'
 import { TimeSeries, type TimeSeriesData } from './timeseries.ts'

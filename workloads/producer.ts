@@ -16,7 +16,6 @@
 // Raw ingest: with the raw driver, `preEncoded` sends pre-encoded batches stamped per send (BatchTemplate),
 // one schedule item per batch, so the client is never the bottleneck being measured.
 
-import { LatencyHistogram, type LatencySummary } from '../reports/histogram.ts'
 import { partitionForKey, type DriverError, type DriverProducer, type ProduceRecord, type ProduceResult } from './driver.ts'
 import { recordSize } from './drivers/batching.ts'
 import { BatchTemplate, type RawProducer } from './drivers/raw.ts'
@@ -32,13 +31,9 @@ import {
   type PayloadOptions,
   type SizeSpec,
 } from './generators.ts'
-import type { HistoryEvent, PhaseName } from './history.ts'
+import { historyTime, type HistorySink, type PhaseName } from './history/events.ts'
+import { LatencyHistogram, type LatencySummary } from './history/latency.ts'
 import { MaxRateController, Pacer, Schedule, systemScheduler, type MaxRateOptions, type RateDecision, type Scheduler } from './rate.ts'
-
-/** Where events go: a HistoryWriter, or anything with its append(). */
-export interface HistorySink {
-  append(e: HistoryEvent): void
-}
 
 export type LoopRate =
   | { readonly kind: 'fixed'; readonly perSecond: number; readonly unit?: 'messages' | 'bytes' }
@@ -102,11 +97,6 @@ export interface ProducerSummary {
   readonly sendDelay: LatencySummary
   /** Max-rate mode: the discovered sustainable rate and the decisions on the way. */
   readonly maxRate: { readonly sustained: number; readonly final: number; readonly decisions: readonly RateDecision[] } | null
-}
-
-/** The history's time base: integer microseconds since the run's origin. */
-export function historyTime(ms: number, originMs: number): number {
-  return Math.round((ms - originMs) * 1000)
 }
 
 /** Emits warmup-end and measure-end at their times; returns a canceller. */

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CLI_PATH } from '../../chaos/cluster/broker-process.ts'
 import { anomalyKinds } from '../../reports/checker.ts'
-import type { LatencySummary } from '../../reports/histogram.ts'
+import type { LatencySummary } from '../../workloads/history/latency.ts'
 import { type Results, readResults } from '../../reports/results.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'faultline-e2e-'))

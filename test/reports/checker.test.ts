@@ -11,7 +11,8 @@ import {
   type DeliveryOptions,
   type DeliveryResult,
 } from '../../reports/checker.ts'
-import { type HistoryEvent, HistoryWriter } from '../../workloads/history.ts'
+import type { HistoryEvent } from '../../workloads/history/events.ts'
+import { HistoryWriter } from '../../workloads/history/writer.ts'
 import { type BaseSpec, baseSpecArb, buildHistory, type InjectKind, injectionArb, injectKinds, specArb } from './history-model.ts'
 
 const seed = Number(process.env.FC_SEED ?? Date.now())

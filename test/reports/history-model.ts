@@ -7,7 +7,7 @@
 
 import fc from 'fast-check'
 import type { AnomalyKind } from '../../reports/checker.ts'
-import type { HistoryEvent } from '../../workloads/history.ts'
+import type { HistoryEvent } from '../../workloads/history/events.ts'
 
 export type Outcome = 'ack' | 'definite' | 'landed' | 'lost'
 

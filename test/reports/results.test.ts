@@ -6,7 +6,7 @@ import { anomalyKinds } from '../../reports/checker.ts'
 import { buildResults, exitCodeOf, parseResults, readResults, type Results, ResultsError, writeResults } from '../../reports/results.ts'
 import { renderConsole } from '../../reports/render-console.ts'
 import { renderMarkdown } from '../../reports/render-markdown.ts'
-import { HistoryWriter } from '../../workloads/history.ts'
+import { HistoryWriter } from '../../workloads/history/writer.ts'
 import { fixtureInputs, fixtureLostValue, writeFixtureHistory } from './fixture.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'faultline-results-test-'))

@@ -3,7 +3,7 @@ import { removeDir, startBroker, type BrokerProcess } from '../helpers/broker-pr
 import { ConsumerSet, runBacklog } from '../../workloads/consumer.ts'
 import { createDriver, type DriverName } from '../../workloads/driver.ts'
 import { ValueIds } from '../../workloads/generators.ts'
-import type { AckEvent, AssignEvent, HistoryEvent, RecvEvent, SendEvent } from '../../workloads/history.ts'
+import type { AckEvent, AssignEvent, HistoryEvent, RecvEvent, SendEvent } from '../../workloads/history/events.ts'
 import { ProducerLoop } from '../../workloads/producer.ts'
 import { SimScheduler, systemScheduler } from '../../workloads/rate.ts'
 import { FakeCluster, fakeDriver } from './fake-driver.ts'
