@@ -15,6 +15,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import { z } from 'zod'
 import { brokerConfigDefs, checkValue, topicConfigDefs, topicDefsByName } from '../broker/config.ts'
 import { compressionNames } from '../broker/protocol/record-batch.ts'
+import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, type PartitionFault, type Target } from '../chaos/faults.ts'
 import {
   EXPECTED,
   formatDuration,
@@ -33,7 +34,6 @@ import {
 
 export const DRIVERS = ['kafkajs', 'platformatic', 'raw'] as const
 export const COMPRESSIONS = compressionNames
-export const FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'bandwidth'] as const
 export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const
 /** Jepsen-style anomaly kinds the delivery checker counts. */
 export const DELIVERY_ANOMALIES = [
@@ -48,9 +48,7 @@ export const DELIVERY_ANOMALIES = [
 
 export type Driver = (typeof DRIVERS)[number]
 export type Compression = (typeof COMPRESSIONS)[number]
-export type FaultKind = (typeof FAULT_KINDS)[number]
 export type DeliveryAnomaly = (typeof DELIVERY_ANOMALIES)[number]
-export type Direction = 'both' | 'upstream' | 'downstream'
 
 export interface Scenario {
   readonly name: string
@@ -168,54 +166,6 @@ export interface Backlog {
   readonly drainFraction: number
 }
 
-export type Target =
-  | { readonly kind: 'node'; readonly node: number }
-  | { readonly kind: 'leaderOf'; readonly topic: string; readonly partition: number }
-  | { readonly kind: 'controller' }
-  | { readonly kind: 'random' }
-  | { readonly kind: 'all' }
-
-interface FaultBase {
-  readonly name: string
-  readonly atMs: number
-}
-/** SIGKILL; restarted after `restartAfterMs`, or left dead until the run ends when null. */
-export interface KillFault extends FaultBase {
-  readonly kind: 'kill'
-  readonly target: Target
-  readonly restartAfterMs: number | null
-}
-/** SIGSTOP, then SIGCONT after `durationMs`. */
-export interface PauseFault extends FaultBase {
-  readonly kind: 'pause'
-  readonly target: Target
-  readonly durationMs: number
-}
-/** Brokers on different sides stop talking to each other (and an isolated node to clients) until healed. */
-export interface PartitionFault extends FaultBase {
-  readonly kind: 'partition'
-  readonly split: { readonly kind: 'isolate'; readonly target: Target } | { readonly kind: 'groups'; readonly groups: readonly (readonly number[])[] }
-  readonly healAfterMs: number
-}
-/** Added delay on traffic to (upstream) and from (downstream) the target nodes. */
-export interface LatencyFault extends FaultBase {
-  readonly kind: 'latency'
-  readonly target: Target
-  readonly delayMs: number
-  readonly jitterMs: number
-  readonly direction: Direction
-  readonly durationMs: number
-}
-/** Bandwidth cap on traffic to and from the target nodes. */
-export interface BandwidthFault extends FaultBase {
-  readonly kind: 'bandwidth'
-  readonly target: Target
-  readonly bytesPerSecond: number
-  readonly direction: Direction
-  readonly durationMs: number
-}
-export type Fault = KillFault | PauseFault | PartitionFault | LatencyFault | BandwidthFault
-
 export interface Checks {
   /** Allowed count per anomaly kind; null = counted and reported, never fails the run. */
   readonly delivery: Readonly<Record<DeliveryAnomaly, number | null>>
@@ -236,18 +186,6 @@ export type SloCheck =
   | { readonly key: string; readonly kind: 'throughput' | 'drainRate'; readonly min: Rate }
   | { readonly key: string; readonly kind: 'errors'; readonly max: { readonly unit: 'count' | 'fraction'; readonly value: number } }
   | { readonly key: string; readonly kind: 'unavailability'; readonly maxMs: number }
-
-/** When a fault's effect ends (ms from the start of the run), or null when it lasts until the run ends. */
-export function faultEndMs(f: Fault): number | null {
-  switch (f.kind) {
-    case 'kill':
-      return f.restartAfterMs === null ? null : f.atMs + f.restartAfterMs
-    case 'partition':
-      return f.atMs + f.healAfterMs
-    default:
-      return f.atMs + f.durationMs
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Errors
@@ -497,7 +435,7 @@ const target = () =>
     })
     .describe(`Which nodes: ${TARGET_EXPECTED}.`)
 
-const direction = () => oneOf(['both', 'upstream', 'downstream']).default('both').describe('upstream: traffic to the target; downstream: from it.')
+const direction = () => oneOf(DIRECTIONS).default('both').describe('upstream: traffic to the target; downstream: from it.')
 
 const partitionSpec = z
   .strictObject({

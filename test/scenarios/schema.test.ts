@@ -9,10 +9,10 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isMap, isScalar, isSeq, parse as parseYaml, parseDocument, type Document } from 'yaml'
+import { faultEndMs } from '../../chaos/faults.ts'
 import { schemaCommand, summarize, validateCommand } from '../../scenarios/commands.ts'
 import {
   closest,
-  faultEndMs,
   formatProblem,
   loadScenario,
   parseScenario,
