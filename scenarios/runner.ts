@@ -34,18 +34,16 @@ import { buildResults, type ClusterInfo, readResults, type Results, writeResults
 import type { SloMetric, SloThresholds } from '../reports/slo.ts'
 import { type BacklogResult, ConsumerSet, runBacklog } from '../workloads/consumer.ts'
 import {
-  type Capabilities,
   type ConnectOptions,
-  createDriver,
   type Driver,
   type DriverAdmin,
-  type DriverName,
   type DriverProducer,
   missingCapability,
   type TlsOptions,
 } from '../workloads/driver.ts'
+import { capabilitiesOf, createDriver } from '../workloads/drivers/registry.ts'
 import { RawCluster } from '../workloads/drivers/raw.ts'
-import { deriveSeed, ValueIds } from '../workloads/generators.ts'
+import { deriveSeed, sizeBounds, ValueIds } from '../workloads/generators.ts'
 import type { HistoryEvent } from '../workloads/history/events.ts'
 import { HistoryWriter } from '../workloads/history/writer.ts'
 import { ProducerLoop, type ProducerSummary, schedulePhases } from '../workloads/producer.ts'
@@ -143,17 +141,6 @@ export function deliveryOptions(s: Scenario): DeliveryOptions | { skip: string }
 
 // ---------------------------------------------------------------------------------------------------------
 // Refusing what cannot run
-
-async function capabilitiesOf(name: DriverName): Promise<Capabilities> {
-  switch (name) {
-    case 'kafkajs':
-      return (await import('../workloads/drivers/kafkajs.ts')).kafkajsCapabilities
-    case 'platformatic':
-      return (await import('../workloads/drivers/platformatic.ts')).platformaticCapabilities
-    case 'raw':
-      return (await import('../workloads/drivers/raw.ts')).rawCapabilities
-  }
-}
 
 function readSecretFile(path: string, field: string): Buffer {
   try {
@@ -474,7 +461,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Result
     for (const [gi, pg] of w.producers.entries()) {
       const driver = await newDriver(pg.deliveryTimeoutMs)
       const perLoop = pg.count * pg.topics.length
-      const maxSize = pg.messageSize.kind === 'fixed' ? pg.messageSize.bytes : pg.messageSize.kind === 'uniform' ? pg.messageSize.max : Math.max(...pg.messageSize.choices.map((c) => c.bytes))
+      const maxSize = sizeBounds(pg.messageSize).max
       // Pre-generated payload bodies: at most ~64 MiB of them per loop, whatever the message size.
       const poolSize = Math.max(8, Math.min(1000, Math.floor((64 << 20) / maxSize)))
       for (let c = 0; c < pg.count; c++) {

@@ -14,8 +14,12 @@ import { dirname, resolve } from 'node:path'
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml'
 import { z } from 'zod'
 import { brokerConfigDefs, checkValue, topicConfigDefs, topicDefsByName } from '../broker/config.ts'
-import { compressionNames } from '../broker/protocol/record-batch.ts'
+import { type CompressionName, compressionNames } from '../broker/protocol/record-batch.ts'
 import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, type PartitionFault, type Target } from '../chaos/faults.ts'
+import { type SaslMechanism, saslMechanisms } from '../workloads/driver.ts'
+import { DEFAULT_DRIVER, describeDrivers, type DriverName, driverNames } from '../workloads/drivers/registry.ts'
+import { type KeySpec, sizeBounds, type SizeSpec } from '../workloads/generators.ts'
+import type { RateSpec } from '../workloads/rate.ts'
 import {
   EXPECTED,
   formatDuration,
@@ -32,9 +36,6 @@ import {
 // ---------------------------------------------------------------------------------------------------------
 // The validated scenario. Durations are milliseconds, sizes bytes, rates per second, percentages fractions.
 
-export const DRIVERS = ['kafkajs', 'platformatic', 'raw'] as const
-export const COMPRESSIONS = compressionNames
-export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const
 /** Jepsen-style anomaly kinds the delivery checker counts. */
 export const DELIVERY_ANOMALIES = [
   'lost', // an acknowledged write below the highest offset read was never read
@@ -46,8 +47,6 @@ export const DELIVERY_ANOMALIES = [
   'unseen', // acknowledged but never consumed by the end (lost, or only late)
 ] as const
 
-export type Driver = (typeof DRIVERS)[number]
-export type Compression = (typeof COMPRESSIONS)[number]
 export type DeliveryAnomaly = (typeof DELIVERY_ANOMALIES)[number]
 
 export interface Scenario {
@@ -80,7 +79,7 @@ export interface ExternalCluster {
 }
 
 export interface Sasl {
-  readonly mechanism: (typeof SASL_MECHANISMS)[number]
+  readonly mechanism: SaslMechanism
   readonly username: string
   readonly password: Secret
 }
@@ -106,7 +105,7 @@ export interface Topic {
 }
 
 export interface Workload {
-  readonly driver: Driver
+  readonly driver: DriverName
   /** Whole run, warmup included. Fault times count from its start. */
   readonly durationMs: number
   /** The first part of the run, excluded from measurements. */
@@ -116,39 +115,26 @@ export interface Workload {
   readonly backlog: Backlog | null
 }
 
-export type ProducerRate = { readonly kind: 'fixed'; readonly perSecond: number } | { readonly kind: 'max' }
-
 export interface ProducerGroup {
   readonly name: string
   readonly topics: readonly string[]
   /** Producer instances (clients) in the group. */
   readonly count: number
   /** Open-loop rate of the whole group in messages, or max-rate discovery. */
-  readonly rate: ProducerRate
-  readonly messageSize: SizeDistribution
-  readonly keys: KeyDistribution
+  readonly rate: RateSpec
+  readonly messageSize: SizeSpec
+  readonly keys: KeySpec
   /** Fraction of each payload that is random bytes; the rest repeats, so it compresses. */
   readonly randomness: number
   /** Kafka's values: -1 is all. */
   readonly acks: 0 | 1 | -1
   readonly idempotent: boolean
-  readonly compression: Compression
+  readonly compression: CompressionName
   readonly batchBytes: number
   readonly lingerMs: number
   readonly maxInFlight: number
   readonly deliveryTimeoutMs: number
 }
-
-export type SizeDistribution =
-  | { readonly kind: 'fixed'; readonly bytes: number }
-  | { readonly kind: 'uniform'; readonly min: number; readonly max: number }
-  | { readonly kind: 'weighted'; readonly choices: readonly { readonly bytes: number; readonly weight: number }[] }
-
-export type KeyDistribution =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'round-robin'; readonly count: number }
-  | { readonly kind: 'uniform'; readonly count: number }
-  | { readonly kind: 'zipf'; readonly count: number; readonly exponent: number }
 
 export interface ConsumerGroup {
   readonly name: string
@@ -376,7 +362,7 @@ const producerRate = () =>
   quantity(
     'messageRate',
     `${EXPECTED.messageRate}, or max to find the highest sustainable rate`,
-    (s): ParseResult<ProducerRate> => {
+    (s): ParseResult<RateSpec> => {
       if (s === 'max') return { ok: true, value: { kind: 'max' } }
       const r = parseRate(s)
       if (!r.ok) return r
@@ -553,7 +539,7 @@ const messageSize = () =>
       ],
       { error: expecting(SIZE_EXPECTED) },
     )
-    .transform((d): SizeDistribution => {
+    .transform((d): SizeSpec => {
       if (typeof d === 'number') return { kind: 'fixed', bytes: d }
       if (d.uniform !== undefined) return { kind: 'uniform', min: d.uniform.min, max: d.uniform.max }
       return { kind: 'weighted', choices: d.weighted!.map((c) => ({ bytes: c.size, weight: c.weight })) }
@@ -590,7 +576,7 @@ const keys = () =>
       ],
       { error: expecting(KEYS_EXPECTED) },
     )
-    .transform((k): KeyDistribution => {
+    .transform((k): KeySpec => {
       const kind = typeof k === 'string' ? k : (k.distribution ?? 'zipf')
       const count = (typeof k === 'string' ? undefined : k.count) ?? DEFAULT_KEY_COUNT
       if (kind === 'none') return { kind }
@@ -615,7 +601,7 @@ const producerSchema = z
     randomness: percent().prefault('100%').describe('Share of each payload that is random; the rest repeats and compresses.'),
     acks: acks().prefault('all').describe('0, 1 or all (-1).'),
     idempotent: bool().optional().describe('Defaults to true when acks is all and maxInFlight <= 5, as in Kafka 3+.'),
-    compression: oneOf(COMPRESSIONS).default('none'),
+    compression: oneOf(compressionNames).default('none'),
     batchSize: size(true).prefault('16KiB').describe('batch.size'),
     linger: duration().prefault('5ms').describe('linger.ms'),
     maxInFlight: int(1, 1000).default(5).describe('max.in.flight.requests.per.connection'),
@@ -655,7 +641,7 @@ const consumerSchema = z.strictObject({
 }, { error: expecting('a consumer group: a mapping like { groups: 1, membersPerGroup: 3 }') })
 
 const workloadSchema = z.strictObject({
-  driver: oneOf(DRIVERS).default('platformatic').describe('Client library: kafkajs, platformatic (@platformatic/kafka) or raw (faultline’s own).'),
+  driver: oneOf(driverNames).default(DEFAULT_DRIVER).describe(`Client library: ${describeDrivers()}.`),
   duration: duration(true).describe('Whole run, warmup included; fault times count from its start.'),
   warmup: duration().prefault('0s').describe('First part of the run, excluded from measurements.'),
   producers: oneOrMany(producerSchema, 'a producer group (a mapping) or a list of them'),
@@ -730,7 +716,7 @@ const externalCluster = z.strictObject({
   backend: z.literal('external'),
   bootstrap: oneOrMany(hostPort(), 'host:port or a list of them').describe('Bootstrap servers.'),
   sasl: z
-    .strictObject({ mechanism: oneOf(SASL_MECHANISMS), username: text('a user name'), password: secret() }, { error: expecting('{ mechanism, username, password }') })
+    .strictObject({ mechanism: oneOf(saslMechanisms), username: text('a user name'), password: secret() }, { error: expecting('{ mechanism, username, password }') })
     .optional(),
   tls: z.union([bool(), tlsObject], { error: expecting('true, false or { ca, cert, key, servername, rejectUnauthorized }') }).default(false),
 })
@@ -1064,19 +1050,6 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
   }
 }
 
-function meanMessageBytes(d: SizeDistribution): number {
-  switch (d.kind) {
-    case 'fixed':
-      return d.bytes
-    case 'uniform':
-      return (d.min + d.max) / 2
-    case 'weighted': {
-      const total = d.choices.reduce((n, c) => n + c.weight, 0)
-      return d.choices.reduce((n, c) => n + (c.bytes * c.weight) / total, 0)
-    }
-  }
-}
-
 function crossCheck(s: Scenario): PathProblem[] {
   const out: PathProblem[] = []
   const add = (path: Path, message: string) => out.push({ path, message })
@@ -1131,7 +1104,7 @@ function crossCheck(s: Scenario): PathProblem[] {
   if (w.backlog !== null) {
     if (w.consumers.length === 0) add(['workload', 'backlog'], 'is set without consumers; expected workload.consumers to drain the backlog')
     if (w.producers.every((p) => p.rate.kind === 'fixed')) {
-      const bytesPerSecond = w.producers.reduce((n, p) => n + (p.rate.kind === 'fixed' ? p.rate.perSecond * meanMessageBytes(p.messageSize) : 0), 0)
+      const bytesPerSecond = w.producers.reduce((n, p) => n + (p.rate.kind === 'fixed' ? p.rate.perSecond * sizeBounds(p.messageSize).mean : 0), 0)
       const fillMs = (w.backlog.bytes / bytesPerSecond) * 1000
       if (fillMs >= d - w.warmupMs) {
         add(['workload', 'backlog', 'size'], `takes about ${fmt(Math.ceil(fillMs / 1000) * 1000)} to pile up at the producers' ${formatSize(Math.round(bytesPerSecond))}/s, longer than the ${fmt(d - w.warmupMs)} after warmup; expected a smaller backlog, a higher rate or a longer duration`)

@@ -33,11 +33,7 @@ import {
 } from './generators.ts'
 import { historyTime, type HistorySink, type PhaseName } from './history/events.ts'
 import { LatencyHistogram, type LatencySummary } from './history/latency.ts'
-import { MaxRateController, Pacer, Schedule, systemScheduler, type MaxRateOptions, type RateDecision, type Scheduler } from './rate.ts'
-
-export type LoopRate =
-  | { readonly kind: 'fixed'; readonly perSecond: number; readonly unit?: 'messages' | 'bytes' }
-  | { readonly kind: 'max'; readonly options?: MaxRateOptions }
+import { MaxRateController, Pacer, Schedule, systemScheduler, type RateDecision, type RateSpec, type Scheduler } from './rate.ts'
 
 export interface ProducerLoopOptions {
   /** The producer's id in the history ("orders-0"). */
@@ -46,7 +42,7 @@ export interface ProducerLoopOptions {
   readonly topic: string
   /** Partition count of the topic. */
   readonly partitions: number
-  readonly rate: LoopRate
+  readonly rate: RateSpec
   /** Schedule length from start: nothing intended at or after start + durationMs is sent. */
   readonly durationMs?: number
   /** Or stop after this many messages (whichever comes first). */

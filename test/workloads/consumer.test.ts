@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { removeDir, startBroker, type BrokerProcess } from '../helpers/broker-process.ts'
 import { ConsumerSet, runBacklog } from '../../workloads/consumer.ts'
-import { createDriver, type DriverName } from '../../workloads/driver.ts'
+import { createDriver, type DriverName } from '../../workloads/drivers/registry.ts'
 import { ValueIds } from '../../workloads/generators.ts'
 import type { AckEvent, AssignEvent, HistoryEvent, RecvEvent, SendEvent } from '../../workloads/history/events.ts'
 import { ProducerLoop } from '../../workloads/producer.ts'
