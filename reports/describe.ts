@@ -5,16 +5,17 @@ import { formatAt, formatCount, formatNumber, formatUs } from './format.ts'
 import type { FaultInterval } from './metrics.ts'
 import type { SloResult } from './slo.ts'
 
+/** What each anomaly kind means, for the reports and the scenario's JSON Schema, with Jepsen's name for it. */
 export const anomalyMeaning: Record<AnomalyKind, string> = {
-  'lost-write': 'acked, never consumed, though consumers read past its offset',
+  lost: "acked, never consumed, though consumers read past its offset (Jepsen's lost-write)",
   unseen: 'acked, never consumed, nobody read that far (lost or late)',
-  duplicate: 'one value at two or more offsets',
-  'inconsistent-offsets': 'one offset holding two different values',
-  'nonmonotonic-send': 'a later send of one producer stored before an earlier one',
-  'poll-skip': 'a consumer jumped over existing offsets within one ownership',
-  'nonmonotonic-poll': 'a consumer went back within one ownership',
-  G1a: 'a definitely failed write was consumed',
-  'consumption-duplicate': 'a group consumed one offset twice (rebalance, at-least-once)',
+  duplicates: "one value at two or more offsets (Jepsen's duplicate)",
+  inconsistentOffsets: "one offset holding two different values (Jepsen's inconsistent-offsets)",
+  reordered: "a later send of one producer stored before an earlier one (Jepsen's nonmonotonic-send)",
+  pollSkips: "a consumer jumped over existing offsets within one ownership (Jepsen's poll-skip)",
+  pollRewinds: "a consumer went back within one ownership (Jepsen's nonmonotonic-poll)",
+  failedWritesRead: "a definitely failed write was consumed (Jepsen's G1a, aborted read)",
+  rereads: "a group consumed one offset twice, expected on rebalance under at-least-once (Jepsen's consumption-duplicate)",
 }
 
 const at = (topic: string | null, partition: number | null, offset: number): string =>
@@ -25,41 +26,41 @@ const when = (label: string, us: number | null): string => (us === null ? '' : `
 export function describeExample<K extends AnomalyKind>(kind: K, example: AnomalyExamples[K]): string {
   const e = example as AnomalyExamples[AnomalyKind]
   switch (kind) {
-    case 'lost-write': {
-      const x = e as AnomalyExamples['lost-write']
+    case 'lost': {
+      const x = e as AnomalyExamples['lost']
       return `value ${x.value} at ${at(x.topic, x.partition, x.offset)}${when('acked', x.ackTime)}; partition read up to ${x.maxReadOffset}`
     }
     case 'unseen': {
       const x = e as AnomalyExamples['unseen']
       return `value ${x.value} at ${at(x.topic, x.partition, x.offset)}${when('acked', x.ackTime)}`
     }
-    case 'duplicate': {
-      const x = e as AnomalyExamples['duplicate']
+    case 'duplicates': {
+      const x = e as AnomalyExamples['duplicates']
       return `value ${x.value} at ${at(x.first.topic, x.first.partition, x.first.offset)} and ${at(x.second.topic, x.second.partition, x.second.offset)}${when('seen again', x.time)}`
     }
-    case 'inconsistent-offsets': {
-      const x = e as AnomalyExamples['inconsistent-offsets']
+    case 'inconsistentOffsets': {
+      const x = e as AnomalyExamples['inconsistentOffsets']
       const v = (n: number): string => (n < 0 ? 'a foreign record' : `value ${n}`)
       return `${at(x.topic, x.partition, x.offset)} held ${v(x.values[0])} and ${v(x.values[1])}${when('at', x.time)}`
     }
-    case 'nonmonotonic-send': {
-      const x = e as AnomalyExamples['nonmonotonic-send']
+    case 'reordered': {
+      const x = e as AnomalyExamples['reordered']
       return `producer ${x.producer}: value ${x.value} at ${at(x.topic, x.partition, x.offset)} but earlier value ${x.previousValue} at offset ${x.previousOffset}${when('acked', x.ackTime)}`
     }
-    case 'poll-skip': {
-      const x = e as AnomalyExamples['poll-skip']
+    case 'pollSkips': {
+      const x = e as AnomalyExamples['pollSkips']
       return `${x.group}/${x.member} read ${x.topic}/${x.partition} ${x.fromOffset} -> ${x.toOffset}, skipping ${formatCount(x.skipped)} existing (first ${x.firstSkippedOffset})${when('at', x.time)}`
     }
-    case 'nonmonotonic-poll': {
-      const x = e as AnomalyExamples['nonmonotonic-poll']
+    case 'pollRewinds': {
+      const x = e as AnomalyExamples['pollRewinds']
       return `${x.group}/${x.member} read ${x.topic}/${x.partition} ${x.fromOffset} -> ${x.toOffset}${when('at', x.time)}`
     }
-    case 'G1a': {
-      const x = e as AnomalyExamples['G1a']
+    case 'failedWritesRead': {
+      const x = e as AnomalyExamples['failedWritesRead']
       return `value ${x.value} at ${at(x.topic, x.partition, x.offset)} failed${x.error ? ` with ${x.error}` : ''}${when('at', x.failTime)}${when('read', x.readTime)}`
     }
-    case 'consumption-duplicate': {
-      const x = e as AnomalyExamples['consumption-duplicate']
+    case 'rereads': {
+      const x = e as AnomalyExamples['rereads']
       return `${x.group}/${x.member} consumed ${at(x.topic, x.partition, x.offset)} again${when('at', x.time)}`
     }
   }

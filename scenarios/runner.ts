@@ -27,7 +27,7 @@ import { FaultScheduler, type TargetResolver } from '../chaos/scheduler.ts'
 import { externalCluster } from '../chaos/cluster/external.ts'
 import { startLocalCluster } from '../chaos/cluster/local.ts'
 import { ClusterError, type ClusterTarget } from '../chaos/cluster/types.ts'
-import type { AnomalyKind, DeliveryOptions } from '../reports/checker.ts'
+import type { DeliveryOptions } from '../reports/checker.ts'
 import { type EventSink, LiveStats, type ProgressReporter, silentProgress } from '../reports/progress.ts'
 import { renderMarkdown } from '../reports/render-markdown.ts'
 import { buildResults, type ClusterInfo, readResults, type Results, writeResults } from '../reports/results.ts'
@@ -48,7 +48,7 @@ import type { HistoryEvent } from '../workloads/history/events.ts'
 import { HistoryWriter } from '../workloads/history/writer.ts'
 import { ProducerLoop, type ProducerSummary, schedulePhases } from '../workloads/producer.ts'
 import { monotonicNow, systemScheduler } from '../workloads/rate.ts'
-import { type DeliveryAnomaly, type Scenario, type SloCheck } from './schema.ts'
+import type { Scenario, SloCheck } from './schema.ts'
 import { formatDuration } from './units.ts'
 
 export interface RunOptions {
@@ -116,16 +116,6 @@ export function sloThresholds(checks: readonly SloCheck[]): { thresholds: SloThr
   return { thresholds, unsupported }
 }
 
-const ANOMALY_KIND: Readonly<Record<DeliveryAnomaly, AnomalyKind>> = {
-  lost: 'lost-write',
-  duplicates: 'duplicate',
-  reordered: 'nonmonotonic-send',
-  inconsistentOffsets: 'inconsistent-offsets',
-  pollSkips: 'poll-skip',
-  failedWritesRead: 'G1a',
-  unseen: 'unseen',
-}
-
 /** Whether Kafka promises per-partition order for every producer of the scenario (idempotent, or one request in flight). */
 export function producersKeepOrder(s: Scenario): boolean {
   return s.workload.producers.every((p) => p.idempotent || p.maxInFlight === 1)
@@ -134,9 +124,7 @@ export function producersKeepOrder(s: Scenario): boolean {
 /** The checker's options: the scenario's limits (null = report only) and send order when Kafka promises it. */
 export function deliveryOptions(s: Scenario): DeliveryOptions | { skip: string } {
   if (s.workload.consumers.length === 0) return { skip: 'the scenario has no consumers, so nothing was read back' }
-  const limits: Partial<Record<AnomalyKind, number | null>> = { 'nonmonotonic-poll': null, 'consumption-duplicate': null }
-  for (const [k, kind] of Object.entries(ANOMALY_KIND) as [DeliveryAnomaly, AnomalyKind][]) limits[kind] = s.checks.delivery[k]
-  return { sendOrder: producersKeepOrder(s), limits }
+  return { sendOrder: producersKeepOrder(s), limits: s.checks.delivery }
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ import { z } from 'zod'
 import { brokerConfigDefs, checkValue, topicConfigDefs, topicDefsByName } from '../broker/config.ts'
 import { type CompressionName, compressionNames } from '../broker/protocol/record-batch.ts'
 import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, type PartitionFault, type Target } from '../chaos/faults.ts'
+import { type AnomalyKind, anomalyKinds } from '../reports/checker.ts'
+import { anomalyMeaning } from '../reports/describe.ts'
 import { type SaslMechanism, saslMechanisms } from '../workloads/driver.ts'
 import { DEFAULT_DRIVER, describeDrivers, type DriverName, driverNames } from '../workloads/drivers/registry.ts'
 import { type KeySpec, sizeBounds, type SizeSpec } from '../workloads/generators.ts'
@@ -36,18 +38,6 @@ import {
 // ---------------------------------------------------------------------------------------------------------
 // The validated scenario. Durations are milliseconds, sizes bytes, rates per second, percentages fractions.
 
-/** Jepsen-style anomaly kinds the delivery checker counts. */
-export const DELIVERY_ANOMALIES = [
-  'lost', // an acknowledged write below the highest offset read was never read
-  'duplicates', // the same value at more than one offset
-  'reordered', // values of one producer read in a different order than they were acknowledged, within a partition
-  'inconsistentOffsets', // one offset read with different values
-  'pollSkips', // a consumer's polls jumped over offsets it never read
-  'failedWritesRead', // a write that failed (or was never acknowledged as sent) was read
-  'unseen', // acknowledged but never consumed by the end (lost, or only late)
-] as const
-
-export type DeliveryAnomaly = (typeof DELIVERY_ANOMALIES)[number]
 
 export interface Scenario {
   readonly name: string
@@ -154,7 +144,7 @@ export interface Backlog {
 
 export interface Checks {
   /** Allowed count per anomaly kind; null = counted and reported, never fails the run. */
-  readonly delivery: Readonly<Record<DeliveryAnomaly, number | null>>
+  readonly delivery: Readonly<Record<AnomalyKind, number | null>>
   readonly slo: readonly SloCheck[]
 }
 
@@ -838,7 +828,7 @@ const allowedCount = () =>
 
 const checksSchema = z.strictObject({
   delivery: z
-    .strictObject(Object.fromEntries(DELIVERY_ANOMALIES.map((k) => [k, allowedCount()])) as Record<DeliveryAnomaly, ReturnType<typeof allowedCount>>, { error: expecting(`a mapping of ${list(DELIVERY_ANOMALIES)} to allowed counts`) })
+    .strictObject(Object.fromEntries(anomalyKinds.map((k) => [k, allowedCount().describe(anomalyMeaning[k])])) as Record<AnomalyKind, ReturnType<typeof allowedCount>>, { error: expecting(`a mapping of ${list(anomalyKinds)} to allowed counts`) })
     .prefault({})
     .describe('Allowed anomalies per kind; a kind left out is reported but never fails the run.'),
   slo: sloSchema.prefault({}),
@@ -1166,7 +1156,7 @@ function crossCheck(s: Scenario): PathProblem[] {
   })
 
   // Checks
-  const enforced = DELIVERY_ANOMALIES.filter((k) => s.checks.delivery[k] !== null)
+  const enforced = anomalyKinds.filter((k) => s.checks.delivery[k] !== null)
   if (enforced.length > 0 && w.consumers.length === 0) {
     add(['checks', 'delivery', enforced[0]!], 'needs records read back; expected workload.consumers (at least one consumer group)')
   }
