@@ -18,7 +18,7 @@ import { type CompressionName, compressionNames } from '../broker/protocol/recor
 import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, type PartitionFault, type Target } from '../chaos/faults.ts'
 import { type AnomalyKind, anomalyKinds } from '../reports/checker.ts'
 import { anomalyMeaning } from '../reports/describe.ts'
-import { type SaslMechanism, saslMechanisms } from '../workloads/driver.ts'
+import { type Acks, type SaslMechanism, saslMechanisms, type StartFrom } from '../workloads/driver.ts'
 import { DEFAULT_DRIVER, describeDrivers, type DriverName, driverNames } from '../workloads/drivers/registry.ts'
 import { type KeySpec, sizeBounds, type SizeSpec } from '../workloads/generators.ts'
 import type { RateSpec } from '../workloads/rate.ts'
@@ -37,7 +37,8 @@ import {
 
 // ---------------------------------------------------------------------------------------------------------
 // The validated scenario. Durations are milliseconds, sizes bytes, rates per second, percentages fractions.
-
+// It composes the types of the layers that own them (faults: chaos/faults.ts; drivers, keys, sizes, rates:
+// workloads/; anomaly kinds: reports/checker.ts) and defines only what is the scenario's own.
 
 export interface Scenario {
   readonly name: string
@@ -117,7 +118,7 @@ export interface ProducerGroup {
   /** Fraction of each payload that is random bytes; the rest repeats, so it compresses. */
   readonly randomness: number
   /** Kafka's values: -1 is all. */
-  readonly acks: 0 | 1 | -1
+  readonly acks: Acks
   readonly idempotent: boolean
   readonly compression: CompressionName
   readonly batchBytes: number
@@ -132,7 +133,7 @@ export interface ConsumerGroup {
   /** Independent consumer groups, each reading everything. */
   readonly groups: number
   readonly membersPerGroup: number
-  readonly from: 'earliest' | 'latest'
+  readonly from: StartFrom
 }
 
 /** Consumers start paused until `bytes` are unconsumed, then resume; the run measures how fast they drain. */
@@ -578,7 +579,7 @@ const keys = () =>
 const acks = () =>
   z
     .union([z.literal(0), z.literal(1), z.literal(-1), z.literal('all'), z.literal('-1')], { error: expecting('0, 1 or all (-1 is all)') })
-    .transform((a): 0 | 1 | -1 => (a === 0 || a === 1 ? a : -1))
+    .transform((a): Acks => (a === 0 || a === 1 ? a : -1))
 
 const producerSchema = z
   .strictObject({
