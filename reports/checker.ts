@@ -1,7 +1,7 @@
 // The delivery checker: a streaming, Jepsen-style analysis of a run's history.
 //
 // Anomalies, by the names a scenario's checks.delivery and results.json use (Jepsen's names, from
-// jepsen.tests.kafka, in brackets):
+// jepsen.tests.kafka, in brackets and in jepsenNames):
 //   lost                 an acked value was never consumed, although some consumer read its partition at or
 //                        past the acked offset (lost-write)
 //   unseen               an acked value was never consumed and nobody read that far: lost or just late
@@ -49,6 +49,19 @@ export const anomalyKinds = [
   'rereads',
 ] as const
 export type AnomalyKind = (typeof anomalyKinds)[number]
+
+/** Each kind's name in Jepsen's Kafka checker (jepsen.tests.kafka); results.json schemaVersion 1 used these. */
+export const jepsenNames: Readonly<Record<AnomalyKind, string>> = {
+  lost: 'lost-write',
+  unseen: 'unseen',
+  duplicates: 'duplicate',
+  inconsistentOffsets: 'inconsistent-offsets',
+  reordered: 'nonmonotonic-send',
+  pollSkips: 'poll-skip',
+  pollRewinds: 'nonmonotonic-poll',
+  failedWritesRead: 'G1a',
+  rereads: 'consumption-duplicate',
+}
 
 /** How many of each kind a run may have and still pass; null means unlimited (counted, never failing). */
 export const defaultLimits: Readonly<Record<AnomalyKind, number | null>> = {

@@ -1,22 +1,26 @@
 // One-line descriptions of results parts, shared by the console and markdown renderers.
 
-import type { AnomalyExamples, AnomalyKind } from './checker.ts'
+import { type AnomalyExamples, type AnomalyKind, anomalyKinds, jepsenNames } from './checker.ts'
 import { formatAt, formatCount, formatNumber, formatUs } from './format.ts'
 import type { FaultInterval } from './metrics.ts'
 import type { SloResult } from './slo.ts'
 
-/** What each anomaly kind means, for the reports and the scenario's JSON Schema, with Jepsen's name for it. */
-export const anomalyMeaning: Record<AnomalyKind, string> = {
-  lost: "acked, never consumed, though consumers read past its offset (Jepsen's lost-write)",
+const meaning: Record<AnomalyKind, string> = {
+  lost: 'acked, never consumed, though consumers read past its offset',
   unseen: 'acked, never consumed, nobody read that far (lost or late)',
-  duplicates: "one value at two or more offsets (Jepsen's duplicate)",
-  inconsistentOffsets: "one offset holding two different values (Jepsen's inconsistent-offsets)",
-  reordered: "a later send of one producer stored before an earlier one (Jepsen's nonmonotonic-send)",
-  pollSkips: "a consumer jumped over existing offsets within one ownership (Jepsen's poll-skip)",
-  pollRewinds: "a consumer went back within one ownership (Jepsen's nonmonotonic-poll)",
-  failedWritesRead: "a definitely failed write was consumed (Jepsen's G1a, aborted read)",
-  rereads: "a group consumed one offset twice, expected on rebalance under at-least-once (Jepsen's consumption-duplicate)",
+  duplicates: 'one value at two or more offsets',
+  inconsistentOffsets: 'one offset holding two different values',
+  reordered: 'a later send of one producer stored before an earlier one',
+  pollSkips: 'a consumer jumped over existing offsets within one ownership',
+  pollRewinds: 'a consumer went back within one ownership',
+  failedWritesRead: 'a definitely failed write was consumed: an aborted read',
+  rereads: 'a group consumed one offset twice, expected on rebalance under at-least-once',
 }
+
+/** What each anomaly kind means, for the reports and the scenario's JSON Schema, with Jepsen's name for it. */
+export const anomalyMeaning: Readonly<Record<AnomalyKind, string>> = Object.fromEntries(
+  anomalyKinds.map((k) => [k, jepsenNames[k] === k ? meaning[k] : `${meaning[k]} (Jepsen's ${jepsenNames[k]})`]),
+) as Record<AnomalyKind, string>
 
 const at = (topic: string | null, partition: number | null, offset: number): string =>
   topic === null ? 'unknown partition' : `${topic}/${partition}@${offset < 0 ? '?' : offset}`

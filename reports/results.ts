@@ -11,7 +11,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus, hostname, totalmem } from 'node:os'
 import { readHistoryTrailer, scanHistory } from '../workloads/history/reader.ts'
-import { type AnomalyKind, anomalyKinds, DeliveryChecker, type DeliveryOptions, type DeliveryResult } from './checker.ts'
+import { anomalyKinds, DeliveryChecker, type DeliveryOptions, type DeliveryResult, jepsenNames } from './checker.ts'
 import { sloValue } from './describe.ts'
 import { formatCount } from './format.ts'
 import type { HistogramOptions } from '../workloads/history/latency.ts'
@@ -20,19 +20,6 @@ import { checkSlos, type SloResult, type SloThresholds } from './slo.ts'
 import { TimeSeries, type TimeSeriesData } from './timeseries.ts'
 
 export const resultsSchemaVersion = 2
-
-/** results.json schemaVersion 1's anomaly names, by today's. */
-const V1_ANOMALY_NAMES: Readonly<Record<AnomalyKind, string>> = {
-  lost: 'lost-write',
-  unseen: 'unseen',
-  duplicates: 'duplicate',
-  inconsistentOffsets: 'inconsistent-offsets',
-  reordered: 'nonmonotonic-send',
-  pollSkips: 'poll-skip',
-  pollRewinds: 'nonmonotonic-poll',
-  failedWritesRead: 'G1a',
-  rereads: 'consumption-duplicate',
-}
 
 export interface NodeInfo {
   id: string
@@ -273,7 +260,7 @@ export function parseResults(text: string, source: string): Results {
   if (version === 1) {
     if (delivery.state !== 'skipped') {
       const old = delivery.anomalies as Record<string, unknown>
-      delivery.anomalies = Object.fromEntries(anomalyKinds.map((k) => [k, old[V1_ANOMALY_NAMES[k]]]))
+      delivery.anomalies = Object.fromEntries(anomalyKinds.map((k) => [k, old[jepsenNames[k]]]))
     }
     obj.schemaVersion = resultsSchemaVersion
   }

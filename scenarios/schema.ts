@@ -16,7 +16,7 @@ import { z } from 'zod'
 import { brokerConfigDefs, checkValue, topicConfigDefs, topicDefsByName } from '../broker/config.ts'
 import { type CompressionName, compressionNames } from '../broker/protocol/record-batch.ts'
 import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, type PartitionFault, type Target } from '../chaos/faults.ts'
-import { type AnomalyKind, anomalyKinds } from '../reports/checker.ts'
+import { type AnomalyKind, anomalyKinds, jepsenNames } from '../reports/checker.ts'
 import { anomalyMeaning } from '../reports/describe.ts'
 import { type Acks, type SaslMechanism, saslMechanisms, type StartFrom } from '../workloads/driver.ts'
 import { DEFAULT_DRIVER, describeDrivers, type DriverName, driverNames } from '../workloads/drivers/registry.ts'
@@ -265,6 +265,12 @@ function didYouMean(input: unknown, candidates: readonly string[]): string | und
   if (typeof input !== 'string') return undefined
   const c = closest(input, candidates)
   return c === undefined ? undefined : `did you mean ${c}?`
+}
+
+/** Jepsen's name for an anomaly kind where faultline's is expected (checks.delivery: { G1a: 0 }). */
+function jepsenHint(key: string, known: readonly string[]): string | undefined {
+  const kind = anomalyKinds.find((k) => jepsenNames[k] === key)
+  return kind !== undefined && known.includes(kind) ? `Jepsen's ${key} is ${kind} here` : undefined
 }
 
 function formatPath(path: Path): string {
@@ -922,7 +928,7 @@ function toProblems(issues: readonly z.core.$ZodIssue[], base: Path, knownKeys: 
     } else if (iss.code === 'unrecognized_keys') {
       const known = typeof iss.input === 'object' && iss.input !== null ? knownKeys.get(iss.input) : undefined
       for (const key of iss.keys) {
-        const hint = known === undefined ? undefined : didYouMean(key, known)
+        const hint = known === undefined ? undefined : (didYouMean(key, known) ?? jepsenHint(key, known))
         const expected = known === undefined ? '' : `; expected one of ${known.join(', ')}`
         out.push({ path: [...path, key], message: `unknown key${hint === undefined ? '' : ` (${hint})`}${expected}`, atKey: true })
       }
