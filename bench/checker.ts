@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { checkHistory } from '../reports/checker.ts'
 import { buildResults } from '../reports/results.ts'
-import { HistoryWriter } from '../workloads/history.ts'
+import { HistoryWriter } from '../workloads/history/writer.ts'
 
 export interface CheckerBenchResult {
   /** Operations (history events) checked. */

@@ -14,11 +14,11 @@
 // the run is closing cleanly (so consumers can drain), and every open interval gets its end event, so no
 // broker is left stopped and no interval is left open in the history.
 
-import type { Fault, Target } from '../scenarios/schema.ts'
 import { deriveSeed, Prng } from '../workloads/generators.ts'
-import { historyTime, type HistorySink } from '../workloads/producer.ts'
+import { historyTime, type HistorySink } from '../workloads/history/events.ts'
 import type { Cancel, Scheduler } from '../workloads/rate.ts'
 import type { NodeHandle } from './cluster/types.ts'
+import { type Fault, faultEndMs, type Target } from './faults.ts'
 
 /** Answers target questions from the cluster's metadata at fault time. */
 export interface TargetResolver {
@@ -161,7 +161,7 @@ export class FaultScheduler {
       handles.push(h)
     }
     const started = this.now()
-    const untilMs = f.kind === 'kill' ? (f.restartAfterMs === null ? null : f.atMs + f.restartAfterMs) : f.atMs + f.durationMs
+    const untilMs = faultEndMs(f)
     const fault: ActiveFault = { id, name: f.name, kind: f.kind, target: resolved.label, nodes: resolved.ids, sinceMs: started - this.o.originMs, untilMs }
     const a: Applied = { fault, handles, healing: false, ended: false, healTimer: null }
     this.applied.set(id, a)

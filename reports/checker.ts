@@ -1,19 +1,23 @@
 // The delivery checker: a streaming, Jepsen-style analysis of a run's history.
 //
-// Anomalies (Jepsen's names, from jepsen.tests.kafka):
-//   lost-write             an acked value was never consumed, although some consumer read its partition at or
-//                          past the acked offset
-//   unseen                 an acked value was never consumed and nobody read that far: lost or just late
-//   duplicate              one value stored at two or more offsets
-//   inconsistent-offsets   one offset holding two different values (from acks and reads together)
-//   nonmonotonic-send      within one producer and partition, a later-sent value acked at a lower offset
-//                          (meaningful only for idempotent producers or max in-flight 1: the sendOrder option)
-//   poll-skip              within one member's continuous ownership of a partition, consecutive reads jump
-//                          over offsets that exist (acked or read by anyone)
-//   nonmonotonic-poll      within one continuous ownership, a read at or below the previous read's offset
-//   G1a                    a value whose write definitely failed was consumed (aborted read)
-//   consumption-duplicate  one group consumed the same offset twice: expected on rebalance under
-//                          at-least-once, so unlimited by default
+// Anomalies, by the names a scenario's checks.delivery and results.json use (Jepsen's names, from
+// jepsen.tests.kafka, in brackets and in jepsenNames):
+//   lost                 an acked value was never consumed, although some consumer read its partition at or
+//                        past the acked offset (lost-write)
+//   unseen               an acked value was never consumed and nobody read that far: lost or just late
+//   duplicates           one value stored at two or more offsets (duplicate)
+//   inconsistentOffsets  one offset holding two different values, from acks and reads together
+//                        (inconsistent-offsets)
+//   reordered            within one producer and partition, a later-sent value acked at a lower offset
+//                        (nonmonotonic-send; meaningful only for idempotent producers or max in-flight 1: the
+//                        sendOrder option)
+//   pollSkips            within one member's continuous ownership of a partition, consecutive reads jump
+//                        over offsets that exist, acked or read by anyone (poll-skip)
+//   pollRewinds          within one continuous ownership, a read at or below the previous read's offset
+//                        (nonmonotonic-poll)
+//   failedWritesRead     a value whose write definitely failed was consumed (G1a, aborted read)
+//   rereads              one group consumed the same offset twice: expected on rebalance under
+//                        at-least-once, so unlimited by default (consumption-duplicate)
 // Indeterminate failures (timeouts) may or may not have happened; consuming one is fine, and is counted in
 // stats.indeterminateLanded.
 //
@@ -21,40 +25,55 @@
 // harness) 13 bytes (flags, partition, offset; 4 more with sendOrder), per partition offset 4 bytes (the
 // value seen there) plus 1 bit per consumer group. Offsets far apart switch a partition to a sparse map
 // rather than allocate the gap (Maelstrom's checker died on large offsets). Examples are kept only for the
-// first N of each kind; times for anomalies found at the end of the pass (lost-write, unseen,
-// nonmonotonic-send, G1a) come from a second, cheap pass over the history that runs only when there are any.
+// first N of each kind; times for anomalies found at the end of the pass (lost, unseen, reordered,
+// failedWritesRead) come from a second, cheap pass over the history that runs only when there are any.
 //
 // Assumptions the workloads must keep: value ids increase in send order within each producer (the checker
 // counts violations in stats.sendOrderViolations); a value's send is written to the history before its ack
 // or any read of it (true for one writer per run, since the record cannot exist before the send); consumers
 // write assign/revoke events, or a member's reads of a partition count as one ownership for the whole run.
 
-import { EventKind, type HistoryRecord, readHistoryTrailer, scanHistory } from '../workloads/history.ts'
+import { EventKind } from '../workloads/history/events.ts'
+import { type HistoryRecord, readHistoryTrailer, scanHistory } from '../workloads/history/reader.ts'
 
+/** Every anomaly kind, in report order: the one vocabulary of scenario files, results.json and reports. */
 export const anomalyKinds = [
-  'lost-write',
+  'lost',
   'unseen',
-  'duplicate',
-  'inconsistent-offsets',
-  'nonmonotonic-send',
-  'poll-skip',
-  'nonmonotonic-poll',
-  'G1a',
-  'consumption-duplicate',
+  'duplicates',
+  'inconsistentOffsets',
+  'reordered',
+  'pollSkips',
+  'pollRewinds',
+  'failedWritesRead',
+  'rereads',
 ] as const
 export type AnomalyKind = (typeof anomalyKinds)[number]
 
+/** Each kind's name in Jepsen's Kafka checker (jepsen.tests.kafka); results.json schemaVersion 1 used these. */
+export const jepsenNames: Readonly<Record<AnomalyKind, string>> = {
+  lost: 'lost-write',
+  unseen: 'unseen',
+  duplicates: 'duplicate',
+  inconsistentOffsets: 'inconsistent-offsets',
+  reordered: 'nonmonotonic-send',
+  pollSkips: 'poll-skip',
+  pollRewinds: 'nonmonotonic-poll',
+  failedWritesRead: 'G1a',
+  rereads: 'consumption-duplicate',
+}
+
 /** How many of each kind a run may have and still pass; null means unlimited (counted, never failing). */
 export const defaultLimits: Readonly<Record<AnomalyKind, number | null>> = {
-  'lost-write': 0,
+  lost: 0,
   unseen: 0,
-  duplicate: 0,
-  'inconsistent-offsets': 0,
-  'nonmonotonic-send': 0,
-  'poll-skip': 0,
-  'nonmonotonic-poll': 0,
-  G1a: 0,
-  'consumption-duplicate': null,
+  duplicates: 0,
+  inconsistentOffsets: 0,
+  reordered: 0,
+  pollSkips: 0,
+  pollRewinds: 0,
+  failedWritesRead: 0,
+  rereads: null,
 }
 
 export interface Placement {
@@ -63,7 +82,7 @@ export interface Placement {
   offset: number
 }
 
-export interface LostWriteExample {
+export interface LostExample {
   value: number
   topic: string
   partition: number
@@ -99,7 +118,7 @@ export interface InconsistentOffsetsExample {
   time: number
 }
 
-export interface NonmonotonicSendExample {
+export interface ReorderedExample {
   producer: string
   topic: string
   partition: number
@@ -125,7 +144,7 @@ export interface PollSkipExample {
   time: number
 }
 
-export interface NonmonotonicPollExample {
+export interface PollRewindExample {
   group: string
   member: string
   topic: string
@@ -135,7 +154,7 @@ export interface NonmonotonicPollExample {
   time: number
 }
 
-export interface G1aExample {
+export interface FailedWriteReadExample {
   value: number
   topic: string
   partition: number
@@ -145,7 +164,7 @@ export interface G1aExample {
   readTime: number | null
 }
 
-export interface ConsumptionDuplicateExample {
+export interface RereadExample {
   group: string
   member: string
   topic: string
@@ -156,19 +175,19 @@ export interface ConsumptionDuplicateExample {
 }
 
 export interface AnomalyExamples {
-  'lost-write': LostWriteExample
+  lost: LostExample
   unseen: UnseenExample
-  duplicate: DuplicateExample
-  'inconsistent-offsets': InconsistentOffsetsExample
-  'nonmonotonic-send': NonmonotonicSendExample
-  'poll-skip': PollSkipExample
-  'nonmonotonic-poll': NonmonotonicPollExample
-  G1a: G1aExample
-  'consumption-duplicate': ConsumptionDuplicateExample
+  duplicates: DuplicateExample
+  inconsistentOffsets: InconsistentOffsetsExample
+  reordered: ReorderedExample
+  pollSkips: PollSkipExample
+  pollRewinds: PollRewindExample
+  failedWritesRead: FailedWriteReadExample
+  rereads: RereadExample
 }
 
 export interface AnomalyReport<E> {
-  /** False when the check did not apply (nonmonotonic-send without sendOrder). */
+  /** False when the check did not apply (reordered without sendOrder). */
   checked: boolean
   count: number
   limit: number | null
@@ -204,7 +223,7 @@ export interface DeliveryStats {
 }
 
 export interface DeliveryOptions {
-  /** Check nonmonotonic-send (idempotent producers or max.in.flight 1). Default false. */
+  /** Check reordered (idempotent producers or max.in.flight 1). Default false. */
   sendOrder?: boolean
   /** Examples kept per kind. Default 10. */
   examples?: number
@@ -467,8 +486,8 @@ export class DeliveryChecker {
 
   readonly #duplicate: Collector<DuplicateExample>
   readonly #inconsistent: Collector<InconsistentOffsetsExample>
-  readonly #nonmonotonicPoll: Collector<NonmonotonicPollExample>
-  readonly #consumptionDuplicate: Collector<ConsumptionDuplicateExample>
+  readonly #pollRewind: Collector<PollRewindExample>
+  readonly #reread: Collector<RereadExample>
 
   readonly #stats: DeliveryStats = {
     sends: 0,
@@ -494,8 +513,8 @@ export class DeliveryChecker {
     this.#limits = { ...defaultLimits, ...options.limits }
     this.#duplicate = new Collector(this.#maxExamples)
     this.#inconsistent = new Collector(this.#maxExamples)
-    this.#nonmonotonicPoll = new Collector(this.#maxExamples)
-    this.#consumptionDuplicate = new Collector(this.#maxExamples)
+    this.#pollRewind = new Collector(this.#maxExamples)
+    this.#reread = new Collector(this.#maxExamples)
     // The hint is capped: a bogus one must not allocate gigabytes.
     this.#grow(Math.min(Math.max(options.expectedValues ?? 0, 1 << 16), 1 << 28))
   }
@@ -626,8 +645,8 @@ export class DeliveryChecker {
 
     const member = this.#memberOf(rec.group, rec.member)
     const group = this.#memberGroup[member] as number
-    if (ps.consume(group, off) && this.#consumptionDuplicate.hit()) {
-      this.#consumptionDuplicate.examples.push({
+    if (ps.consume(group, off) && this.#reread.hit()) {
+      this.#reread.examples.push({
         group: this.#groupNames[group] as string,
         member: this.#memberNames[member] as string,
         topic: ps.topic,
@@ -647,8 +666,8 @@ export class DeliveryChecker {
         this.#skipFrom.push(last)
         this.#skipTo.push(off)
         this.#skipTime.push(rec.time)
-      } else if (off <= last && this.#nonmonotonicPoll.hit()) {
-        this.#nonmonotonicPoll.examples.push({
+      } else if (off <= last && this.#pollRewind.hit()) {
+        this.#pollRewind.examples.push({
           group: this.#groupNames[group] as string,
           member: this.#memberNames[member] as string,
           topic: ps.topic,
@@ -762,7 +781,7 @@ export class DeliveryChecker {
     const stats = this.#stats
     const lost = new Collector<number>(max)
     const unseen = new Collector<number>(max)
-    const g1a = new Collector<number>(max)
+    const failedRead = new Collector<number>(max)
     const sendOrder = new Collector<[number, number]>(max)
     const pollSkip = new Collector<PollSkipExample>(max)
 
@@ -806,7 +825,7 @@ export class DeliveryChecker {
         } else if (unseen.hit()) unseen.examples.push(v)
       }
       if (f & FAIL_DEF && f & CONSUMED) {
-        if (g1a.hit()) g1a.examples.push(v)
+        if (failedRead.hit()) failedRead.examples.push(v)
       } else if (f & FAIL_INDET && f & CONSUMED && !(f & ACKED)) stats.indeterminateLanded++
       if (vProd && f & BY_ACK) {
         const key = (vProd[v] as number) * nParts + (vPart[v] as number)
@@ -829,7 +848,7 @@ export class DeliveryChecker {
     stats.members = this.#memberNames.length
 
     const details = new Map<number, Detail>()
-    for (const v of [...lost.examples, ...unseen.examples, ...g1a.examples, ...sendOrder.examples.flat()]) {
+    for (const v of [...lost.examples, ...unseen.examples, ...failedRead.examples, ...sendOrder.examples.flat()]) {
       details.set(v, { ackTime: null, failTime: null, error: null, readTime: null })
     }
     if (details.size > 0 && rescan) {
@@ -848,7 +867,7 @@ export class DeliveryChecker {
     const part = (v: number): PartitionState | null =>
       (flags[v] as number) & PLACED ? (this.#parts[vPart[v] as number] as PartitionState) : null
 
-    const lostExamples = lost.examples.map((v): LostWriteExample => {
+    const lostExamples = lost.examples.map((v): LostExample => {
       const ps = part(v) as PartitionState
       const offset = vOff[v] as number
       return { value: v, topic: ps.topic, partition: ps.partition, offset, maxReadOffset: ps.maxRead, ackTime: detail(v).ackTime }
@@ -858,7 +877,7 @@ export class DeliveryChecker {
       const offset = ps ? (vOff[v] as number) : -1
       return { value: v, topic: ps?.topic ?? null, partition: ps?.partition ?? null, offset, ackTime: detail(v).ackTime }
     })
-    const sendOrderExamples = sendOrder.examples.map(([v, prev]): NonmonotonicSendExample => {
+    const sendOrderExamples = sendOrder.examples.map(([v, prev]): ReorderedExample => {
       const ps = part(v) as PartitionState
       return {
         producer: this.#producerNames[(vProd as Uint32Array)[v] as number] as string,
@@ -872,7 +891,7 @@ export class DeliveryChecker {
         previousAckTime: detail(prev).ackTime,
       }
     })
-    const g1aExamples = g1a.examples.map((v): G1aExample => {
+    const failedReadExamples = failedRead.examples.map((v): FailedWriteReadExample => {
       const ps = part(v) as PartitionState
       const d = detail(v)
       const offset = vOff[v] as number
@@ -880,15 +899,15 @@ export class DeliveryChecker {
     })
     const streamed = <E>(c: Collector<E>): [number, E[]] => [c.count, c.examples]
     const anomalies: Anomalies = {
-      'lost-write': this.#report('lost-write', true, lost.count, lostExamples),
+      lost: this.#report('lost', true, lost.count, lostExamples),
       unseen: this.#report('unseen', true, unseen.count, unseenExamples),
-      duplicate: this.#report('duplicate', true, ...streamed(this.#duplicate)),
-      'inconsistent-offsets': this.#report('inconsistent-offsets', true, ...streamed(this.#inconsistent)),
-      'nonmonotonic-send': this.#report('nonmonotonic-send', this.#sendOrder, sendOrder.count, sendOrderExamples),
-      'poll-skip': this.#report('poll-skip', true, ...streamed(pollSkip)),
-      'nonmonotonic-poll': this.#report('nonmonotonic-poll', true, ...streamed(this.#nonmonotonicPoll)),
-      G1a: this.#report('G1a', true, g1a.count, g1aExamples),
-      'consumption-duplicate': this.#report('consumption-duplicate', true, ...streamed(this.#consumptionDuplicate)),
+      duplicates: this.#report('duplicates', true, ...streamed(this.#duplicate)),
+      inconsistentOffsets: this.#report('inconsistentOffsets', true, ...streamed(this.#inconsistent)),
+      reordered: this.#report('reordered', this.#sendOrder, sendOrder.count, sendOrderExamples),
+      pollSkips: this.#report('pollSkips', true, ...streamed(pollSkip)),
+      pollRewinds: this.#report('pollRewinds', true, ...streamed(this.#pollRewind)),
+      failedWritesRead: this.#report('failedWritesRead', true, failedRead.count, failedReadExamples),
+      rereads: this.#report('rereads', true, ...streamed(this.#reread)),
     }
     const failed = anomalyKinds.some((k) => anomalies[k].exceeded)
     return { state: failed ? 'failed' : 'passed', sendOrder: this.#sendOrder, stats: { ...stats }, anomalies }

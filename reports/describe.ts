@@ -1,21 +1,26 @@
 // One-line descriptions of results parts, shared by the console and markdown renderers.
 
-import type { AnomalyExamples, AnomalyKind } from './checker.ts'
+import { type AnomalyExamples, type AnomalyKind, anomalyKinds, jepsenNames } from './checker.ts'
 import { formatAt, formatCount, formatNumber, formatUs } from './format.ts'
 import type { FaultInterval } from './metrics.ts'
 import type { SloResult } from './slo.ts'
 
-export const anomalyMeaning: Record<AnomalyKind, string> = {
-  'lost-write': 'acked, never consumed, though consumers read past its offset',
+const meaning: Record<AnomalyKind, string> = {
+  lost: 'acked, never consumed, though consumers read past its offset',
   unseen: 'acked, never consumed, nobody read that far (lost or late)',
-  duplicate: 'one value at two or more offsets',
-  'inconsistent-offsets': 'one offset holding two different values',
-  'nonmonotonic-send': 'a later send of one producer stored before an earlier one',
-  'poll-skip': 'a consumer jumped over existing offsets within one ownership',
-  'nonmonotonic-poll': 'a consumer went back within one ownership',
-  G1a: 'a definitely failed write was consumed',
-  'consumption-duplicate': 'a group consumed one offset twice (rebalance, at-least-once)',
+  duplicates: 'one value at two or more offsets',
+  inconsistentOffsets: 'one offset holding two different values',
+  reordered: 'a later send of one producer stored before an earlier one',
+  pollSkips: 'a consumer jumped over existing offsets within one ownership',
+  pollRewinds: 'a consumer went back within one ownership',
+  failedWritesRead: 'a definitely failed write was consumed: an aborted read',
+  rereads: 'a group consumed one offset twice, expected on rebalance under at-least-once',
 }
+
+/** What each anomaly kind means, for the reports and the scenario's JSON Schema, with Jepsen's name for it. */
+export const anomalyMeaning: Readonly<Record<AnomalyKind, string>> = Object.fromEntries(
+  anomalyKinds.map((k) => [k, jepsenNames[k] === k ? meaning[k] : `${meaning[k]} (Jepsen's ${jepsenNames[k]})`]),
+) as Record<AnomalyKind, string>
 
 const at = (topic: string | null, partition: number | null, offset: number): string =>
   topic === null ? 'unknown partition' : `${topic}/${partition}@${offset < 0 ? '?' : offset}`
@@ -25,41 +30,41 @@ const when = (label: string, us: number | null): string => (us === null ? '' : `
 export function describeExample<K extends AnomalyKind>(kind: K, example: AnomalyExamples[K]): string {
   const e = example as AnomalyExamples[AnomalyKind]
   switch (kind) {
-    case 'lost-write': {
-      const x = e as AnomalyExamples['lost-write']
+    case 'lost': {
+      const x = e as AnomalyExamples['lost']
       return `value ${x.value} at ${at(x.topic, x.partition, x.offset)}${when('acked', x.ackTime)}; partition read up to ${x.maxReadOffset}`
     }
     case 'unseen': {
       const x = e as AnomalyExamples['unseen']
       return `value ${x.value} at ${at(x.topic, x.partition, x.offset)}${when('acked', x.ackTime)}`
     }
-    case 'duplicate': {
-      const x = e as AnomalyExamples['duplicate']
+    case 'duplicates': {
+      const x = e as AnomalyExamples['duplicates']
       return `value ${x.value} at ${at(x.first.topic, x.first.partition, x.first.offset)} and ${at(x.second.topic, x.second.partition, x.second.offset)}${when('seen again', x.time)}`
     }
-    case 'inconsistent-offsets': {
-      const x = e as AnomalyExamples['inconsistent-offsets']
+    case 'inconsistentOffsets': {
+      const x = e as AnomalyExamples['inconsistentOffsets']
       const v = (n: number): string => (n < 0 ? 'a foreign record' : `value ${n}`)
       return `${at(x.topic, x.partition, x.offset)} held ${v(x.values[0])} and ${v(x.values[1])}${when('at', x.time)}`
     }
-    case 'nonmonotonic-send': {
-      const x = e as AnomalyExamples['nonmonotonic-send']
+    case 'reordered': {
+      const x = e as AnomalyExamples['reordered']
       return `producer ${x.producer}: value ${x.value} at ${at(x.topic, x.partition, x.offset)} but earlier value ${x.previousValue} at offset ${x.previousOffset}${when('acked', x.ackTime)}`
     }
-    case 'poll-skip': {
-      const x = e as AnomalyExamples['poll-skip']
+    case 'pollSkips': {
+      const x = e as AnomalyExamples['pollSkips']
       return `${x.group}/${x.member} read ${x.topic}/${x.partition} ${x.fromOffset} -> ${x.toOffset}, skipping ${formatCount(x.skipped)} existing (first ${x.firstSkippedOffset})${when('at', x.time)}`
     }
-    case 'nonmonotonic-poll': {
-      const x = e as AnomalyExamples['nonmonotonic-poll']
+    case 'pollRewinds': {
+      const x = e as AnomalyExamples['pollRewinds']
       return `${x.group}/${x.member} read ${x.topic}/${x.partition} ${x.fromOffset} -> ${x.toOffset}${when('at', x.time)}`
     }
-    case 'G1a': {
-      const x = e as AnomalyExamples['G1a']
+    case 'failedWritesRead': {
+      const x = e as AnomalyExamples['failedWritesRead']
       return `value ${x.value} at ${at(x.topic, x.partition, x.offset)} failed${x.error ? ` with ${x.error}` : ''}${when('at', x.failTime)}${when('read', x.readTime)}`
     }
-    case 'consumption-duplicate': {
-      const x = e as AnomalyExamples['consumption-duplicate']
+    case 'rereads': {
+      const x = e as AnomalyExamples['rereads']
       return `${x.group}/${x.member} consumed ${at(x.topic, x.partition, x.offset)} again${when('at', x.time)}`
     }
   }

@@ -10,8 +10,9 @@
 // warmup never leaks in. Each sample is placed by the time of the event that completes it. Fault intervals
 // and the time series cover the whole run.
 
-import { EventKind, type HistoryRecord, phaseNames } from '../workloads/history.ts'
-import { type HistogramOptions, LatencyHistogram, type LatencySummary } from './histogram.ts'
+import { EventKind, phaseNames } from '../workloads/history/events.ts'
+import type { HistoryRecord } from '../workloads/history/reader.ts'
+import { type HistogramOptions, LatencyHistogram, type LatencySummary } from '../workloads/history/latency.ts'
 
 export interface Metrics {
   window: {

@@ -9,9 +9,9 @@
 // The status line: on a terminal one line redrawn in place with a progress bar; elsewhere (CI logs) one plain
 // line per update. Setup and teardown messages go through the same reporter so they never tear the line.
 
-import type { HistoryEvent } from '../workloads/history.ts'
+import type { HistoryEvent } from '../workloads/history/events.ts'
 import { formatCount, formatRate, formatUs } from './format.ts'
-import { LatencyHistogram } from './histogram.ts'
+import { LatencyHistogram } from '../workloads/history/latency.ts'
 import { TimeSeries } from './timeseries.ts'
 
 /** Where a run's events go: the history writer, or anything with its append(). */

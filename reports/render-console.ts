@@ -4,7 +4,7 @@
 import { anomalyKinds } from './checker.ts'
 import { anomalyMeaning, describeExample, describeFault, describeSlo } from './describe.ts'
 import { formatAt, formatBytes, formatCount, formatRate, formatUs, plural, sparkline } from './format.ts'
-import type { LatencySummary } from './histogram.ts'
+import type { LatencySummary } from '../workloads/history/latency.ts'
 import type { Results } from './results.ts'
 import type { TimeSeriesData } from './timeseries.ts'
 import type { FaultInterval } from './metrics.ts'

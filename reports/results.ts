@@ -2,22 +2,24 @@
 // (plus what the runner knows: scenario, cluster, seed, thresholds) in one streaming pass; every report
 // (console, markdown, later html, junit, compare) renders from it and nothing else.
 //
-// schemaVersion 1. Units: times and latencies in µs (times since run start), rates per second, sizes in
+// schemaVersion 2. Units: times and latencies in µs (times since run start), rates per second, sizes in
 // bytes. Additive changes (new optional fields) keep the version; anything else bumps it, and readResults
-// refuses versions it does not know with a message saying which side to upgrade.
+// refuses versions it does not know with a message saying which side to upgrade. Version 1 named the
+// anomalies by Jepsen's names (lost-write, G1a, ...); readResults renames them, so older runs still render
+// and compare (their verdict reasons keep the words they were written with).
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus, hostname, totalmem } from 'node:os'
-import { readHistoryTrailer, scanHistory } from '../workloads/history.ts'
-import { anomalyKinds, DeliveryChecker, type DeliveryOptions, type DeliveryResult } from './checker.ts'
+import { readHistoryTrailer, scanHistory } from '../workloads/history/reader.ts'
+import { anomalyKinds, DeliveryChecker, type DeliveryOptions, type DeliveryResult, jepsenNames } from './checker.ts'
 import { sloValue } from './describe.ts'
 import { formatCount } from './format.ts'
-import type { HistogramOptions } from './histogram.ts'
+import type { HistogramOptions } from '../workloads/history/latency.ts'
 import { type FaultInterval, type Metrics, MetricsAccumulator } from './metrics.ts'
 import { checkSlos, type SloResult, type SloThresholds } from './slo.ts'
 import { TimeSeries, type TimeSeriesData } from './timeseries.ts'
 
-export const resultsSchemaVersion = 1
+export const resultsSchemaVersion = 2
 
 export interface NodeInfo {
   id: string
@@ -238,11 +240,8 @@ export function parseResults(text: string, source: string): Results {
   }
   if (version > resultsSchemaVersion) {
     throw new ResultsError(
-      `${source}: schemaVersion ${version} was written by a newer faultline; this one reads schemaVersion ${resultsSchemaVersion}: upgrade faultline`,
+      `${source}: schemaVersion ${version} was written by a newer faultline; this one reads schemaVersion 1 to ${resultsSchemaVersion}: upgrade faultline`,
     )
-  }
-  if (version !== resultsSchemaVersion) {
-    throw new ResultsError(`${source}: schemaVersion ${version} is not supported (this faultline reads ${resultsSchemaVersion})`)
   }
   for (const [key, kind] of sections) {
     const v = obj[key]
@@ -257,6 +256,13 @@ export function parseResults(text: string, source: string): Results {
   const delivery = obj.delivery as Record<string, unknown>
   if (delivery.state !== 'skipped' && (typeof delivery.anomalies !== 'object' || delivery.anomalies === null)) {
     throw new ResultsError(`${source}: delivery.anomalies must be an object unless delivery.state is skipped`)
+  }
+  if (version === 1) {
+    if (delivery.state !== 'skipped') {
+      const old = delivery.anomalies as Record<string, unknown>
+      delivery.anomalies = Object.fromEntries(anomalyKinds.map((k) => [k, old[jepsenNames[k]]]))
+    }
+    obj.schemaVersion = resultsSchemaVersion
   }
   return data as Results
 }

@@ -3,7 +3,7 @@
 // Latency, errors and unavailability pass at or below the threshold; throughput passes at or above it.
 // A latency SLO over no samples (an e2e SLO in a run without consumers) is errored, never passed.
 
-import type { LatencySummary } from './histogram.ts'
+import type { LatencySummary } from '../workloads/history/latency.ts'
 import type { Metrics } from './metrics.ts'
 
 export const sloLatencyMetrics = ['produce', 'e2e', 'sendDelay'] as const

@@ -5,8 +5,9 @@
 // Counts land in the bucket of their own time, exactly. Latency percentiles use one rolling histogram per
 // series: a sample whose bucket is already closed (events slightly out of order) joins the open bucket.
 
-import { EventKind, type HistoryRecord } from '../workloads/history.ts'
-import { LatencyHistogram } from './histogram.ts'
+import { EventKind } from '../workloads/history/events.ts'
+import type { HistoryRecord } from '../workloads/history/reader.ts'
+import { LatencyHistogram } from '../workloads/history/latency.ts'
 
 export interface TimeSeriesData {
   intervalUs: number

@@ -34,29 +34,27 @@ import { startLocalCluster } from '../chaos/cluster/local.ts'
 import { ClusterError, type ClusterTarget } from '../chaos/cluster/types.ts'
 import { cleanupLedger, cleanupStale, Ledger, LEDGER_FILE } from '../chaos/ledger.ts'
 import { type Release, TeardownStack } from '../chaos/teardown.ts'
-import type { AnomalyKind, DeliveryOptions } from '../reports/checker.ts'
+import type { DeliveryOptions } from '../reports/checker.ts'
 import { type EventSink, LiveStats, type ProgressReporter, silentProgress } from '../reports/progress.ts'
 import { renderMarkdown } from '../reports/render-markdown.ts'
 import { buildResults, type ClusterInfo, readResults, type Results, writeResults } from '../reports/results.ts'
 import type { SloMetric, SloThresholds } from '../reports/slo.ts'
 import { type BacklogResult, ConsumerSet, runBacklog } from '../workloads/consumer.ts'
 import {
-  type Capabilities,
   type ConnectOptions,
-  createDriver,
   type Driver,
   type DriverAdmin,
-  type DriverName,
   missingCapability,
   type TlsOptions,
 } from '../workloads/driver.ts'
+import { capabilitiesOf, createDriver } from '../workloads/drivers/registry.ts'
 import { RawCluster } from '../workloads/drivers/raw.ts'
-import { deriveSeed, ValueIds } from '../workloads/generators.ts'
-import type { HistoryEvent } from '../workloads/history.ts'
-import { HistoryWriter } from '../workloads/history.ts'
+import { deriveSeed, sizeBounds, ValueIds } from '../workloads/generators.ts'
+import type { HistoryEvent } from '../workloads/history/events.ts'
+import { HistoryWriter } from '../workloads/history/writer.ts'
 import { ProducerLoop, type ProducerSummary, schedulePhases } from '../workloads/producer.ts'
 import { systemScheduler } from '../workloads/rate.ts'
-import { type DeliveryAnomaly, type Scenario, type SloCheck } from './schema.ts'
+import type { Scenario, SloCheck } from './schema.ts'
 import { formatDuration } from './units.ts'
 
 export interface RunOptions {
@@ -127,16 +125,6 @@ export function sloThresholds(checks: readonly SloCheck[]): { thresholds: SloThr
   return { thresholds, unsupported }
 }
 
-const ANOMALY_KIND: Readonly<Record<DeliveryAnomaly, AnomalyKind>> = {
-  lost: 'lost-write',
-  duplicates: 'duplicate',
-  reordered: 'nonmonotonic-send',
-  inconsistentOffsets: 'inconsistent-offsets',
-  pollSkips: 'poll-skip',
-  failedWritesRead: 'G1a',
-  unseen: 'unseen',
-}
-
 /** Whether Kafka promises per-partition order for every producer of the scenario (idempotent, or one request in flight). */
 export function producersKeepOrder(s: Scenario): boolean {
   return s.workload.producers.every((p) => p.idempotent || p.maxInFlight === 1)
@@ -145,24 +133,11 @@ export function producersKeepOrder(s: Scenario): boolean {
 /** The checker's options: the scenario's limits (null = report only) and send order when Kafka promises it. */
 export function deliveryOptions(s: Scenario): DeliveryOptions | { skip: string } {
   if (s.workload.consumers.length === 0) return { skip: 'the scenario has no consumers, so nothing was read back' }
-  const limits: Partial<Record<AnomalyKind, number | null>> = { 'nonmonotonic-poll': null, 'consumption-duplicate': null }
-  for (const [k, kind] of Object.entries(ANOMALY_KIND) as [DeliveryAnomaly, AnomalyKind][]) limits[kind] = s.checks.delivery[k]
-  return { sendOrder: producersKeepOrder(s), limits }
+  return { sendOrder: producersKeepOrder(s), limits: s.checks.delivery }
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Refusing what cannot run
-
-async function capabilitiesOf(name: DriverName): Promise<Capabilities> {
-  switch (name) {
-    case 'kafkajs':
-      return (await import('../workloads/drivers/kafkajs.ts')).kafkajsCapabilities
-    case 'platformatic':
-      return (await import('../workloads/drivers/platformatic.ts')).platformaticCapabilities
-    case 'raw':
-      return (await import('../workloads/drivers/raw.ts')).rawCapabilities
-  }
-}
 
 function readSecretFile(path: string, field: string): Buffer {
   try {
@@ -651,7 +626,7 @@ class Run {
     for (const [gi, pg] of w.producers.entries()) {
       const driver = await this.newDriver(connect, pg.deliveryTimeoutMs)
       const perLoop = pg.count * pg.topics.length
-      const maxSize = pg.messageSize.kind === 'fixed' ? pg.messageSize.bytes : pg.messageSize.kind === 'uniform' ? pg.messageSize.max : Math.max(...pg.messageSize.choices.map((c) => c.bytes))
+      const maxSize = sizeBounds(pg.messageSize).max
       // Pre-generated payload bodies: at most ~64 MiB of them per loop, whatever the message size.
       const poolSize = Math.max(8, Math.min(1000, Math.floor((64 << 20) / maxSize)))
       for (let c = 0; c < pg.count; c++) {

@@ -14,7 +14,14 @@ import { dirname, resolve } from 'node:path'
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml'
 import { z } from 'zod'
 import { brokerConfigDefs, checkValue, topicConfigDefs, topicDefsByName } from '../broker/config.ts'
-import { compressionNames } from '../broker/protocol/record-batch.ts'
+import { type CompressionName, compressionNames } from '../broker/protocol/record-batch.ts'
+import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, type PartitionFault, type Target } from '../chaos/faults.ts'
+import { type AnomalyKind, anomalyKinds, jepsenNames } from '../reports/checker.ts'
+import { anomalyMeaning } from '../reports/describe.ts'
+import { type Acks, type SaslMechanism, saslMechanisms, type StartFrom } from '../workloads/driver.ts'
+import { DEFAULT_DRIVER, describeDrivers, type DriverName, driverNames } from '../workloads/drivers/registry.ts'
+import { type KeySpec, sizeBounds, type SizeSpec } from '../workloads/generators.ts'
+import type { RateSpec } from '../workloads/rate.ts'
 import {
   EXPECTED,
   formatDuration,
@@ -30,27 +37,8 @@ import {
 
 // ---------------------------------------------------------------------------------------------------------
 // The validated scenario. Durations are milliseconds, sizes bytes, rates per second, percentages fractions.
-
-export const DRIVERS = ['kafkajs', 'platformatic', 'raw'] as const
-export const COMPRESSIONS = compressionNames
-export const FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'bandwidth'] as const
-export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const
-/** Jepsen-style anomaly kinds the delivery checker counts. */
-export const DELIVERY_ANOMALIES = [
-  'lost', // an acknowledged write below the highest offset read was never read
-  'duplicates', // the same value at more than one offset
-  'reordered', // values of one producer read in a different order than they were acknowledged, within a partition
-  'inconsistentOffsets', // one offset read with different values
-  'pollSkips', // a consumer's polls jumped over offsets it never read
-  'failedWritesRead', // a write that failed (or was never acknowledged as sent) was read
-  'unseen', // acknowledged but never consumed by the end (lost, or only late)
-] as const
-
-export type Driver = (typeof DRIVERS)[number]
-export type Compression = (typeof COMPRESSIONS)[number]
-export type FaultKind = (typeof FAULT_KINDS)[number]
-export type DeliveryAnomaly = (typeof DELIVERY_ANOMALIES)[number]
-export type Direction = 'both' | 'upstream' | 'downstream'
+// It composes the types of the layers that own them (faults: chaos/faults.ts; drivers, keys, sizes, rates:
+// workloads/; anomaly kinds: reports/checker.ts) and defines only what is the scenario's own.
 
 export interface Scenario {
   readonly name: string
@@ -82,7 +70,7 @@ export interface ExternalCluster {
 }
 
 export interface Sasl {
-  readonly mechanism: (typeof SASL_MECHANISMS)[number]
+  readonly mechanism: SaslMechanism
   readonly username: string
   readonly password: Secret
 }
@@ -108,7 +96,7 @@ export interface Topic {
 }
 
 export interface Workload {
-  readonly driver: Driver
+  readonly driver: DriverName
   /** Whole run, warmup included. Fault times count from its start. */
   readonly durationMs: number
   /** The first part of the run, excluded from measurements. */
@@ -118,39 +106,26 @@ export interface Workload {
   readonly backlog: Backlog | null
 }
 
-export type ProducerRate = { readonly kind: 'fixed'; readonly perSecond: number } | { readonly kind: 'max' }
-
 export interface ProducerGroup {
   readonly name: string
   readonly topics: readonly string[]
   /** Producer instances (clients) in the group. */
   readonly count: number
   /** Open-loop rate of the whole group in messages, or max-rate discovery. */
-  readonly rate: ProducerRate
-  readonly messageSize: SizeDistribution
-  readonly keys: KeyDistribution
+  readonly rate: RateSpec
+  readonly messageSize: SizeSpec
+  readonly keys: KeySpec
   /** Fraction of each payload that is random bytes; the rest repeats, so it compresses. */
   readonly randomness: number
   /** Kafka's values: -1 is all. */
-  readonly acks: 0 | 1 | -1
+  readonly acks: Acks
   readonly idempotent: boolean
-  readonly compression: Compression
+  readonly compression: CompressionName
   readonly batchBytes: number
   readonly lingerMs: number
   readonly maxInFlight: number
   readonly deliveryTimeoutMs: number
 }
-
-export type SizeDistribution =
-  | { readonly kind: 'fixed'; readonly bytes: number }
-  | { readonly kind: 'uniform'; readonly min: number; readonly max: number }
-  | { readonly kind: 'weighted'; readonly choices: readonly { readonly bytes: number; readonly weight: number }[] }
-
-export type KeyDistribution =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'round-robin'; readonly count: number }
-  | { readonly kind: 'uniform'; readonly count: number }
-  | { readonly kind: 'zipf'; readonly count: number; readonly exponent: number }
 
 export interface ConsumerGroup {
   readonly name: string
@@ -158,7 +133,7 @@ export interface ConsumerGroup {
   /** Independent consumer groups, each reading everything. */
   readonly groups: number
   readonly membersPerGroup: number
-  readonly from: 'earliest' | 'latest'
+  readonly from: StartFrom
 }
 
 /** Consumers start paused until `bytes` are unconsumed, then resume; the run measures how fast they drain. */
@@ -168,57 +143,9 @@ export interface Backlog {
   readonly drainFraction: number
 }
 
-export type Target =
-  | { readonly kind: 'node'; readonly node: number }
-  | { readonly kind: 'leaderOf'; readonly topic: string; readonly partition: number }
-  | { readonly kind: 'controller' }
-  | { readonly kind: 'random' }
-  | { readonly kind: 'all' }
-
-interface FaultBase {
-  readonly name: string
-  readonly atMs: number
-}
-/** SIGKILL; restarted after `restartAfterMs`, or left dead until the run ends when null. */
-export interface KillFault extends FaultBase {
-  readonly kind: 'kill'
-  readonly target: Target
-  readonly restartAfterMs: number | null
-}
-/** SIGSTOP, then SIGCONT after `durationMs`. */
-export interface PauseFault extends FaultBase {
-  readonly kind: 'pause'
-  readonly target: Target
-  readonly durationMs: number
-}
-/** Brokers on different sides stop talking to each other (and an isolated node to clients) until healed. */
-export interface PartitionFault extends FaultBase {
-  readonly kind: 'partition'
-  readonly split: { readonly kind: 'isolate'; readonly target: Target } | { readonly kind: 'groups'; readonly groups: readonly (readonly number[])[] }
-  readonly healAfterMs: number
-}
-/** Added delay on traffic to (upstream) and from (downstream) the target nodes. */
-export interface LatencyFault extends FaultBase {
-  readonly kind: 'latency'
-  readonly target: Target
-  readonly delayMs: number
-  readonly jitterMs: number
-  readonly direction: Direction
-  readonly durationMs: number
-}
-/** Bandwidth cap on traffic to and from the target nodes. */
-export interface BandwidthFault extends FaultBase {
-  readonly kind: 'bandwidth'
-  readonly target: Target
-  readonly bytesPerSecond: number
-  readonly direction: Direction
-  readonly durationMs: number
-}
-export type Fault = KillFault | PauseFault | PartitionFault | LatencyFault | BandwidthFault
-
 export interface Checks {
   /** Allowed count per anomaly kind; null = counted and reported, never fails the run. */
-  readonly delivery: Readonly<Record<DeliveryAnomaly, number | null>>
+  readonly delivery: Readonly<Record<AnomalyKind, number | null>>
   readonly slo: readonly SloCheck[]
 }
 
@@ -236,18 +163,6 @@ export type SloCheck =
   | { readonly key: string; readonly kind: 'throughput' | 'drainRate'; readonly min: Rate }
   | { readonly key: string; readonly kind: 'errors'; readonly max: { readonly unit: 'count' | 'fraction'; readonly value: number } }
   | { readonly key: string; readonly kind: 'unavailability'; readonly maxMs: number }
-
-/** When a fault's effect ends (ms from the start of the run), or null when it lasts until the run ends. */
-export function faultEndMs(f: Fault): number | null {
-  switch (f.kind) {
-    case 'kill':
-      return f.restartAfterMs === null ? null : f.atMs + f.restartAfterMs
-    case 'partition':
-      return f.atMs + f.healAfterMs
-    default:
-      return f.atMs + f.durationMs
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Errors
@@ -352,6 +267,12 @@ function didYouMean(input: unknown, candidates: readonly string[]): string | und
   return c === undefined ? undefined : `did you mean ${c}?`
 }
 
+/** Jepsen's name for an anomaly kind where faultline's is expected (checks.delivery: { G1a: 0 }). */
+function jepsenHint(key: string, known: readonly string[]): string | undefined {
+  const kind = anomalyKinds.find((k) => jepsenNames[k] === key)
+  return kind !== undefined && known.includes(kind) ? `Jepsen's ${key} is ${kind} here` : undefined
+}
+
 function formatPath(path: Path): string {
   if (path.length === 0) return '(root)'
   let out = ''
@@ -438,7 +359,7 @@ const producerRate = () =>
   quantity(
     'messageRate',
     `${EXPECTED.messageRate}, or max to find the highest sustainable rate`,
-    (s): ParseResult<ProducerRate> => {
+    (s): ParseResult<RateSpec> => {
       if (s === 'max') return { ok: true, value: { kind: 'max' } }
       const r = parseRate(s)
       if (!r.ok) return r
@@ -497,7 +418,7 @@ const target = () =>
     })
     .describe(`Which nodes: ${TARGET_EXPECTED}.`)
 
-const direction = () => oneOf(['both', 'upstream', 'downstream']).default('both').describe('upstream: traffic to the target; downstream: from it.')
+const direction = () => oneOf(DIRECTIONS).default('both').describe('upstream: traffic to the target; downstream: from it.')
 
 const partitionSpec = z
   .strictObject({
@@ -615,7 +536,7 @@ const messageSize = () =>
       ],
       { error: expecting(SIZE_EXPECTED) },
     )
-    .transform((d): SizeDistribution => {
+    .transform((d): SizeSpec => {
       if (typeof d === 'number') return { kind: 'fixed', bytes: d }
       if (d.uniform !== undefined) return { kind: 'uniform', min: d.uniform.min, max: d.uniform.max }
       return { kind: 'weighted', choices: d.weighted!.map((c) => ({ bytes: c.size, weight: c.weight })) }
@@ -652,7 +573,7 @@ const keys = () =>
       ],
       { error: expecting(KEYS_EXPECTED) },
     )
-    .transform((k): KeyDistribution => {
+    .transform((k): KeySpec => {
       const kind = typeof k === 'string' ? k : (k.distribution ?? 'zipf')
       const count = (typeof k === 'string' ? undefined : k.count) ?? DEFAULT_KEY_COUNT
       if (kind === 'none') return { kind }
@@ -664,7 +585,7 @@ const keys = () =>
 const acks = () =>
   z
     .union([z.literal(0), z.literal(1), z.literal(-1), z.literal('all'), z.literal('-1')], { error: expecting('0, 1 or all (-1 is all)') })
-    .transform((a): 0 | 1 | -1 => (a === 0 || a === 1 ? a : -1))
+    .transform((a): Acks => (a === 0 || a === 1 ? a : -1))
 
 const producerSchema = z
   .strictObject({
@@ -677,7 +598,7 @@ const producerSchema = z
     randomness: percent().prefault('100%').describe('Share of each payload that is random; the rest repeats and compresses.'),
     acks: acks().prefault('all').describe('0, 1 or all (-1).'),
     idempotent: bool().optional().describe('Defaults to true when acks is all and maxInFlight <= 5, as in Kafka 3+.'),
-    compression: oneOf(COMPRESSIONS).default('none'),
+    compression: oneOf(compressionNames).default('none'),
     batchSize: size(true).prefault('16KiB').describe('batch.size'),
     linger: duration().prefault('5ms').describe('linger.ms'),
     maxInFlight: int(1, 1000).default(5).describe('max.in.flight.requests.per.connection'),
@@ -717,7 +638,7 @@ const consumerSchema = z.strictObject({
 }, { error: expecting('a consumer group: a mapping like { groups: 1, membersPerGroup: 3 }') })
 
 const workloadSchema = z.strictObject({
-  driver: oneOf(DRIVERS).default('platformatic').describe('Client library: kafkajs, platformatic (@platformatic/kafka) or raw (faultline’s own).'),
+  driver: oneOf(driverNames).default(DEFAULT_DRIVER).describe(`Client library: ${describeDrivers()}.`),
   duration: duration(true).describe('Whole run, warmup included; fault times count from its start.'),
   warmup: duration().prefault('0s').describe('First part of the run, excluded from measurements.'),
   producers: oneOrMany(producerSchema, 'a producer group (a mapping) or a list of them'),
@@ -792,7 +713,7 @@ const externalCluster = z.strictObject({
   backend: z.literal('external'),
   bootstrap: oneOrMany(hostPort(), 'host:port or a list of them').describe('Bootstrap servers.'),
   sasl: z
-    .strictObject({ mechanism: oneOf(SASL_MECHANISMS), username: text('a user name'), password: secret() }, { error: expecting('{ mechanism, username, password }') })
+    .strictObject({ mechanism: oneOf(saslMechanisms), username: text('a user name'), password: secret() }, { error: expecting('{ mechanism, username, password }') })
     .optional(),
   tls: z.union([bool(), tlsObject], { error: expecting('true, false or { ca, cert, key, servername, rejectUnauthorized }') }).default(false),
 })
@@ -914,7 +835,7 @@ const allowedCount = () =>
 
 const checksSchema = z.strictObject({
   delivery: z
-    .strictObject(Object.fromEntries(DELIVERY_ANOMALIES.map((k) => [k, allowedCount()])) as Record<DeliveryAnomaly, ReturnType<typeof allowedCount>>, { error: expecting(`a mapping of ${list(DELIVERY_ANOMALIES)} to allowed counts`) })
+    .strictObject(Object.fromEntries(anomalyKinds.map((k) => [k, allowedCount().describe(anomalyMeaning[k])])) as Record<AnomalyKind, ReturnType<typeof allowedCount>>, { error: expecting(`a mapping of ${list(anomalyKinds)} to allowed counts`) })
     .prefault({})
     .describe('Allowed anomalies per kind; a kind left out is reported but never fails the run.'),
   slo: sloSchema.prefault({}),
@@ -1007,7 +928,7 @@ function toProblems(issues: readonly z.core.$ZodIssue[], base: Path, knownKeys: 
     } else if (iss.code === 'unrecognized_keys') {
       const known = typeof iss.input === 'object' && iss.input !== null ? knownKeys.get(iss.input) : undefined
       for (const key of iss.keys) {
-        const hint = known === undefined ? undefined : didYouMean(key, known)
+        const hint = known === undefined ? undefined : (didYouMean(key, known) ?? jepsenHint(key, known))
         const expected = known === undefined ? '' : `; expected one of ${known.join(', ')}`
         out.push({ path: [...path, key], message: `unknown key${hint === undefined ? '' : ` (${hint})`}${expected}`, atKey: true })
       }
@@ -1126,19 +1047,6 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
   }
 }
 
-function meanMessageBytes(d: SizeDistribution): number {
-  switch (d.kind) {
-    case 'fixed':
-      return d.bytes
-    case 'uniform':
-      return (d.min + d.max) / 2
-    case 'weighted': {
-      const total = d.choices.reduce((n, c) => n + c.weight, 0)
-      return d.choices.reduce((n, c) => n + (c.bytes * c.weight) / total, 0)
-    }
-  }
-}
-
 function crossCheck(s: Scenario): PathProblem[] {
   const out: PathProblem[] = []
   const add = (path: Path, message: string) => out.push({ path, message })
@@ -1193,7 +1101,7 @@ function crossCheck(s: Scenario): PathProblem[] {
   if (w.backlog !== null) {
     if (w.consumers.length === 0) add(['workload', 'backlog'], 'is set without consumers; expected workload.consumers to drain the backlog')
     if (w.producers.every((p) => p.rate.kind === 'fixed')) {
-      const bytesPerSecond = w.producers.reduce((n, p) => n + (p.rate.kind === 'fixed' ? p.rate.perSecond * meanMessageBytes(p.messageSize) : 0), 0)
+      const bytesPerSecond = w.producers.reduce((n, p) => n + (p.rate.kind === 'fixed' ? p.rate.perSecond * sizeBounds(p.messageSize).mean : 0), 0)
       const fillMs = (w.backlog.bytes / bytesPerSecond) * 1000
       if (fillMs >= d - w.warmupMs) {
         add(['workload', 'backlog', 'size'], `takes about ${fmt(Math.ceil(fillMs / 1000) * 1000)} to pile up at the producers' ${formatSize(Math.round(bytesPerSecond))}/s, longer than the ${fmt(d - w.warmupMs)} after warmup; expected a smaller backlog, a higher rate or a longer duration`)
@@ -1255,7 +1163,7 @@ function crossCheck(s: Scenario): PathProblem[] {
   })
 
   // Checks
-  const enforced = DELIVERY_ANOMALIES.filter((k) => s.checks.delivery[k] !== null)
+  const enforced = anomalyKinds.filter((k) => s.checks.delivery[k] !== null)
   if (enforced.length > 0 && w.consumers.length === 0) {
     add(['checks', 'delivery', enforced[0]!], 'needs records read back; expected workload.consumers (at least one consumer group)')
   }

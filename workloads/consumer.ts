@@ -9,10 +9,10 @@
 // Backlog mode (runBacklog): pause every consumer until the unconsumed bytes reach the target, resume, and
 // time the drain until they fall to (1 - drainFraction) of the peak, as OMB does; producers keep producing.
 
-import { LatencyHistogram, type LatencySummary } from '../reports/histogram.ts'
 import type { ConsumedBatch, Driver, DriverConsumer, DriverError, StartFrom, TopicPartition } from './driver.ts'
 import { readPayloadHeader } from './generators.ts'
-import { historyTime, type HistorySink } from './producer.ts'
+import { historyTime, type HistorySink } from './history/events.ts'
+import { LatencyHistogram, type LatencySummary } from './history/latency.ts'
 import { systemScheduler, type Scheduler } from './rate.ts'
 
 export interface ConsumerSetOptions {

@@ -11,21 +11,14 @@
 // (Jepsen's :fail versus :info): definite means the records were certainly NOT appended.
 
 import type { CompressionName } from '../broker/protocol/record-batch.ts'
+import type { DriverName } from './drivers/registry.ts'
 
 export type { CompressionName } from '../broker/protocol/record-batch.ts'
 
-export const driverNames = ['kafkajs', 'platformatic', 'raw'] as const
-export type DriverName = (typeof driverNames)[number]
-
-/**
- * The driver a run uses when the scenario names none: the faster of the two third-party clients in
- * `npm run bench` (harness producer at max rate against our broker). See the workloads report for figures.
- */
-export const DEFAULT_DRIVER: DriverName = 'platformatic'
-
 // ---- connection ----
 
-export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'
+export const saslMechanisms = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const
+export type SaslMechanism = (typeof saslMechanisms)[number]
 
 export interface SaslOptions {
   readonly mechanism: SaslMechanism
@@ -303,19 +296,6 @@ export interface Driver {
   admin(): Promise<DriverAdmin>
   /** Closes everything this driver created. */
   close(): Promise<void>
-}
-
-/** Loads a driver by name; third-party clients are imported only when asked for. */
-export async function createDriver(name: DriverName, opts: ConnectOptions): Promise<Driver> {
-  if (opts.bootstrap.length === 0) throw new DriverFailure('no bootstrap servers: give at least one host:port', { code: 'ERR_FAULTLINE_BAD_INPUT' })
-  switch (name) {
-    case 'kafkajs':
-      return (await import('./drivers/kafkajs.ts')).kafkajsDriver(opts)
-    case 'platformatic':
-      return (await import('./drivers/platformatic.ts')).platformaticDriver(opts)
-    case 'raw':
-      return (await import('./drivers/raw.ts')).rawDriver(opts)
-  }
 }
 
 /** "host:port" -> parts; IPv6 literals in brackets. */

@@ -244,6 +244,26 @@ export interface SizeGenerator {
   next(): number
 }
 
+/** Smallest, largest and expected size of a spec, without checking it (sizeGenerator does). */
+export function sizeBounds(spec: SizeSpec): { readonly min: number; readonly max: number; readonly mean: number } {
+  switch (spec.kind) {
+    case 'fixed':
+      return { min: spec.bytes, max: spec.bytes, mean: spec.bytes }
+    case 'uniform':
+      return { min: spec.min, max: spec.max, mean: (spec.min + spec.max) / 2 }
+    case 'normal': {
+      const min = spec.min ?? PAYLOAD_HEADER_SIZE
+      const max = spec.max ?? Math.ceil(spec.mean + 6 * spec.stddev)
+      return { min, max, mean: Math.min(max, Math.max(min, spec.mean)) }
+    }
+    case 'weighted': {
+      const total = spec.choices.reduce((n, c) => n + c.weight, 0)
+      const sizes = spec.choices.map((c) => c.bytes)
+      return { min: Math.min(...sizes), max: Math.max(...sizes), mean: spec.choices.reduce((n, c) => n + (c.weight / total) * c.bytes, 0) }
+    }
+  }
+}
+
 export function sizeGenerator(spec: SizeSpec, seed: number): SizeGenerator {
   const rng = new Prng(seed)
   const checkSize = (n: number, what: string): void => {
@@ -251,31 +271,25 @@ export function sizeGenerator(spec: SizeSpec, seed: number): SizeGenerator {
       throw new RangeError(`${what} must be an integer of at least ${PAYLOAD_HEADER_SIZE} bytes (the payload header), got ${n}`)
     }
   }
+  const bounds = sizeBounds(spec)
   switch (spec.kind) {
     case 'fixed':
       checkSize(spec.bytes, 'message size')
-      return { spec, min: spec.bytes, max: spec.bytes, mean: spec.bytes, next: () => spec.bytes }
+      return { spec, ...bounds, next: () => spec.bytes }
     case 'uniform': {
       checkSize(spec.min, 'minimum message size')
       checkSize(spec.max, 'maximum message size')
       if (spec.max < spec.min) throw new RangeError(`maximum message size ${spec.max} is below the minimum ${spec.min}`)
       const span = spec.max - spec.min + 1
-      return { spec, min: spec.min, max: spec.max, mean: (spec.min + spec.max) / 2, next: () => spec.min + rng.int(span) }
+      return { spec, ...bounds, next: () => spec.min + rng.int(span) }
     }
     case 'normal': {
-      const lo = spec.min ?? PAYLOAD_HEADER_SIZE
-      const hi = spec.max ?? Math.ceil(spec.mean + 6 * spec.stddev)
+      const { min: lo, max: hi } = bounds
       checkSize(lo, 'minimum message size')
       checkSize(hi, 'maximum message size')
       if (!(spec.stddev >= 0)) throw new RangeError(`stddev must be >= 0, got ${spec.stddev}`)
       if (hi < lo) throw new RangeError(`maximum message size ${hi} is below the minimum ${lo}`)
-      return {
-        spec,
-        min: lo,
-        max: hi,
-        mean: Math.min(hi, Math.max(lo, spec.mean)),
-        next: () => Math.min(hi, Math.max(lo, Math.round(spec.mean + spec.stddev * rng.normal()))),
-      }
+      return { spec, ...bounds, next: () => Math.min(hi, Math.max(lo, Math.round(spec.mean + spec.stddev * rng.normal()))) }
     }
     case 'weighted': {
       if (spec.choices.length === 0) throw new RangeError('a weighted size list needs at least one entry')
@@ -287,19 +301,15 @@ export function sizeGenerator(spec: SizeSpec, seed: number): SizeGenerator {
       }
       const cumulative = new Float64Array(spec.choices.length)
       let acc = 0
-      let mean = 0
       spec.choices.forEach((c, i) => {
         acc += c.weight / total
         cumulative[i] = acc
-        mean += (c.weight / total) * c.bytes
       })
       cumulative[cumulative.length - 1] = 1
       const sizes = spec.choices.map((c) => c.bytes)
       return {
         spec,
-        min: Math.min(...sizes),
-        max: Math.max(...sizes),
-        mean,
+        ...bounds,
         next: () => {
           const u = rng.float()
           let i = 0

@@ -16,7 +16,6 @@
 // Raw ingest: with the raw driver, `preEncoded` sends pre-encoded batches stamped per send (BatchTemplate),
 // one schedule item per batch, so the client is never the bottleneck being measured.
 
-import { LatencyHistogram, type LatencySummary } from '../reports/histogram.ts'
 import { partitionForKey, type DriverError, type DriverProducer, type ProduceRecord, type ProduceResult } from './driver.ts'
 import { recordSize } from './drivers/batching.ts'
 import { BatchTemplate, type RawProducer } from './drivers/raw.ts'
@@ -32,17 +31,9 @@ import {
   type PayloadOptions,
   type SizeSpec,
 } from './generators.ts'
-import type { HistoryEvent, PhaseName } from './history.ts'
-import { MaxRateController, Pacer, Schedule, systemScheduler, type MaxRateOptions, type RateDecision, type Scheduler } from './rate.ts'
-
-/** Where events go: a HistoryWriter, or anything with its append(). */
-export interface HistorySink {
-  append(e: HistoryEvent): void
-}
-
-export type LoopRate =
-  | { readonly kind: 'fixed'; readonly perSecond: number; readonly unit?: 'messages' | 'bytes' }
-  | { readonly kind: 'max'; readonly options?: MaxRateOptions }
+import { historyTime, type HistorySink, type PhaseName } from './history/events.ts'
+import { LatencyHistogram, type LatencySummary } from './history/latency.ts'
+import { MaxRateController, Pacer, Schedule, systemScheduler, type RateDecision, type RateSpec, type Scheduler } from './rate.ts'
 
 export interface ProducerLoopOptions {
   /** The producer's id in the history ("orders-0"). */
@@ -51,7 +42,7 @@ export interface ProducerLoopOptions {
   readonly topic: string
   /** Partition count of the topic. */
   readonly partitions: number
-  readonly rate: LoopRate
+  readonly rate: RateSpec
   /** Schedule length from start: nothing intended at or after start + durationMs is sent. */
   readonly durationMs?: number
   /** Or stop after this many messages (whichever comes first). */
@@ -102,11 +93,6 @@ export interface ProducerSummary {
   readonly sendDelay: LatencySummary
   /** Max-rate mode: the discovered sustainable rate and the decisions on the way. */
   readonly maxRate: { readonly sustained: number; readonly final: number; readonly decisions: readonly RateDecision[] } | null
-}
-
-/** The history's time base: integer microseconds since the run's origin. */
-export function historyTime(ms: number, originMs: number): number {
-  return Math.round((ms - originMs) * 1000)
 }
 
 /** Emits warmup-end and measure-end at their times; returns a canceller. */

@@ -342,6 +342,11 @@ export interface MaxRateOptions {
   readonly maxRate?: number
 }
 
+/** The rate a producer is asked for: a fixed open-loop rate, in messages (default) or bytes per second, or max-rate discovery. */
+export type RateSpec =
+  | { readonly kind: 'fixed'; readonly perSecond: number; readonly unit?: 'messages' | 'bytes' }
+  | { readonly kind: 'max'; readonly options?: MaxRateOptions }
+
 /** Totals since the start (not per period); `received` only when consumers are measured. */
 export interface RateSample {
   /** Items whose intended time has passed (the schedule's demand). */

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { BROKER_NODE_FLAGS } from '../../broker/node-flags.ts'
-import { createDriver } from '../../workloads/driver.ts'
+import { createDriver } from '../../workloads/drivers/registry.ts'
 
 const live = new Set<ChildProcess>()
 const dirs = new Set<string>()

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { NodeHandle } from '../../chaos/cluster/types.ts'
+import type { Fault, Target } from '../../chaos/faults.ts'
 import { FaultScheduler, type TargetResolver } from '../../chaos/scheduler.ts'
-import type { Fault, Target } from '../../scenarios/schema.ts'
-import type { FaultEvent, HistoryEvent } from '../../workloads/history.ts'
+import type { FaultEvent, HistoryEvent } from '../../workloads/history/events.ts'
 import { SimScheduler } from '../../workloads/rate.ts'
 
 const ORIGIN = 10_000

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CLI_PATH } from '../../chaos/cluster/broker-process.ts'
 import { anomalyKinds } from '../../reports/checker.ts'
-import type { LatencySummary } from '../../reports/histogram.ts'
+import type { LatencySummary } from '../../workloads/history/latency.ts'
 import { type Results, readResults } from '../../reports/results.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'faultline-e2e-'))
@@ -61,7 +61,7 @@ describe('faultline run', () => {
     expect(run.code, run.stderr).toBe(0)
 
     const r: Results = readResults(join(out, 'results.json'))
-    expect(r.schemaVersion).toBe(1)
+    expect(r.schemaVersion).toBe(2)
     expect(r.scenario.name).toBe('quickstart')
     expect(r.scenario.digest).toMatch(/^[0-9a-f]{64}$/)
     expect(r.run.seed).toBe(42)
@@ -149,7 +149,7 @@ checks:
     expect(r.metrics.unavailability.longestGapUs).toBeGreaterThanOrEqual(2_500_000)
     expect(r.delivery.state).not.toBe('skipped')
     if (r.delivery.state === 'skipped') return
-    for (const kind of ['lost-write', 'duplicate', 'inconsistent-offsets', 'nonmonotonic-send', 'G1a'] as const) {
+    for (const kind of ['lost', 'duplicates', 'inconsistentOffsets', 'reordered', 'failedWritesRead'] as const) {
       expect(r.delivery.anomalies[kind], kind).toMatchObject({ checked: true, count: 0 })
     }
     expect(r.delivery.stats.acks).toBeGreaterThan(0)

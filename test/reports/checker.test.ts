@@ -11,7 +11,8 @@ import {
   type DeliveryOptions,
   type DeliveryResult,
 } from '../../reports/checker.ts'
-import { type HistoryEvent, HistoryWriter } from '../../workloads/history.ts'
+import type { HistoryEvent } from '../../workloads/history/events.ts'
+import { HistoryWriter } from '../../workloads/history/writer.ts'
 import { type BaseSpec, baseSpecArb, buildHistory, type InjectKind, injectionArb, injectKinds, specArb } from './history-model.ts'
 
 const seed = Number(process.env.FC_SEED ?? Date.now())
@@ -40,11 +41,11 @@ const counts = (r: DeliveryResult): Record<AnomalyKind, number> =>
 function identity<K extends AnomalyKind>(kind: K, example: AnomalyExamples[K]): string {
   const e = example as unknown as Record<string, unknown>
   switch (kind) {
-    case 'inconsistent-offsets':
+    case 'inconsistentOffsets':
       return `${e.topic}/${e.partition}@${e.offset}`
-    case 'poll-skip':
+    case 'pollSkips':
       return `${e.topic}/${e.partition}@${e.firstSkippedOffset}`
-    case 'nonmonotonic-poll':
+    case 'pollRewinds':
       return `${e.topic}/${e.partition}@${e.toOffset}`
     default:
       return String(e.value)
@@ -66,9 +67,9 @@ const specFor = (kind: InjectKind): fc.Arbitrary<BaseSpec> =>
   specArb({
     minValues: 30,
     maxValues: 120,
-    groups: kind === 'inconsistent-offsets' || kind === 'poll-skip' ? 2 : undefined,
-    maxProducers: kind === 'nonmonotonic-send' ? 2 : 3,
-    maxPartitionsPerTopic: kind === 'nonmonotonic-send' ? 2 : 3,
+    groups: kind === 'inconsistentOffsets' || kind === 'pollSkips' ? 2 : undefined,
+    maxProducers: kind === 'reordered' ? 2 : 3,
+    maxPartitionsPerTopic: kind === 'reordered' ? 2 : 3,
   })
 
 describe('delivery checker on model histories', () => {
@@ -147,12 +148,12 @@ describe('delivery checker details', () => {
       { type: 'fail', value: 3, time: 99, error: 'INVALID_RECORD', definite: true },
       recv(0, 0), recv(3, 1, 'm0', 0, 1234),
     ], { sendOrder: false })
-    expect(result.anomalies['lost-write'].examples).toEqual([{ value: 1, topic: 't', partition: 0, offset: 1, maxReadOffset: 1, ackTime: 77 }])
+    expect(result.anomalies.lost.examples).toEqual([{ value: 1, topic: 't', partition: 0, offset: 1, maxReadOffset: 1, ackTime: 77 }])
     expect(result.anomalies.unseen.examples).toEqual([{ value: 2, topic: 't', partition: 0, offset: 2, ackTime: 88 }])
     // Value 3 was read at offset 1 where value 1 was acked: also an inconsistent offset.
-    expect(result.anomalies['inconsistent-offsets'].count).toBe(1)
-    expect(result.anomalies.G1a.examples).toEqual([{ value: 3, topic: 't', partition: 0, offset: 1, error: 'INVALID_RECORD', failTime: 99, readTime: 1234 }])
-    expect(result.anomalies['nonmonotonic-send']).toMatchObject({ checked: false, count: 0, exceeded: false })
+    expect(result.anomalies.inconsistentOffsets.count).toBe(1)
+    expect(result.anomalies.failedWritesRead.examples).toEqual([{ value: 3, topic: 't', partition: 0, offset: 1, error: 'INVALID_RECORD', failTime: 99, readTime: 1234 }])
+    expect(result.anomalies.reordered).toMatchObject({ checked: false, count: 0, exceeded: false })
   })
 
   it('keeps only the first N examples but counts all', async () => {
@@ -181,13 +182,13 @@ describe('delivery checker details', () => {
       recv(3, 3, 'm1'), recv(5, 5, 'm1'),
     )
     const result = await check(events)
-    expect(result.anomalies['poll-skip'].count).toBe(1)
-    expect(result.anomalies['poll-skip'].examples[0]).toMatchObject({ group: 'g', member: 'm1', fromOffset: 3, toOffset: 5, skipped: 1, firstSkippedOffset: 4 })
+    expect(result.anomalies.pollSkips.count).toBe(1)
+    expect(result.anomalies.pollSkips.examples[0]).toMatchObject({ group: 'g', member: 'm1', fromOffset: 3, toOffset: 5, skipped: 1, firstSkippedOffset: 4 })
   })
 
   it('does not call a jump over offsets nobody saw a poll skip (transaction markers, compaction)', async () => {
     const result = await check([send(0), send(1), ack(0, 10), ack(1, 12), recv(0, 10), recv(1, 12)])
-    expect(counts(result)['poll-skip']).toBe(0)
+    expect(counts(result).pollSkips).toBe(0)
   })
 
   it('handles offsets far apart without allocating the gap', async () => {
@@ -197,13 +198,13 @@ describe('delivery checker details', () => {
     expect(counts(clean)).toEqual(Object.fromEntries(anomalyKinds.map((k) => [k, 0])))
     // 0 -> 2^40 within one ownership jumps over offset 5, which exists.
     const skipping = await check([...base, recv(0, 0, 'a'), recv(1, 5, 'a'), recv(2, far, 'b'), recv(0, 0, 'd'), recv(2, far, 'd')])
-    expect(skipping.anomalies['poll-skip'].examples).toMatchObject([{ member: 'd', fromOffset: 0, toOffset: far, skipped: 1, firstSkippedOffset: 5 }])
+    expect(skipping.anomalies.pollSkips.examples).toMatchObject([{ member: 'd', fromOffset: 0, toOffset: far, skipped: 1, firstSkippedOffset: 5 }])
   })
 
   it('counts events of values never sent instead of tracking them', async () => {
     const result = await check([send(0), ack(0, 0), recv(0, 0), ack(7, 1), recv(2 ** 40, 2)])
     expect(result.stats.unknownValueEvents).toBe(2)
-    expect(result.anomalies['lost-write'].count).toBe(0)
+    expect(result.anomalies.lost.count).toBe(0)
   })
 
   it('counts sends out of value-id order per producer', async () => {
@@ -214,17 +215,17 @@ describe('delivery checker details', () => {
   it('applies limits: consumption duplicates fail only when limited', async () => {
     const events = [send(0), ack(0, 0), recv(0, 0), recv(0, 0, 'm0', 0, 2000)]
     const unlimited = await check(events)
-    expect(unlimited.anomalies['consumption-duplicate']).toMatchObject({ count: 1, limit: null, exceeded: false })
-    expect(unlimited.anomalies['nonmonotonic-poll'].count).toBe(1)
-    const limited = await check(events, { limits: { 'consumption-duplicate': 0, 'nonmonotonic-poll': null } })
+    expect(unlimited.anomalies.rereads).toMatchObject({ count: 1, limit: null, exceeded: false })
+    expect(unlimited.anomalies.pollRewinds.count).toBe(1)
+    const limited = await check(events, { limits: { rereads: 0, pollRewinds: null } })
     expect(limited.state).toBe('failed')
-    expect(limited.anomalies['consumption-duplicate'].exceeded).toBe(true)
-    expect(limited.anomalies['nonmonotonic-poll'].exceeded).toBe(false)
+    expect(limited.anomalies.rereads.exceeded).toBe(true)
+    expect(limited.anomalies.pollRewinds.exceeded).toBe(false)
   })
 
   it('prefers the acked offset for a value read elsewhere (duplicate), and reports it once', async () => {
     const result = await check([send(0), send(1), recv(0, 3), ack(0, 0), ack(1, 1), recv(0, 0), recv(1, 1), recv(0, 5)])
-    expect(result.anomalies.duplicate.count).toBe(1)
-    expect(result.anomalies.duplicate.examples[0]).toMatchObject({ value: 0, first: { offset: 3 }, second: { offset: 0 } })
+    expect(result.anomalies.duplicates.count).toBe(1)
+    expect(result.anomalies.duplicates.examples[0]).toMatchObject({ value: 0, first: { offset: 3 }, second: { offset: 0 } })
   })
 })

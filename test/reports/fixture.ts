@@ -3,7 +3,8 @@
 // for acks until 5.5 s, one acknowledged value the consumer never gets (a lost write, and so a poll skip).
 
 import type { ResultsInputs } from '../../reports/results.ts'
-import { type HistoryEvent, HistoryWriter } from '../../workloads/history.ts'
+import type { HistoryEvent } from '../../workloads/history/events.ts'
+import { HistoryWriter } from '../../workloads/history/writer.ts'
 
 export const fixtureLostValue = 700
 

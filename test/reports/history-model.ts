@@ -7,7 +7,7 @@
 
 import fc from 'fast-check'
 import type { AnomalyKind } from '../../reports/checker.ts'
-import type { HistoryEvent } from '../../workloads/history.ts'
+import type { HistoryEvent } from '../../workloads/history/events.ts'
 
 export type Outcome = 'ack' | 'definite' | 'landed' | 'lost'
 
@@ -25,14 +25,14 @@ export interface BaseSpec {
 }
 
 export const injectKinds = [
-  'lost-write',
+  'lost',
   'unseen',
-  'duplicate',
-  'inconsistent-offsets',
-  'nonmonotonic-send',
-  'poll-skip',
-  'nonmonotonic-poll',
-  'G1a',
+  'duplicates',
+  'inconsistentOffsets',
+  'reordered',
+  'pollSkips',
+  'pollRewinds',
+  'failedWritesRead',
 ] as const
 export type InjectKind = (typeof injectKinds)[number]
 
@@ -123,7 +123,7 @@ export function buildHistory(spec: BaseSpec, injections: Injection[]): BuiltHist
     ackDelay: v.ackDelay,
   }))
   const expected = Object.fromEntries(
-    ['lost-write', 'unseen', 'duplicate', 'inconsistent-offsets', 'nonmonotonic-send', 'poll-skip', 'nonmonotonic-poll', 'G1a', 'consumption-duplicate'].map(
+    ['lost', 'unseen', 'duplicates', 'inconsistentOffsets', 'reordered', 'pollSkips', 'pollRewinds', 'failedWritesRead', 'rereads'].map(
       (k) => [k, 0],
     ),
   ) as Record<AnomalyKind, number>
@@ -145,7 +145,7 @@ export function buildHistory(spec: BaseSpec, injections: Injection[]): BuiltHist
   }
   const acked = (e: Entry | undefined): boolean => e !== undefined && e.value >= 0 && values[e.value]!.outcome === 'ack'
 
-  for (const inj of byKind('nonmonotonic-send')) {
+  for (const inj of byKind('reordered')) {
     const gp = inj.partition % nParts
     const log = logs[gp]!
     const used = new Set<number>()
@@ -164,10 +164,10 @@ export function buildHistory(spec: BaseSpec, injections: Injection[]): BuiltHist
       const later = log[i + 1]!
       log[i + 1] = log[i]!
       log[i] = later
-      found('nonmonotonic-send', String(later.value))
+      found('reordered', String(later.value))
     }
   }
-  for (const inj of byKind('duplicate')) {
+  for (const inj of byKind('duplicates')) {
     const log = logs[inj.partition % nParts]!
     const taken = new Set<number>()
     for (const pick of inj.picks) {
@@ -176,16 +176,16 @@ export function buildHistory(spec: BaseSpec, injections: Injection[]): BuiltHist
       const e = candidates[pick % candidates.length]!
       taken.add(e.value)
       log.push({ value: e.value })
-      found('duplicate', String(e.value))
+      found('duplicates', String(e.value))
     }
   }
-  for (const inj of byKind('G1a')) {
+  for (const inj of byKind('failedWritesRead')) {
     const gp = inj.partition % nParts
     for (const pick of inj.picks) {
       const id = values.length
       values.push({ producer: pick % spec.producers, gp, outcome: 'definite', ackDelay: 1 })
       logs[gp]!.push({ value: id })
-      found('G1a', String(id))
+      found('failedWritesRead', String(id))
     }
   }
 
@@ -221,7 +221,7 @@ export function buildHistory(spec: BaseSpec, injections: Injection[]): BuiltHist
   const skip = new Map<string, Set<number>>() // group:gp -> positions skipped within an ownership
   const reread = new Map<string, Set<number>>() // group:gp -> positions read twice in a row
 
-  for (const inj of byKind('lost-write')) {
+  for (const inj of byKind('lost')) {
     const gp = inj.partition % nParts
     const log = logs[gp]!
     const set = lost.get(gp) ?? new Set<number>()
@@ -231,7 +231,7 @@ export function buildHistory(spec: BaseSpec, injections: Injection[]): BuiltHist
       if (candidates.length === 0) break
       const i = candidates[pick % candidates.length]!
       set.add(i)
-      found('lost-write', String(log[i]!.value))
+      found('lost', String(log[i]!.value))
     }
     lost.set(gp, set)
   }
@@ -244,7 +244,7 @@ export function buildHistory(spec: BaseSpec, injections: Injection[]): BuiltHist
     for (let i = log.length - tail; i < log.length; i++) if (acked(log[i])) found('unseen', String(log[i]!.value))
   }
   if (spec.groups >= 2) {
-    for (const inj of byKind('inconsistent-offsets')) {
+    for (const inj of byKind('inconsistentOffsets')) {
       const gp = inj.partition % nParts
       const log = logs[gp]!
       const o = override.get(key(1, gp)) ?? new Map<number, number>()
@@ -254,11 +254,11 @@ export function buildHistory(spec: BaseSpec, injections: Injection[]): BuiltHist
         if (candidates.length === 0) break
         const i = candidates[pick % candidates.length]!
         o.set(i, -1)
-        found('inconsistent-offsets', where(gp, i))
+        found('inconsistentOffsets', where(gp, i))
       }
       override.set(key(1, gp), o)
     }
-    for (const inj of byKind('poll-skip')) {
+    for (const inj of byKind('pollSkips')) {
       const gp = inj.partition % nParts
       const segs = segments.get(key(1, gp))!
       const s = skip.get(key(1, gp)) ?? new Set<number>()
@@ -276,12 +276,12 @@ export function buildHistory(spec: BaseSpec, injections: Injection[]): BuiltHist
         if (candidates.length === 0) break
         const i = candidates[pick % candidates.length]!
         s.add(i)
-        found('poll-skip', where(gp, i))
+        found('pollSkips', where(gp, i))
       }
       skip.set(key(1, gp), s)
     }
   }
-  for (const inj of byKind('nonmonotonic-poll')) {
+  for (const inj of byKind('pollRewinds')) {
     const gp = inj.partition % nParts
     const g = (inj.picks[0] ?? 0) % spec.groups
     const log = logs[gp]!
@@ -344,7 +344,7 @@ export function buildHistory(spec: BaseSpec, injections: Injection[]): BuiltHist
         recvs++
         if (value < 0) foreign++
         else consumed.add(value)
-        if (seen.has(i)) expected['consumption-duplicate']++
+        if (seen.has(i)) expected.rereads++
         seen.add(i)
       }
       for (const seg of segs) {
@@ -360,7 +360,7 @@ export function buildHistory(spec: BaseSpec, injections: Injection[]): BuiltHist
           read(seg.member, i)
           if (rr?.has(i)) {
             read(seg.member, i)
-            found('nonmonotonic-poll', where(gp, i))
+            found('pollRewinds', where(gp, i))
           }
         }
         own('revoke', seg.member)

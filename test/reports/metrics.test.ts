@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { MetricsAccumulator } from '../../reports/metrics.ts'
-import { type HistoryEvent, HistoryWriter, scanHistory } from '../../workloads/history.ts'
+import type { HistoryEvent } from '../../workloads/history/events.ts'
+import { scanHistory } from '../../workloads/history/reader.ts'
+import { HistoryWriter } from '../../workloads/history/writer.ts'
 import { fixtureEvents } from './fixture.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'faultline-metrics-test-'))

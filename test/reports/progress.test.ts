@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { consoleProgress, formatStatus, LiveStats, type RunStatus } from '../../reports/progress.ts'
-import type { HistoryEvent } from '../../workloads/history.ts'
+import type { HistoryEvent } from '../../workloads/history/events.ts'
 
 const status: RunStatus = {
   phase: 'measure',

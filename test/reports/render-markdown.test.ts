@@ -29,10 +29,10 @@ describe('renderMarkdown', () => {
   })
 
   it('has the sections and the verdict with its reasons', () => {
-    expect(md.startsWith('# faultline: leader-kill-under-load\n\n**Verdict: FAILED**\n- delivery: 1 lost-write (limit 0)\n')).toBe(true)
+    expect(md.startsWith('# faultline: leader-kill-under-load\n\n**Verdict: FAILED**\n- delivery: 1 lost (limit 0)\n')).toBe(true)
     for (const h of ['## Throughput', '## Latency', '## Errors', '## Faults', '## Delivery', '## SLOs', '## Over time']) expect(md).toContain(`\n${h}\n`)
-    expect(md).toContain('| lost-write | 1 | 0 | **FAIL** |')
-    expect(md).toContain('### lost-write: first 1 of 1')
+    expect(md).toContain('| lost | 1 | 0 | **FAIL** |')
+    expect(md).toContain('### lost: first 1 of 1')
     expect(md).toContain('| **FAIL** | errors: 20 <= 10 |')
     expect(md).toMatch(/\| kill \| leaderOf orders\/0 \| 4\.000 s \| 6\.000 s \|/)
   })

@@ -18,7 +18,7 @@ beforeAll(async () => {
   await writeFixtureHistory(history)
   failed = await buildResults(history, fixtureInputs)
   writeResults(failedPath, failed)
-  writeResults(passedPath, await buildResults(history, { ...fixtureInputs, slo: {}, delivery: { limits: { 'lost-write': null, 'poll-skip': null } } }))
+  writeResults(passedPath, await buildResults(history, { ...fixtureInputs, slo: {}, delivery: { limits: { lost: null, pollSkips: null } } }))
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 

@@ -6,7 +6,7 @@ import { anomalyKinds } from '../../reports/checker.ts'
 import { buildResults, exitCodeOf, parseResults, readResults, type Results, ResultsError, writeResults } from '../../reports/results.ts'
 import { renderConsole } from '../../reports/render-console.ts'
 import { renderMarkdown } from '../../reports/render-markdown.ts'
-import { HistoryWriter } from '../../workloads/history.ts'
+import { HistoryWriter } from '../../workloads/history/writer.ts'
 import { fixtureInputs, fixtureLostValue, writeFixtureHistory } from './fixture.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'faultline-results-test-'))
@@ -22,7 +22,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 describe('buildResults', () => {
   it('computes the metrics of the measurement window', () => {
     const m = results.metrics
-    expect(results.schemaVersion).toBe(1)
+    expect(results.schemaVersion).toBe(2)
     expect(m.window).toMatchObject({ startUs: 1_000_000, endUs: 9_000_000, durationUs: 8_000_000 })
     // Sends in [1 s, 9 s): 800, of which the 20 in [4.0 s, 4.2 s) failed.
     expect(m.produce).toMatchObject({ sent: 800, failed: 20, sentBytes: 800 * 1024 })
@@ -38,11 +38,11 @@ describe('buildResults', () => {
   it('runs the delivery check over the same pass', () => {
     const d = results.delivery
     if (d.state === 'skipped') throw new Error('delivery was skipped')
-    expect(d.anomalies['lost-write'].examples).toEqual([
+    expect(d.anomalies.lost.examples).toEqual([
       expect.objectContaining({ value: fixtureLostValue, topic: 'orders', partition: 0 }),
     ])
-    expect(d.anomalies['poll-skip'].count).toBe(1)
-    const others = anomalyKinds.filter((k) => k !== 'lost-write' && k !== 'poll-skip')
+    expect(d.anomalies.pollSkips.count).toBe(1)
+    const others = anomalyKinds.filter((k) => k !== 'lost' && k !== 'pollSkips')
     for (const k of others) expect(d.anomalies[k].count).toBe(0)
   })
 
@@ -56,8 +56,8 @@ describe('buildResults', () => {
     ])
     expect(results.verdict.state).toBe('failed')
     expect(results.verdict.reasons).toEqual([
-      'delivery: 1 lost-write (limit 0)',
-      'delivery: 1 poll-skip (limit 0)',
+      'delivery: 1 lost (limit 0)',
+      'delivery: 1 pollSkips (limit 0)',
       expect.stringMatching(/^SLO produce\.p99: .* wanted <= 50\.0 ms$/),
       'SLO errors: 20, wanted <= 10',
       expect.stringMatching(/^SLO unavailability: 1\.5\d s, wanted <= 1\.00 s$/),
@@ -78,7 +78,7 @@ describe('buildResults', () => {
     const passed = await buildResults(historyPath, {
       ...fixtureInputs,
       slo: { throughput: 50 },
-      delivery: { limits: { 'lost-write': 1, 'poll-skip': 1 } },
+      delivery: { limits: { lost: 1, pollSkips: 1 } },
     })
     expect(passed.verdict).toEqual({ state: 'passed', reasons: [] })
     expect(exitCodeOf(passed)).toBe(0)
@@ -133,6 +133,16 @@ describe('results.json', () => {
     expect(readFileSync(path, 'utf8').endsWith('}\n')).toBe(true)
   })
 
+  it("reads a schemaVersion 1 file, whose anomalies had Jepsen's names, as today's version", () => {
+    const v1Names = ['lost-write', 'unseen', 'duplicate', 'inconsistent-offsets', 'nonmonotonic-send', 'poll-skip', 'nonmonotonic-poll', 'G1a', 'consumption-duplicate']
+    const d = results.delivery
+    if (d.state === 'skipped') throw new Error('delivery was skipped')
+    const v1 = { ...results, schemaVersion: 1, delivery: { ...d, anomalies: Object.fromEntries(anomalyKinds.map((k, i) => [v1Names[i], d.anomalies[k]])) } }
+    const back = parseResults(JSON.stringify(v1), 'v1.json')
+    expect(back).toEqual(results)
+    expect(renderMarkdown(back)).toBe(renderMarkdown(results))
+  })
+
   it('rejects what is not a results file, with messages naming the file and the problem', () => {
     const bad = (text: string): string => {
       try {
@@ -147,7 +157,7 @@ describe('results.json', () => {
     expect(bad('{')).toMatch(/^r\.json: not JSON/)
     expect(bad('[]')).toMatch(/expected a JSON object/)
     expect(bad(JSON.stringify({ ...json, schemaVersion: undefined }))).toMatch(/no schemaVersion/)
-    expect(bad(JSON.stringify({ ...json, schemaVersion: 2 }))).toMatch(/schemaVersion 2 was written by a newer faultline.*upgrade/)
+    expect(bad(JSON.stringify({ ...json, schemaVersion: 3 }))).toMatch(/schemaVersion 3 was written by a newer faultline.*reads schemaVersion 1 to 2: upgrade/)
     expect(bad(JSON.stringify({ ...json, schemaVersion: '1' }))).toMatch(/positive integer/)
     expect(bad(JSON.stringify({ ...json, metrics: null }))).toMatch(/metrics must be an object/)
     expect(bad(JSON.stringify({ ...json, slos: {} }))).toMatch(/slos must be an array/)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { LatencyHistogram } from '../../reports/histogram.ts'
+import { LatencyHistogram } from '../../workloads/history/latency.ts'
 import type { Metrics } from '../../reports/metrics.ts'
 import { checkSlo, checkSlos, isSloMetric, sloMetricNames } from '../../reports/slo.ts'
 

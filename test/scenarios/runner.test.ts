@@ -84,20 +84,20 @@ describe('what the scenario asks of the reports', () => {
     })
   })
 
-  it('maps delivery limits onto the checker, report-only where the scenario sets none', () => {
-    const s = scenario('checks: { delivery: { lost: 0, duplicates: 2, reordered: any, failedWritesRead: 0 } }')
+  it("gives the checker the scenario's delivery limits, report-only where the scenario sets none", () => {
+    const s = scenario('checks: { delivery: { lost: 0, duplicates: 2, reordered: any, failedWritesRead: 0, rereads: 5 } }')
     expect(deliveryOptions(s)).toEqual({
       sendOrder: true,
       limits: {
-        'lost-write': 0,
-        duplicate: 2,
-        'nonmonotonic-send': null,
-        'inconsistent-offsets': null,
-        'poll-skip': null,
-        G1a: 0,
+        lost: 0,
+        duplicates: 2,
+        reordered: null,
+        inconsistentOffsets: null,
+        pollSkips: null,
+        failedWritesRead: 0,
         unseen: null,
-        'nonmonotonic-poll': null,
-        'consumption-duplicate': null,
+        pollRewinds: null,
+        rereads: 5,
       },
     })
   })

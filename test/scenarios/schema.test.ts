@@ -9,10 +9,12 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isMap, isScalar, isSeq, parse as parseYaml, parseDocument, type Document } from 'yaml'
+import { faultEndMs } from '../../chaos/faults.ts'
+import { anomalyKinds } from '../../reports/checker.ts'
+import { anomalyMeaning } from '../../reports/describe.ts'
 import { schemaCommand, summarize, validateCommand } from '../../scenarios/commands.ts'
 import {
   closest,
-  faultEndMs,
   formatProblem,
   loadScenario,
   parseScenario,
@@ -132,7 +134,7 @@ describe('defaults', () => {
       },
       faults: [],
       checks: {
-        delivery: { lost: null, duplicates: null, reordered: null, inconsistentOffsets: null, pollSkips: null, failedWritesRead: null, unseen: null },
+        delivery: { lost: null, unseen: null, duplicates: null, inconsistentOffsets: null, reordered: null, pollSkips: null, pollRewinds: null, failedWritesRead: null, rereads: null },
         slo: [],
       },
     }
@@ -208,7 +210,7 @@ workload:
   consumers: { groups: 1 }
   backlog: { size: 1KiB, drain: 90% }
 checks:
-  delivery: { lost: 0, duplicates: any }
+  delivery: { lost: 0, duplicates: any, rereads: 3 }
   slo: { e2e.p99.99: 1s, produce.mean: 2ms, produce.max: 1s, errors: 0.5%, drainRate: 1MiB/s }
 `,
       'x.yaml',
@@ -222,6 +224,7 @@ checks:
     expect(s.workload.backlog).toEqual({ bytes: 1024, drainFraction: 0.9 })
     expect(s.checks.delivery.lost).toBe(0)
     expect(s.checks.delivery.duplicates).toBe(null)
+    expect(s.checks.delivery.rereads).toBe(3)
     expect(s.checks.slo).toEqual([
       { key: 'e2e.p99.99', kind: 'latency', metric: 'e2e', stat: 'p99.99', quantile: 0.9999, maxMs: 1000 },
       { key: 'produce.mean', kind: 'latency', metric: 'produce', stat: 'mean', quantile: null, maxMs: 2 },
@@ -521,6 +524,13 @@ describe('JSON Schema', () => {
 
   it.each(catalog)('accepts %s', (file) => {
     expect(check(schema, parseYaml(readFileSync(file, 'utf8')))).toBe(null)
+  })
+
+  it('lists and explains every anomaly kind under checks.delivery', () => {
+    type Node = { properties?: Record<string, Node>; description?: string }
+    const delivery = (schema as Node).properties?.checks?.properties?.delivery?.properties ?? {}
+    expect(Object.keys(delivery)).toEqual([...anomalyKinds])
+    for (const k of anomalyKinds) expect(delivery[k]?.description).toBe(anomalyMeaning[k])
   })
 
   it.each([

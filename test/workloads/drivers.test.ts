@@ -6,16 +6,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { removeDir, startBroker, type BrokerProcess } from '../helpers/broker-process.ts'
 import {
-  createDriver,
-  driverNames,
   partitionForKey,
   sendAsync,
   type ConsumedRecord,
   type Driver,
-  type DriverName,
   type ProduceResult,
   type TopicPartition,
 } from '../../workloads/driver.ts'
+import { createDriver, driverNames, type DriverName } from '../../workloads/drivers/registry.ts'
 import { BatchTemplate, RawCluster, rawDriver, type RawDriver } from '../../workloads/drivers/raw.ts'
 import { PayloadPool, readPayloadHeader } from '../../workloads/generators.ts'
 

@@ -1,4 +1,5 @@
-// Latency histograms: a thin wrapper over hdr-histogram-js in microseconds.
+// Latency histograms: a thin wrapper over hdr-histogram-js in microseconds. It sits beside the history format
+// because both sides record latencies: the producer and consumer loops live, and reports/ from the history.
 //
 // Out-of-range values never throw (OMB users lost whole runs to ArrayIndexOutOfBounds): negatives become 0
 // and values above the range become its top, each counted, so a report can say how many were clamped.

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { LatencyHistogram, mergeSummaries, percentiles } from '../../reports/histogram.ts'
+import { LatencyHistogram, mergeSummaries, percentiles } from '../../../workloads/history/latency.ts'
 
 const seed = Number(process.env.FC_SEED ?? Date.now())
 console.log(`histogram.test.ts: FC_SEED=${seed}`)

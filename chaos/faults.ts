@@ -1,0 +1,70 @@
+// The faults a run can inject, as the fault scheduler takes them: what, where (a Target resolved when the
+// fault fires) and when (ms from the start of the run). scenarios/schema.ts parses them from the scenario
+// file; chaos/scheduler.ts applies them. A new fault kind starts here (see docs/architecture.md).
+
+export const FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'bandwidth'] as const
+export type FaultKind = (typeof FAULT_KINDS)[number]
+
+/** Which traffic a network fault shapes: to the target (upstream), from it (downstream) or both. */
+export const DIRECTIONS = ['both', 'upstream', 'downstream'] as const
+export type Direction = (typeof DIRECTIONS)[number]
+
+export type Target =
+  | { readonly kind: 'node'; readonly node: number }
+  | { readonly kind: 'leaderOf'; readonly topic: string; readonly partition: number }
+  | { readonly kind: 'controller' }
+  | { readonly kind: 'random' }
+  | { readonly kind: 'all' }
+
+interface FaultBase {
+  readonly name: string
+  readonly atMs: number
+}
+/** SIGKILL; restarted after `restartAfterMs`, or left dead until the run ends when null. */
+export interface KillFault extends FaultBase {
+  readonly kind: 'kill'
+  readonly target: Target
+  readonly restartAfterMs: number | null
+}
+/** SIGSTOP, then SIGCONT after `durationMs`. */
+export interface PauseFault extends FaultBase {
+  readonly kind: 'pause'
+  readonly target: Target
+  readonly durationMs: number
+}
+/** Brokers on different sides stop talking to each other (and an isolated node to clients) until healed. */
+export interface PartitionFault extends FaultBase {
+  readonly kind: 'partition'
+  readonly split: { readonly kind: 'isolate'; readonly target: Target } | { readonly kind: 'groups'; readonly groups: readonly (readonly number[])[] }
+  readonly healAfterMs: number
+}
+/** Added delay on traffic to (upstream) and from (downstream) the target nodes. */
+export interface LatencyFault extends FaultBase {
+  readonly kind: 'latency'
+  readonly target: Target
+  readonly delayMs: number
+  readonly jitterMs: number
+  readonly direction: Direction
+  readonly durationMs: number
+}
+/** Bandwidth cap on traffic to and from the target nodes. */
+export interface BandwidthFault extends FaultBase {
+  readonly kind: 'bandwidth'
+  readonly target: Target
+  readonly bytesPerSecond: number
+  readonly direction: Direction
+  readonly durationMs: number
+}
+export type Fault = KillFault | PauseFault | PartitionFault | LatencyFault | BandwidthFault
+
+/** When a fault's effect ends (ms from the start of the run), or null when it lasts until the run ends. */
+export function faultEndMs(f: Fault): number | null {
+  switch (f.kind) {
+    case 'kill':
+      return f.restartAfterMs === null ? null : f.atMs + f.restartAfterMs
+    case 'partition':
+      return f.atMs + f.healAfterMs
+    default:
+      return f.atMs + f.durationMs
+  }
+}
