@@ -2,22 +2,26 @@
 // (plus what the runner knows: scenario, cluster, seed, thresholds) in one streaming pass; every report
 // (console, markdown, later html, junit, compare) renders from it and nothing else.
 //
-// schemaVersion 1. Units: times and latencies in µs (times since run start), rates per second, sizes in
+// schemaVersion 2. Units: times and latencies in µs (times since run start), rates per second, sizes in
 // bytes. Additive changes (new optional fields) keep the version; anything else bumps it, and readResults
 // refuses versions it does not know with a message saying which side to upgrade.
+// Version 2 added p95 to latency summaries, errors.shareOfSent (and counts errors by the window's sends, see
+// metrics.ts), the backlog section, and SLO metrics beyond version 1's fixed list; version 1 files are still
+// read, upgraded in memory (p95 from the histogram, shareOfSent from the counts, no backlog).
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus, hostname, totalmem } from 'node:os'
 import { readHistoryTrailer, scanHistory } from '../workloads/history.ts'
+import { type BacklogOutcome, backlogOutcome, type BacklogRun } from './backlog.ts'
 import { anomalyKinds, DeliveryChecker, type DeliveryOptions, type DeliveryResult } from './checker.ts'
 import { sloValue } from './describe.ts'
 import { formatCount } from './format.ts'
-import type { HistogramOptions } from './histogram.ts'
+import { type HistogramOptions, LatencyHistogram, type LatencySummary, percentiles } from './histogram.ts'
 import { type FaultInterval, type Metrics, MetricsAccumulator } from './metrics.ts'
 import { checkSlos, type SloResult, type SloThresholds } from './slo.ts'
 import { TimeSeries, type TimeSeriesData } from './timeseries.ts'
 
-export const resultsSchemaVersion = 1
+export const resultsSchemaVersion = 2
 
 export interface NodeInfo {
   id: string
@@ -80,6 +84,8 @@ export interface Results {
   metrics: Metrics
   timeseries: TimeSeriesData
   faults: FaultInterval[]
+  /** Backlog mode's outcome per consumer set; empty when the run had no backlog. */
+  backlog: BacklogOutcome[]
   delivery: DeliverySection
   slos: SloResult[]
   verdict: Verdict
@@ -96,6 +102,8 @@ export interface ResultsInputs {
     host?: HostInfo
   }
   slo?: SloThresholds
+  /** Backlog mode's outcome per consumer set (the drainRate SLOs read it). */
+  backlog?: readonly BacklogRun[]
   /** Checker options, or a reason to skip the delivery check (e.g. a producer-only benchmark). */
   delivery?: DeliveryOptions | { skip: string }
   histogram?: HistogramOptions
@@ -142,7 +150,8 @@ export async function buildResults(historyPath: string, inputs: ResultsInputs): 
     ? await checker.finish((visit) => scanHistory(historyPath, visit))
     : { state: 'skipped', reason: 'skip' in deliveryInput ? deliveryInput.skip : '' }
   const m = metrics.finish()
-  const slos = checkSlos(inputs.slo ?? {}, m)
+  const backlog = (inputs.backlog ?? []).map(backlogOutcome)
+  const slos = checkSlos(inputs.slo ?? {}, { metrics: m, backlog })
   const history: HistoryInfo = {
     path: historyPath,
     events: scan.events,
@@ -165,6 +174,7 @@ export async function buildResults(historyPath: string, inputs: ResultsInputs): 
     metrics: m,
     timeseries: series.toJSON(),
     faults: metrics.faults(),
+    backlog,
     delivery,
     slos,
     verdict: verdictOf(history, delivery, slos, inputs.error),
@@ -214,6 +224,7 @@ const sections: [keyof Results, 'object' | 'array'][] = [
   ['metrics', 'object'],
   ['timeseries', 'object'],
   ['faults', 'array'],
+  ['backlog', 'array'],
   ['delivery', 'object'],
   ['slos', 'array'],
   ['verdict', 'object'],
@@ -241,7 +252,8 @@ export function parseResults(text: string, source: string): Results {
       `${source}: schemaVersion ${version} was written by a newer faultline; this one reads schemaVersion ${resultsSchemaVersion}: upgrade faultline`,
     )
   }
-  if (version !== resultsSchemaVersion) {
+  if (version === 1) upgradeV1(obj)
+  else if (version !== resultsSchemaVersion) {
     throw new ResultsError(`${source}: schemaVersion ${version} is not supported (this faultline reads ${resultsSchemaVersion})`)
   }
   for (const [key, kind] of sections) {
@@ -259,6 +271,21 @@ export function parseResults(text: string, source: string): Results {
     throw new ResultsError(`${source}: delivery.anomalies must be an object unless delivery.state is skipped`)
   }
   return data as Results
+}
+
+/** Version 1 to 2 in place: what version 2 added, computed from what version 1 kept where it can be. */
+function upgradeV1(obj: Record<string, unknown>): void {
+  const metrics = obj.metrics as Record<string, Record<string, unknown>> | undefined
+  const summaries = [metrics?.produce?.latency, metrics?.produce?.latencyFromIntended, metrics?.sendDelay, metrics?.e2e]
+  for (const s of summaries as (Omit<LatencySummary, 'p95'> & { p95?: number | null })[]) {
+    if (typeof s !== 'object' || s === null || s.p95 !== undefined) continue
+    s.p95 = s.count > 0 && typeof s.histogram === 'string' ? LatencyHistogram.fromSummary({ ...s, p95: null }).percentile(percentiles.p95) : null
+  }
+  const errors = metrics?.errors as Record<string, unknown> | undefined
+  const sent = metrics?.produce?.sent
+  if (errors && !('shareOfSent' in errors)) errors.shareOfSent = typeof sent === 'number' && sent > 0 && typeof errors.total === 'number' ? errors.total / sent : null
+  obj.backlog ??= []
+  obj.schemaVersion = resultsSchemaVersion
 }
 
 export function readResults(path: string): Results {

@@ -1,7 +1,7 @@
 // `faultline run`: one scenario from cluster to results.json.
 //
-//   1. refuse what cannot run before touching anything (network faults, SLOs the reports cannot judge yet,
-//      options the driver lacks, missing secrets): RunError with exit code 2;
+//   1. refuse what cannot run before touching anything (network faults, options the driver lacks, missing
+//      secrets): RunError with exit code 2;
 //   2. start the local brokers (data under OUT/cluster, removed afterwards) or attach to the external cluster;
 //   3. create the topics through the driver's admin (ifNotExists; an existing topic with another partition
 //      count is an error, exit 2);
@@ -31,7 +31,6 @@ import type { AnomalyKind, DeliveryOptions } from '../reports/checker.ts'
 import { type EventSink, LiveStats, type ProgressReporter, silentProgress } from '../reports/progress.ts'
 import { renderMarkdown } from '../reports/render-markdown.ts'
 import { buildResults, type ClusterInfo, readResults, type Results, writeResults } from '../reports/results.ts'
-import type { SloMetric, SloThresholds } from '../reports/slo.ts'
 import { type BacklogResult, ConsumerSet, runBacklog } from '../workloads/consumer.ts'
 import {
   type Capabilities,
@@ -50,7 +49,9 @@ import type { HistoryEvent } from '../workloads/history.ts'
 import { HistoryWriter } from '../workloads/history.ts'
 import { ProducerLoop, type ProducerSummary, schedulePhases } from '../workloads/producer.ts'
 import { monotonicNow, systemScheduler } from '../workloads/rate.ts'
-import { type DeliveryAnomaly, type Scenario, type SloCheck } from './schema.ts'
+import type { BacklogRun } from '../reports/backlog.ts'
+import { sloThresholds } from './checks.ts'
+import { type DeliveryAnomaly, type Scenario } from './schema.ts'
 import { formatDuration } from './units.ts'
 
 export interface RunOptions {
@@ -84,39 +85,6 @@ export class RunError extends Error {
 
 // ---------------------------------------------------------------------------------------------------------
 // What the scenario asks of the reports
-
-const STAT_TO_REPORT: Readonly<Record<string, string>> = { p50: 'p50', p90: 'p90', p99: 'p99', 'p99.9': 'p99.9', 'p99.99': 'p99.99', max: 'max' }
-
-/** The scenario's SLOs in the reports' units (µs, records/s, counts), and the ones the reports cannot judge yet. */
-export function sloThresholds(checks: readonly SloCheck[]): { thresholds: SloThresholds; unsupported: { key: string; why: string }[] } {
-  const thresholds: SloThresholds = {}
-  const unsupported: { key: string; why: string }[] = []
-  for (const c of checks) {
-    switch (c.kind) {
-      case 'latency': {
-        const stat = STAT_TO_REPORT[c.stat]
-        if (stat === undefined) unsupported.push({ key: c.key, why: `${c.stat} is not computed yet; expected p50, p90, p99, p99.9, p99.99 or max` })
-        else thresholds[`${c.metric}.${stat}` as SloMetric] = c.maxMs * 1000
-        break
-      }
-      case 'throughput':
-        if (c.min.unit === 'messages') thresholds.throughput = c.min.perSecond
-        else unsupported.push({ key: c.key, why: 'a byte rate is not judged yet; expected a record rate like 4500/s' })
-        break
-      case 'errors':
-        if (c.max.unit === 'count') thresholds.errors = c.max.value
-        else unsupported.push({ key: c.key, why: 'a share of sends is not judged yet; expected a count like 0' })
-        break
-      case 'unavailability':
-        thresholds.unavailability = c.maxMs * 1000
-        break
-      case 'drainRate':
-        unsupported.push({ key: c.key, why: 'the backlog drain rate is printed but not judged yet; remove it from checks.slo' })
-        break
-    }
-  }
-  return { thresholds, unsupported }
-}
 
 const ANOMALY_KIND: Readonly<Record<DeliveryAnomaly, AnomalyKind>> = {
   lost: 'lost-write',
@@ -201,7 +169,6 @@ export async function preflight(s: Scenario, env: Readonly<Record<string, string
       problems.push(`faults[${i}] (${f.name}): ${f.kind} faults are not supported yet (network faults are not implemented); expected kill or pause faults, or remove this one`)
     }
   })
-  for (const u of sloThresholds(s.checks.slo).unsupported) problems.push(`checks.slo.${u.key}: not supported yet: ${u.why}`)
   const driver = s.workload.driver
   const caps = await capabilitiesOf(driver)
   s.workload.producers.forEach((p, i) => {
@@ -366,6 +333,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Result
   let inputError: RunError | null = null
   let harnessError: string | null = null
   const backlogs: Promise<BacklogResult>[] = []
+  let backlogRuns: BacklogRun[] = []
 
   const signal = opts.signal
   const abortedP = new Promise<never>((_, reject) => {
@@ -564,7 +532,10 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Result
       if (left === 0) info(`consumers: caught up with every acked record (${took} s)`)
       else info(`consumers: still ${left} records behind the last acked offsets after ${took} s; the delivery check reports them as unseen`)
     }
-    for (const b of await Promise.all(backlogs.map((p) => within(p, 1000, null)))) if (b) info(describeBacklog(b))
+    const backlogResults = await Promise.all(backlogs.map((p) => within(p, 1000, null)))
+    for (const b of backlogResults) if (b) info(describeBacklog(b))
+    // One backlog per consumer set, in workload.consumers order.
+    backlogRuns = backlogResults.map((result, i) => ({ consumers: w.consumers[i]!.name, targetBytes: w.backlog!.bytes, result }))
   } catch (err) {
     if (err instanceof Interrupted) {
       const at = origin === null ? 'before the load started' : `at ${((sched.now() - origin) / 1000).toFixed(1)} s of ${formatDuration(w.durationMs)}`
@@ -609,11 +580,11 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Result
     throw inputError
   }
 
-  const { thresholds } = sloThresholds(s.checks.slo)
   const results = await buildResults(historyPath, {
     scenario: { name: s.name, digest: scenarioDigest(s) },
     run: { startedAt, seed: opts.seed, faultlineVersion: faultlineVersion(), cluster: clusterInfo(s, cluster) },
-    slo: thresholds,
+    slo: sloThresholds(s.checks.slo),
+    backlog: backlogRuns,
     delivery: deliveryOptions(s),
     error: errors.length > 0 ? errors.join('; ') : undefined,
   })

@@ -226,7 +226,7 @@ export type SloCheck =
   | {
       readonly key: string
       readonly kind: 'latency'
-      readonly metric: 'produce' | 'e2e'
+      readonly metric: 'produce' | 'e2e' | 'sendDelay'
       /** As written: p50, p99.9, max, mean. */
       readonly stat: string
       /** 0.999 for p99.9, 1 for max, null for mean. */
@@ -820,21 +820,43 @@ const topicSchema = z.strictObject({
 }, { error: expecting('a topic, like { name: orders, partitions: 6, replicationFactor: 3 }') })
 
 // SLO keys: <metric>.<stat> latencies, plus throughput, errors, unavailability, drainRate.
-const LATENCY_KEY = /^(produce|e2e)\.(p(\d{1,2}(?:\.\d+)?)|max|mean)$/
+const LATENCY_KEY = /^(produce|e2e|sendDelay)\.(p(\d{1,2}(?:\.\d+)?)|max|mean)$/
+const LATENCY_METRICS = ['produce', 'e2e', 'sendDelay'] as const
 const SLO_EXAMPLES = [
-  ...['produce', 'e2e'].flatMap((m) => ['p50', 'p90', 'p95', 'p99', 'p99.9', 'p99.99', 'max', 'mean'].map((s) => `${m}.${s}`)),
+  ...LATENCY_METRICS.flatMap((m) => ['p50', 'p90', 'p95', 'p99', 'p99.9', 'p99.99', 'max', 'mean'].map((s) => `${m}.${s}`)),
   'throughput',
   'errors',
   'unavailability',
   'drainRate',
 ]
-const SLO_KEYS_EXPECTED = 'produce.<stat> or e2e.<stat> (stat p50, p99, p99.9, max, mean), throughput, errors, unavailability or drainRate'
+const SLO_KEYS_EXPECTED = 'produce.<stat>, e2e.<stat> or sendDelay.<stat> (stat p50, p95, p99, p99.9, any pN, max, mean), throughput, errors, unavailability or drainRate'
+/** What each SLO measures, for the JSON Schema (editors show it). Thresholds apply to the measured window, after warmup. */
+const LATENCY_MEANING = {
+  produce: 'produce latency, from the send to its ack',
+  e2e: 'end-to-end latency, from the scheduled send to its receipt by a consumer',
+  sendDelay: 'send delay, how late a send left against the open-loop schedule (the load generator falling behind)',
+} as const
+const SLO_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  throughput:
+    'The lowest allowed acknowledged rate in the measured window: records (4500/s) or record value bytes (40MiB/s; keys, headers and batch overhead not counted).',
+  errors:
+    'The most failed sends allowed, as a count (0) or a share (0.1%) of the sends made in the measured window. A send counts when it was made in the window and the client reported it failed (any error, retriable or not, delivery timeouts included), even if that was reported after the window; retries that end in an ack are not failures. The share is Kafka\'s record-error-total over record-send-total for those sends.',
+  unavailability: 'The longest allowed time without an acknowledged write while producing, in the measured window.',
+  drainRate:
+    'The lowest allowed rate at which the consumers read while draining the backlog (backlog mode; from their resume until it is drained), in records (5000/s) or record value bytes (15MiB/s); with several consumer sets, the slowest.',
+}
+function sloDescription(key: string): string {
+  const latency = LATENCY_KEY.exec(key)
+  if (latency === null) return SLO_DESCRIPTIONS[key] ?? ''
+  const stat = latency[2] === 'mean' ? 'mean' : latency[2] === 'max' ? 'maximum' : `${latency[2]} (${latency[3]}% of samples at or below it)`
+  return `The highest allowed ${stat} of ${LATENCY_MEANING[latency[1] as (typeof LATENCY_METRICS)[number]]}, in the measured window.`
+}
 
 function sloKeyHint(key: string): string | undefined {
   const m = /^(produce|e2e)\.(?:p)?(\d+)$/.exec(key)
   if (m !== null && /^9{3,}$/.test(m[2]!)) return `write ${m[1]}.p99.${m[2]!.slice(2)}`
   if (m !== null && !key.includes('.p')) return `write ${m[1]}.p${m[2]}`
-  if (/^p\d/.test(key) || key === 'max' || key === 'mean') return `say which latency: produce.${key} or e2e.${key}`
+  if (/^p\d/.test(key) || key === 'max' || key === 'mean') return `say which latency: produce.${key}, e2e.${key} or sendDelay.${key}`
   return didYouMean(key, SLO_EXAMPLES)
 }
 
@@ -851,7 +873,7 @@ function parseSlo(key: string, value: string | number): { ok: true; check: SloCh
     const v = asText('duration')
     const r = v.text === undefined ? undefined : parseDuration(v.text)
     if (r === undefined || !r.ok) return bad(`the highest allowed latency, ${EXPECTED.duration}`, v.why ?? r?.problem)
-    return { ok: true, check: { key, kind: 'latency', metric: metric as 'produce' | 'e2e', stat: stat!, quantile, maxMs: r.value } }
+    return { ok: true, check: { key, kind: 'latency', metric: metric as (typeof LATENCY_METRICS)[number], stat: stat!, quantile, maxMs: r.value } }
   }
   switch (key) {
     case 'throughput':
@@ -886,12 +908,12 @@ function parseSlo(key: string, value: string | number): { ok: true; check: SloCh
 
 const sloSchema = z
   .record(
-    z.string().meta({ pattern: '^(?:(?:produce|e2e)\\.(?:p\\d{1,2}(?:\\.\\d+)?|max|mean)|throughput|errors|unavailability|drainRate)$' }),
+    z.string().meta({ pattern: '^(?:(?:produce|e2e|sendDelay)\\.(?:p\\d{1,2}(?:\\.\\d+)?|max|mean)|throughput|errors|unavailability|drainRate)$' }),
     z.union([z.string(), z.number()], { error: expecting('a threshold, like 50ms, 4500/s or 0') }),
     { error: expecting(`a mapping of ${SLO_KEYS_EXPECTED} to thresholds`) },
   )
   .meta({
-    properties: Object.fromEntries(SLO_EXAMPLES.map((k) => [k, { type: k === 'errors' ? ['string', 'integer'] : 'string' }])),
+    properties: Object.fromEntries(SLO_EXAMPLES.map((k) => [k, { type: k === 'errors' ? ['string', 'integer'] : 'string', description: sloDescription(k) }])),
   })
   .transform((slo, ctx): SloCheck[] => {
     const out: SloCheck[] = []

@@ -61,7 +61,7 @@ describe('faultline run', () => {
     expect(run.code, run.stderr).toBe(0)
 
     const r: Results = readResults(join(out, 'results.json'))
-    expect(r.schemaVersion).toBe(1)
+    expect(r.schemaVersion).toBe(2)
     expect(r.scenario.name).toBe('quickstart')
     expect(r.scenario.digest).toMatch(/^[0-9a-f]{64}$/)
     expect(r.run.seed).toBe(42)
