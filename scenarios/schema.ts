@@ -1291,8 +1291,21 @@ function crossCheck(s: Scenario): PathProblem[] {
 // ---------------------------------------------------------------------------------------------------------
 // Entry points
 
+/**
+ * A change to the validated scenario before the cross-field rules judge it (`--duration`), so a changed
+ * scenario is held to the same rules as a written one. Its problems name paths in the file.
+ */
+export type ScenarioAdjustment = (s: Scenario) => {
+  readonly scenario: Scenario
+  readonly problems: readonly { readonly path: readonly (string | number)[]; readonly message: string }[]
+}
+
+export interface ParseOptions {
+  readonly adjust?: ScenarioAdjustment
+}
+
 /** Parses and validates scenario text; `fileName` names the file in messages and anchors relative paths. */
-export function parseScenario(text: string, fileName: string): Scenario {
+export function parseScenario(text: string, fileName: string, options: ParseOptions = {}): Scenario {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true })
   const at = (offset: number) => lines.linePos(offset)
@@ -1328,6 +1341,11 @@ export function parseScenario(text: string, fileName: string): Scenario {
   if (parsed.success) {
     scenario = buildScenario(parsed.data, fileName)
     problems = crossCheck(scenario)
+    if (problems.length === 0 && options.adjust !== undefined) {
+      const adjusted = options.adjust(scenario)
+      scenario = adjusted.scenario
+      problems = adjusted.problems.length > 0 ? [...adjusted.problems] : crossCheck(scenario)
+    }
   } else {
     toProblems(parsed.error.issues, [], knownKeys, problems)
   }
@@ -1351,7 +1369,7 @@ export function parseScenario(text: string, fileName: string): Scenario {
 }
 
 /** Reads and validates a scenario file. Throws ScenarioError (code ERR_SCENARIO) listing every problem. */
-export function loadScenario(path: string): Scenario {
+export function loadScenario(path: string, options: ParseOptions = {}): Scenario {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
@@ -1360,5 +1378,5 @@ export function loadScenario(path: string): Scenario {
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? (err as Error).message)
     throw new ScenarioError(path, [{ file: path, line: null, column: null, path: '(file)', message: `cannot read it (${why}); expected a scenario YAML file, like scenarios/quickstart.yaml` }], { cause: err })
   }
-  return parseScenario(text, path)
+  return parseScenario(text, path, options)
 }
