@@ -17,6 +17,11 @@ export interface DurationOverride {
   readonly problems: readonly { readonly path: readonly (string | number)[]; readonly message: string }[]
 }
 
+/** The shortest --duration that keeps every fault (a fault that lasts until the end gets 1 s); 0 without faults. */
+export function faultsNeedMs(s: Scenario): number {
+  return Math.max(0, ...s.faults.map((f) => faultEndMs(f) ?? f.atMs + 1000))
+}
+
 export function overrideDuration(s: Scenario, durationMs: number): DurationOverride {
   const w = s.workload
   const flag = `--duration ${formatDuration(durationMs)}`
@@ -24,7 +29,7 @@ export function overrideDuration(s: Scenario, durationMs: number): DurationOverr
   if (durationMs === w.durationMs) return { scenario: s, notes: [], problems: [] }
 
   const problems: { path: (string | number)[]; message: string }[] = []
-  const need = Math.max(...s.faults.map((f) => faultEndMs(f) ?? f.atMs + 1000))
+  const need = faultsNeedMs(s)
   s.faults.forEach((f, i) => {
     const end = faultEndMs(f)
     if (f.atMs < durationMs && (end === null || end <= durationMs)) return
