@@ -8,6 +8,7 @@ import { cleanupCommand } from '../chaos/cleanup.ts'
 import { clusterDown, clusterUp } from '../chaos/cluster/commands.ts'
 import { reportCommand } from '../reports/report.ts'
 import { schemaCommand, validateCommand } from '../scenarios/commands.ts'
+import { DURATION_FLAG_HELP } from '../scenarios/duration.ts'
 import { runCommand } from '../scenarios/runner-command.ts'
 
 interface Command {
@@ -63,20 +64,26 @@ const commands: Record<string, Command> = {
   },
   run: {
     summary: 'run a scenario: cluster, load, faults, checks; writes results.json and results.md, prints the summary',
-    usage: 'faultline run SCENARIO.yaml [--out DIR] [--seed N] [--baseline RESULTS.json] [--quiet]',
-    options: { out: { type: 'string' }, seed: { type: 'string' }, baseline: { type: 'string' }, quiet: { type: 'boolean' } },
+    usage: `faultline run SCENARIO.yaml [--out DIR] [--seed N] [--duration D] [--baseline RESULTS.json] [--quiet]\n${DURATION_FLAG_HELP}`,
+    options: { out: { type: 'string' }, seed: { type: 'string' }, duration: { type: 'string' }, baseline: { type: 'string' }, quiet: { type: 'boolean' } },
     positionals: { min: 1, max: 1 },
     // Client libraries can leave sockets or timers behind after close(); the verdict is known, so exit.
     exitWhenDone: true,
     run: (v, [file]) =>
-      runCommand(file!, { out: v.out as string | undefined, seed: v.seed as string | undefined, baseline: v.baseline as string | undefined, quiet: v.quiet === true }),
+      runCommand(file!, {
+        out: v.out as string | undefined,
+        seed: v.seed as string | undefined,
+        duration: v.duration as string | undefined,
+        baseline: v.baseline as string | undefined,
+        quiet: v.quiet === true,
+      }),
   },
   validate: {
     summary: 'check a scenario file; exit 2 with every problem (file:line:col: path: ...) if it is invalid',
-    usage: 'faultline validate SCENARIO.yaml',
-    options: {},
+    usage: `faultline validate SCENARIO.yaml [--duration D]\n${DURATION_FLAG_HELP}`,
+    options: { duration: { type: 'string' } },
     positionals: { min: 1, max: 1 },
-    run: async (_v, [file]) => validateCommand(file!, process),
+    run: async (v, [file]) => validateCommand(file!, process, { duration: v.duration as string | undefined }),
   },
   report: {
     summary: 're-render a run\'s results.json (console, md or json); exits with the run\'s verdict',

@@ -1,7 +1,7 @@
 // One-line descriptions of results parts, shared by the console and markdown renderers.
 
 import { type AnomalyExamples, type AnomalyKind, anomalyKinds, jepsenNames } from './checker.ts'
-import { formatAt, formatCount, formatNumber, formatUs } from './format.ts'
+import { formatAt, formatBytes, formatCount, formatNumber, formatUs } from './format.ts'
 import type { FaultInterval } from './metrics.ts'
 import type { SloResult } from './slo.ts'
 
@@ -78,6 +78,9 @@ export function describeFault(f: FaultInterval): string {
 export function sloValue(unit: SloResult['unit'], v: number): string {
   if (unit === 'us') return formatUs(v)
   if (unit === 'records/s') return `${formatNumber(v, 1)}/s`
+  if (unit === 'bytes/s') return `${formatBytes(v)}/s`
+  // Three significant digits: 0.0123%, 1.5%; a share of sends is rarely a round number.
+  if (unit === 'fraction') return `${Number((v * 100).toPrecision(3))}%`
   return formatCount(v)
 }
 

@@ -7,8 +7,13 @@
 //
 // The measurement window runs from the warmup-end marker (or the first send) to the measure-end marker (or
 // the last ack or send). Reaching warmup-end resets the window's figures, as OMB's resetStats does, so
-// warmup never leaks in. Each sample is placed by the time of the event that completes it. Fault intervals
-// and the time series cover the whole run.
+// warmup never leaks in. Each sample is placed by the time of the event that completes it, with one
+// exception: errors (and produce.failed) count the sends made in the window that failed, whenever the failure
+// was reported, so a send near the end of the window that times out after it still counts, and a warmup
+// send that fails inside it does not. A send fails when the client reports it failed, definitely or not
+// (delivery timeouts included); retries that end in an ack are not failures. errors.shareOfSent is that
+// count over produce.sent: Kafka's record-error-total over record-send-total for the window's sends. Fault
+// intervals and the time series cover the whole run.
 
 import { EventKind, phaseNames } from '../workloads/history/events.ts'
 import type { HistoryRecord } from '../workloads/history/reader.ts'
@@ -45,11 +50,14 @@ export interface Metrics {
     foreign: number
   }
   e2e: LatencySummary
+  /** Sends made in the window that failed, whenever reported (see the header). */
   errors: {
     total: number
     definite: number
     indeterminate: number
     byCode: Record<string, number>
+    /** total / produce.sent; null when nothing was sent in the window. */
+    shareOfSent: number | null
   }
   /** Longest time without an ack while producing, within the window. */
   unavailability: {
@@ -87,6 +95,35 @@ interface OpenFault {
   lastAck: number
 }
 
+/** A set of value ids: dense from 0 per run, so one bit each. */
+class ValueSet {
+  #bits = new Uint32Array(1024)
+
+  add(v: number): void {
+    const word = v >>> 5
+    if (word >= this.#bits.length) {
+      const grown = new Uint32Array(Math.max(word + 1, this.#bits.length * 2))
+      grown.set(this.#bits)
+      this.#bits = grown
+    }
+    this.#bits[word]! |= 1 << (v & 31)
+  }
+
+  /** Removes `v`; whether it was there. */
+  take(v: number): boolean {
+    const word = v >>> 5
+    if (word >= this.#bits.length) return false
+    const bit = 1 << (v & 31)
+    if ((this.#bits[word]! & bit) === 0) return false
+    this.#bits[word]! &= ~bit
+    return true
+  }
+
+  clear(): void {
+    this.#bits.fill(0)
+  }
+}
+
 /** The window's figures, reset when warmup ends. */
 class Window {
   sent = 0
@@ -100,6 +137,8 @@ class Window {
   definite = 0
   indeterminate = 0
   byCode = new Map<string, number>()
+  /** Values sent in the window with no outcome yet: a later fail of one of them is the window's error. */
+  readonly open = new ValueSet()
   firstSend: number | null = null
   lastSend: number | null = null
   lastAck: number | null = null
@@ -124,6 +163,7 @@ class Window {
     this.sent = this.acked = this.failed = this.sentBytes = this.ackedBytes = 0
     this.records = this.bytes = this.foreign = this.definite = this.indeterminate = 0
     this.byCode.clear()
+    this.open.clear()
     this.firstSend = this.lastSend = this.lastAck = this.gapFrom = this.gapTo = null
     this.longestGap = 0
     this.gapStart = start
@@ -172,6 +212,7 @@ export class MetricsAccumulator {
         if (!this.#inWindow(t)) return
         w.sent++
         w.sentBytes += rec.size
+        if (rec.value >= 0) w.open.add(rec.value)
         w.sendDelay.record(t - rec.intended)
         if (w.firstSend === null) w.firstSend = t
         w.gapStart ??= t
@@ -186,6 +227,7 @@ export class MetricsAccumulator {
             f.lastAck = t
           }
         }
+        w.open.take(rec.value)
         if (!this.#inWindow(t)) return
         w.acked++
         w.ackedBytes += rec.size
@@ -200,7 +242,7 @@ export class MetricsAccumulator {
       }
       case EventKind.fail: {
         this.#totals.failed++
-        if (!this.#inWindow(t)) return
+        if (!w.open.take(rec.value)) return
         w.failed++
         if (rec.definite) w.definite++
         else w.indeterminate++
@@ -293,7 +335,7 @@ export class MetricsAccumulator {
         foreign: w.foreign,
       },
       e2e: w.e2e.summary(),
-      errors: { total: w.failed, definite: w.definite, indeterminate: w.indeterminate, byCode },
+      errors: { total: w.failed, definite: w.definite, indeterminate: w.indeterminate, byCode, shareOfSent: w.sent > 0 ? w.failed / w.sent : null },
       unavailability: { longestGapUs: w.longestGap, fromUs: w.gapFrom, toUs: w.gapTo },
       totals: { ...this.#totals, firstEventUs: this.#first, lastEventUs: this.#last },
     }

@@ -2,7 +2,8 @@
 // Plain text, no colour: it goes to CI logs as often as to terminals.
 
 import { anomalyKinds } from './checker.ts'
-import { anomalyMeaning, describeExample, describeFault, describeSlo } from './describe.ts'
+import { describeBacklog } from './backlog.ts'
+import { anomalyMeaning, describeExample, describeFault, describeSlo, sloValue } from './describe.ts'
 import { formatAt, formatBytes, formatCount, formatRate, formatUs, plural, sparkline } from './format.ts'
 import type { LatencySummary } from '../workloads/history/latency.ts'
 import type { Results } from './results.ts'
@@ -69,24 +70,31 @@ export function renderConsole(results: Results): string {
   const e = m.errors
   const byCode = Object.entries(e.byCode).map(([code, n]) => `${code} ${formatCount(n)}`)
   const split = `${formatCount(e.definite)} definite, ${formatCount(e.indeterminate)} indeterminate`
-  out.push(`  errors ${formatCount(e.total)}${e.total > 0 ? ` (${split}): ${byCode.join(', ')}` : ''}`)
+  const share = e.shareOfSent === null || e.total === 0 ? '' : `, ${sloValue('fraction', e.shareOfSent)} of the window's sends`
+  out.push(`  errors ${formatCount(e.total)}${e.total > 0 ? ` (${split}${share}): ${byCode.join(', ')}` : ''}`)
   const u = m.unavailability
   out.push(`  unavailability ${formatUs(u.longestGapUs)} longest ack gap${u.fromUs !== null ? ` (${formatAt(u.fromUs)} .. ${formatAt(u.toUs)})` : ''}`)
   out.push('')
   out.push('latency')
   out.push(
     ...table([
-      ['', 'count', 'p50', 'p90', 'p99', 'p99.9', 'p99.99', 'max'],
+      ['', 'count', 'mean', 'p50', 'p90', 'p95', 'p99', 'p99.9', 'p99.99', 'max'],
       ...latencyRows(r).map(([name, s]) => [
         name,
         formatCount(s.count),
-        ...[s.p50, s.p90, s.p99, s.p999, s.p9999, s.max].map(formatUs),
+        ...[s.mean, s.p50, s.p90, s.p95, s.p99, s.p999, s.p9999, s.max].map(formatUs),
       ]),
     ]),
   )
   const clamped = latencyRows(r).filter(([, s]) => s.clampedLow + s.clampedHigh > 0)
   for (const [name, s] of clamped) {
     out.push(`  note: ${name}: ${formatCount(s.clampedLow)} samples below 0 and ${formatCount(s.clampedHigh)} above ${formatUs(s.highestUs)} were clamped`)
+  }
+
+  if (r.backlog.length > 0) {
+    out.push('')
+    out.push('backlog')
+    for (const b of r.backlog) out.push(`  ${describeBacklog(b)}`)
   }
 
   if (r.faults.length > 0) {

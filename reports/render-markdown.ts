@@ -1,7 +1,8 @@
 // results.md, rendered from a Results object only: for PR comments, CI summaries and archives.
 
 import { anomalyKinds } from './checker.ts'
-import { anomalyMeaning, describeExample, describeSlo } from './describe.ts'
+import { describeBacklog } from './backlog.ts'
+import { anomalyMeaning, describeExample, describeSlo, sloValue } from './describe.ts'
 import { formatAt, formatBytes, formatCount, formatRate, formatUs, plural, sparkline } from './format.ts'
 import { faultMarks, latencyRows } from './render-console.ts'
 import type { Results } from './results.ts'
@@ -102,12 +103,14 @@ export function renderMarkdown(results: Results): string {
   out.push('')
   out.push(
     ...mdTable(
-      ['', 'count', 'p50', 'p90', 'p99', 'p99.9', 'p99.99', 'max', 'clamped'],
+      ['', 'count', 'mean', 'p50', 'p90', 'p95', 'p99', 'p99.9', 'p99.99', 'max', 'clamped'],
       latencyRows(r).map(([name, s]) => [
         name,
         formatCount(s.count),
+        formatUs(s.mean),
         formatUs(s.p50),
         formatUs(s.p90),
+        formatUs(s.p95),
         formatUs(s.p99),
         formatUs(s.p999),
         formatUs(s.p9999),
@@ -123,9 +126,17 @@ export function renderMarkdown(results: Results): string {
     out.push('')
     out.push('## Errors')
     out.push('')
-    out.push(`${formatCount(m.errors.total)} failed sends: ${formatCount(m.errors.definite)} definite, ${formatCount(m.errors.indeterminate)} indeterminate.`)
+    const share = m.errors.shareOfSent === null ? '' : ` (${sloValue('fraction', m.errors.shareOfSent)} of the window's sends)`
+    out.push(`${formatCount(m.errors.total)} failed sends${share}: ${formatCount(m.errors.definite)} definite, ${formatCount(m.errors.indeterminate)} indeterminate.`)
     out.push('')
     out.push(...mdTable(['code', 'count'], Object.entries(m.errors.byCode).map(([c, n]) => [c, formatCount(n)])))
+  }
+
+  if (r.backlog.length > 0) {
+    out.push('')
+    out.push('## Backlog')
+    out.push('')
+    for (const b of r.backlog) out.push(`- ${describeBacklog(b)}`)
   }
 
   if (r.faults.length > 0) {

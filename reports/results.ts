@@ -4,17 +4,21 @@
 //
 // schemaVersion 2. Units: times and latencies in µs (times since run start), rates per second, sizes in
 // bytes. Additive changes (new optional fields) keep the version; anything else bumps it, and readResults
-// refuses versions it does not know with a message saying which side to upgrade. Version 1 named the
-// anomalies by Jepsen's names (lost-write, G1a, ...); readResults renames them, so older runs still render
-// and compare (their verdict reasons keep the words they were written with).
+// refuses versions it does not know with a message saying which side to upgrade.
+// Version 2 renamed the anomalies from Jepsen's names (lost-write, G1a, ...) to the scenario's (lost,
+// failedWritesRead, ...), added p95 to latency summaries, errors.shareOfSent (and counts errors by the window's
+// sends, see metrics.ts), the backlog section, and SLO metrics beyond version 1's fixed list. Version 1 files
+// are still read, upgraded in memory (anomalies renamed, p95 from the histogram, shareOfSent from the counts,
+// no backlog), so older runs still render and compare (their verdict reasons keep the words they were written with).
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus, hostname, totalmem } from 'node:os'
 import { readHistoryTrailer, scanHistory } from '../workloads/history/reader.ts'
+import { type HistogramOptions, LatencyHistogram, type LatencySummary, percentiles } from '../workloads/history/latency.ts'
+import { type BacklogOutcome, backlogOutcome, type BacklogRun } from './backlog.ts'
 import { anomalyKinds, DeliveryChecker, type DeliveryOptions, type DeliveryResult, jepsenNames } from './checker.ts'
 import { sloValue } from './describe.ts'
 import { formatCount } from './format.ts'
-import type { HistogramOptions } from '../workloads/history/latency.ts'
 import { type FaultInterval, type Metrics, MetricsAccumulator } from './metrics.ts'
 import { checkSlos, type SloResult, type SloThresholds } from './slo.ts'
 import { TimeSeries, type TimeSeriesData } from './timeseries.ts'
@@ -82,6 +86,8 @@ export interface Results {
   metrics: Metrics
   timeseries: TimeSeriesData
   faults: FaultInterval[]
+  /** Backlog mode's outcome per consumer set; empty when the run had no backlog. */
+  backlog: BacklogOutcome[]
   delivery: DeliverySection
   slos: SloResult[]
   verdict: Verdict
@@ -98,6 +104,8 @@ export interface ResultsInputs {
     host?: HostInfo
   }
   slo?: SloThresholds
+  /** Backlog mode's outcome per consumer set (the drainRate SLOs read it). */
+  backlog?: readonly BacklogRun[]
   /** Checker options, or a reason to skip the delivery check (e.g. a producer-only benchmark). */
   delivery?: DeliveryOptions | { skip: string }
   histogram?: HistogramOptions
@@ -144,7 +152,8 @@ export async function buildResults(historyPath: string, inputs: ResultsInputs): 
     ? await checker.finish((visit) => scanHistory(historyPath, visit))
     : { state: 'skipped', reason: 'skip' in deliveryInput ? deliveryInput.skip : '' }
   const m = metrics.finish()
-  const slos = checkSlos(inputs.slo ?? {}, m)
+  const backlog = (inputs.backlog ?? []).map(backlogOutcome)
+  const slos = checkSlos(inputs.slo ?? {}, { metrics: m, backlog })
   const history: HistoryInfo = {
     path: historyPath,
     events: scan.events,
@@ -167,6 +176,7 @@ export async function buildResults(historyPath: string, inputs: ResultsInputs): 
     metrics: m,
     timeseries: series.toJSON(),
     faults: metrics.faults(),
+    backlog,
     delivery,
     slos,
     verdict: verdictOf(history, delivery, slos, inputs.error),
@@ -197,7 +207,7 @@ export function verdictOf(history: HistoryInfo, delivery: DeliverySection, slos:
   return { state, reasons: [...errors, ...failures] }
 }
 
-/** The CLI exit code for a verdict: 0 passed, 1 failed, 3 errored (see ARCHITECTURE.md). */
+/** The CLI exit code for a verdict: 0 passed, 1 failed, 3 errored (2 is bad input, before any results exist). */
 export function exitCodeOf(results: Pick<Results, 'verdict'>): 0 | 1 | 3 {
   return results.verdict.state === 'passed' ? 0 : results.verdict.state === 'failed' ? 1 : 3
 }
@@ -216,6 +226,7 @@ const sections: [keyof Results, 'object' | 'array'][] = [
   ['metrics', 'object'],
   ['timeseries', 'object'],
   ['faults', 'array'],
+  ['backlog', 'array'],
   ['delivery', 'object'],
   ['slos', 'array'],
   ['verdict', 'object'],
@@ -243,6 +254,10 @@ export function parseResults(text: string, source: string): Results {
       `${source}: schemaVersion ${version} was written by a newer faultline; this one reads schemaVersion 1 to ${resultsSchemaVersion}: upgrade faultline`,
     )
   }
+  if (version === 1) upgradeV1(obj)
+  else if (version !== resultsSchemaVersion) {
+    throw new ResultsError(`${source}: schemaVersion ${version} is not supported (this faultline reads ${resultsSchemaVersion})`)
+  }
   for (const [key, kind] of sections) {
     const v = obj[key]
     const ok = kind === 'array' ? Array.isArray(v) : typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -265,6 +280,21 @@ export function parseResults(text: string, source: string): Results {
     obj.schemaVersion = resultsSchemaVersion
   }
   return data as Results
+}
+
+/** Version 1 to 2 in place: what version 2 added, computed from what version 1 kept where it can be. */
+function upgradeV1(obj: Record<string, unknown>): void {
+  const metrics = obj.metrics as Record<string, Record<string, unknown>> | undefined
+  const summaries = [metrics?.produce?.latency, metrics?.produce?.latencyFromIntended, metrics?.sendDelay, metrics?.e2e]
+  for (const s of summaries as (Omit<LatencySummary, 'p95'> & { p95?: number | null })[]) {
+    if (typeof s !== 'object' || s === null || s.p95 !== undefined) continue
+    s.p95 = s.count > 0 && typeof s.histogram === 'string' ? LatencyHistogram.fromSummary({ ...s, p95: null }).percentile(percentiles.p95) : null
+  }
+  const errors = metrics?.errors as Record<string, unknown> | undefined
+  const sent = metrics?.produce?.sent
+  if (errors && !('shareOfSent' in errors)) errors.shareOfSent = typeof sent === 'number' && sent > 0 && typeof errors.total === 'number' ? errors.total / sent : null
+  obj.backlog ??= []
+  obj.schemaVersion = resultsSchemaVersion
 }
 
 export function readResults(path: string): Results {

@@ -1,6 +1,7 @@
 // `faultline validate FILE` and `faultline schema`: thin wrappers that print and return the exit code, so
 // bin/faultline.ts only wires them and tests can run them without a process.
 
+import { durationAdjustment, parseDurationFlag } from './duration.ts'
 import { formatDuration, formatRate, formatSize } from './units.ts'
 import { loadScenario, type Scenario, ScenarioError, scenarioJsonSchema } from './schema.ts'
 
@@ -29,17 +30,32 @@ export function summarize(s: Scenario): string {
   ].join('; ')
 }
 
-/** Exit 0 with a one-line summary when the file is valid; 2 with every problem when it is not. */
-export function validateCommand(file: string, out: CommandOutput): number {
+/**
+ * Exit 0 with a one-line summary when the file is valid; 2 with every problem when it is not. `--duration`
+ * judges the scenario as `faultline run --duration` would run it.
+ */
+export function validateCommand(file: string, out: CommandOutput, flags: { readonly duration?: string } = {}): number {
+  let durationMs: number | undefined
+  if (flags.duration !== undefined) {
+    const d = parseDurationFlag(flags.duration)
+    if (!d.ok) {
+      out.stderr.write(`faultline validate: ${d.message}\n`)
+      return 2
+    }
+    durationMs = d.ms
+  }
+  const notes: string[] = []
   let scenario: Scenario
   try {
-    scenario = loadScenario(file)
+    scenario = loadScenario(file, durationMs === undefined ? {} : { adjust: durationAdjustment(durationMs, notes) })
   } catch (err) {
     if (!ScenarioError.is(err)) throw err
     out.stderr.write(`${err.message}\n`)
-    out.stderr.write(`${file}: ${plural(err.problems.length, 'problem')}; nothing was run (\`faultline schema\` prints what a scenario accepts)\n`)
+    const what = durationMs === undefined ? file : `${file} with --duration ${flags.duration}`
+    out.stderr.write(`${what}: ${plural(err.problems.length, 'problem')}; nothing was run (\`faultline schema\` prints what a scenario accepts)\n`)
     return 2
   }
+  for (const note of notes) out.stdout.write(`${note}\n`)
   out.stdout.write(`ok ${file}: ${summarize(scenario)}\n`)
   return 0
 }

@@ -1,5 +1,5 @@
-// `faultline run SCENARIO.yaml [--out DIR] [--seed N] [--baseline RESULTS.json] [--quiet]`: flags, the scenario
-// file, Ctrl-C, and what is printed; the run itself is runner.ts.
+// `faultline run SCENARIO.yaml [--out DIR] [--seed N] [--duration D] [--baseline RESULTS.json] [--quiet]`: flags,
+// the scenario file, Ctrl-C, and what is printed; the run itself is runner.ts. --duration is duration.ts.
 //
 // Output: progress and run messages on stderr (a redrawn line on a terminal, plain lines in CI logs), the
 // summary on stdout, so `faultline run x.yaml > summary.txt` keeps just the summary.
@@ -12,6 +12,7 @@ import { consoleProgress, silentProgress } from '../reports/progress.ts'
 import { renderConsole } from '../reports/render-console.ts'
 import { exitCodeOf, readResults, type Results, ResultsError } from '../reports/results.ts'
 import { summarize } from './commands.ts'
+import { durationAdjustment, parseDurationFlag } from './duration.ts'
 import { formatBaselineComparison } from './runner-baseline.ts'
 import { defaultOutDir, RunError, runScenario, timeSeed } from './runner.ts'
 import { loadScenario, type Scenario, ScenarioError } from './schema.ts'
@@ -19,6 +20,8 @@ import { loadScenario, type Scenario, ScenarioError } from './schema.ts'
 export interface RunFlags {
   readonly out?: string
   readonly seed?: string
+  /** Replaces workload.duration (see duration.ts). */
+  readonly duration?: string
   readonly baseline?: string
   readonly quiet?: boolean
 }
@@ -57,13 +60,26 @@ export async function runCommand(file: string, flags: RunFlags, io: RunIo = { st
     seed = timeSeed()
   }
 
+  let durationMs: number | undefined
+  if (flags.duration !== undefined) {
+    const d = parseDurationFlag(flags.duration)
+    if (!d.ok) {
+      err(d.message)
+      return 2
+    }
+    durationMs = d.ms
+  }
+
   let scenario: Scenario
+  const notes: string[] = []
   try {
-    scenario = loadScenario(file)
+    scenario = loadScenario(file, durationMs === undefined ? {} : { adjust: durationAdjustment(durationMs, notes) })
   } catch (e) {
     if (!ScenarioError.is(e)) throw e
     io.stderr.write(`${e.message}\n`)
-    err(`${file} is not a valid scenario; nothing was run (\`faultline validate ${file}\` checks it, \`faultline schema\` prints what it accepts)`)
+    const what = durationMs === undefined ? file : `${file} with --duration ${flags.duration}`
+    const validate = durationMs === undefined ? file : `${file} --duration ${flags.duration}`
+    err(`${what} is not a valid scenario; nothing was run (\`faultline validate ${validate}\` checks it, \`faultline schema\` prints what it accepts)`)
     return 2
   }
 
@@ -81,6 +97,7 @@ export async function runCommand(file: string, flags: RunFlags, io: RunIo = { st
   const outDir = flags.out ?? defaultOutDir(scenario.name)
   const progress = flags.quiet ? silentProgress : consoleProgress(io.stderr)
   progress.info(`faultline run ${file}: ${summarize(scenario)}`)
+  for (const note of notes) progress.info(note)
   progress.info(`seed ${seed}${flags.seed === undefined ? ` (from the clock; replay with --seed ${seed})` : ''}; output in ${outDir}`)
 
   const controller = new AbortController()

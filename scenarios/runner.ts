@@ -34,11 +34,10 @@ import { startLocalCluster } from '../chaos/cluster/local.ts'
 import { ClusterError, type ClusterTarget } from '../chaos/cluster/types.ts'
 import { cleanupLedger, cleanupStale, Ledger, LEDGER_FILE } from '../chaos/ledger.ts'
 import { type Release, TeardownStack } from '../chaos/teardown.ts'
-import type { DeliveryOptions } from '../reports/checker.ts'
+import { backlogOutcome, type BacklogRun, describeBacklog } from '../reports/backlog.ts'
 import { type EventSink, LiveStats, type ProgressReporter, silentProgress } from '../reports/progress.ts'
 import { renderMarkdown } from '../reports/render-markdown.ts'
 import { buildResults, type ClusterInfo, readResults, type Results, writeResults } from '../reports/results.ts'
-import type { SloMetric, SloThresholds } from '../reports/slo.ts'
 import { type BacklogResult, ConsumerSet, runBacklog } from '../workloads/consumer.ts'
 import {
   type ConnectOptions,
@@ -54,7 +53,8 @@ import type { HistoryEvent } from '../workloads/history/events.ts'
 import { HistoryWriter } from '../workloads/history/writer.ts'
 import { ProducerLoop, type ProducerSummary, schedulePhases } from '../workloads/producer.ts'
 import { systemScheduler } from '../workloads/rate.ts'
-import type { Scenario, SloCheck } from './schema.ts'
+import { deliveryOptions, sloThresholds } from './checks.ts'
+import type { Scenario } from './schema.ts'
 import { formatDuration } from './units.ts'
 
 export interface RunOptions {
@@ -87,53 +87,6 @@ export class RunError extends Error {
     this.code = code
     this.exitCode = exitCode
   }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// What the scenario asks of the reports
-
-const STAT_TO_REPORT: Readonly<Record<string, string>> = { p50: 'p50', p90: 'p90', p99: 'p99', 'p99.9': 'p99.9', 'p99.99': 'p99.99', max: 'max' }
-
-/** The scenario's SLOs in the reports' units (µs, records/s, counts), and the ones the reports cannot judge yet. */
-export function sloThresholds(checks: readonly SloCheck[]): { thresholds: SloThresholds; unsupported: { key: string; why: string }[] } {
-  const thresholds: SloThresholds = {}
-  const unsupported: { key: string; why: string }[] = []
-  for (const c of checks) {
-    switch (c.kind) {
-      case 'latency': {
-        const stat = STAT_TO_REPORT[c.stat]
-        if (stat === undefined) unsupported.push({ key: c.key, why: `${c.stat} is not computed yet; expected p50, p90, p99, p99.9, p99.99 or max` })
-        else thresholds[`${c.metric}.${stat}` as SloMetric] = c.maxMs * 1000
-        break
-      }
-      case 'throughput':
-        if (c.min.unit === 'messages') thresholds.throughput = c.min.perSecond
-        else unsupported.push({ key: c.key, why: 'a byte rate is not judged yet; expected a record rate like 4500/s' })
-        break
-      case 'errors':
-        if (c.max.unit === 'count') thresholds.errors = c.max.value
-        else unsupported.push({ key: c.key, why: 'a share of sends is not judged yet; expected a count like 0' })
-        break
-      case 'unavailability':
-        thresholds.unavailability = c.maxMs * 1000
-        break
-      case 'drainRate':
-        unsupported.push({ key: c.key, why: 'the backlog drain rate is printed but not judged yet; remove it from checks.slo' })
-        break
-    }
-  }
-  return { thresholds, unsupported }
-}
-
-/** Whether Kafka promises per-partition order for every producer of the scenario (idempotent, or one request in flight). */
-export function producersKeepOrder(s: Scenario): boolean {
-  return s.workload.producers.every((p) => p.idempotent || p.maxInFlight === 1)
-}
-
-/** The checker's options: the scenario's limits (null = report only) and send order when Kafka promises it. */
-export function deliveryOptions(s: Scenario): DeliveryOptions | { skip: string } {
-  if (s.workload.consumers.length === 0) return { skip: 'the scenario has no consumers, so nothing was read back' }
-  return { sendOrder: producersKeepOrder(s), limits: s.checks.delivery }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -185,7 +138,6 @@ export async function preflight(s: Scenario, env: Readonly<Record<string, string
       problems.push(`faults[${i}] (${f.name}): ${f.kind} faults are not supported yet (network faults are not implemented); expected kill or pause faults, or remove this one`)
     }
   })
-  for (const u of sloThresholds(s.checks.slo).unsupported) problems.push(`checks.slo.${u.key}: not supported yet: ${u.why}`)
   const driver = s.workload.driver
   const caps = await capabilitiesOf(driver)
   s.workload.producers.forEach((p, i) => {
@@ -433,6 +385,7 @@ class Run {
     // A client callback that fires after the run gave up on it (a close that timed out) must not write to a closed file.
     this.live = new LiveStats({ append: (e) => historyOpen && history.append(e) })
     let inputError: RunError | null = null
+    let backlogRuns: BacklogRun[] = []
     try {
       this.enter('cluster')
       const cluster = await this.startCluster()
@@ -449,7 +402,10 @@ class Run {
       await this.until(this.heal())
       this.enter('drain')
       await this.finishLoad(runsDone, loops)
-      for (const b of await Promise.all(backlogs.map((p) => within(p, 1000, null)))) if (b) this.info(describeBacklog(b))
+      // One backlog per consumer set, in workload.consumers order; null when it had not finished.
+      const finished = await Promise.all(backlogs.map((p) => within(p, 1000, null)))
+      backlogRuns = finished.map((result, i) => ({ consumers: s.workload.consumers[i]!.name, targetBytes: s.workload.backlog!.bytes, result }))
+      for (const b of backlogRuns) this.info(`backlog: ${describeBacklog(backlogOutcome(b))}`)
     } catch (err) {
       this.stopping = true
       const reason = err instanceof Interrupted || err instanceof RunTimeout ? err : null
@@ -488,11 +444,11 @@ class Run {
       this.runLog.end()
       throw inputError
     }
-    const { thresholds } = sloThresholds(s.checks.slo)
     const results = await buildResults(historyPath, {
       scenario: { name: s.name, digest: scenarioDigest(s) },
       run: { startedAt, seed: this.opts.seed, faultlineVersion: faultlineVersion(), cluster: clusterInfo(s, this.cluster) },
-      slo: thresholds,
+      slo: sloThresholds(s.checks.slo),
+      backlog: backlogRuns,
       delivery: deliveryOptions(s),
       error: errors.length > 0 ? errors.join('; ') : undefined,
     })
@@ -861,12 +817,6 @@ function reportProducers(summaries: readonly ProducerSummary[], info: (line: str
   for (const p of summaries) {
     if (p.maxRate) info(`producers: ${p.name} sustained ${Math.round(p.maxRate.sustained)}/s (max-rate discovery, final rate ${Math.round(p.maxRate.final)}/s)`)
   }
-}
-
-function describeBacklog(b: BacklogResult): string {
-  if (b.state === 'timed-out') return `backlog: timed out in the ${b.phase} phase with ${Math.round(b.pendingBytes)} bytes unconsumed after ${(b.elapsedMs / 1000).toFixed(1)} s`
-  const mib = (n: number): string => `${(n / (1 << 20)).toFixed(1)} MiB`
-  return `backlog: built ${mib(b.peakBytes)} in ${(b.buildMs / 1000).toFixed(1)} s, drained in ${(b.drainMs / 1000).toFixed(1)} s at ${mib(b.receiveBytesPerSecond)}/s read (${mib(b.netDrainBytesPerSecond)}/s net)`
 }
 
 /** leaderOf through the driver's admin; the controller through our protocol client (the driver seam has no controller). */

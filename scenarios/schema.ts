@@ -153,7 +153,7 @@ export type SloCheck =
   | {
       readonly key: string
       readonly kind: 'latency'
-      readonly metric: 'produce' | 'e2e'
+      readonly metric: 'produce' | 'e2e' | 'sendDelay'
       /** As written: p50, p99.9, max, mean. */
       readonly stat: string
       /** 0.999 for p99.9, 1 for max, null for mean. */
@@ -741,21 +741,43 @@ const topicSchema = z.strictObject({
 }, { error: expecting('a topic, like { name: orders, partitions: 6, replicationFactor: 3 }') })
 
 // SLO keys: <metric>.<stat> latencies, plus throughput, errors, unavailability, drainRate.
-const LATENCY_KEY = /^(produce|e2e)\.(p(\d{1,2}(?:\.\d+)?)|max|mean)$/
+const LATENCY_KEY = /^(produce|e2e|sendDelay)\.(p(\d{1,2}(?:\.\d+)?)|max|mean)$/
+const LATENCY_METRICS = ['produce', 'e2e', 'sendDelay'] as const
 const SLO_EXAMPLES = [
-  ...['produce', 'e2e'].flatMap((m) => ['p50', 'p90', 'p95', 'p99', 'p99.9', 'p99.99', 'max', 'mean'].map((s) => `${m}.${s}`)),
+  ...LATENCY_METRICS.flatMap((m) => ['p50', 'p90', 'p95', 'p99', 'p99.9', 'p99.99', 'max', 'mean'].map((s) => `${m}.${s}`)),
   'throughput',
   'errors',
   'unavailability',
   'drainRate',
 ]
-const SLO_KEYS_EXPECTED = 'produce.<stat> or e2e.<stat> (stat p50, p99, p99.9, max, mean), throughput, errors, unavailability or drainRate'
+const SLO_KEYS_EXPECTED = 'produce.<stat>, e2e.<stat> or sendDelay.<stat> (stat p50, p95, p99, p99.9, any pN, max, mean), throughput, errors, unavailability or drainRate'
+/** What each SLO measures, for the JSON Schema (editors show it). Thresholds apply to the measured window, after warmup. */
+const LATENCY_MEANING = {
+  produce: 'produce latency, from the send to its ack',
+  e2e: 'end-to-end latency, from the scheduled send to its receipt by a consumer',
+  sendDelay: 'send delay, how late a send left against the open-loop schedule (the load generator falling behind)',
+} as const
+const SLO_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  throughput:
+    'The lowest allowed acknowledged rate in the measured window: records (4500/s) or record value bytes (40MiB/s; keys, headers and batch overhead not counted).',
+  errors:
+    'The most failed sends allowed, as a count (0) or a share (0.1%) of the sends made in the measured window. A send counts when it was made in the window and the client reported it failed (any error, retriable or not, delivery timeouts included), even if that was reported after the window; retries that end in an ack are not failures. The share is Kafka\'s record-error-total over record-send-total for those sends.',
+  unavailability: 'The longest allowed time without an acknowledged write while producing, in the measured window.',
+  drainRate:
+    'The lowest allowed rate at which the consumers read while draining the backlog (backlog mode; from their resume until it is drained), in records (5000/s) or record value bytes (15MiB/s); with several consumer sets, the slowest.',
+}
+function sloDescription(key: string): string {
+  const latency = LATENCY_KEY.exec(key)
+  if (latency === null) return SLO_DESCRIPTIONS[key] ?? ''
+  const stat = latency[2] === 'mean' ? 'mean' : latency[2] === 'max' ? 'maximum' : `${latency[2]} (${latency[3]}% of samples at or below it)`
+  return `The highest allowed ${stat} of ${LATENCY_MEANING[latency[1] as (typeof LATENCY_METRICS)[number]]}, in the measured window.`
+}
 
 function sloKeyHint(key: string): string | undefined {
   const m = /^(produce|e2e)\.(?:p)?(\d+)$/.exec(key)
   if (m !== null && /^9{3,}$/.test(m[2]!)) return `write ${m[1]}.p99.${m[2]!.slice(2)}`
   if (m !== null && !key.includes('.p')) return `write ${m[1]}.p${m[2]}`
-  if (/^p\d/.test(key) || key === 'max' || key === 'mean') return `say which latency: produce.${key} or e2e.${key}`
+  if (/^p\d/.test(key) || key === 'max' || key === 'mean') return `say which latency: produce.${key}, e2e.${key} or sendDelay.${key}`
   return didYouMean(key, SLO_EXAMPLES)
 }
 
@@ -772,7 +794,7 @@ function parseSlo(key: string, value: string | number): { ok: true; check: SloCh
     const v = asText('duration')
     const r = v.text === undefined ? undefined : parseDuration(v.text)
     if (r === undefined || !r.ok) return bad(`the highest allowed latency, ${EXPECTED.duration}`, v.why ?? r?.problem)
-    return { ok: true, check: { key, kind: 'latency', metric: metric as 'produce' | 'e2e', stat: stat!, quantile, maxMs: r.value } }
+    return { ok: true, check: { key, kind: 'latency', metric: metric as (typeof LATENCY_METRICS)[number], stat: stat!, quantile, maxMs: r.value } }
   }
   switch (key) {
     case 'throughput':
@@ -807,12 +829,12 @@ function parseSlo(key: string, value: string | number): { ok: true; check: SloCh
 
 const sloSchema = z
   .record(
-    z.string().meta({ pattern: '^(?:(?:produce|e2e)\\.(?:p\\d{1,2}(?:\\.\\d+)?|max|mean)|throughput|errors|unavailability|drainRate)$' }),
+    z.string().meta({ pattern: '^(?:(?:produce|e2e|sendDelay)\\.(?:p\\d{1,2}(?:\\.\\d+)?|max|mean)|throughput|errors|unavailability|drainRate)$' }),
     z.union([z.string(), z.number()], { error: expecting('a threshold, like 50ms, 4500/s or 0') }),
     { error: expecting(`a mapping of ${SLO_KEYS_EXPECTED} to thresholds`) },
   )
   .meta({
-    properties: Object.fromEntries(SLO_EXAMPLES.map((k) => [k, { type: k === 'errors' ? ['string', 'integer'] : 'string' }])),
+    properties: Object.fromEntries(SLO_EXAMPLES.map((k) => [k, { type: k === 'errors' ? ['string', 'integer'] : 'string', description: sloDescription(k) }])),
   })
   .transform((slo, ctx): SloCheck[] => {
     const out: SloCheck[] = []
@@ -1177,8 +1199,21 @@ function crossCheck(s: Scenario): PathProblem[] {
 // ---------------------------------------------------------------------------------------------------------
 // Entry points
 
+/**
+ * A change to the validated scenario before the cross-field rules judge it (`--duration`), so a changed
+ * scenario is held to the same rules as a written one. Its problems name paths in the file.
+ */
+export type ScenarioAdjustment = (s: Scenario) => {
+  readonly scenario: Scenario
+  readonly problems: readonly { readonly path: readonly (string | number)[]; readonly message: string }[]
+}
+
+export interface ParseOptions {
+  readonly adjust?: ScenarioAdjustment
+}
+
 /** Parses and validates scenario text; `fileName` names the file in messages and anchors relative paths. */
-export function parseScenario(text: string, fileName: string): Scenario {
+export function parseScenario(text: string, fileName: string, options: ParseOptions = {}): Scenario {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true })
   const at = (offset: number) => lines.linePos(offset)
@@ -1214,6 +1249,11 @@ export function parseScenario(text: string, fileName: string): Scenario {
   if (parsed.success) {
     scenario = buildScenario(parsed.data, fileName)
     problems = crossCheck(scenario)
+    if (problems.length === 0 && options.adjust !== undefined) {
+      const adjusted = options.adjust(scenario)
+      scenario = adjusted.scenario
+      problems = adjusted.problems.length > 0 ? [...adjusted.problems] : crossCheck(scenario)
+    }
   } else {
     toProblems(parsed.error.issues, [], knownKeys, problems)
   }
@@ -1237,7 +1277,7 @@ export function parseScenario(text: string, fileName: string): Scenario {
 }
 
 /** Reads and validates a scenario file. Throws ScenarioError (code ERR_SCENARIO) listing every problem. */
-export function loadScenario(path: string): Scenario {
+export function loadScenario(path: string, options: ParseOptions = {}): Scenario {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
@@ -1246,5 +1286,5 @@ export function loadScenario(path: string): Scenario {
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? (err as Error).message)
     throw new ScenarioError(path, [{ file: path, line: null, column: null, path: '(file)', message: `cannot read it (${why}); expected a scenario YAML file, like scenarios/quickstart.yaml` }], { cause: err })
   }
-  return parseScenario(text, path)
+  return parseScenario(text, path, options)
 }

@@ -130,7 +130,7 @@ export function clientError(name: 'TIMEOUT' | 'NETWORK' | 'NOT_CONNECTED' | 'CLI
   return { code: null, name, definite, retriable: name !== 'CLIENT', message }
 }
 
-/** A harness failure with an actionable message (ARCHITECTURE.md: exceptions are for the harness). */
+/** A harness failure with an actionable message (docs/architecture.md: Kafka errors are values, exceptions are for the harness). */
 export class DriverFailure extends Error {
   readonly code: string
   readonly error: DriverError | undefined

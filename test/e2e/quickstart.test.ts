@@ -1,55 +1,20 @@
 // `faultline run` as a user runs it: the built CLI as a real process, a real local broker, results on disk.
 
-import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { CLI_PATH } from '../../chaos/cluster/broker-process.ts'
 import { anomalyKinds } from '../../reports/checker.ts'
 import type { LatencySummary } from '../../workloads/history/latency.ts'
 import { type Results, readResults } from '../../reports/results.ts'
+import { cli, processesUsing } from './cli.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'faultline-e2e-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
-interface Run {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
-
-/** Runs the CLI; `onStderr` sees stderr as it grows and may act on the child (send it a signal). */
-function cli(args: string[], onStderr?: (soFar: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()))
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString()
-    onStderr?.(stderr, child)
-  })
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })))
-}
-
-/** Processes whose command line mentions `path` (brokers keep their data under the run's directory). */
-function processesUsing(path: string): string[] {
-  const found: string[] = []
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')
-      if (cmd.includes(path)) found.push(`${pid}: ${cmd}`)
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found
-}
-
 function expectOrdered(name: string, s: LatencySummary): void {
   expect(s.count, `${name} count`).toBeGreaterThan(0)
-  const chain = [s.min, s.p50, s.p90, s.p99, s.p999, s.p9999, s.max]
+  const chain = [s.min, s.p50, s.p90, s.p95, s.p99, s.p999, s.p9999, s.max]
   for (const v of chain) expect(v, `${name} percentiles present`).not.toBeNull()
   for (let i = 1; i < chain.length; i++) expect(chain[i]!, `${name} percentiles ordered`).toBeGreaterThanOrEqual(chain[i - 1]!)
 }

@@ -61,8 +61,40 @@ describe('MetricsAccumulator', () => {
     expect(m.window).toEqual({ startUs: 1_000_000, endUs: 3_000_000, durationUs: 2_000_000, warmupEndUs: 1_000_000, measureEndUs: 3_000_000 })
     expect(m.produce).toMatchObject({ sent: 2, acked: 1, failed: 1, rate: 0.5, ackedBytes: 100, bytesRate: 50 })
     expect(m.produce.latency.count).toBe(1)
-    expect(m.errors).toEqual({ total: 1, definite: 0, indeterminate: 1, byCode: { REQUEST_TIMED_OUT: 1 } })
+    expect(m.errors).toEqual({ total: 1, definite: 0, indeterminate: 1, byCode: { REQUEST_TIMED_OUT: 1 }, shareOfSent: 0.5 })
     expect(m.totals).toMatchObject({ sent: 4, acked: 3, failed: 2, events: 11 })
+  })
+
+  it('counts the errors of the sends made in the window, whenever reported, and their share of those sends', async () => {
+    const fail = (value: number, time: number, definite = false): HistoryEvent => ({ type: 'fail', value, time, error: definite ? 'INVALID_RECORD' : 'REQUEST_TIMED_OUT', definite })
+    const m = (
+      await metricsOf([
+        send(0, 0, 0),
+        send(1, 0, 10),
+        { type: 'phase', phase: 'warmup-end', time: 1000 },
+        // A warmup send failing inside the window is not the window's error.
+        fail(0, 1500),
+        send(2, 2000, 2000),
+        send(3, 2000, 2000),
+        send(4, 2000, 2000),
+        send(5, 2000, 2000),
+        fail(2, 2500, true),
+        ack(3, 2000, 2000, 2600),
+        // An acked value that is later reported failed again is not an error.
+        fail(3, 2700),
+        send(6, 2900, 2900),
+        { type: 'phase', phase: 'measure-end', time: 3000 },
+        // A window send failing after the window is: the send was made in it.
+        fail(4, 30_000),
+        ack(1, 0, 10, 30_001),
+        send(7, 30_002, 30_002),
+        fail(7, 30_003),
+      ])
+    ).finish()
+    expect(m.produce).toMatchObject({ sent: 5, failed: 2, acked: 1 })
+    expect(m.errors).toEqual({ total: 2, definite: 1, indeterminate: 1, byCode: { INVALID_RECORD: 1, REQUEST_TIMED_OUT: 1 }, shareOfSent: 2 / 5 })
+    expect(m.totals).toMatchObject({ sent: 8, failed: 5 })
+    expect((await metricsOf([{ type: 'phase', phase: 'warmup-end', time: 0 }])).finish().errors.shareOfSent).toBeNull()
   })
 
   it('finds the longest time without acks while producing, including a tail of unacked sends', async () => {

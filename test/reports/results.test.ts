@@ -26,7 +26,7 @@ describe('buildResults', () => {
     expect(m.window).toMatchObject({ startUs: 1_000_000, endUs: 9_000_000, durationUs: 8_000_000 })
     // Sends in [1 s, 9 s): 800, of which the 20 in [4.0 s, 4.2 s) failed.
     expect(m.produce).toMatchObject({ sent: 800, failed: 20, sentBytes: 800 * 1024 })
-    expect(m.errors).toEqual({ total: 20, definite: 20, indeterminate: 0, byCode: { NOT_LEADER_OR_FOLLOWER: 20 } })
+    expect(m.errors).toEqual({ total: 20, definite: 20, indeterminate: 0, byCode: { NOT_LEADER_OR_FOLLOWER: 20 }, shareOfSent: 20 / 800 })
     expect(m.sendDelay).toMatchObject({ min: 0, max: 60 })
     // Acks stopped from just before 4.0 s until 5.5 s.
     expect(m.unavailability.toUs).toBe(5_500_000)
@@ -104,6 +104,59 @@ describe('buildResults', () => {
   })
 })
 
+describe('backlog mode', () => {
+  it('carries the backlog outcome in µs and judges the drain rate SLOs from it', async () => {
+    const r = await buildResults(historyPath, {
+      ...fixtureInputs,
+      slo: { drainRateBytes: 20 * 2 ** 20, drainRate: 1000 },
+      backlog: [
+        {
+          consumers: 'readers',
+          targetBytes: 64 << 20,
+          result: {
+            state: 'drained',
+            buildMs: 6400,
+            drainMs: 2000,
+            peakBytes: 65 << 20,
+            drainedBytes: 80 << 20,
+            drainedRecords: 81_920,
+            receiveBytesPerSecond: 40 << 20,
+            receiveRecordsPerSecond: 40_960,
+            netDrainBytesPerSecond: 30 << 20,
+          },
+        },
+      ],
+    })
+    expect(r.backlog).toEqual([
+      {
+        consumers: 'readers',
+        targetBytes: 64 << 20,
+        state: 'drained',
+        buildUs: 6_400_000,
+        drainUs: 2_000_000,
+        peakBytes: 65 << 20,
+        drainedBytes: 80 << 20,
+        drainedRecords: 81_920,
+        readBytesPerSecond: 40 << 20,
+        readRecordsPerSecond: 40_960,
+        netDrainBytesPerSecond: 30 << 20,
+      },
+    ])
+    expect(r.slos).toEqual([
+      { state: 'passed', metric: 'drainRate', comparison: '>=', unit: 'records/s', threshold: 1000, actual: 40_960 },
+      { state: 'passed', metric: 'drainRateBytes', comparison: '>=', unit: 'bytes/s', threshold: 20 * 2 ** 20, actual: 40 << 20 },
+    ])
+    expect(renderConsole(r)).toMatch(/^backlog\n {2}readers: backlog of 64\.0 MiB built to 65\.0 MiB in 6\.40 s, drained in 2\.00 s: read 40\.0 MiB\/s \(40,960 records\/s\)/m)
+    expect(renderMarkdown(r)).toMatch(/^## Backlog\n\n- readers: backlog of 64\.0 MiB/m)
+  })
+
+  it('marks a backlog that had not finished, failing its drain rate SLO', async () => {
+    const r = await buildResults(historyPath, { ...fixtureInputs, slo: { drainRateBytes: 1 }, backlog: [{ consumers: 'readers', targetBytes: 1 << 20, result: null }] })
+    expect(r.backlog).toEqual([{ consumers: 'readers', targetBytes: 1 << 20, state: 'unfinished' }])
+    expect(r.verdict.reasons).toContain('SLO drainRateBytes: readers: backlog of 1.0 MiB had not drained when the run ended')
+  })
+})
+
 describe('an empty run', () => {
   it('builds, renders and passes with nothing measured', async () => {
     const path = join(dir, 'empty.bin')
@@ -133,14 +186,20 @@ describe('results.json', () => {
     expect(readFileSync(path, 'utf8').endsWith('}\n')).toBe(true)
   })
 
-  it("reads a schemaVersion 1 file, whose anomalies had Jepsen's names, as today's version", () => {
+  it("reads version 1 files: anomalies by Jepsen's names, without what version 2 added", () => {
     const v1Names = ['lost-write', 'unseen', 'duplicate', 'inconsistent-offsets', 'nonmonotonic-send', 'poll-skip', 'nonmonotonic-poll', 'G1a', 'consumption-duplicate']
     const d = results.delivery
     if (d.state === 'skipped') throw new Error('delivery was skipped')
-    const v1 = { ...results, schemaVersion: 1, delivery: { ...d, anomalies: Object.fromEntries(anomalyKinds.map((k, i) => [v1Names[i], d.anomalies[k]])) } }
-    const back = parseResults(JSON.stringify(v1), 'v1.json')
-    expect(back).toEqual(results)
-    expect(renderMarkdown(back)).toBe(renderMarkdown(results))
+    const v1 = JSON.parse(JSON.stringify(results)) as Record<string, any>
+    v1.schemaVersion = 1
+    v1.delivery.anomalies = Object.fromEntries(anomalyKinds.map((k, i) => [v1Names[i], d.anomalies[k]]))
+    delete v1.backlog
+    delete v1.metrics.errors.shareOfSent
+    for (const s of [v1.metrics.produce.latency, v1.metrics.produce.latencyFromIntended, v1.metrics.sendDelay, v1.metrics.e2e]) delete s.p95
+    const read = parseResults(JSON.stringify(v1), 'v1.json')
+    expect(read).toEqual(results)
+    expect(renderConsole(read)).toBe(renderConsole(results))
+    expect(renderMarkdown(read)).toBe(renderMarkdown(results))
   })
 
   it('rejects what is not a results file, with messages naming the file and the problem', () => {
@@ -161,6 +220,7 @@ describe('results.json', () => {
     expect(bad(JSON.stringify({ ...json, schemaVersion: '1' }))).toMatch(/positive integer/)
     expect(bad(JSON.stringify({ ...json, metrics: null }))).toMatch(/metrics must be an object/)
     expect(bad(JSON.stringify({ ...json, slos: {} }))).toMatch(/slos must be an array/)
+    expect(bad(JSON.stringify({ ...json, backlog: null }))).toMatch(/backlog must be an array/)
     expect(bad(JSON.stringify({ ...json, verdict: { state: 'ok', reasons: [] } }))).toMatch(/verdict\.state must be/)
     expect(() => readResults(join(dir, 'missing.json'))).toThrow(/cannot read .*missing\.json/)
   })

@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { Results } from '../../reports/results.ts'
 import { formatBaselineComparison, ratio } from '../../scenarios/runner-baseline.ts'
 import { parseSeed, runCommand, type RunIo } from '../../scenarios/runner-command.ts'
-import { defaultOutDir, deliveryOptions, preflight, RunError, runScenario, scenarioDigest, sloThresholds } from '../../scenarios/runner.ts'
+import { deliveryOptions } from '../../scenarios/checks.ts'
+import { defaultOutDir, preflight, RunError, runScenario, scenarioDigest } from '../../scenarios/runner.ts'
 import { loadScenario, parseScenario } from '../../scenarios/schema.ts'
 
 const tmp = mkdtempSync(join(tmpdir(), 'faultline-runner-test-'))
@@ -43,15 +44,10 @@ describe('preflight', () => {
     expect(existsSync(out)).toBe(false)
   })
 
-  it('refuses SLOs the reports cannot judge yet, naming the key', async () => {
-    const err = await refusal(preflight(scenario('checks: { slo: { produce.mean: 5ms, errors: 1%, throughput: 1MiB/s, produce.p99: 5ms } }')))
-    const lines = err.message.split('\n')
-    expect(lines).toHaveLength(3)
-    expect(lines).toEqual([
-      expect.stringMatching(/^checks\.slo\.produce\.mean: not supported yet/),
-      expect.stringMatching(/^checks\.slo\.errors: not supported yet: a share of sends/),
-      expect.stringMatching(/^checks\.slo\.throughput: not supported yet: a byte rate/),
-    ])
+  it('runs every SLO the schema accepts', async () => {
+    await expect(preflight(scenario('checks: { slo: { produce.mean: 5ms, produce.p95: 5ms, sendDelay.p75: 1ms, errors: 1%, throughput: 1MiB/s } }'))).resolves.toEqual({})
+    await expect(preflight(loadScenario('scenarios/backlog-drain.yaml'))).resolves.toEqual({})
+    await expect(preflight(loadScenario('scenarios/max-throughput.yaml'))).resolves.toEqual({})
   })
 
   it('refuses producer settings the driver lacks', async () => {
@@ -76,14 +72,6 @@ describe('preflight', () => {
 })
 
 describe('what the scenario asks of the reports', () => {
-  it('converts SLOs to the reports units: µs, records/s, counts', () => {
-    const s = scenario('checks: { slo: { produce.p99: 50ms, e2e.p99.9: 2s, produce.max: 1s, throughput: 4500/s, errors: 3, unavailability: 5s } }')
-    expect(sloThresholds(s.checks.slo)).toEqual({
-      thresholds: { 'produce.p99': 50_000, 'e2e.p99.9': 2_000_000, 'produce.max': 1_000_000, throughput: 4500, errors: 3, unavailability: 5_000_000 },
-      unsupported: [],
-    })
-  })
-
   it("gives the checker the scenario's delivery limits, report-only where the scenario sets none", () => {
     const s = scenario('checks: { delivery: { lost: 0, duplicates: 2, reordered: any, failedWritesRead: 0, rereads: 5 } }')
     expect(deliveryOptions(s)).toEqual({

@@ -84,7 +84,7 @@ describe('the catalog', () => {
     expect(s.faults).toEqual([])
   })
 
-  it('leader-kill is the ARCHITECTURE example', () => {
+  it('leader-kill.yaml parses to its documented shape', () => {
     const s = loadScenario(join(CATALOG_DIR, 'leader-kill.yaml'))
     expect(s.faults).toEqual([
       { name: 'kill-0', kind: 'kill', atMs: 20_000, target: { kind: 'leaderOf', topic: 'orders', partition: 0 }, restartAfterMs: 10_000 },
@@ -211,7 +211,7 @@ workload:
   backlog: { size: 1KiB, drain: 90% }
 checks:
   delivery: { lost: 0, duplicates: any, rereads: 3 }
-  slo: { e2e.p99.99: 1s, produce.mean: 2ms, produce.max: 1s, errors: 0.5%, drainRate: 1MiB/s }
+  slo: { e2e.p99.99: 1s, produce.mean: 2ms, produce.max: 1s, errors: 0.5%, drainRate: 1MiB/s, sendDelay.p95: 5ms }
 `,
       'x.yaml',
     )
@@ -231,7 +231,17 @@ checks:
       { key: 'produce.max', kind: 'latency', metric: 'produce', stat: 'max', quantile: 1, maxMs: 1000 },
       { key: 'errors', kind: 'errors', max: { unit: 'fraction', value: 0.005 } },
       { key: 'drainRate', kind: 'drainRate', min: { unit: 'bytes', perSecond: 1024 ** 2 } },
+      { key: 'sendDelay.p95', kind: 'latency', metric: 'sendDelay', stat: 'p95', quantile: 0.95, maxMs: 5 },
     ])
+  })
+
+  it('describes every SLO for editors, the error share exactly', () => {
+    const slo = (scenarioJsonSchema() as { properties: { checks: { properties: { slo: { properties: Record<string, { description: string }> } } } } }).properties.checks.properties.slo.properties
+    for (const [key, p] of Object.entries(slo)) expect(p.description, key).toMatch(/^The /)
+    expect(slo.errors!.description).toMatch(/share \(0\.1%\) of the sends made in the measured window/)
+    expect(slo.errors!.description).toMatch(/delivery timeouts included/)
+    expect(slo['sendDelay.p95']!.description).toBe('The highest allowed p95 (95% of samples at or below it) of send delay, how late a send left against the open-loop schedule (the load generator falling behind), in the measured window.')
+    expect(slo['produce.mean']!.description).toMatch(/^The highest allowed mean of produce latency/)
   })
 
   it('faultEndMs gives where each fault ends', () => {

@@ -17,7 +17,7 @@ import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64, type His
 export const defaultHighestUs = 24 * 3600 * 1_000_000
 export const defaultDigits = 3
 
-export const percentiles = { p50: 50, p90: 90, p99: 99, p999: 99.9, p9999: 99.99 } as const
+export const percentiles = { p50: 50, p90: 90, p95: 95, p99: 99, p999: 99.9, p9999: 99.99 } as const
 export type PercentileKey = keyof typeof percentiles
 
 export interface HistogramOptions {
@@ -36,6 +36,7 @@ export interface LatencySummary {
   max: number | null
   p50: number | null
   p90: number | null
+  p95: number | null
   p99: number | null
   p999: number | null
   p9999: number | null
@@ -208,6 +209,7 @@ export class LatencyHistogram {
       max: this.max,
       p50: this.percentile(percentiles.p50),
       p90: this.percentile(percentiles.p90),
+      p95: this.percentile(percentiles.p95),
       p99: this.percentile(percentiles.p99),
       p999: this.percentile(percentiles.p999),
       p9999: this.percentile(percentiles.p9999),
