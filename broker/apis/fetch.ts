@@ -13,7 +13,8 @@
 // * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE (below the log start or past the
 //   log end), FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH (KIP-320 currentLeaderEpoch, v9+),
 //   NOT_LEADER_OR_FOLLOWER on a broker that does not lead the partition, KAFKA_STORAGE_ERROR when the disk
-//   read fails.
+//   read fails (NOT_LEADER_OR_FOLLOWER up to v5, as Kafka sends it). An error partition carries empty records
+//   and -1 offsets, with the aborted transactions Kafka sends for that error (see `failed`).
 // * Followers (replicaId >= 0; replicaState.replicaId from v15) go to the replication layer's leader side
 //   (broker/replication/leader-fetch.ts): they read up to the log end, their fetch offset moves the high
 //   watermark and may grow the ISR, and a diverging log gets divergingEpoch (KIP-320) with no records. Their
@@ -49,7 +50,7 @@ register(Fetch, async (req, ctx) => {
   const watched = req.topics.flatMap((t) => t.partitions.map((fp) => broker.partition(nameOf(t) ?? '', fp.partition))).filter((p) => p !== undefined)
   const counter = replicaId >= 0 ? (p: Partition) => p.bytesAppended : (p: Partition) => p.bytesVisible
   const start = watched.map(counter)
-  let result = await collect(broker, req, byId, replicaId)
+  let result = await collect(broker, req, byId, replicaId, ctx.version)
   if (result.bytes >= req.minBytes || req.maxWaitMs <= 0 || result.error) return result.response
 
   const need = req.minBytes - result.bytes
@@ -68,11 +69,11 @@ register(Fetch, async (req, ctx) => {
       }))
     })
   }
-  result = await collect(broker, req, byId, replicaId)
+  result = await collect(broker, req, byId, replicaId, ctx.version)
   return result.response
 })
 
-async function collect(broker: Broker, req: FetchRequest, byId: boolean, replicaId: number) {
+async function collect(broker: Broker, req: FetchRequest, byId: boolean, replicaId: number, version: number) {
   let remaining = req.maxBytes > 0 ? req.maxBytes : 0
   let bytes = 0
   let error = false
@@ -83,14 +84,20 @@ async function collect(broker: Broker, req: FetchRequest, byId: boolean, replica
     const missing = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     const out = []
     for (const fp of t.partitions) {
-      const base = { partitionIndex: fp.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: committed ? [] : null, preferredReadReplica: -1, records: null }
+      // Kafka answers every error with empty (never null) records: librdkafka rejects a whole classic
+      // response over one null record set. A partition the metadata does not know is answered by
+      // FetchResponse.partitionResponse (aborted transactions: its default, an empty list); one that fails
+      // in the read is answered by ReplicaManager.createLogReadResult (offsets unknown, aborted: null).
+      const unknown = (errorCode: number) => ({ ...failed(fp.partition, errorCode, version), abortedTransactions: [] })
+      const readError = (errorCode: number) => failed(fp.partition, errorCode, version)
       const p = name === undefined ? undefined : broker.partition(name, fp.partition)
       if (!p) {
         error = true
         const known = name !== undefined && fp.partition >= 0 && fp.partition < (broker.topic(name)?.record.partitions ?? 0)
-        out.push({ ...base, errorCode: name === undefined ? missing : known ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })
+        out.push(name === undefined ? unknown(missing) : known ? readError(ErrorCode.NOT_LEADER_OR_FOLLOWER) : unknown(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
         continue
       }
+      const base = { partitionIndex: fp.partition, abortedTransactions: committed ? [] : null, preferredReadReplica: -1 }
       const limit = Math.min(fp.partitionMaxBytes, remaining)
       const minOne = bytes === 0
       if (replicaId >= 0) {
@@ -100,27 +107,29 @@ async function collect(broker: Broker, req: FetchRequest, byId: boolean, replica
         } catch (err) {
           broker.log.error('replica fetch read failed', { topic: name, partition: fp.partition, replicaId, err })
           error = true
-          out.push({ ...base, errorCode: ErrorCode.KAFKA_STORAGE_ERROR })
+          out.push(readError(ErrorCode.KAFKA_STORAGE_ERROR))
           continue
         }
         const diverging = r.divergingEpoch.epoch >= 0 || r.divergingEpoch.endOffset >= 0
         if (r.errorCode !== ErrorCode.NONE || diverging) error = true
         bytes += r.bytes
         remaining -= r.bytes
-        const { highWatermark, lastStableOffset, logStartOffset, divergingEpoch, records, errorCode } = r
-        out.push({ ...base, errorCode, highWatermark, lastStableOffset, logStartOffset, divergingEpoch, records })
+        // Our followers read the leader's log start from an OFFSET_OUT_OF_RANGE answer (broker/replication/
+        // fetcher.ts), so follower errors keep the partition state that Kafka would send as -1.
+        const { highWatermark, lastStableOffset, logStartOffset, divergingEpoch, errorCode } = r
+        out.push({ ...base, errorCode, highWatermark, lastStableOffset, logStartOffset, divergingEpoch, records: r.records ?? [] })
         continue
       }
       const state = { highWatermark: p.highWatermark, lastStableOffset: p.lastStableOffset, logStartOffset: p.log.logStartOffset }
       const epoch = p.checkLeaderEpoch(fp.currentLeaderEpoch)
       if (epoch !== 'ok') {
         error = true
-        out.push({ ...base, ...state, errorCode: epoch === 'fenced' ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH })
+        out.push(readError(epoch === 'fenced' ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH))
         continue
       }
       if (!p.isLeader) {
         error = true
-        out.push({ ...base, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER })
+        out.push(readError(ErrorCode.NOT_LEADER_OR_FOLLOWER))
         continue
       }
       if (limit <= 0 && !minOne) {
@@ -133,12 +142,12 @@ async function collect(broker: Broker, req: FetchRequest, byId: boolean, replica
       } catch (err) {
         broker.log.error('fetch read failed', { topic: name, partition: fp.partition, err })
         error = true
-        out.push({ ...base, ...state, errorCode: ErrorCode.KAFKA_STORAGE_ERROR })
+        out.push(readError(ErrorCode.KAFKA_STORAGE_ERROR))
         continue
       }
       if (read.kind === 'out-of-range') {
         error = true
-        out.push({ ...base, ...state, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE })
+        out.push(readError(ErrorCode.OFFSET_OUT_OF_RANGE))
         continue
       }
       bytes += read.bytes
@@ -148,4 +157,11 @@ async function collect(broker: Broker, req: FetchRequest, byId: boolean, replica
     responses.push({ topic: t.topic, topicId: t.topicId, partitions: out })
   }
   return { bytes, error, response: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses } }
+}
+
+/** A partition that failed in the read, as Kafka's ReplicaManager.createLogReadResult answers it. */
+function failed(partitionIndex: number, errorCode: number, version: number) {
+  // KafkaApis.maybeDownConvertStorageError: clients of v5 and older may not know KAFKA_STORAGE_ERROR.
+  const code = errorCode === ErrorCode.KAFKA_STORAGE_ERROR && version <= 5 ? ErrorCode.NOT_LEADER_OR_FOLLOWER : errorCode
+  return { partitionIndex, errorCode: code, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, preferredReadReplica: -1, records: [] }
 }
