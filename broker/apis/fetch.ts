@@ -1,4 +1,4 @@
-// Fetch: v4-17
+// Fetch: v0-17
 //
 // Behavior:
 // * Returns whole record batches from the fetch offset on, including a batch that starts before it (the
@@ -8,6 +8,12 @@
 //   transactions they are equal and abortedTransactions is empty for read_committed, null otherwise.
 // * Long poll: when less than minBytes is available, waits up to maxWaitMs for appends to any fetched
 //   partition, then answers with whatever is there.
+// * v0-3 answer with message sets: the batches read are down-converted to magic 0 (v0-1) or magic 1 (v2-3) as
+//   Kafka does (broker/protocol/legacy-records.ts): control batches and headers dropped, records before the
+//   fetch offset dropped from uncompressed batches, at least the first converted batch and otherwise no more
+//   bytes than were read. A batch compressed with other than gzip cannot be converted here (Kafka converts
+//   snappy and lz4 too; zstd it cannot either): UNSUPPORTED_COMPRESSION_TYPE with null records, as Kafka's
+//   partitionResponse writes it. v0-2 limits are hard (no first batch beyond partitionMaxBytes, KIP-74 is v3+).
 // * Fetch sessions (KIP-227) are declined: the response's sessionId is always 0, so clients send full
 //   fetches. A request naming a session we never created gets FETCH_SESSION_ID_NOT_FOUND.
 // * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE (below the log start or past the
@@ -21,7 +27,7 @@
 //   long poll waits for appends; a consumer's waits for bytes below the high watermark.
 //
 // Version notes:
-// * v4: isolationLevel, lastStableOffset, abortedTransactions; v5: logStartOffset; v7: sessions;
+// * v1: throttleTimeMs; v3: maxBytes; v4: isolationLevel, lastStableOffset, abortedTransactions; v5: logStartOffset; v7: sessions;
 //   v9: currentLeaderEpoch; v11: rackId, preferredReadReplica; v12: flexible, lastFetchedEpoch,
 //   tagged divergingEpoch/currentLeader/snapshotId (defaults here: no divergence on a single broker; platformatic
 //   cannot skip tagged fields inside arrays, so they stay at their defaults); v13: topics by id
@@ -29,6 +35,7 @@
 //   redirect); v17: replicaDirectoryId
 
 import { ErrorCode } from '../protocol/errors.ts'
+import { downConvert, UnsupportedCodec } from '../protocol/legacy-records.ts'
 import { Fetch } from '../protocol/messages/fetch.ts'
 import type { Out } from '../protocol/schema.ts'
 import type { Broker } from '../broker.ts'
@@ -99,7 +106,7 @@ async function collect(broker: Broker, req: FetchRequest, byId: boolean, replica
       }
       const base = { partitionIndex: fp.partition, abortedTransactions: committed ? [] : null, preferredReadReplica: -1 }
       const limit = Math.min(fp.partitionMaxBytes, remaining)
-      const minOne = bytes === 0
+      const minOne = bytes === 0 && version >= 3
       if (replicaId >= 0) {
         let r
         try {
@@ -150,9 +157,20 @@ async function collect(broker: Broker, req: FetchRequest, byId: boolean, replica
         out.push(readError(ErrorCode.OFFSET_OUT_OF_RANGE))
         continue
       }
+      let records: Buffer[] = read.records
+      if (version <= 3 && read.bytes > 0) {
+        try {
+          records = downConvert(read.records, version <= 1 ? 0 : 1, fp.fetchOffset)
+        } catch (err) {
+          if (!(err instanceof UnsupportedCodec)) throw err
+          error = true
+          out.push({ ...unknown(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE), records: null })
+          continue
+        }
+      }
       bytes += read.bytes
       remaining -= read.bytes
-      out.push({ ...base, ...state, errorCode: ErrorCode.NONE, records: read.records })
+      out.push({ ...base, ...state, errorCode: ErrorCode.NONE, records })
     }
     responses.push({ topic: t.topic, topicId: t.topicId, partitions: out })
   }

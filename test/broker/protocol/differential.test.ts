@@ -473,6 +473,34 @@ describe('Metadata', () => {
     clusterAuthorizedOperations: i32,
   })
 
+  it('kafkajs v0 request: same bytes (an empty list stays empty: v0 has no null, empty means all topics)', async () => {
+    await fc.assert(
+      fc.asyncProperty(list(name), async (topics) => {
+        const theirs = await kjsBody(kafkajs('metadata', 0).request({ topics }), 3, 0)
+        return ours(Metadata, 0, { topics: topics.map((n) => ({ name: n })) }).equals(theirs)
+      }),
+      runs,
+    )
+  })
+
+  it('kafkajs v0 response: decodes our encoding (no rack, controller, cluster id or isInternal in v0)', async () => {
+    await fc.assert(
+      fc.asyncProperty(metadataResponse, async (res) => {
+        const got = await kafkajs('metadata', 0).response.decode(ourResponse(Metadata, 0, res))
+        const want = {
+          brokers: res.brokers.map(({ nodeId, host, port }) => ({ nodeId, host, port })),
+          topicMetadata: res.topics.map((t) => ({
+            topicErrorCode: t.errorCode,
+            topic: t.name,
+            partitionMetadata: t.partitions.map((p) => ({ partitionErrorCode: p.errorCode, partitionId: p.partitionIndex, leader: p.leaderId, replicas: p.replicaNodes, isr: p.isrNodes })),
+          })),
+        }
+        return same(got, want)
+      }),
+      runs,
+    )
+  })
+
   for (const v of [1, 2, 3, 4, 5, 6]) {
     it(`kafkajs v${v} request: same bytes`, async () => {
       await fc.assert(
@@ -606,7 +634,7 @@ describe('Fetch', () => {
     forgottenTopicsData: r.forgottenTopics.map((t) => ({ topic: t.topic, partitions: t.partitions })),
   })
 
-  for (let v = 4; v <= 11; v++) {
+  for (let v = 0; v <= 11; v++) {
     it(`kafkajs v${v} request: same bytes`, async () => {
       await fc.assert(
         fc.asyncProperty(fetchRequest, async (r) => {
@@ -903,6 +931,29 @@ describe('ListOffsets', () => {
   const listOffsetsResponse = fc.record({
     throttleTimeMs: i32,
     topics: list(fc.record({ name, partitions: list(fc.record({ partitionIndex: i32, errorCode, timestamp: i64, offset: i64, leaderEpoch: i32 })) })),
+  })
+
+  it('kafkajs v0 request: same bytes (maxNumOffsets per partition)', async () => {
+    await fc.assert(
+      fc.asyncProperty(listOffsetsRequest, fc.nat({ max: 2 ** 31 - 1 }), async (r, maxNumOffsets) => {
+        const theirs = await kjsBody(kafkajs('listOffsets', 0).request({ ...r, topics: r.topics.map((t) => ({ ...t, partitions: t.partitions.map((p) => ({ ...p, maxNumOffsets })) })) }), 2, 0)
+        const mine = ours(ListOffsets, 0, { ...ourListOffsets(r), topics: ourListOffsets(r).topics!.map((t) => ({ ...t, partitions: t.partitions!.map((p) => ({ ...p, maxNumOffsets })) })) })
+        return mine.equals(theirs)
+      }),
+      runs,
+    )
+  })
+
+  it('kafkajs v0 response: decodes our oldStyleOffsets', async () => {
+    const res = fc.record({ topics: list(fc.record({ name, partitions: list(fc.record({ partitionIndex: i32, errorCode, oldStyleOffsets: list(i64) })) })) })
+    await fc.assert(
+      fc.asyncProperty(res, async (r) => {
+        const got = await kafkajs('listOffsets', 0).response.decode(ourResponse(ListOffsets, 0, r))
+        const want = r.topics.map((t) => ({ topic: t.name, partitions: t.partitions.map((p) => ({ partition: p.partitionIndex, errorCode: p.errorCode, offsets: p.oldStyleOffsets.map(String) })) }))
+        return same(got.responses, want)
+      }),
+      runs,
+    )
   })
 
   for (const v of [1, 2, 3]) {
