@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes a fresh clone runnable: installs npm dependencies when package-lock.json changed since the last
-# install, installs the system tools the tests drive (kcat) when they are missing, and builds dist/.
+# install, installs the system tools the tests drive (kcat, python3-kafka, python3-confluent-kafka) when they
+# are missing, and builds dist/.
 # Runs before `npm start`, `npm test` and `npm run bench`; cheap when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,16 +15,23 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-if [ "$want_test_tools" = 1 ] && ! command -v kcat >/dev/null 2>&1; then
+# Debian packages the interop tests drive: kcat, and the Python clients run with Debian's own python3.
+missing=()
+if [ "$want_test_tools" = 1 ]; then
+  command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+  /usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || missing+=(python3-kafka)
+  /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing+=(python3-confluent-kafka)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "prepare: installing kcat (apt-get install kcat)" >&2
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null 2>&1; then
+    echo "prepare: installing ${missing[*]} (apt-get install)" >&2
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
       apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
   else
-    echo "prepare: kcat is missing and cannot be installed here (not root or no apt-get)." >&2
-    echo "prepare: install it (Debian: apt-get install kcat); the kcat interop tests will fail without it." >&2
+    echo "prepare: ${missing[*]} missing and cannot be installed here (not root or no apt-get)." >&2
+    echo "prepare: install them (Debian: apt-get install ${missing[*]}); the interop tests that use them will fail without." >&2
   fi
 fi
 

@@ -1,4 +1,4 @@
-// ApiVersions: v0-3
+// ApiVersions: v0-4
 //
 // Behavior:
 // * Lists every registered API with the version range we serve (derived from the registry).
@@ -7,7 +7,7 @@
 //
 // Version notes:
 // * v1: throttleTimeMs
-// * v3: flexible; response header stays v0
+// * v3: flexible; response header stays v0; v4: same as v3 (KAFKA-17011 concerns feature ranges we do not list)
 
 import { ApiVersions } from '../protocol/messages/api-versions.ts'
 import { register, supportedApiKeys } from './registry.ts'

@@ -1,4 +1,4 @@
-// FindCoordinator: v0-4
+// FindCoordinator: v0-6
 //
 // Behavior:
 // * Key type 0 (group): the leader of the group's __consumer_offsets partition, at its endpoint for the
@@ -6,11 +6,13 @@
 //   topic does not exist yet (this request creates it, as in Kafka). COORDINATOR_LOAD_IN_PROGRESS comes
 //   from the group APIs while the coordinator loads.
 // * Key type 1 (transactional id): this broker (transactions are not implemented).
-// * Other key types get INVALID_REQUEST.
+// * Key type 2 (share group, v6+): COORDINATOR_NOT_AVAILABLE, as Kafka 3.9 answers while share groups
+//   (KIP-932) are not implemented; INVALID_REQUEST before v6, like other unknown key types.
 //
 // Version notes:
 // * v1: keyType, errorMessage, throttleTimeMs; v2: same as v1; v3: flexible
 // * v4: a batch of keys in, one coordinators entry per key out (KIP-699); the single-key fields go
+// * v5: may answer TRANSACTION_ABORTABLE (transactions only); v6: key type 2
 
 import { partitionForGroup } from '../group/records.ts'
 import { ErrorCode } from '../protocol/errors.ts'
@@ -19,6 +21,7 @@ import { register } from './registry.ts'
 
 const GROUP = 0
 const TRANSACTION = 1
+const SHARE = 2
 
 register(FindCoordinator, (req, ctx) => {
   const { broker } = ctx
@@ -27,6 +30,7 @@ register(FindCoordinator, (req, ctx) => {
   if (req.keyType === GROUP && (!offsets || !broker.groupsReady)) void broker.startGroups('request')
   const unavailable = { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'The coordinator is not available.', nodeId: -1, host: '', port: -1 }
   const answer = (key: string) => {
+    if (req.keyType === SHARE && ctx.version >= 6) return unavailable
     if (req.keyType !== GROUP && req.keyType !== TRANSACTION) {
       return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown coordinator key type ${req.keyType}`, nodeId: -1, host: '', port: -1 }
     }

@@ -1,4 +1,4 @@
-// InitProducerId: v0-4
+// InitProducerId: v0-5
 //
 // Behavior:
 // * Idempotent producers (transactionalId null) get a fresh producer id with epoch 0 on every call, as in
@@ -7,7 +7,8 @@
 //
 // Version notes:
 // * v2: flexible; v3: producerId/producerEpoch in the request (KIP-360 epoch bump, ignored for idempotent
-//   producers, which always get a new id); v4: PRODUCER_FENCED may be returned (transactions only)
+//   producers, which always get a new id); v4: PRODUCER_FENCED may be returned (transactions only);
+//   v5: TRANSACTION_ABORTABLE may be returned (transactions only)
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { InitProducerId } from '../protocol/messages/init-producer-id.ts'

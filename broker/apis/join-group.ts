@@ -1,4 +1,4 @@
-// JoinGroup: v0-7
+// JoinGroup: v0-9
 //
 // Behavior:
 // * Joins the member to the group (created when the first member without an id arrives) and answers once
@@ -15,6 +15,7 @@
 // * v4: a dynamic member without an id gets MEMBER_ID_REQUIRED with its new id and joins again (KIP-394)
 // * v5: groupInstanceId (static membership, KIP-345); v6: flexible
 // * v7: protocolType in the response, protocolName nullable (null on errors)
+// * v8: the member's reason (accepted; Kafka only logs it); v9: skipAssignment, false for a classic group (KIP-848)
 
 import { JoinGroup } from '../protocol/messages/join-group.ts'
 import { register } from './registry.ts'
@@ -41,6 +42,7 @@ register(JoinGroup, async (req, ctx) => {
     protocolType: result.protocolType,
     protocolName: v >= 7 ? result.protocolName : (result.protocolName ?? ''),
     leader: result.leader,
+    skipAssignment: false,
     memberId: result.memberId,
     members: result.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: m.metadata })),
   }

@@ -1,4 +1,4 @@
-// LeaveGroup: v0-4
+// LeaveGroup: v0-5
 //
 // Behavior:
 // * Removes members from the group at once (no session timeout to wait for), which starts a rebalance of
@@ -10,7 +10,7 @@
 // Version notes:
 // * v1: throttleTimeMs; v2: same as v1
 // * v3: a batch of members, each with its own error (KIP-345); before v3 one memberId and one errorCode
-// * v4: flexible
+// * v4: flexible; v5: each member's reason (accepted; Kafka only logs it)
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { LeaveGroup } from '../protocol/messages/leave-group.ts'

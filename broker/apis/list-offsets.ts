@@ -1,15 +1,25 @@
-// ListOffsets: v1-7
+// ListOffsets: v0-9
 //
 // Behavior:
 // * timestamp -1: the latest offset (high watermark, or last stable offset for read_committed);
 //   -2: the log start offset; -3 (v7+, KIP-734): the offset and timestamp of the record with the largest
-//   timestamp; any other value >= 0: the first offset whose timestamp is at or after it, or -1 if none.
+//   timestamp; -4 (v8+, KIP-405): the local log start, which without tiered storage is the log start; -5
+//   (v9+, KIP-1005): the last tiered offset, which without tiered storage is -1 (timestamp and leader epoch -1,
+//   no error), as in Kafka; any other value >= 0: the first offset whose timestamp is at or after it, or -1 if
+//   none.
+// * v0 (Kafka's legacy lookup): up to maxNumOffsets segment start offsets, newest first, for -1 from the log
+//   end, for -2 the log start, otherwise from the last segment modified at or before the timestamp (see
+//   PartitionLog.legacyOffsetsBefore); a consumer's offsets above the high watermark become the high
+//   watermark. Other negative timestamps get UNSUPPORTED_VERSION.
 // * Offsets past what the isolation level may read are never returned.
 // * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH (v4+),
-//   UNSUPPORTED_VERSION for -3 below v7, KAFKA_STORAGE_ERROR when the disk read fails.
+//   UNSUPPORTED_VERSION for -3 below v7, -4 below v8 and -5 below v9, KAFKA_STORAGE_ERROR when the disk read
+//   fails.
 //
 // Version notes:
+// * v0: maxNumOffsets in, oldStyleOffsets out; v1: one offset and its timestamp
 // * v2: isolationLevel; v4: currentLeaderEpoch in, leaderEpoch out; v6: flexible; v7: max timestamp (-3)
+// * v8: local log start (-4); v9: last tiered offset (-5)
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { ListOffsets } from '../protocol/messages/list-offsets.ts'
@@ -18,6 +28,9 @@ import { register } from './registry.ts'
 const LATEST = -1
 const EARLIEST = -2
 const MAX_TIMESTAMP = -3
+const EARLIEST_LOCAL = -4
+const LATEST_TIERED = -5
+const CONSUMER = -1
 const READ_COMMITTED = 1
 
 register(ListOffsets, async (req, ctx) => {
@@ -43,10 +56,22 @@ register(ListOffsets, async (req, ctx) => {
         partitions.push({ ...base, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER })
         continue
       }
+      if (ctx.version === 0) {
+        if (rp.timestamp < EARLIEST) {
+          partitions.push({ ...base, errorCode: ErrorCode.UNSUPPORTED_VERSION })
+          continue
+        }
+        let offsets = p.log.legacyOffsetsBefore(rp.timestamp, rp.maxNumOffsets)
+        const hw = p.highWatermark
+        if (req.replicaId === CONSUMER && offsets.some((o) => o > hw)) offsets = [hw, ...offsets.filter((o) => o <= hw)]
+        partitions.push({ ...base, errorCode: ErrorCode.NONE, oldStyleOffsets: offsets })
+        continue
+      }
       const limit = committed ? p.lastStableOffset : p.highWatermark
       const ok = { ...base, errorCode: ErrorCode.NONE, leaderEpoch: p.leaderEpoch }
       if (rp.timestamp === LATEST) partitions.push({ ...ok, offset: limit })
-      else if (rp.timestamp === EARLIEST) partitions.push({ ...ok, offset: p.log.logStartOffset })
+      else if (rp.timestamp === EARLIEST || (rp.timestamp === EARLIEST_LOCAL && ctx.version >= 8)) partitions.push({ ...ok, offset: p.log.logStartOffset })
+      else if (rp.timestamp === LATEST_TIERED && ctx.version >= 9) partitions.push({ ...ok, leaderEpoch: -1 })
       else if (rp.timestamp === MAX_TIMESTAMP) {
         if (ctx.version < 7) {
           partitions.push({ ...base, errorCode: ErrorCode.UNSUPPORTED_VERSION })

@@ -1,4 +1,4 @@
-// Metadata: v1-12
+// Metadata: v0-12
 //
 // Behavior:
 // * Brokers: every registered, unfenced broker, at its endpoint for the listener the request came in on
@@ -14,6 +14,9 @@
 // * Authorized operations are not computed yet: INT32_MIN ("not requested / unknown").
 //
 // Version notes:
+// * v0: an empty topic list means all topics (v1+: null does, empty means none); replicas and ISR list only
+//   live brokers, and a partition missing some gets REPLICA_NOT_AVAILABLE (Kafka's errorUnavailableEndpoints)
+// * v1: null topics, rack, controllerId, isInternal; v2: clusterId; v3: throttleTimeMs
 // * v4: allowAutoTopicCreation
 // * v7: leaderEpoch per partition
 // * v9: flexible
@@ -33,13 +36,14 @@ register(Metadata, async (req, ctx) => {
   const autoCreate = broker.config.bool('auto.create.topics.enable') && (ctx.version < 4 || req.allowAutoTopicCreation)
 
   const topics = []
-  if (req.topics === null) {
-    for (const t of broker.image.topics()) topics.push(describe(broker.image, t))
+  const v0 = ctx.version === 0
+  if (req.topics === null || (v0 && req.topics.length === 0)) {
+    for (const t of broker.image.topics()) topics.push(describe(broker.image, t, v0))
   } else {
     for (const want of req.topics) {
       if (want.name === null || want.name === undefined) {
         const t = want.topicId && want.topicId !== ZERO_UUID ? broker.image.topicById(want.topicId) : undefined
-        topics.push(t ? describe(broker.image, t) : missing(null, want.topicId, ErrorCode.UNKNOWN_TOPIC_ID))
+        topics.push(t ? describe(broker.image, t, v0) : missing(null, want.topicId, ErrorCode.UNKNOWN_TOPIC_ID))
         continue
       }
       const name = want.name
@@ -64,7 +68,7 @@ register(Metadata, async (req, ctx) => {
         }
       }
       if (!t) topics.push(missing(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
-      else topics.push(describe(broker.image, t))
+      else topics.push(describe(broker.image, t, v0))
     }
   }
 
@@ -83,22 +87,27 @@ register(Metadata, async (req, ctx) => {
   }
 })
 
-function describe(image: MetadataImage, t: TopicInfo) {
+function describe(image: MetadataImage, t: TopicInfo, onlyLive: boolean) {
   const live = (id: number) => image.broker(id)?.fenced === false
   return {
     errorCode: ErrorCode.NONE,
     name: t.name,
     topicId: t.topicId,
     isInternal: t.name.startsWith('__'),
-    partitions: t.partitions.map((p) => ({
-      errorCode: p.leader === -1 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
-      partitionIndex: p.partition,
-      leaderId: p.leader,
-      leaderEpoch: p.leaderEpoch,
-      replicaNodes: [...p.replicas],
-      isrNodes: [...p.isr],
-      offlineReplicas: p.replicas.filter((r) => !live(r)),
-    })),
+    partitions: t.partitions.map((p) => {
+      const replicaNodes = onlyLive ? p.replicas.filter(live) : [...p.replicas]
+      const isrNodes = onlyLive ? p.isr.filter(live) : [...p.isr]
+      const partial = replicaNodes.length < p.replicas.length || isrNodes.length < p.isr.length
+      return {
+        errorCode: p.leader === -1 ? ErrorCode.LEADER_NOT_AVAILABLE : partial ? ErrorCode.REPLICA_NOT_AVAILABLE : ErrorCode.NONE,
+        partitionIndex: p.partition,
+        leaderId: p.leader,
+        leaderEpoch: p.leaderEpoch,
+        replicaNodes,
+        isrNodes,
+        offlineReplicas: p.replicas.filter((r) => !live(r)),
+      }
+    }),
     topicAuthorizedOperations: UNKNOWN_OPERATIONS,
   }
 }

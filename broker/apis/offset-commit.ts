@@ -1,4 +1,4 @@
-// OffsetCommit: v2-9
+// OffsetCommit: v0-9
 //
 // Behavior:
 // * Stores the offsets (with their metadata string and leader epoch) in __consumer_offsets and answers once
@@ -11,8 +11,12 @@
 //   member has its new generation but has not synced yet), COORDINATOR_LOAD_IN_PROGRESS, NOT_COORDINATOR
 //   (storage failed), REQUEST_TIMED_OUT (not durable within offsets.commit.timeout.ms).
 // * A null metadata string is stored as "".
+// * v0 stored offsets in ZooKeeper, which a KRaft broker does not have: as Kafka 3.9 in KRaft mode, every
+//   partition gets UNSUPPORTED_VERSION (UNKNOWN_TOPIC_OR_PARTITION when none of them exists).
 //
 // Version notes:
+// * v1: generationId, memberId and a per-partition commitTimestamp (-1: the time of the commit), kept as the
+//   offset's commit timestamp
 // * v2-4: retentionTimeMs (-1: the broker's offsets.retention.minutes; otherwise kept as the offset's
 //   expire timestamp); v3: throttleTimeMs; v5: retentionTimeMs gone; v6: committedLeaderEpoch
 // * v7: groupInstanceId; v8: flexible
@@ -36,11 +40,14 @@ register(OffsetCommit, async (req, ctx) => {
       if (!broker.partition(t.name, p.partitionIndex)) errors[ti]![pi] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
       else if (Buffer.byteLength(metadata) > maxMetadata) errors[ti]![pi] = ErrorCode.OFFSET_METADATA_TOO_LARGE
       else {
-        entries.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: v >= 6 ? p.committedLeaderEpoch : -1, metadata })
+        entries.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: v >= 6 ? p.committedLeaderEpoch : -1, metadata, commitTimestamp: v === 1 ? p.commitTimestamp : -1 })
         slots.push([ti, pi])
       }
     })
   })
+  if (v === 0 && errors.flat().some((e) => e !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)) {
+    return { throttleTimeMs: 0, topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNSUPPORTED_VERSION })) })) }
+  }
   const results = await broker.groups.commitOffsets(
     req.groupId,
     {

@@ -1,4 +1,4 @@
-// OffsetFetch: v1-8
+// OffsetFetch: v0-9
 //
 // Behavior:
 // * Returns the group's committed offsets with their metadata and leader epoch, whatever state the group
@@ -7,12 +7,15 @@
 // * topics null (v2+): every committed offset of the group (kafkajs sends an empty topic list as null).
 // * requireStable (v7+): would wait out pending transactional commits; there are no transactions yet, so
 //   nothing is ever pending.
+// * v0 read ZooKeeper, which a KRaft broker does not have: as Kafka 3.9 in KRaft mode, every requested
+//   partition gets UNSUPPORTED_VERSION (offset -1, metadata "").
 // * Errors: COORDINATOR_LOAD_IN_PROGRESS while the group's offsets partition loads, NOT_COORDINATOR,
 //   COORDINATOR_NOT_AVAILABLE: top-level from v2 on (per group in v8), per partition in v1.
 //
 // Version notes:
 // * v2: topics nullable, top-level errorCode; v3: throttleTimeMs; v5: committedLeaderEpoch; v6: flexible
 // * v7: requireStable; v8: a batch of groups, each with its own topics and errorCode
+// * v9: memberId and memberEpoch, for KIP-848 groups; a classic group ignores them, as Kafka 3.9's does
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { OffsetFetch } from '../protocol/messages/offset-fetch.ts'
@@ -30,7 +33,7 @@ register(OffsetFetch, (req, ctx) => {
       }),
     }
   }
-  const res = groups.fetchOffsets(req.groupId, v >= 2 ? req.topics : (req.topics ?? []), req.requireStable)
+  const res = v === 0 ? { errorCode: ErrorCode.UNSUPPORTED_VERSION, topics: [] } : groups.fetchOffsets(req.groupId, v >= 2 ? req.topics : (req.topics ?? []), req.requireStable)
   if (res.errorCode !== ErrorCode.NONE && v < 2) {
     // No top-level error code before v2: every requested partition carries it.
     return {

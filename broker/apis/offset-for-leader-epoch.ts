@@ -1,4 +1,4 @@
-// OffsetForLeaderEpoch: v2-4
+// OffsetForLeaderEpoch: v0-4
 //
 // Behavior:
 // * Per partition, the end offset of the largest leader epoch <= the requested one, from the log's leader-epoch
@@ -7,13 +7,13 @@
 //   answers NONE with leaderEpoch -1 and endOffset -1; one below the first cached epoch answers that first start
 //   offset (Kafka's LeaderEpochFileCache.endOffsetFor).
 // * Only the leader answers consumers (replicaId -1) and followers (replicaId >= 0); the debugging id -2 (and every
-//   v2 request, which cannot carry a replicaId) may be answered by a follower too, as in Kafka's KafkaApis.
+//   v0-2 request, which cannot carry a replicaId) may be answered by a follower too, as in Kafka's KafkaApis.
 // * Errors per partition, in Kafka's order: UNKNOWN_TOPIC_OR_PARTITION, then FENCED_LEADER_EPOCH /
 //   UNKNOWN_LEADER_EPOCH from currentLeaderEpoch (-1 skips the check), then NOT_LEADER_OR_FOLLOWER.
 //
 // Version notes:
-// * v2: currentLeaderEpoch, throttleTimeMs; v3: replicaId; v4: flexible. v0-1 are not served (Kafka 4 dropped
-//   them too, KIP-896).
+// * v0: the end offset only; v1: leaderEpoch in the response; v2: currentLeaderEpoch, throttleTimeMs;
+//   v3: replicaId; v4: flexible
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { OffsetForLeaderEpoch } from '../protocol/messages/offset-for-leader-epoch.ts'

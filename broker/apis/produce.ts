@@ -1,8 +1,10 @@
-// Produce: v3-9
+// Produce: v0-11
 //
 // Behavior:
 // * Each partition's records must be exactly one RecordBatch v2 (as Kafka requires from v3): framing, magic,
-//   CRC-32C and record count are checked; the batch is appended as sent (compressed batches stay
+//   CRC-32C and record count are checked; zstd needs v7+ (UNSUPPORTED_COMPRESSION_TYPE below). v0-2 may
+//   instead carry a message set of magic 0 or 1, which is converted to one v2 batch (no producer id;
+//   gzip-compressed if its messages were) and then handled like one (broker/protocol/legacy-records.ts); the batch is appended as sent (compressed batches stay
 //   compressed) after its baseOffset and partitionLeaderEpoch are patched in place.
 // * acks=0 gets no response; acks=1 is answered after the append, acks=-1 once the high watermark passes the
 //   batch (every in-sync replica has it: broker/replication/leader-state.ts), both after the fsync when the
@@ -12,7 +14,8 @@
 //   A retried idempotent batch waits the same way for the high watermark to pass its original offsets.
 // * message.timestamp.type=LogAppendTime rewrites maxTimestamp and recomputes the CRC.
 // * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, CORRUPT_MESSAGE (framing, CRC), INVALID_RECORD (more
-//   than one batch, bad count), UNSUPPORTED_FOR_MESSAGE_FORMAT (magic < 2), MESSAGE_TOO_LARGE
+//   than one batch, bad count, magic < 2 from v3 on), UNSUPPORTED_COMPRESSION_TYPE (zstd below v7; a message
+//   set compressed with other than gzip, which this broker cannot convert where Kafka would), MESSAGE_TOO_LARGE
 //   (max.message.bytes), NOT_ENOUGH_REPLICAS, INVALID_TXN_STATE (transactional batch: no transactions yet),
 //   KAFKA_STORAGE_ERROR (the disk failed; nothing was appended), INVALID_TOPIC_EXCEPTION for internal topics. INVALID_REQUIRED_ACKS for acks outside -1, 0, 1.
 // * Idempotent batches (producerId >= 0) go through the partition's producer state (broker/producers): a retried
@@ -20,13 +23,17 @@
 //   OUT_OF_ORDER_SEQUENCE_NUMBER and INVALID_PRODUCER_EPOCH otherwise, as Kafka does.
 //
 // Version notes:
+// * v0-2: message sets (magic 0/1) or, as Kafka lets them, a v2 batch; v1: throttleTimeMs; v2: logAppendTimeMs
+// * v3: RecordBatch v2 only, transactionalId
 // * v5: logStartOffset in the response
 // * v8: recordErrors, errorMessage
-// * v9: flexible
+// * v7: zstd; v9: flexible; v10: tagged currentLeader and nodeEndpoints (left at their defaults: the client
+//   refreshes metadata after NOT_LEADER_OR_FOLLOWER, as before KIP-951); v11: may answer TRANSACTION_ABORTABLE
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { Produce } from '../protocol/messages/produce.ts'
-import { checkBatchFrame, RecordBatchView } from '../protocol/record-batch.ts'
+import { magicOf, readMessageSet, upConvert } from '../protocol/legacy-records.ts'
+import { checkBatchFrame, Compression, RecordBatchView } from '../protocol/record-batch.ts'
 import type { In } from '../protocol/schema.ts'
 import type { Broker } from '../broker.ts'
 import { ackErrorCode } from '../replication/leader-state.ts'
@@ -43,7 +50,7 @@ register(Produce, async (req, ctx) => {
     name: topic.name,
     partitionResponses: topic.partitionData.map((p): PartitionResponse => {
       if (acks !== 0 && acks !== 1 && acks !== -1) return fail(p.index, ErrorCode.INVALID_REQUIRED_ACKS)
-      const r = appendOne(broker, topic.name, p.index, p.records, acks, req.timeoutMs)
+      const r = appendOne(broker, topic.name, p.index, p.records, acks, req.timeoutMs, ctx.version)
       if ('wait' in r) {
         pending.push(r.wait)
         return r.response
@@ -60,7 +67,7 @@ function fail(index: number, errorCode: number, errorMessage: string | null = nu
   return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage }
 }
 
-function appendOne(broker: Broker, topicName: string, index: number, records: Buffer | null, acks: number, timeoutMs: number): PartitionResponse | { response: PartitionResponse; wait: Promise<void> } {
+function appendOne(broker: Broker, topicName: string, index: number, records: Buffer | null, acks: number, timeoutMs: number, version: number): PartitionResponse | { response: PartitionResponse; wait: Promise<void> } {
   const topic = broker.topic(topicName)
   const partition = topic?.partitions[index]
   if (!topic || index < 0 || index >= topic.record.partitions) return fail(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
@@ -69,9 +76,20 @@ function appendOne(broker: Broker, topicName: string, index: number, records: Bu
   // Internal topics (__consumer_offsets) are written by their coordinators only, as in Kafka.
   if (topic.record.internal) return fail(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topicName}`)
   if (!records || records.length === 0) return fail(index, ErrorCode.CORRUPT_MESSAGE, 'empty records')
+  const magic = magicOf(records)
+  const onlyV2 = `Produce requests with version ${version} are only allowed to contain record batches with magic version 2`
+  if (magic === 0 || magic === 1) {
+    if (version >= 3) return fail(index, ErrorCode.INVALID_RECORD, onlyV2)
+    const set = readMessageSet(records)
+    if ('kind' in set) {
+      if (set.kind === 'unsupported-codec') return fail(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `message sets compressed with codec ${set.codec} cannot be converted by this broker`)
+      return fail(index, set.kind === 'corrupt' ? ErrorCode.CORRUPT_MESSAGE : ErrorCode.INVALID_RECORD, set.message)
+    }
+    records = upConvert(set.messages, set.compression)
+  }
   const framed = checkBatchFrame(records, 0)
   if ('kind' in framed) {
-    if (framed.kind === 'bad-magic') return fail(index, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, `record batch magic ${framed.magic}; only magic 2 is accepted`)
+    if (framed.kind === 'bad-magic') return fail(index, ErrorCode.INVALID_RECORD, onlyV2)
     return fail(index, ErrorCode.CORRUPT_MESSAGE, `malformed record batch (${framed.kind})`)
   }
   if (framed.size !== records.length) return fail(index, ErrorCode.INVALID_RECORD, 'Produce requests v3+ must carry exactly one record batch per partition')
@@ -80,6 +98,7 @@ function appendOne(broker: Broker, topicName: string, index: number, records: Bu
     return fail(index, ErrorCode.MESSAGE_TOO_LARGE, `batch of ${records.length} bytes is larger than max.message.bytes ${maxBytes}`)
   }
   const batch = new RecordBatchView(records, 0)
+  if (version < 7 && batch.compression === Compression.zstd) return fail(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `Produce requests with version ${version} are not allowed to use ZStandard compression`)
   if (!batch.isCrcValid()) return fail(index, ErrorCode.CORRUPT_MESSAGE, 'record batch CRC-32C mismatch')
   if (batch.recordCount <= 0 || batch.lastOffsetDelta !== batch.recordCount - 1) {
     return fail(index, ErrorCode.INVALID_RECORD, `record count ${batch.recordCount} does not match lastOffsetDelta ${batch.lastOffsetDelta}`)

@@ -1,4 +1,4 @@
-// SyncGroup: v0-4
+// SyncGroup: v0-5
 //
 // Behavior:
 // * The leader sends every member's assignment; the coordinator stores the group (generation, members,
@@ -10,6 +10,8 @@
 //
 // Version notes:
 // * v1: throttleTimeMs; v2: same as v1; v3: groupInstanceId; v4: flexible
+// * v5: protocolType and protocolName both ways (KIP-559): when given they must match the group's, else
+//   INCONSISTENT_GROUP_PROTOCOL; the response carries the group's
 
 import { SyncGroup } from '../protocol/messages/sync-group.ts'
 import { register } from './registry.ts'
@@ -19,7 +21,9 @@ register(SyncGroup, async (req, ctx) => {
     generationId: req.generationId,
     memberId: req.memberId,
     groupInstanceId: ctx.version >= 3 ? req.groupInstanceId : null,
+    protocolType: ctx.version >= 5 ? req.protocolType : null,
+    protocolName: ctx.version >= 5 ? req.protocolName : null,
     assignments: req.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
   })
-  return { throttleTimeMs: 0, errorCode: result.errorCode, assignment: result.assignment }
+  return { throttleTimeMs: 0, errorCode: result.errorCode, protocolType: result.protocolType, protocolName: result.protocolName, assignment: result.assignment }
 })

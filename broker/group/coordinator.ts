@@ -120,6 +120,8 @@ export interface CommitEntry {
   readonly offset: number
   readonly leaderEpoch: number
   readonly metadata: string
+  /** OffsetCommit v1's commitTimestamp; absent or -1: the time of the commit. */
+  readonly commitTimestamp?: number
 }
 
 export interface FetchedPartition {
@@ -365,7 +367,7 @@ export class GroupCoordinator {
     if (error !== ErrorCode.NONE) return all(error)
     const now = this.clock.now()
     const expireTimestamp = req.retentionTimeMs >= 0 ? now + req.retentionTimeMs : -1
-    const values = entries.map((e) => ({ offset: e.offset, leaderEpoch: e.leaderEpoch, metadata: e.metadata, commitTimestamp: now, expireTimestamp }))
+    const values = entries.map((e) => ({ offset: e.offset, leaderEpoch: e.leaderEpoch, metadata: e.metadata, commitTimestamp: (e.commitTimestamp ?? -1) === -1 ? now : e.commitTimestamp!, expireTimestamp }))
     const records = entries.map((e, i) => ({ key: encodeOffsetKey(groupId, e.topic, e.partition), value: encodeOffsetValue(values[i]!) }))
     const g = group
     g.pendingOffsetWrites++

@@ -31,11 +31,11 @@ const ATTR_LOG_APPEND_TIME = 0x08
 const ATTR_TRANSACTIONAL = 0x10
 const ATTR_CONTROL = 0x20
 
-function readInt64(buf: Buffer, at: number): number {
+export function readInt64(buf: Buffer, at: number): number {
   return buf.readInt32BE(at) * TWO_32 + buf.readUInt32BE(at + 4)
 }
 
-function writeInt64(buf: Buffer, at: number, v: number): void {
+export function writeInt64(buf: Buffer, at: number, v: number): void {
   const hi = Math.floor(v / TWO_32)
   buf.writeInt32BE(hi, at)
   buf.writeUInt32BE(v - hi * TWO_32, at + 4)

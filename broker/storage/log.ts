@@ -590,6 +590,23 @@ export class PartitionLog {
     return null
   }
 
+  /**
+   * ListOffsets v0 (Kafka's UnifiedLog.legacyFetchOffsetsBefore): up to maxNumOffsets segment start offsets,
+   * newest first, from the last segment last modified at or before `ts` (-1: the log end, -2: the log start).
+   * A segment's last modification is taken as its largest record timestamp (its creation time while it has
+   * none), where Kafka reads the file's mtime.
+   */
+  legacyOffsetsBefore(ts: number, maxNumOffsets: number): number[] {
+    const entries = this.#segments.map((seg) => ({ offset: Math.max(seg.baseOffset, this.#logStartOffset), time: seg.maxTimestamp >= 0 ? seg.maxTimestamp : seg.createdTime }))
+    if (this.#active.size > 0) entries.push({ offset: this.#logEndOffset, time: this.#clock.now() })
+    let start = entries.length - 1
+    if (ts === -2) start = 0
+    else if (ts !== -1) while (start >= 0 && entries[start]!.time > ts) start--
+    const out: number[] = []
+    for (let i = start; i >= 0 && out.length < maxNumOffsets; i--) out.push(entries[i]!.offset)
+    return out.sort((a, b) => b - a)
+  }
+
   /** The largest batch max timestamp and the last offset of the first batch carrying it; (-1, -1) when none. */
   maxTimestampAndOffset(): { timestamp: number; offset: number } {
     let timestamp = -1

@@ -1,5 +1,6 @@
-// ApiVersions (key 18): v0-3. v1 adds throttleTimeMs; v3 is flexible and adds the client's software name
-// and version, plus tagged feature lists in the response. The response header is always v0.
+// ApiVersions (key 18): v0-4. v1 adds throttleTimeMs; v3 is flexible and adds the client's software name
+// and version, plus tagged feature lists in the response; v4 is v3 that may list a feature with minVersion 0
+// (KAFKA-17011). The response header is always v0.
 
 import { api, f } from '../schema.ts'
 
@@ -7,7 +8,7 @@ export const ApiVersions = api({
   key: 18,
   name: 'ApiVersions',
   minVersion: 0,
-  maxVersion: 3,
+  maxVersion: 4,
   flexibleFrom: 3,
   request: {
     clientSoftwareName: f.string({ versions: '3+' }),

@@ -1,4 +1,5 @@
-// Fetch (key 1): v4-17. v4 is the first version that carries RecordBatch v2 and adds isolationLevel, with
+// Fetch (key 1): v0-17. v0-3 carry message sets (magic 0 for v0-1, magic 1 for v2-3); v1 adds throttleTimeMs;
+// v3 adds maxBytes, a limit on the whole response. v4 is the first version that carries RecordBatch v2 and adds isolationLevel, with
 // lastStableOffset and abortedTransactions in the response; v5 adds logStartOffset; v6 may return
 // KAFKA_STORAGE_ERROR; v7 adds fetch sessions (sessionId, sessionEpoch, forgottenTopicsData; KIP-227) and a
 // top-level errorCode; v8 answers before throttling; v9 adds currentLeaderEpoch (KIP-320); v10 allows zstd;
@@ -13,7 +14,7 @@ import { api, f } from '../schema.ts'
 export const Fetch = api({
   key: 1,
   name: 'Fetch',
-  minVersion: 4,
+  minVersion: 0,
   maxVersion: 17,
   flexibleFrom: 12,
   request: {

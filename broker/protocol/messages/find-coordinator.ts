@@ -1,6 +1,7 @@
-// FindCoordinator (key 10): v0-4. v1 adds keyType (0 group, 1 transaction), throttleTimeMs and errorMessage;
+// FindCoordinator (key 10): v0-6. v1 adds keyType (0 group, 1 transaction), throttleTimeMs and errorMessage;
 // v2 is v1 (responses are sent before throttling); v3 is flexible; v4 batches keys (coordinatorKeys in,
-// one coordinators entry per key out) and drops the single-key fields.
+// one coordinators entry per key out) and drops the single-key fields; v5 may answer TRANSACTION_ABORTABLE
+// (KIP-890); v6 adds keyType 2, share groups (KIP-932).
 
 import { api, f } from '../schema.ts'
 
@@ -8,7 +9,7 @@ export const FindCoordinator = api({
   key: 10,
   name: 'FindCoordinator',
   minVersion: 0,
-  maxVersion: 4,
+  maxVersion: 6,
   flexibleFrom: 3,
   request: {
     key: f.string({ versions: '0-3' }),

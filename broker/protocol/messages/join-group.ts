@@ -1,7 +1,8 @@
-// JoinGroup (key 11): v0-7. v1 adds rebalanceTimeoutMs; v2 adds throttleTimeMs to the response; v3 is v2
+// JoinGroup (key 11): v0-9. v1 adds rebalanceTimeoutMs; v2 adds throttleTimeMs to the response; v3 is v2
 // (responses before throttling); v4 makes a new member rejoin with the member id handed back in a
 // MEMBER_ID_REQUIRED error; v5 adds groupInstanceId (static membership, KIP-345); v6 is flexible; v7
-// returns protocolType and makes protocolName nullable (KIP-559).
+// returns protocolType and makes protocolName nullable (KIP-559); v8 adds the member's reason (KIP-800); v9
+// adds skipAssignment to the response (KIP-848: always false for a classic group).
 
 import { api, f } from '../schema.ts'
 
@@ -9,7 +10,7 @@ export const JoinGroup = api({
   key: 11,
   name: 'JoinGroup',
   minVersion: 0,
-  maxVersion: 7,
+  maxVersion: 9,
   flexibleFrom: 6,
   request: {
     groupId: f.string(),
@@ -23,6 +24,7 @@ export const JoinGroup = api({
       name: f.string(),
       metadata: f.bytes(),
     }),
+    reason: f.string({ versions: '8+', nullableVersions: '8+', default: null }),
   },
   response: {
     throttleTimeMs: f.int32({ versions: '2+' }),
@@ -31,6 +33,7 @@ export const JoinGroup = api({
     protocolType: f.string({ versions: '7+', nullableVersions: '7+', default: null }),
     protocolName: f.string({ nullableVersions: '7+' }),
     leader: f.string(),
+    skipAssignment: f.bool({ versions: '9+', default: false }),
     memberId: f.string(),
     members: f.array({
       memberId: f.string(),

@@ -1,6 +1,6 @@
-// LeaveGroup (key 13): v0-4. v1 adds throttleTimeMs; v2 is v1 (responses before throttling); v3 batches
+// LeaveGroup (key 13): v0-5. v1 adds throttleTimeMs; v2 is v1 (responses before throttling); v3 batches
 // leaving members (members with groupInstanceId replace memberId; per-member errors in the response);
-// v4 is flexible.
+// v4 is flexible; v5 adds each member's reason (KIP-800).
 
 import { api, f } from '../schema.ts'
 
@@ -8,7 +8,7 @@ export const LeaveGroup = api({
   key: 13,
   name: 'LeaveGroup',
   minVersion: 0,
-  maxVersion: 4,
+  maxVersion: 5,
   flexibleFrom: 4,
   request: {
     groupId: f.string(),
@@ -17,6 +17,7 @@ export const LeaveGroup = api({
       {
         memberId: f.string({ versions: '3+' }),
         groupInstanceId: f.string({ versions: '3+', nullableVersions: '3+', default: null }),
+        reason: f.string({ versions: '5+', nullableVersions: '5+', default: null }),
       },
       { versions: '3+' },
     ),

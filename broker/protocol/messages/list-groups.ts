@@ -1,5 +1,5 @@
-// ListGroups (key 16): v0-4. v1 adds throttleTimeMs; v2 is v1 (responses before throttling); v3 is flexible;
-// v4 adds statesFilter and each group's state (KIP-518).
+// ListGroups (key 16): v0-5. v1 adds throttleTimeMs; v2 is v1 (responses before throttling); v3 is flexible;
+// v4 adds statesFilter and each group's state (KIP-518); v5 adds typesFilter and each group's type (KIP-848).
 
 import { api, f } from '../schema.ts'
 
@@ -7,10 +7,11 @@ export const ListGroups = api({
   key: 16,
   name: 'ListGroups',
   minVersion: 0,
-  maxVersion: 4,
+  maxVersion: 5,
   flexibleFrom: 3,
   request: {
     statesFilter: f.array(f.string(), { versions: '4+' }),
+    typesFilter: f.array(f.string(), { versions: '5+' }),
   },
   response: {
     throttleTimeMs: f.int32({ versions: '1+' }),
@@ -19,6 +20,7 @@ export const ListGroups = api({
       groupId: f.string(),
       protocolType: f.string(),
       groupState: f.string({ versions: '4+' }),
+      groupType: f.string({ versions: '5+' }),
     }),
   },
 })

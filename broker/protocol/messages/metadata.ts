@@ -1,4 +1,4 @@
-// Metadata (key 3): v1-12. v1 makes a null topic list mean "all topics" (an empty one means none) and adds
+// Metadata (key 3): v0-12. v0's topic list is never null: an empty one means all topics. v1 makes a null topic list mean "all topics" (an empty one means none) and adds
 // rack, controllerId and isInternal; v2 adds clusterId; v3 adds throttleTimeMs; v4 adds
 // allowAutoTopicCreation; v5 adds offlineReplicas; v7 adds leaderEpoch per partition; v8 adds authorized
 // operations (requested by flags, returned as INT32_MIN bitfields when not computed); v9 is flexible; v10 adds
@@ -13,7 +13,7 @@ const INT32_MIN = -2147483648
 export const Metadata = api({
   key: 3,
   name: 'Metadata',
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 12,
   flexibleFrom: 9,
   request: {

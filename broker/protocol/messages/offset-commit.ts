@@ -1,5 +1,5 @@
-// OffsetCommit (key 8): v2-9. v2 carries retentionTimeMs (v0-1, with ZooKeeper offsets and per-partition
-// commit timestamps, are not served); v3 adds throttleTimeMs; v4 is v3 (responses before throttling); v5
+// OffsetCommit (key 8): v0-9. v0 stored offsets in ZooKeeper; v1 adds the member's generation and id and a
+// per-partition commitTimestamp; v2 replaces the timestamps with retentionTimeMs; v3 adds throttleTimeMs; v4 is v3 (responses before throttling); v5
 // drops retentionTimeMs (a broker setting since); v6 adds committedLeaderEpoch; v7 adds groupInstanceId
 // (KIP-345); v8 is flexible; v9 is v8 usable by KIP-848 groups (generationIdOrMemberEpoch is then the
 // member epoch; may answer STALE_MEMBER_EPOCH or GROUP_ID_NOT_FOUND).
@@ -9,7 +9,7 @@ import { api, f } from '../schema.ts'
 export const OffsetCommit = api({
   key: 8,
   name: 'OffsetCommit',
-  minVersion: 2,
+  minVersion: 0,
   maxVersion: 9,
   flexibleFrom: 8,
   request: {
@@ -24,6 +24,7 @@ export const OffsetCommit = api({
         partitionIndex: f.int32(),
         committedOffset: f.int64(),
         committedLeaderEpoch: f.int32({ versions: '6+', default: -1 }),
+        commitTimestamp: f.int64({ versions: '1', default: -1 }),
         committedMetadata: f.string({ nullableVersions: '0+' }),
       }),
     }),

@@ -1,16 +1,17 @@
-// OffsetFetch (key 9): v1-8. v1 reads offsets from __consumer_offsets (v0 read ZooKeeper and is not served);
+// OffsetFetch (key 9): v0-9. v0 read offsets from ZooKeeper; v1 reads them from __consumer_offsets;
 // v2 lets topics be null (every committed offset of the group) and adds a top-level errorCode; v3 adds
 // throttleTimeMs; v4 is v3 (responses before throttling); v5 adds committedLeaderEpoch; v6 is flexible;
 // v7 adds requireStable (UNSTABLE_OFFSET_COMMIT while a transaction holds pending offsets); v8 takes a batch
-// of groups, moving topics and the error code under groups.
+// of groups, moving topics and the error code under groups; v9 adds memberId and memberEpoch for KIP-848
+// groups.
 
 import { api, f } from '../schema.ts'
 
 export const OffsetFetch = api({
   key: 9,
   name: 'OffsetFetch',
-  minVersion: 1,
-  maxVersion: 8,
+  minVersion: 0,
+  maxVersion: 9,
   flexibleFrom: 6,
   request: {
     groupId: f.string({ versions: '0-7' }),
@@ -24,6 +25,8 @@ export const OffsetFetch = api({
     groups: f.array(
       {
         groupId: f.string({ versions: '8+' }),
+        memberId: f.string({ versions: '9+', nullableVersions: '9+', default: null }),
+        memberEpoch: f.int32({ versions: '9+', default: -1 }),
         topics: f.array(
           {
             name: f.string({ versions: '8+' }),

@@ -1,5 +1,5 @@
-// OffsetForLeaderEpoch (key 23): v2-4. v2 adds currentLeaderEpoch for fencing (KIP-320) and throttleTimeMs
-// (v0-1 predate fencing and are not served); v3 adds replicaId (followers send their id; the default -2
+// OffsetForLeaderEpoch (key 23): v0-4. v1 adds the leader epoch to the response; v2 adds currentLeaderEpoch
+// for fencing (KIP-320) and throttleTimeMs; v3 adds replicaId (followers send their id; the default -2
 // is a debug consumer that may see past the high watermark, -1 a consumer); v4 is flexible.
 
 import { api, f } from '../schema.ts'
@@ -7,7 +7,7 @@ import { api, f } from '../schema.ts'
 export const OffsetForLeaderEpoch = api({
   key: 23,
   name: 'OffsetForLeaderEpoch',
-  minVersion: 2,
+  minVersion: 0,
   maxVersion: 4,
   flexibleFrom: 4,
   request: {

@@ -1,13 +1,16 @@
-// Produce (key 0): v3-9. v3 is the first version that carries RecordBatch v2 (and transactionalId);
-// v5 adds logStartOffset to the response; v8 adds per-record errors and an error message; v9 is flexible.
+// Produce (key 0): v0-11. v0-2 carry message sets (magic 0 or 1); v1 adds throttleTimeMs and v2 logAppendTimeMs
+// to the response; v3 is the first version that carries RecordBatch v2 (and transactionalId); v5 adds
+// logStartOffset to the response; v7 allows zstd; v8 adds per-record errors and an error message; v9 is
+// flexible; v10 adds the tagged currentLeader and nodeEndpoints (KIP-951); v11 may answer TRANSACTION_ABORTABLE
+// (KIP-890).
 
 import { api, f } from '../schema.ts'
 
 export const Produce = api({
   key: 0,
   name: 'Produce',
-  minVersion: 3,
-  maxVersion: 9,
+  minVersion: 0,
+  maxVersion: 11,
   flexibleFrom: 9,
   request: {
     transactionalId: f.string({ versions: '3+', nullableVersions: '3+', default: null }),
@@ -32,8 +35,24 @@ export const Produce = api({
         logStartOffset: f.int64({ versions: '5+', default: -1 }),
         recordErrors: f.array({ batchIndex: f.int32(), batchIndexErrorMessage: f.string({ nullableVersions: '8+', default: null }) }, { versions: '8+' }),
         errorMessage: f.string({ versions: '8+', nullableVersions: '8+', default: null }),
+        currentLeader: f.struct(
+          {
+            leaderId: f.int32({ versions: '10+', default: -1 }),
+            leaderEpoch: f.int32({ versions: '10+', default: -1 }),
+          },
+          { versions: '10+', tag: 0, taggedVersions: '10+' },
+        ),
       }),
     }),
     throttleTimeMs: f.int32({ versions: '1+' }),
+    nodeEndpoints: f.array(
+      {
+        nodeId: f.int32({ versions: '10+' }),
+        host: f.string({ versions: '10+' }),
+        port: f.int32({ versions: '10+' }),
+        rack: f.string({ versions: '10+', nullableVersions: '10+', default: null }),
+      },
+      { versions: '10+', tag: 0, taggedVersions: '10+' },
+    ),
   },
 })

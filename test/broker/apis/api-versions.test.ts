@@ -14,19 +14,37 @@ afterAll(async () => b.stop())
 describe('ApiVersions', () => {
   test('every version lists exactly the registered APIs and their ranges', async () => {
     const want = registrations().map((r) => ({ apiKey: r.api.key, minVersion: r.minVersion, maxVersion: r.maxVersion }))
-    for (let v = 0; v <= 3; v++) {
+    for (let v = 0; v <= 4; v++) {
       const res = await c.request(ApiVersions, v, { clientSoftwareName: 'faultline-test', clientSoftwareVersion: '1.0' })
       expect(res.errorCode).toBe(0)
       expect(res.apiKeys).toEqual(want)
     }
   })
 
-  test('the ranges real clients need are advertised', async () => {
-    const res = await c.request(ApiVersions, 3, {})
-    const range = (key: number) => res.apiKeys.find((k) => k.apiKey === key)
-    expect(range(0)).toEqual({ apiKey: 0, minVersion: 3, maxVersion: 9 })
-    expect(range(1)).toEqual({ apiKey: 1, minVersion: 4, maxVersion: 17 })
-    expect(range(3)).toEqual({ apiKey: 3, minVersion: 1, maxVersion: 12 })
-    expect(range(18)).toEqual({ apiKey: 18, minVersion: 0, maxVersion: 3 })
+  test("each API's range is the one Apache Kafka 3.9 advertises (clients/src/main/resources/common/message at 3.9)", async () => {
+    const kafka39: Record<string, [number, number]> = {
+      Produce: [0, 11],
+      Fetch: [0, 17],
+      ListOffsets: [0, 9],
+      Metadata: [0, 12],
+      OffsetCommit: [0, 9],
+      OffsetFetch: [0, 9],
+      FindCoordinator: [0, 6],
+      JoinGroup: [0, 9],
+      Heartbeat: [0, 4],
+      LeaveGroup: [0, 5],
+      SyncGroup: [0, 5],
+      DescribeGroups: [0, 5],
+      ListGroups: [0, 5],
+      ApiVersions: [0, 4],
+      CreateTopics: [0, 7],
+      DeleteTopics: [0, 6],
+      InitProducerId: [0, 5],
+      OffsetForLeaderEpoch: [0, 4],
+      DescribeConfigs: [0, 4],
+    }
+    const res = await c.request(ApiVersions, 4, {})
+    const got = Object.fromEntries(res.apiKeys.map((k) => [registrations().find((r) => r.api.key === k.apiKey)!.api.name, [k.minVersion, k.maxVersion]]))
+    expect(got).toEqual(Object.fromEntries(Object.keys(got).map((n) => [n, kafka39[n] ?? 'not an API of Kafka 3.9'])))
   })
 })

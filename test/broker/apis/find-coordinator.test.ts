@@ -21,11 +21,18 @@ describe('FindCoordinator', () => {
     }
   })
 
-  test('v4 answers each key of the batch, transactional ids too', async () => {
-    const res = await c.request(FindCoordinator, 4, { keyType: 0, coordinatorKeys: ['a', 'b', ''] })
-    expect(res.coordinators).toEqual(['a', 'b', ''].map((key) => ({ key, nodeId: 1, host: b.host, port: b.port, errorCode: ErrorCode.NONE, errorMessage: null })))
-    const txn = await c.request(FindCoordinator, 4, { keyType: 1, coordinatorKeys: ['tx'] })
-    expect(txn.coordinators[0]).toMatchObject({ key: 'tx', nodeId: 1, errorCode: ErrorCode.NONE })
+  test('v4-6 answer each key of the batch, transactional ids too', async () => {
+    for (let v = 4; v <= 6; v++) {
+      const res = await c.request(FindCoordinator, v, { keyType: 0, coordinatorKeys: ['a', 'b', ''] })
+      expect(res.coordinators).toEqual(['a', 'b', ''].map((key) => ({ key, nodeId: 1, host: b.host, port: b.port, errorCode: ErrorCode.NONE, errorMessage: null })))
+      const txn = await c.request(FindCoordinator, v, { keyType: 1, coordinatorKeys: ['tx'] })
+      expect(txn.coordinators[0]).toMatchObject({ key: 'tx', nodeId: 1, errorCode: ErrorCode.NONE })
+    }
+  })
+
+  test('share groups (key type 2): COORDINATOR_NOT_AVAILABLE from v6, as Kafka 3.9 without KIP-932; INVALID_REQUEST before', async () => {
+    expect((await c.request(FindCoordinator, 6, { keyType: 2, coordinatorKeys: ['sg'] })).coordinators[0]).toMatchObject({ key: 'sg', nodeId: -1, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE })
+    expect((await c.request(FindCoordinator, 5, { keyType: 2, coordinatorKeys: ['sg'] })).coordinators[0]!.errorCode).toBe(ErrorCode.INVALID_REQUEST)
   })
 
   test('an unknown key type is INVALID_REQUEST', async () => {

@@ -11,7 +11,7 @@ describe('InitProducerId', () => {
     let b = await startInProcessBroker({}, { dataDir })
     let c = await b.client()
     const ids: number[] = []
-    for (let v = 0; v <= 4; v++) {
+    for (let v = 0; v <= InitProducerId.maxVersion; v++) {
       const r = await c.request(InitProducerId, v, { transactionalId: null, transactionTimeoutMs: 60000 })
       expect(r).toMatchObject({ errorCode: 0, producerEpoch: 0 })
       ids.push(r.producerId)

@@ -15,10 +15,11 @@ const body = (groupId: string, memberId = '') => ({ groupId, sessionTimeoutMs: 1
 
 describe('JoinGroup', () => {
   test('every version: a lone member becomes the leader of generation 1 (v4+ through MEMBER_ID_REQUIRED)', async () => {
-    for (let v = 0; v <= 7; v++) {
+    for (let v = 0; v <= JoinGroup.maxVersion; v++) {
       const c = await b.client()
       const groupId = `join-v${v}`
-      let res = await c.request(JoinGroup, v, body(groupId))
+      // v8 adds the member's reason (Kafka only logs it); v9 answers skipAssignment, false for a classic group.
+      let res = await c.request(JoinGroup, v, { ...body(groupId), reason: 'joining' })
       if (v >= 4) {
         expect(res).toMatchObject({ errorCode: ErrorCode.MEMBER_ID_REQUIRED, generationId: -1 })
         expect(res.memberId).toMatch(/^wire-test-/)
@@ -28,6 +29,7 @@ describe('JoinGroup', () => {
       expect(res.leader).toBe(res.memberId)
       expect(res.members).toEqual([{ memberId: res.memberId, groupInstanceId: null, metadata: Buffer.from('sub:range') }])
       expect(res.protocolType).toBe(v >= 7 ? 'consumer' : null)
+      expect(res.skipAssignment).toBe(false)
     }
   })
 

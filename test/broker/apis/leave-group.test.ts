@@ -22,14 +22,14 @@ describe('LeaveGroup', () => {
     }
   })
 
-  test('v3-4: a batch, with an error per member; a static member can be named by instance id alone', async () => {
-    for (let v = 3; v <= 4; v++) {
+  test('v3-5: a batch, with an error per member (v5: with a reason); a static member can be named by instance id alone', async () => {
+    for (let v = 3; v <= 5; v++) {
       const groupId = `leave-v${v}`
       const dyn = await stableMember(b, groupId)
       const res = await dyn.c.request(LeaveGroup, v, {
         groupId,
         members: [
-          { memberId: dyn.memberId, groupInstanceId: null },
+          { memberId: dyn.memberId, groupInstanceId: null, reason: 'shutting down' },
           { memberId: 'ghost', groupInstanceId: null },
         ],
       })

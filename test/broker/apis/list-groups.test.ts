@@ -19,13 +19,14 @@ afterAll(async () => b.stop())
 
 describe('ListGroups', () => {
   test('every version lists the groups with their protocol type', async () => {
-    for (let v = 0; v <= 4; v++) {
+    for (let v = 0; v <= ListGroups.maxVersion; v++) {
       const res = await c.request(ListGroups, v, { statesFilter: [] })
       expect(res.errorCode).toBe(ErrorCode.NONE)
-      const groups = res.groups.map((g) => [g.groupId, g.protocolType, g.groupState]).sort()
+      const groups = res.groups.map((g) => [g.groupId, g.protocolType, g.groupState, g.groupType]).sort()
+      const type = v >= 5 ? 'classic' : ''
       expect(groups).toEqual([
-        ['lg-simple', '', v >= 4 ? 'Empty' : ''],
-        ['lg-stable', 'consumer', v >= 4 ? 'Stable' : ''],
+        ['lg-simple', '', v >= 4 ? 'Empty' : '', type],
+        ['lg-stable', 'consumer', v >= 4 ? 'Stable' : '', type],
       ])
     }
   })
@@ -34,5 +35,11 @@ describe('ListGroups', () => {
     expect((await c.request(ListGroups, 4, { statesFilter: ['stable'] })).groups.map((g) => g.groupId)).toEqual(['lg-stable'])
     expect((await c.request(ListGroups, 4, { statesFilter: ['Empty', 'Dead'] })).groups.map((g) => g.groupId)).toEqual(['lg-simple'])
     expect((await c.request(ListGroups, 4, { statesFilter: ['PreparingRebalance'] })).groups).toEqual([])
+  })
+
+  test('v5 filters by type, case-insensitively: every group here is classic, as under Kafka 3.9\'s classic coordinator', async () => {
+    expect((await c.request(ListGroups, 5, { typesFilter: ['Classic'] })).groups.map((g) => g.groupId).sort()).toEqual(['lg-simple', 'lg-stable'])
+    expect((await c.request(ListGroups, 5, { typesFilter: ['consumer'] })).groups).toEqual([])
+    expect((await c.request(ListGroups, 5, { statesFilter: ['stable'], typesFilter: ['classic', 'consumer'] })).groups.map((g) => g.groupId)).toEqual(['lg-stable'])
   })
 })

@@ -27,7 +27,7 @@ async function list(timestamp: number, version = 7, isolationLevel = 0) {
 
 describe('ListOffsets', () => {
   test('earliest, latest and by timestamp in every version', async () => {
-    for (let v = 1; v <= 7; v++) {
+    for (let v = 1; v <= ListOffsets.maxVersion; v++) {
       expect(await list(-2, v)).toMatchObject({ errorCode: 0, offset: 0 })
       expect(await list(-1, v)).toMatchObject({ errorCode: 0, offset: 10 })
       expect(await list(2100, v)).toMatchObject({ errorCode: 0, offset: 3, timestamp: 2500 })
@@ -41,6 +41,27 @@ describe('ListOffsets', () => {
   test('max timestamp (-3) from v7; below v7 it is UNSUPPORTED_VERSION', async () => {
     expect(await list(-3, 7)).toMatchObject({ errorCode: 0, offset: 9, timestamp: 5500 })
     expect((await list(-3, 6)).errorCode).toBe(ErrorCode.UNSUPPORTED_VERSION)
+  })
+
+  test('local log start (-4) from v8 is the log start; last tiered offset (-5) from v9 is -1 without tiered storage', async () => {
+    expect(await list(-4, 8)).toMatchObject({ errorCode: 0, offset: 0, timestamp: -1 })
+    expect((await list(-4, 7)).errorCode).toBe(ErrorCode.UNSUPPORTED_VERSION)
+    expect(await list(-5, 9)).toMatchObject({ errorCode: 0, offset: -1, timestamp: -1, leaderEpoch: -1 })
+    expect((await list(-5, 8)).errorCode).toBe(ErrorCode.UNSUPPORTED_VERSION)
+  })
+
+  test('v0: up to maxNumOffsets segment start offsets, newest first (Kafka\'s legacy lookup)', async () => {
+    const v0 = async (timestamp: number, maxNumOffsets: number, replicaId = -1) =>
+      (await c.request(ListOffsets, 0, { replicaId, topics: [{ name: 'lo', partitions: [{ partitionIndex: 0, timestamp, maxNumOffsets }] }] })).topics[0]!.partitions[0]!
+    // One segment (base 0) plus the log end.
+    expect(await v0(-1, 1)).toMatchObject({ errorCode: 0, oldStyleOffsets: [10] })
+    expect(await v0(-1, 5)).toMatchObject({ errorCode: 0, oldStyleOffsets: [10, 0] })
+    expect(await v0(-2, 5)).toMatchObject({ errorCode: 0, oldStyleOffsets: [0] })
+    expect(await v0(-1, 0)).toMatchObject({ errorCode: 0, oldStyleOffsets: [] })
+    // The segment was last written at 5500 (its largest timestamp): before that, nothing; after it, its start.
+    expect((await v0(5000, 5)).oldStyleOffsets).toEqual([])
+    expect((await v0(6000, 5)).oldStyleOffsets).toEqual([0])
+    expect((await v0(-3, 1)).errorCode).toBe(ErrorCode.UNSUPPORTED_VERSION)
   })
 
   test('unknown partitions and wrong leader epochs are errors', async () => {

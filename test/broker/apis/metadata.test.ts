@@ -16,10 +16,11 @@ afterAll(async () => b.stop())
 
 describe('Metadata', () => {
   test('describes this broker at its advertised address and every topic, in every version', async () => {
-    for (let v = 1; v <= 12; v++) {
-      const res = await c.request(Metadata, v, { topics: null })
+    for (let v = 0; v <= 12; v++) {
+      // v0 has no null: its empty list means every topic.
+      const res = await c.request(Metadata, v, { topics: v === 0 ? [] : null })
       expect(res.brokers).toEqual([{ nodeId: 1, host: b.host, port: b.port, rack: null }])
-      expect(res.controllerId).toBe(1)
+      if (v >= 1) expect(res.controllerId).toBe(1)
       const t = res.topics.find((x) => x.name === 'm')!
       expect(t.errorCode).toBe(0)
       expect(t.partitions.map((p) => [p.partitionIndex, p.leaderId, p.replicaNodes, p.isrNodes])).toEqual([[0, 1, [1], [1]], [1, 1, [1], [1]]])
@@ -43,7 +44,10 @@ describe('Metadata', () => {
   test('illegal names, empty lists and topic ids (v12)', async () => {
     const bad = await c.request(Metadata, 12, { topics: [{ name: 'bad name!' }, { name: '..' }] })
     expect(bad.topics.map((t) => t.errorCode)).toEqual([ErrorCode.INVALID_TOPIC_EXCEPTION, ErrorCode.INVALID_TOPIC_EXCEPTION])
-    expect((await c.request(Metadata, 4, { topics: [] })).topics).toEqual([])
+    for (let v = 1; v <= 12; v++) expect((await c.request(Metadata, v, { topics: [] })).topics).toEqual([])
+    expect((await c.request(Metadata, 0, { topics: [] })).topics.map((t) => t.name)).toContain('m')
+    // v0 cannot forbid auto-creation.
+    expect((await c.request(Metadata, 0, { topics: [{ name: 'auto0' }] })).topics[0]).toMatchObject({ name: 'auto0', errorCode: 0 })
     const all = await c.request(Metadata, 12, { topics: null })
     const id = all.topics.find((t) => t.name === 'm')!.topicId
     const byId = await c.request(Metadata, 12, { topics: [{ topicId: id, name: null }, { topicId: 'ab'.repeat(16), name: null }] })

@@ -3,6 +3,7 @@ import { ErrorCode } from '../../../broker/protocol/errors.ts'
 import { CreateTopics } from '../../../broker/protocol/messages/create-topics.ts'
 import { OffsetCommit } from '../../../broker/protocol/messages/offset-commit.ts'
 import { OffsetFetch } from '../../../broker/protocol/messages/offset-fetch.ts'
+import { until } from '../../helpers/until.ts'
 import { startInProcessBroker, type InProcessBroker, type WireClient } from '../../helpers/wire.ts'
 import { GROUP_TEST_CONFIG, stableMember } from './group-wire.ts'
 
@@ -24,11 +25,38 @@ async function committed(groupId: string) {
 
 describe('OffsetCommit', () => {
   test('every version stores offsets (leader epoch from v6) for a simple consumer', async () => {
-    for (let v = 2; v <= 9; v++) {
+    for (let v = 1; v <= 9; v++) {
       const groupId = `oc-simple-v${v}`
       const res = await c.request(OffsetCommit, v, { groupId, generationIdOrMemberEpoch: -1, memberId: '', topics: [{ name: 'oc', partitions: [partition(0, 10 + v), partition(1, 20 + v, null)] }] })
       expect(res.topics).toEqual([{ name: 'oc', partitions: [{ partitionIndex: 0, errorCode: ErrorCode.NONE }, { partitionIndex: 1, errorCode: ErrorCode.NONE }] }])
       expect(await committed(groupId)).toEqual([[10 + v, v >= 6 ? 4 : -1, 'm'], [20 + v, v >= 6 ? 4 : -1, '']])
+    }
+  })
+
+  test('v0 stored offsets in ZooKeeper: UNSUPPORTED_VERSION for every partition, as Kafka 3.9 in KRaft mode answers', async () => {
+    const topics = [{ name: 'oc', partitions: [partition(0, 1), partition(7, 2)] }, { name: 'no-such-topic', partitions: [partition(0, 3)] }]
+    const res = await c.request(OffsetCommit, 0, { groupId: 'oc-v0', topics })
+    expect(res.topics.map((t) => t.partitions.map((p) => p.errorCode))).toEqual([[ErrorCode.UNSUPPORTED_VERSION, ErrorCode.UNSUPPORTED_VERSION], [ErrorCode.UNSUPPORTED_VERSION]])
+    expect(await committed('oc-v0')).toEqual([[-1, -1, ''], [-1, -1, '']])
+    // When no partition exists, Kafka answers before reaching the ZooKeeper path.
+    const none = await c.request(OffsetCommit, 0, { groupId: 'oc-v0', topics: [{ name: 'no-such-topic', partitions: [partition(0, 3)] }] })
+    expect(none.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+  })
+
+  test('v1 keeps the commit timestamp the client sends: an old one has expired by the next retention check', async () => {
+    const r = await startInProcessBroker({ ...GROUP_TEST_CONFIG, 'offsets.retention.check.interval.ms': '100' })
+    try {
+      const rc = await r.client()
+      await rc.request(CreateTopics, 7, { topics: [{ name: 'oc', numPartitions: 1, replicationFactor: 1 }], timeoutMs: 1000 })
+      const commit = (groupId: string, commitTimestamp: number) =>
+        rc.request(OffsetCommit, 1, { groupId, generationIdOrMemberEpoch: -1, memberId: '', topics: [{ name: 'oc', partitions: [{ partitionIndex: 0, committedOffset: 7, commitTimestamp, committedMetadata: '' }] }] })
+      expect((await commit('oc-ancient', 1)).topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.NONE)
+      expect((await commit('oc-now', -1)).topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.NONE)
+      const fetched = async (groupId: string) => (await rc.request(OffsetFetch, 5, { groupId, topics: [{ name: 'oc', partitionIndexes: [0] }] })).topics[0]!.partitions[0]!.committedOffset
+      await until('the offset committed at time 1 to expire', async () => (await fetched('oc-ancient')) === -1)
+      expect(await fetched('oc-now')).toBe(7)
+    } finally {
+      await r.stop()
     }
   })
 

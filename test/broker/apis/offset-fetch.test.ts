@@ -41,6 +41,16 @@ describe('OffsetFetch', () => {
     }
   })
 
+  test('v0 read ZooKeeper: every requested partition gets UNSUPPORTED_VERSION, as Kafka 3.9 in KRaft mode answers', async () => {
+    const res = await c.request(OffsetFetch, 0, { groupId: 'of-1', topics: [{ name: 'of-a', partitionIndexes: [0, 1] }] })
+    expect(res.topics).toEqual([
+      {
+        name: 'of-a',
+        partitions: [0, 1].map((partitionIndex) => ({ partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSUPPORTED_VERSION })),
+      },
+    ])
+  })
+
   test('v2-7: null topics means every committed offset of the group', async () => {
     for (let v = 2; v <= 7; v++) {
       const res = await c.request(OffsetFetch, v, { groupId: 'of-1', topics: null })
@@ -49,19 +59,21 @@ describe('OffsetFetch', () => {
     }
   })
 
-  test('v8: a batch of groups, each with its own topics (null for all) and error code', async () => {
-    const res = await c.request(OffsetFetch, 8, {
-      groups: [
-        { groupId: 'of-1', topics: [{ name: 'of-a', partitionIndexes: [0] }] },
-        { groupId: 'of-2', topics: null },
-        { groupId: 'of-none', topics: null },
-      ],
-      requireStable: true,
-    })
-    expect(res.groups.map((g) => [g.groupId, g.errorCode, g.topics.flatMap((t) => t.partitions.map((p) => `${t.name}/${p.partitionIndex}=${p.committedOffset}:${p.committedLeaderEpoch}`)).sort()])).toEqual([
-      ['of-1', ErrorCode.NONE, ['of-a/0=10:2']],
-      ['of-2', ErrorCode.NONE, ['of-a/0=30:2', 'of-b/0=20:2']],
-      ['of-none', ErrorCode.NONE, []],
-    ])
+  test('v8-9: a batch of groups, each with its own topics (null for all) and error code; v9\'s member fields do not matter to a classic group', async () => {
+    for (const v of [8, 9]) {
+      const res = await c.request(OffsetFetch, v, {
+        groups: [
+          { groupId: 'of-1', topics: [{ name: 'of-a', partitionIndexes: [0] }], memberId: 'someone', memberEpoch: 3 },
+          { groupId: 'of-2', topics: null },
+          { groupId: 'of-none', topics: null },
+        ],
+        requireStable: true,
+      })
+      expect(res.groups.map((g) => [g.groupId, g.errorCode, g.topics.flatMap((t) => t.partitions.map((p) => `${t.name}/${p.partitionIndex}=${p.committedOffset}:${p.committedLeaderEpoch}`)).sort()])).toEqual([
+        ['of-1', ErrorCode.NONE, ['of-a/0=10:2']],
+        ['of-2', ErrorCode.NONE, ['of-a/0=30:2', 'of-b/0=20:2']],
+        ['of-none', ErrorCode.NONE, []],
+      ])
+    }
   })
 })

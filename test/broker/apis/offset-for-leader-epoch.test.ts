@@ -35,12 +35,14 @@ async function ask(leaderEpoch: number, opts: { version?: number; currentLeaderE
 
 describe('OffsetForLeaderEpoch', () => {
   test('answers the end offset of the largest epoch <= the requested one, in every version', async () => {
-    for (let v = 2; v <= 4; v++) {
-      expect(await ask(5, { version: v })).toMatchObject({ errorCode: 0, leaderEpoch: 5, endOffset: 6 }) // latest: the log end
-      expect(await ask(2, { version: v })).toMatchObject({ errorCode: 0, leaderEpoch: 2, endOffset: 5 })
-      expect(await ask(4, { version: v })).toMatchObject({ errorCode: 0, leaderEpoch: 2, endOffset: 5 })
-      expect(await ask(1, { version: v })).toMatchObject({ errorCode: 0, leaderEpoch: 0, endOffset: 3 })
-      expect(await ask(0, { version: v })).toMatchObject({ errorCode: 0, leaderEpoch: 0, endOffset: 3 })
+    for (let v = 0; v <= 4; v++) {
+      // v0 has no leaderEpoch in the response: it decodes as -1.
+      const epoch = (e: number) => (v === 0 ? -1 : e)
+      expect(await ask(5, { version: v })).toMatchObject({ errorCode: 0, leaderEpoch: epoch(5), endOffset: 6 }) // latest: the log end
+      expect(await ask(2, { version: v })).toMatchObject({ errorCode: 0, leaderEpoch: epoch(2), endOffset: 5 })
+      expect(await ask(4, { version: v })).toMatchObject({ errorCode: 0, leaderEpoch: epoch(2), endOffset: 5 })
+      expect(await ask(1, { version: v })).toMatchObject({ errorCode: 0, leaderEpoch: epoch(0), endOffset: 3 })
+      expect(await ask(0, { version: v })).toMatchObject({ errorCode: 0, leaderEpoch: epoch(0), endOffset: 3 })
       expect(await ask(9, { version: v })).toMatchObject({ errorCode: 0, leaderEpoch: -1, endOffset: -1 }) // unknown epoch
       expect(await ask(-1, { version: v })).toMatchObject({ errorCode: 0, leaderEpoch: -1, endOffset: -1 })
     }
@@ -54,14 +56,14 @@ describe('OffsetForLeaderEpoch', () => {
     expect(await ask(2, { topic: 'nope' })).toMatchObject({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, endOffset: -1 })
   })
 
-  test('a follower answers only the debugging replica id (and v2, which has none)', async () => {
+  test('a follower answers only the debugging replica id (and v0-2, which have none)', async () => {
     const p = b.broker.partition('ofle', 0)!
     p.isLeader = false
     try {
       expect((await ask(2, { replicaId: -1 })).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER)
       expect((await ask(2, { replicaId: 3 })).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER)
       expect(await ask(2, { replicaId: -2 })).toMatchObject({ errorCode: 0, leaderEpoch: 2, endOffset: 5 })
-      expect(await ask(2, { version: 2 })).toMatchObject({ errorCode: 0, endOffset: 5 })
+      for (const v of [0, 1, 2]) expect(await ask(2, { version: v })).toMatchObject({ errorCode: 0, endOffset: 5 })
       // The epoch check comes first, as in Kafka's Partition.getLocalLog.
       expect((await ask(2, { replicaId: 3, currentLeaderEpoch: 1 })).errorCode).toBe(ErrorCode.FENCED_LEADER_EPOCH)
     } finally {

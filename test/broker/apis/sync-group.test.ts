@@ -20,14 +20,26 @@ afterAll(async () => {
 
 describe('SyncGroup', () => {
   test('every version: the leader hands out the assignment and gets its own back', async () => {
-    for (let v = 0; v <= 4; v++) {
+    for (let v = 0; v <= SyncGroup.maxVersion; v++) {
       const groupId = `sync-v${v}`
       const m = await joinMember(b, groupId)
       const res = await m.c.request(SyncGroup, v, { groupId, generationId: m.generationId, memberId: m.memberId, assignments: [{ memberId: m.memberId, assignment: Buffer.from(`a${v}`) }] })
       expect(res).toMatchObject({ errorCode: ErrorCode.NONE, assignment: Buffer.from(`a${v}`) })
+      // v5 echoes the group's protocol type and name.
+      expect([res.protocolType, res.protocolName]).toEqual(v >= 5 ? ['consumer', 'range'] : [null, null])
       // In a Stable group SyncGroup answers at once with the stored assignment.
       expect((await m.c.request(SyncGroup, v, { groupId, generationId: m.generationId, memberId: m.memberId, assignments: [] })).assignment).toEqual(Buffer.from(`a${v}`))
     }
+  })
+
+  test('v5: a protocol type or name that is not the group\'s is INCONSISTENT_GROUP_PROTOCOL', async () => {
+    const groupId = 'sync-v5-protocol'
+    const m = await joinMember(b, groupId)
+    const sync = (protocolType: string | null, protocolName: string | null) =>
+      m.c.request(SyncGroup, 5, { groupId, generationId: m.generationId, memberId: m.memberId, protocolType, protocolName, assignments: [] }).then((r) => r.errorCode)
+    expect(await sync('connect', null)).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
+    expect(await sync(null, 'sticky')).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
+    expect(await sync('consumer', 'range')).toBe(ErrorCode.NONE)
   })
 
   test('a follower waits for the leader; stale generations and strangers are refused', async () => {

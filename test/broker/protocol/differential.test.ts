@@ -22,7 +22,8 @@ import { isDeepStrictEqual } from 'node:util'
 import * as plt from '@platformatic/kafka'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readRequestHeader, skipTaggedFields, writeRequestHeader, writeResponseHeader } from '../../../broker/protocol/header.ts'
+import { readRequestHeader, readResponseHeader, skipTaggedFields, writeRequestHeader, writeResponseHeader } from '../../../broker/protocol/header.ts'
+import { ErrorCode } from '../../../broker/protocol/errors.ts'
 import { ApiVersions } from '../../../broker/protocol/messages/api-versions.ts'
 import { CreateTopics } from '../../../broker/protocol/messages/create-topics.ts'
 import { DeleteTopics } from '../../../broker/protocol/messages/delete-topics.ts'
@@ -35,6 +36,7 @@ import { encodeRecordBatch, type RecordInput } from '../../../broker/protocol/re
 import { Reader } from '../../../broker/protocol/reader.ts'
 import type { ApiDecl, Fields, In } from '../../../broker/protocol/schema.ts'
 import { Writer } from '../../../broker/protocol/writer.ts'
+import { startInProcessBroker, type InProcessBroker, type WireClient } from '../../helpers/wire.ts'
 
 const seed = Number(process.env.FC_SEED ?? Date.now())
 console.log(`differential.test.ts: fast-check seed ${seed} (replay with FC_SEED=${seed})`)
@@ -471,6 +473,34 @@ describe('Metadata', () => {
     clusterAuthorizedOperations: i32,
   })
 
+  it('kafkajs v0 request: same bytes (an empty list stays empty: v0 has no null, empty means all topics)', async () => {
+    await fc.assert(
+      fc.asyncProperty(list(name), async (topics) => {
+        const theirs = await kjsBody(kafkajs('metadata', 0).request({ topics }), 3, 0)
+        return ours(Metadata, 0, { topics: topics.map((n) => ({ name: n })) }).equals(theirs)
+      }),
+      runs,
+    )
+  })
+
+  it('kafkajs v0 response: decodes our encoding (no rack, controller, cluster id or isInternal in v0)', async () => {
+    await fc.assert(
+      fc.asyncProperty(metadataResponse, async (res) => {
+        const got = await kafkajs('metadata', 0).response.decode(ourResponse(Metadata, 0, res))
+        const want = {
+          brokers: res.brokers.map(({ nodeId, host, port }) => ({ nodeId, host, port })),
+          topicMetadata: res.topics.map((t) => ({
+            topicErrorCode: t.errorCode,
+            topic: t.name,
+            partitionMetadata: t.partitions.map((p) => ({ partitionErrorCode: p.errorCode, partitionId: p.partitionIndex, leader: p.leaderId, replicas: p.replicaNodes, isr: p.isrNodes })),
+          })),
+        }
+        return same(got, want)
+      }),
+      runs,
+    )
+  })
+
   for (const v of [1, 2, 3, 4, 5, 6]) {
     it(`kafkajs v${v} request: same bytes`, async () => {
       await fc.assert(
@@ -604,7 +634,7 @@ describe('Fetch', () => {
     forgottenTopicsData: r.forgottenTopics.map((t) => ({ topic: t.topic, partitions: t.partitions })),
   })
 
-  for (let v = 4; v <= 11; v++) {
+  for (let v = 0; v <= 11; v++) {
     it(`kafkajs v${v} request: same bytes`, async () => {
       await fc.assert(
         fc.asyncProperty(fetchRequest, async (r) => {
@@ -758,6 +788,132 @@ describe('Fetch', () => {
   })
 })
 
+// ---- Fetch error partitions against Kafka 3.9's bytes ----
+
+// What Apache Kafka 3.9 writes for a partition that fails, built here byte by byte from its sources rather than
+// from our declarations: FetchResponse.json gives the field order and versions (tagged fields last, in the
+// flexible tag section); KafkaApis.handleFetchRequest answers a partition the metadata does not know with
+// FetchResponse.partitionResponse (highWatermark -1, other fields at their JSON defaults, so abortedTransactions is
+// an empty list), and a partition that fails in the read with ReplicaManager.createLogReadResult (every offset
+// -1, abortedTransactions null). Both then pass through maybeConvertFetchedData, which sets the records to
+// FetchResponse.recordsOrFail(...), MemoryRecords.EMPTY for null: an empty record set, never a null one.
+// (Kafka also moves metadata errors after the partitions it read; each request below keeps that order.)
+describe('Fetch error partitions: the broker answers with the bytes Kafka 3.9 writes', () => {
+  let b: InProcessBroker
+  let c: WireClient
+  let topicId = ''
+  beforeAll(async () => {
+    b = await startInProcessBroker()
+    c = await b.client()
+    await c.request(CreateTopics, 7, { topics: [{ name: 'fe', numPartitions: 1, replicationFactor: 1 }], timeoutMs: 5000 })
+    await c.request(Produce, 9, { acks: -1, timeoutMs: 5000, topicData: [{ name: 'fe', partitionData: [{ index: 0, records: encodeRecordBatch([{ value: Buffer.from('v') }]) }] }] })
+    topicId = b.broker.topic('fe')!.record.topicId
+  })
+  afterAll(async () => b?.stop())
+
+  const be = {
+    i16: (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]),
+    i32: (n: number) => {
+      const x = Buffer.alloc(4)
+      x.writeInt32BE(n)
+      return x
+    },
+    i64: (n: number) => {
+      const x = Buffer.alloc(8)
+      x.writeBigInt64BE(BigInt(n))
+      return x
+    },
+    uvarint: (n: number) => {
+      const out: number[] = []
+      while (n >= 0x80) {
+        out.push((n & 0x7f) | 0x80)
+        n >>>= 7
+      }
+      out.push(n)
+      return Buffer.from(out)
+    },
+  }
+  /** Kafka's array or record-set length prefix: int32 (-1 null) classic, uvarint n+1 (0 null) flexible. */
+  const len = (n: number | null, flexible: boolean) => (flexible ? be.uvarint(n === null ? 0 : n + 1) : be.i32(n === null ? -1 : n))
+
+  type Failure = { partition: number; errorCode: number; aborted: 'null' | 'empty' }
+  function kafkaFetchResponse(v: number, topic: { name: string; id: string }, parts: Failure[]): Buffer {
+    const flexible = v >= 12
+    const out: Buffer[] = []
+    if (v >= 1) out.push(be.i32(0)) // throttleTimeMs
+    if (v >= 7) out.push(be.i16(0), be.i32(0)) // errorCode, sessionId (sessionless)
+    out.push(len(1, flexible))
+    if (v <= 12) out.push(flexible ? be.uvarint(Buffer.byteLength(topic.name) + 1) : be.i16(Buffer.byteLength(topic.name)), Buffer.from(topic.name))
+    else out.push(Buffer.from(topic.id, 'hex'))
+    out.push(len(parts.length, flexible))
+    for (const p of parts) {
+      out.push(be.i32(p.partition), be.i16(p.errorCode), be.i64(-1)) // highWatermark
+      if (v >= 4) out.push(be.i64(-1)) // lastStableOffset
+      if (v >= 5) out.push(be.i64(-1)) // logStartOffset
+      if (v >= 4) out.push(len(p.aborted === 'null' ? null : 0, flexible))
+      if (v >= 11) out.push(be.i32(-1)) // preferredReadReplica
+      out.push(len(0, flexible)) // records: MemoryRecords.EMPTY
+      if (flexible) out.push(be.uvarint(0)) // partition tagged fields: none differ from their defaults
+    }
+    if (flexible) out.push(be.uvarint(0), be.uvarint(0)) // topic, then response tagged fields
+    return Buffer.concat(out)
+  }
+
+  /** The broker's response body bytes, with the response header removed. */
+  async function fetchBytes(v: number, req: In<typeof Fetch.request.fields>): Promise<Buffer> {
+    const { frame } = c.encode(Fetch, v, req)
+    c.writeRaw(frame)
+    const res = await c.nextFrame()
+    const r = new Reader(res!)
+    readResponseHeader(r, v >= 12)
+    return res!.subarray(r.offset)
+  }
+  const request = (v: number, topic: { name: string; id: string }, parts: { partition: number; fetchOffset: number; currentLeaderEpoch?: number }[], isolationLevel = 0) => ({
+    maxWaitMs: 0,
+    minBytes: 0,
+    maxBytes: 1 << 20,
+    isolationLevel,
+    topics: [{ topic: v <= 12 ? topic.name : '', topicId: topic.id, partitions: parts.map((p) => ({ partitionMaxBytes: 1 << 20, ...p })) }],
+  })
+
+  for (let v = Fetch.minVersion; v <= Fetch.maxVersion; v++) {
+    it(`v${v}: read errors (out of range${v >= 9 ? ', unknown leader epoch' : ''}) and a partition the topic lacks`, async () => {
+      const fe = { name: 'fe', id: topicId }
+      const parts = [{ partition: 0, fetchOffset: 1000 }, ...(v >= 9 ? [{ partition: 0, fetchOffset: 0, currentLeaderEpoch: 99 }] : []), { partition: 7, fetchOffset: 0 }]
+      const want: Failure[] = [
+        { partition: 0, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, aborted: 'null' },
+        ...(v >= 9 ? [{ partition: 0, errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH, aborted: 'null' } as const] : []),
+        { partition: 7, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, aborted: 'empty' },
+      ]
+      for (const isolation of [0, 1]) {
+        const got = await fetchBytes(v, request(v, fe, parts, isolation))
+        expect(got.toString('hex')).toBe(kafkaFetchResponse(v, fe, want).toString('hex'))
+      }
+    })
+
+    it(`v${v}: a topic the broker does not know`, async () => {
+      const gone = { name: 'no-such-topic', id: 'ab'.repeat(16) }
+      const got = await fetchBytes(v, request(v, gone, [{ partition: 0, fetchOffset: 0 }]))
+      const errorCode = v >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+      expect(got.toString('hex')).toBe(kafkaFetchResponse(v, gone, [{ partition: 0, errorCode, aborted: 'empty' }]).toString('hex'))
+    })
+  }
+
+  it('the layout above is a Fetch response that kafkajs, platformatic and our declaration all parse', async () => {
+    const fe = { name: 'fe', id: topicId }
+    const oor: Failure[] = [{ partition: 0, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, aborted: 'null' }]
+    const kjs = await kafkajs('fetch', 11).response.decode(kafkaFetchResponse(11, fe, oor))
+    expect(kjs.responses[0].partitions[0]).toMatchObject({ partition: 0, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, highWatermark: '-1', messages: [] })
+    const pl = pltParse(pltMod(plt.fetchV12), 1, 12, kafkaFetchResponse(12, fe, oor))
+    expect(pl.responses[0].partitions[0]).toMatchObject({ partitionIndex: 0, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, highWatermark: -1n })
+    for (const v of [4, 12, 17]) {
+      const r = new Reader(kafkaFetchResponse(v, fe, oor))
+      expect(Fetch.response.decode(v, r).responses[0]!.partitions[0]).toMatchObject({ errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, highWatermark: -1, abortedTransactions: null })
+      expect(r.remaining).toBe(0)
+    }
+  })
+})
+
 // ---- ListOffsets ----
 
 describe('ListOffsets', () => {
@@ -775,6 +931,29 @@ describe('ListOffsets', () => {
   const listOffsetsResponse = fc.record({
     throttleTimeMs: i32,
     topics: list(fc.record({ name, partitions: list(fc.record({ partitionIndex: i32, errorCode, timestamp: i64, offset: i64, leaderEpoch: i32 })) })),
+  })
+
+  it('kafkajs v0 request: same bytes (maxNumOffsets per partition)', async () => {
+    await fc.assert(
+      fc.asyncProperty(listOffsetsRequest, fc.nat({ max: 2 ** 31 - 1 }), async (r, maxNumOffsets) => {
+        const theirs = await kjsBody(kafkajs('listOffsets', 0).request({ ...r, topics: r.topics.map((t) => ({ ...t, partitions: t.partitions.map((p) => ({ ...p, maxNumOffsets })) })) }), 2, 0)
+        const mine = ours(ListOffsets, 0, { ...ourListOffsets(r), topics: ourListOffsets(r).topics!.map((t) => ({ ...t, partitions: t.partitions!.map((p) => ({ ...p, maxNumOffsets })) })) })
+        return mine.equals(theirs)
+      }),
+      runs,
+    )
+  })
+
+  it('kafkajs v0 response: decodes our oldStyleOffsets', async () => {
+    const res = fc.record({ topics: list(fc.record({ name, partitions: list(fc.record({ partitionIndex: i32, errorCode, oldStyleOffsets: list(i64) })) })) })
+    await fc.assert(
+      fc.asyncProperty(res, async (r) => {
+        const got = await kafkajs('listOffsets', 0).response.decode(ourResponse(ListOffsets, 0, r))
+        const want = r.topics.map((t) => ({ topic: t.name, partitions: t.partitions.map((p) => ({ partition: p.partitionIndex, errorCode: p.errorCode, offsets: p.oldStyleOffsets.map(String) })) }))
+        return same(got.responses, want)
+      }),
+      runs,
+    )
   })
 
   for (const v of [1, 2, 3]) {

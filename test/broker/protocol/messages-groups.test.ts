@@ -537,6 +537,28 @@ describe('OffsetCommit', () => {
     topics: list(fc.record({ name: str, partitions: list(fc.record({ partitionIndex: int32, errorCode })) })),
   })
 
+  for (const v of [0, 1]) {
+    it(`v${v} request: same bytes as kafkajs${v === 1 ? ' (with per-partition commit timestamps)' : ''}`, () =>
+      sameBytes(
+        fc.tuple(request, int64),
+        ([m, commitTimestamp]) => encReq(OffsetCommit, v, { ...m, topics: m.topics.map((t) => ({ ...t, partitions: t.partitions.map((p) => ({ ...p, commitTimestamp })) })) }),
+        ([m, commitTimestamp]) =>
+          kafkajsBody(
+            OffsetCommit,
+            v,
+            kafkajs('offsetCommit', v).request({
+              groupId: m.groupId,
+              groupGenerationId: m.generationIdOrMemberEpoch,
+              memberId: m.memberId,
+              topics: m.topics.map((t) => ({
+                topic: t.name,
+                partitions: t.partitions.map((p) => ({ partition: p.partitionIndex, offset: String(p.committedOffset), timestamp: String(commitTimestamp), metadata: p.committedMetadata })),
+              })),
+            }),
+          ),
+      ))
+  }
+
   for (const v of [2, 3, 4, 5]) {
     it(`v${v} request: same bytes as kafkajs`, () =>
       sameBytes(

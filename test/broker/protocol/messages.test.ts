@@ -1,5 +1,6 @@
 // Round-trip properties for every API declared in broker/protocol/messages/. The modules are discovered at
-// test time, so a declaration added by anyone is covered without touching this file.
+// test time, so a declaration added by anyone is covered without touching this file; every version the broker
+// advertises (broker/apis' registry) lies in its declaration's range, so every advertised version is covered.
 //
 // For each declared version, request and response: a random valid value generated from the field
 // descriptors encodes, decodes to the expected value (fields absent in the version, or not given, hold their
@@ -10,6 +11,8 @@ import { readdirSync } from 'node:fs'
 import { isDeepStrictEqual } from 'node:util'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import '../../../broker/apis/index.ts'
+import { registrations } from '../../../broker/apis/registry.ts'
 import { DecodeError, Reader } from '../../../broker/protocol/reader.ts'
 import {
   type AnyField,
@@ -201,6 +204,16 @@ describe('message declarations', () => {
       expect(byKey.get(decl.key), `key ${decl.key} declared twice`).toBeUndefined()
       byKey.set(decl.key, decl.name)
       expect(decl.minVersion).toBeLessThanOrEqual(decl.maxVersion)
+    }
+  })
+
+  it('cover every version the broker advertises', () => {
+    const byKey = new Map(found.map((x) => [x.decl.key, x.decl]))
+    for (const r of registrations()) {
+      const decl = byKey.get(r.api.key)
+      expect(decl, `${r.api.name} is advertised but not declared in broker/protocol/messages`).toBeDefined()
+      expect(decl!.minVersion, `${r.api.name} advertises v${r.minVersion}`).toBeLessThanOrEqual(r.minVersion)
+      expect(decl!.maxVersion, `${r.api.name} advertises v${r.maxVersion}`).toBeGreaterThanOrEqual(r.maxVersion)
     }
   })
 
