@@ -18,6 +18,7 @@ import { connect as netConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { crc32c } from '../../broker/protocol/crc32c.ts'
 import { errorInfo, errorName } from '../../broker/protocol/errors.ts'
+import { beginFrame, FrameDecoder, FrameSizeError } from '../../broker/protocol/framing.ts'
 import { responseHeaderIsFlexible, skipTaggedFields, writeRequestHeader } from '../../broker/protocol/header.ts'
 import { ApiVersions } from '../../broker/protocol/messages/api-versions.ts'
 import { CreateTopics } from '../../broker/protocol/messages/create-topics.ts'
@@ -136,8 +137,7 @@ export class RawConnection {
   private head = 0
   private readonly queue: Queued[] = []
   private queueHead = 0
-  private chunks: Buffer[] = []
-  private buffered = 0
+  private readonly frames = new FrameDecoder()
   private sweep: NodeJS.Timeout | null = null
   private readonly closeListeners: (() => void)[] = []
   readonly versions = new Map<number, { min: number; max: number }>()
@@ -274,10 +274,10 @@ export class RawConnection {
 
   private frame(apiKey: number, version: number, flexible: boolean, correlationId: number, encodeBody: (w: Writer) => void): Buffer[] {
     const w = new Writer(256)
-    const setSize = w.reserveInt32()
+    const endFrame = beginFrame(w)
     writeRequestHeader(w, { apiKey, apiVersion: version, correlationId, clientId: this.s.clientId }, flexible)
     encodeBody(w)
-    setSize(w.length - 4)
+    endFrame()
     return w.chunksOut()
   }
 
@@ -322,15 +322,16 @@ export class RawConnection {
   }
 
   private onData(chunk: Buffer): void {
-    this.chunks.push(chunk)
-    this.buffered += chunk.length
-    while (this.buffered >= 4) {
-      const size = this.peekSize()
-      if (size < 0) return this.destroy(`bad response size ${size}`)
-      if (this.buffered < 4 + size) break
-      this.consume(4)
-      const frame = this.consume(size)
-      if (!this.onFrame(frame)) return
+    this.frames.push(chunk)
+    while (this.state !== 'closed') {
+      let frame: Buffer | null
+      try {
+        frame = this.frames.next()
+      } catch (e) {
+        if (!(e instanceof FrameSizeError)) throw e
+        return this.destroy(`bad response size ${e.size}`)
+      }
+      if (frame === null || !this.onFrame(frame)) return
     }
   }
 
@@ -363,44 +364,6 @@ export class RawConnection {
     return this.state !== 'closed'
   }
 
-  private peekSize(): number {
-    const first = this.chunks[0]!
-    if (first.length >= 4) return first.readInt32BE(0)
-    const four = Buffer.allocUnsafe(4)
-    let got = 0
-    for (const c of this.chunks) {
-      const n = Math.min(4 - got, c.length)
-      c.copy(four, got, 0, n)
-      got += n
-      if (got === 4) break
-    }
-    return four.readInt32BE(0)
-  }
-
-  private consume(n: number): Buffer {
-    this.buffered -= n
-    const first = this.chunks[0]!
-    if (first.length > n) {
-      this.chunks[0] = first.subarray(n)
-      return first.subarray(0, n)
-    }
-    if (first.length === n) {
-      this.chunks.shift()
-      return first
-    }
-    const out = Buffer.allocUnsafe(n)
-    let got = 0
-    while (got < n) {
-      const c = this.chunks[0]!
-      const take = Math.min(n - got, c.length)
-      c.copy(out, got, 0, take)
-      got += take
-      if (take === c.length) this.chunks.shift()
-      else this.chunks[0] = c.subarray(take)
-    }
-    return out
-  }
-
   private checkTimeouts(): void {
     const o = this.outstanding[this.head]
     if (o && performance.now() - o.sentAt > this.s.requestTimeoutMs) {
@@ -430,6 +393,7 @@ export class RawConnection {
     this.state = 'closed'
     if (this.sweep) clearInterval(this.sweep)
     this.socket?.destroy()
+    this.frames.clear()
     this.failAll(clientError('NETWORK', `connection to ${this.host}:${this.port} closed with the request in flight (${reason})`, false))
     for (const fn of this.closeListeners) fn()
   }

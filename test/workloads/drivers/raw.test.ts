@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
+import { FrameDecoder } from '../../../broker/protocol/framing.ts'
 import { readRequestHeader, skipTaggedFields, writeResponseHeader } from '../../../broker/protocol/header.ts'
 import { ApiVersions } from '../../../broker/protocol/messages/api-versions.ts'
 import { Produce } from '../../../broker/protocol/messages/produce.ts'
@@ -63,7 +64,7 @@ describe('BatchTemplate', () => {
 
 // ---- connection failure semantics, against a server that answers ApiVersions and then misbehaves ----
 
-type Behaviour = 'silent' | 'close'
+type Behaviour = 'silent' | 'close' | 'bad-size'
 
 function apiVersionsReply(correlationId: number): Buffer {
   const w = new Writer()
@@ -82,12 +83,10 @@ afterEach(() => {
 async function misbehavingServer(behaviour: Behaviour): Promise<{ port: number; produceRequests: () => number }> {
   let produces = 0
   const server = createServer((sock: Socket) => {
-    let buf = Buffer.alloc(0)
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d])
-      while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
-        const frame = buf.subarray(4, 4 + buf.readInt32BE(0))
-        buf = buf.subarray(4 + frame.length)
+    const frames = new FrameDecoder()
+    sock.on('data', (d: Buffer) => {
+      frames.push(d)
+      for (let frame = frames.next(); frame !== null; frame = frames.next()) {
         const r = new Reader(frame)
         const h = readRequestHeader(r)
         if (h.apiKey === 18) sock.write(apiVersionsReply(h.correlationId))
@@ -95,6 +94,7 @@ async function misbehavingServer(behaviour: Behaviour): Promise<{ port: number; 
           skipTaggedFields(r)
           produces++
           if (behaviour === 'close') sock.destroy()
+          if (behaviour === 'bad-size') sock.write(Buffer.from([0xff, 0xff, 0xff, 0xf0, 0, 0, 0, 0]))
         }
       }
     })
@@ -143,6 +143,16 @@ describe('RawConnection', () => {
     expect(results[2]).toMatchObject({ name: 'NOT_CONNECTED', definite: true })
     expect(s.produceRequests()).toBe(1)
     expect(await produceOn(conn)).toMatchObject({ name: 'NOT_CONNECTED', definite: true })
+  })
+
+  it('closes the connection on a negative response size, failing what is in flight as maybe written', async () => {
+    const s = await misbehavingServer('bad-size')
+    const conn = new RawConnection('127.0.0.1', s.port, settings(10_000, 5))
+    await conn.open()
+    const err = await produceOn(conn)
+    expect(err).toMatchObject({ name: 'NETWORK', definite: false })
+    expect(err?.message).toContain('bad response size -16')
+    expect(conn.ready).toBe(false)
   })
 
   it('refuses an API the broker does not offer, naming it', async () => {
