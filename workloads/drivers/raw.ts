@@ -10,13 +10,13 @@
 //   definite) and closes it; the next use reconnects. Requests never written fail definitely (NOT_CONNECTED).
 // - Produce: batches encoded with encodeRecordBatch, one partition per request, never retried (the outcome
 //   of each attempt stays exact for the checker). BatchTemplate pre-encodes a batch once and stamps a copy
-//   per send (value headers, timestamps, producer id and sequence, CRC), for raw-ingest load.
+//   per send (value headers, then RecordBatchView.restamp: timestamps, producer id and sequence, CRC), for
+//   raw-ingest load.
 // - Fetch by partition without groups (manual assignment), ListOffsets, Metadata, CreateTopics, DeleteTopics.
 // Not done: consumer groups, transactions, fetch sessions, compression other than gzip.
 
 import { connect as netConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
-import { crc32c } from '../../broker/protocol/crc32c.ts'
 import { errorInfo, errorName } from '../../broker/protocol/errors.ts'
 import { beginFrame, FrameDecoder, FrameSizeError } from '../../broker/protocol/framing.ts'
 import { responseHeaderIsFlexible, skipTaggedFields, writeRequestHeader } from '../../broker/protocol/header.ts'
@@ -36,8 +36,8 @@ import {
   encodeRecordBatch,
   iterateBatches,
   RecordBatchView,
+  type BatchStamp,
   type CompressionName,
-  type RecordInput,
 } from '../../broker/protocol/record-batch.ts'
 import type { ApiDecl, Fields, In, Out } from '../../broker/protocol/schema.ts'
 import { Writer } from '../../broker/protocol/writer.ts'
@@ -622,92 +622,6 @@ export class RawCluster {
 
 // ---- producing ----
 
-/** Bytes of a zig-zag varint (int32). */
-function varintSize(v: number): number {
-  const z = ((v << 1) ^ (v >> 31)) >>> 0
-  return z < 0x80 ? 1 : z < 0x4000 ? 2 : z < 0x200000 ? 3 : z < 0x10000000 ? 4 : 5
-}
-
-function putVarint(buf: Buffer, pos: number, v: number): number {
-  let z = ((v << 1) ^ (v >> 31)) >>> 0
-  while (z >= 0x80) {
-    buf[pos++] = (z & 0x7f) | 0x80
-    z >>>= 7
-  }
-  buf[pos++] = z
-  return pos
-}
-
-/**
- * encodeRecordBatch's output in one pass and one allocation, for the produce hot path: uncompressed records
- * without headers or own timestamps (every record at the batch timestamp). Returns null for anything else,
- * which takes encodeRecordBatch. The tests hold the two byte-identical.
- */
-export function encodePlainBatch(
-  records: readonly ProduceRecord[],
-  opts: { timestamp: number; producerId?: number; producerEpoch?: number; baseSequence?: number },
-): Buffer | null {
-  const n = records.length
-  if (n === 0) return null
-  let body = 0
-  for (let i = 0; i < n; i++) {
-    const r = records[i]!
-    if (r.headers !== undefined || r.timestamp !== undefined) return null
-    const kl = r.key === null ? -1 : r.key.length
-    const vl = r.value === null ? -1 : r.value.length
-    const inner = 3 + varintSize(i) + varintSize(kl) + (kl > 0 ? kl : 0) + varintSize(vl) + (vl > 0 ? vl : 0)
-    body += varintSize(inner) + inner
-  }
-  const buf = Buffer.allocUnsafe(RECORDS_START + body)
-  let pos = RECORDS_START
-  for (let i = 0; i < n; i++) {
-    const r = records[i]!
-    const key = r.key
-    const value = r.value
-    const kl = key === null ? -1 : key.length
-    const vl = value === null ? -1 : value.length
-    const inner = 3 + varintSize(i) + varintSize(kl) + (kl > 0 ? kl : 0) + varintSize(vl) + (vl > 0 ? vl : 0)
-    pos = putVarint(buf, pos, inner)
-    buf[pos++] = 0 // attributes
-    buf[pos++] = 0 // timestamp delta 0
-    pos = putVarint(buf, pos, i)
-    pos = putVarint(buf, pos, kl)
-    if (kl > 0) {
-      buf.set(key!, pos)
-      pos += kl
-    }
-    pos = putVarint(buf, pos, vl)
-    if (vl > 0) {
-      buf.set(value!, pos)
-      pos += vl
-    }
-    buf[pos++] = 0 // no headers
-  }
-  writeInt64(buf, 0, 0)
-  buf.writeInt32BE(RECORDS_START - 12 + body, 8)
-  buf.writeInt32BE(-1, 12)
-  buf.writeInt8(2, 16)
-  buf.writeInt16BE(0, 21)
-  buf.writeInt32BE(n - 1, 23)
-  writeInt64(buf, 27, opts.timestamp)
-  writeInt64(buf, 35, opts.timestamp)
-  writeInt64(buf, 43, opts.producerId ?? -1)
-  buf.writeInt16BE(opts.producerEpoch ?? -1, 51)
-  buf.writeInt32BE(opts.baseSequence ?? -1, 53)
-  buf.writeInt32BE(n, 57)
-  buf.writeUInt32BE(crc32c(buf, 21, buf.length), 17)
-  return buf
-}
-
-/** RecordBatch v2 header length: records start here. */
-const RECORDS_START = 61
-
-function toRecordInput(r: ProduceRecord): RecordInput {
-  return r.headers
-    ? { key: r.key, value: r.value, timestamp: r.timestamp, headers: r.headers.map((h) => ({ key: h.key, value: h.value })) }
-    : { key: r.key, value: r.value, timestamp: r.timestamp }
-}
-
 interface ProducerIdentity {
   readonly producerId: number
   readonly producerEpoch: number
@@ -815,13 +729,7 @@ export class RawProducer implements DriverProducer {
       producerEpoch: id ? id.producerEpoch : -1,
       baseSequence: id ? this.nextSequence(topic, partition, records.length) : -1,
     }
-    if (this.compression === 'none') {
-      const fast = encodePlainBatch(records, opts)
-      if (fast) return fast
-    }
-    const inputs = new Array<RecordInput>(records.length)
-    for (let i = 0; i < records.length; i++) inputs[i] = toRecordInput(records[i]!)
-    return encodeRecordBatch(inputs, { ...opts, compression: this.compression })
+    return encodeRecordBatch(records, { ...opts, compression: this.compression })
   }
 
   private route(topic: string, partition: number, batch: Buffer, done: (r: ProduceResult) => void): void {
@@ -956,25 +864,13 @@ export class BatchTemplate {
   }
 
   /** A copy whose record i carries value id firstValueId + i and the batch's intended time. */
-  stamp(firstValueId: number, intendedMs: number, opts: { timestamp?: number; producerId?: number; producerEpoch?: number; baseSequence?: number } = {}): Buffer {
+  stamp(firstValueId: number, intendedMs: number, opts: Partial<BatchStamp> = {}): Buffer {
     const b = Buffer.allocUnsafe(this.template.length)
     this.template.copy(b)
     for (let i = 0; i < this.recordCount; i++) writePayloadHeader(b, firstValueId + i, intendedMs, this.valueOffsets[i]!)
-    const ts = opts.timestamp ?? Date.now()
-    writeInt64(b, 27, ts)
-    writeInt64(b, 35, ts)
-    writeInt64(b, 43, opts.producerId ?? -1)
-    b.writeInt16BE(opts.producerEpoch ?? -1, 51)
-    b.writeInt32BE(opts.baseSequence ?? -1, 53)
-    b.writeUInt32BE(crc32c(b, 21, b.length), 17)
+    new RecordBatchView(b).restamp({ ...opts, timestamp: opts.timestamp ?? Date.now() })
     return b
   }
-}
-
-function writeInt64(buf: Buffer, at: number, v: number): void {
-  const hi = Math.floor(v / 4294967296)
-  buf.writeInt32BE(hi, at)
-  buf.writeUInt32BE(v - hi * 4294967296, at + 4)
 }
 
 // ---- consuming (manual assignment) ----
