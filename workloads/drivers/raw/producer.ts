@@ -7,7 +7,18 @@ import { Produce } from '../../../broker/protocol/messages/produce.ts'
 import { decodeRecords, encodeRecordBatch, RecordBatchView, type BatchStamp, type CompressionName } from '../../../broker/protocol/record-batch.ts'
 import type { Out } from '../../../broker/protocol/schema.ts'
 import type { Writer } from '../../../broker/protocol/writer.ts'
-import { clientError, DriverFailure, type Acks, type DriverProducer, type ProduceBatch, type ProduceRecord, type ProduceResult, type ProducerOptions } from '../../driver.ts'
+import {
+  clientError,
+  DriverFailure,
+  type Acks,
+  type DriverProducer,
+  type EncodedBatchTemplate,
+  type PreEncodedSender,
+  type ProduceBatch,
+  type ProduceRecord,
+  type ProduceResult,
+  type ProducerOptions,
+} from '../../driver.ts'
 import { writePayloadHeader } from '../../generators.ts'
 import { Accumulator } from '../batching.ts'
 import type { RawCluster } from './cluster.ts'
@@ -81,6 +92,17 @@ export class RawProducer implements DriverProducer {
         for (const f of w) f()
       }
     })
+  }
+
+  readonly preEncoded: PreEncodedSender = {
+    template: (values) => new BatchTemplate(values),
+    send: (topic, partition, template, firstValueId, intendedMs, done) => {
+      if (!(template instanceof BatchTemplate)) throw new TypeError('a template of another driver')
+      const id = this.identity
+      const n = template.recordCount
+      const stamp = id ? { producerId: id.producerId, producerEpoch: id.producerEpoch, baseSequence: this.nextSequence(topic, partition, n) } : {}
+      this.sendEncoded(topic, partition, template.stamp(firstValueId, intendedMs, stamp), n, done)
+    },
   }
 
   /** Reserves `count` sequence numbers of a partition for a batch the caller encodes itself. */
@@ -232,7 +254,7 @@ export class RawProducer implements DriverProducer {
  * A batch encoded once and stamped per send: values keep their size and place, so stamping is a copy, a
  * header write per record and one CRC. Each record's value must be at least the payload header (20 bytes).
  */
-export class BatchTemplate {
+export class BatchTemplate implements EncodedBatchTemplate {
   readonly recordCount: number
   /** The encoded batch. */
   readonly bytes: number
