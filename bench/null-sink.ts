@@ -16,6 +16,7 @@
 import { closeSync, ftruncateSync, openSync, rmSync, writeSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { ErrorCode } from '../broker/protocol/errors.ts'
+import { beginFrame, FrameDecoder } from '../broker/protocol/framing.ts'
 import {
   API_VERSIONS_KEY,
   readRequestHeader,
@@ -30,11 +31,12 @@ import { Reader } from '../broker/protocol/reader.ts'
 import type { ApiDecl, In } from '../broker/protocol/schema.ts'
 import { Writer } from '../broker/protocol/writer.ts'
 import { join } from 'node:path'
-import { FrameReader } from './lib/frames.ts'
 
 const RECORD_COUNT_AT = 57
 const BATCH_HEADER = 61
 const NODE_ID = 1
+/** Kafka's default socket.request.max.bytes. */
+const MAX_REQUEST_BYTES = 100 * 1024 * 1024
 const TOPIC_ID_PREFIX = 'f0'
 /** A store file is cut back to empty at this size, so new writes keep allocating pages as a growing log does. */
 const STORE_WRAP_BYTES = 1024 * 1024 * 1024
@@ -129,10 +131,10 @@ export async function startNullSink(opts: NullSinkOptions): Promise<NullSink> {
 
   const respond = (socket: Socket, api: ApiDecl, version: number, correlationId: number, body: unknown): void => {
     const w = new Writer(256)
-    const setSize = w.reserveInt32()
+    const endFrame = beginFrame(w)
     writeResponseHeader(w, correlationId, responseHeaderIsFlexible(api.key, api.isFlexible(version)))
     api.response.encode(version, body as never, w)
-    setSize(w.length - 4)
+    endFrame()
     for (const c of w.chunksOut()) socket.write(c)
   }
 
@@ -190,12 +192,13 @@ export async function startNullSink(opts: NullSinkOptions): Promise<NullSink> {
     stats.connections++
     sockets.add(socket)
     socket.setNoDelay(true)
-    const frames = new FrameReader((frame) => onFrame(socket, frame))
+    const frames = new FrameDecoder(MAX_REQUEST_BYTES)
     socket.on('data', (chunk: Buffer) => {
       // Responses of one read go out in one write: fewer syscalls, as the broker does with cork.
       socket.cork()
       try {
         frames.push(chunk)
+        for (let f = frames.next(); f !== null; f = frames.next()) onFrame(socket, f)
       } catch (err) {
         process.stderr.write(`null sink: ${(err as Error).message}; closing the connection\n`)
         socket.destroy()

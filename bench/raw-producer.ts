@@ -10,6 +10,7 @@
 
 import { connect, type Socket } from 'node:net'
 import { ErrorCode } from '../broker/protocol/errors.ts'
+import { beginFrame, FrameDecoder } from '../broker/protocol/framing.ts'
 import { readResponseHeader, writeRequestHeader } from '../broker/protocol/header.ts'
 import { CreateTopics } from '../broker/protocol/messages/create-topics.ts'
 import { Produce } from '../broker/protocol/messages/produce.ts'
@@ -17,7 +18,6 @@ import { encodeRecordBatch } from '../broker/protocol/record-batch.ts'
 import { Reader } from '../broker/protocol/reader.ts'
 import type { ApiDecl, Fields, In, Out } from '../broker/protocol/schema.ts'
 import { Writer } from '../broker/protocol/writer.ts'
-import { FrameReader } from './lib/frames.ts'
 import { cpuDelta, cpuTotal, deleteTopic, loopbackHost, processCpu, removeTempDir, startBroker, startWorker, stopGracefully, tempDir, type BrokerHandle, type WorkerHandle } from './lib/proc.ts'
 import { deadline, pump } from './lib/pump.ts'
 import { median, ratioFigure, relativeSpread, type BenchContext, type Figure, type Section, type SectionOutput } from './lib/report.ts'
@@ -61,10 +61,10 @@ async function call<Req extends Fields, Res extends Fields>(
   body: In<Req>,
 ): Promise<Out<Res>> {
   const w = new Writer(256)
-  const setSize = w.reserveInt32()
+  const endFrame = beginFrame(w)
   writeRequestHeader(w, { apiKey: api.key, apiVersion: version, correlationId: 0, clientId: CLIENT_ID }, api.isFlexible(version))
   api.request.encode(version, body, w)
-  setSize(w.length - 4)
+  endFrame()
   for (const c of w.chunksOut()) socket.write(c)
   const frame = await frames.next()
   const r = new Reader(frame)
@@ -75,13 +75,18 @@ async function call<Req extends Fields, Res extends Fields>(
 class AsyncFrames {
   private readonly queue: Buffer[] = []
   private waiter: ((b: Buffer) => void) | null = null
-  readonly reader = new FrameReader((f) => {
-    if (this.waiter) {
-      const w = this.waiter
-      this.waiter = null
-      w(f)
-    } else this.queue.push(f)
-  })
+  private readonly decoder = new FrameDecoder()
+
+  push(chunk: Buffer): void {
+    this.decoder.push(chunk)
+    for (let f = this.decoder.next(); f !== null; f = this.decoder.next()) {
+      if (this.waiter) {
+        const w = this.waiter
+        this.waiter = null
+        w(f)
+      } else this.queue.push(f)
+    }
+  }
 
   next(): Promise<Buffer> {
     const f = this.queue.shift()
@@ -92,14 +97,14 @@ class AsyncFrames {
 
 function encodeProduceRequest(correlationId: number, topic: string, batches: Buffer[]): Buffer {
   const w = new Writer(256)
-  const setSize = w.reserveInt32()
+  const endFrame = beginFrame(w)
   writeRequestHeader(w, { apiKey: Produce.key, apiVersion: PRODUCE_VERSION, correlationId, clientId: CLIENT_ID }, true)
   Produce.request.encode(
     PRODUCE_VERSION,
     { transactionalId: null, acks: 1, timeoutMs: 30_000, topicData: [{ name: topic, partitionData: batches.map((records, index) => ({ index, records })) }] },
     w,
   )
-  setSize(w.length - 4)
+  endFrame()
   return w.toBuffer()
 }
 
@@ -112,7 +117,7 @@ export async function rawProducer(o: RawProducerOptions): Promise<RawProducerRes
   socket.setNoDelay(true)
   if (o.createTopic) {
     const setup = new AsyncFrames()
-    const onSetupData = (d: Buffer): void => setup.reader.push(d)
+    const onSetupData = (d: Buffer): void => setup.push(d)
     socket.on('data', onSetupData)
     const created = await call(socket, setup, CreateTopics, CREATE_TOPICS_VERSION, {
       topics: [{ name: o.topic, numPartitions: o.partitions, replicationFactor: 1, assignments: [], configs: [] }],
@@ -140,7 +145,7 @@ export async function rawProducer(o: RawProducerOptions): Promise<RawProducerRes
   let allAcked: () => void = () => {}
   let sending = true
   const done = new Promise<void>((res) => (allAcked = res))
-  const responses = new FrameReader((frame) => {
+  const onResponse = (frame: Buffer): void => {
     const r = new Reader(frame)
     const correlationId = readResponseHeader(r, true)
     if (correlationId !== acked % RING) failed ??= `response ${acked} has correlation id ${correlationId}, expected ${acked % RING}`
@@ -150,8 +155,12 @@ export async function rawProducer(o: RawProducerOptions): Promise<RawProducerRes
     }
     acked++
     if (!sending && acked === sent) allAcked()
+  }
+  const responses = new FrameDecoder()
+  socket.on('data', (d: Buffer) => {
+    responses.push(d)
+    for (let f = responses.next(); f !== null; f = responses.next()) onResponse(f)
   })
-  socket.on('data', (d: Buffer) => responses.push(d))
   const closed = new Promise<never>((_, rej) => socket.once('close', () => rej(new Error(`broker closed the connection after ${acked} of ${sent} responses`))))
   closed.catch(() => {})
 

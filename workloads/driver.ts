@@ -193,7 +193,27 @@ export interface DriverProducer {
   flush(): Promise<void>
   /** Records accepted by send() whose outcome is not yet known. */
   readonly pending: number
+  /** Pre-encoded batches, when the driver can send them (raw); undefined otherwise. */
+  readonly preEncoded?: PreEncodedSender
   close(): Promise<void>
+}
+
+/** A batch a PreEncodedSender encoded once, to be sent many times. */
+export interface EncodedBatchTemplate {
+  readonly recordCount: number
+  /** The records' values alone (what consumers count). */
+  readonly valueBytes: number
+}
+
+/**
+ * Raw ingest: a batch is encoded once and each send is a copy with fresh value ids, so a run measures the
+ * cluster, not the client's cost per record. Sends are not batched further (no linger).
+ */
+export interface PreEncodedSender {
+  /** Encodes keyless records of these values, each at least the 20-byte payload header (generators.ts). */
+  template(values: readonly Buffer[]): EncodedBatchTemplate
+  /** Sends a copy of one of this sender's templates whose record i carries value id firstValueId + i and intendedMs. */
+  send(topic: string, partition: number, template: EncodedBatchTemplate, firstValueId: number, intendedMs: number, done: (result: ProduceResult) => void): void
 }
 
 export function sendAsync(p: DriverProducer, batch: ProduceBatch): Promise<ProduceResult> {

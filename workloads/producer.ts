@@ -13,12 +13,12 @@
 // across batches, so a group is kept to an eighth of the producer's batch size (as the driver's batching
 // counts bytes): a batch still fills to at least 7/8 of batch.size before a group no longer fits, and the
 // driver's batching, not the loop, decides the requests.
-// Raw ingest: with the raw driver, `preEncoded` sends pre-encoded batches stamped per send (BatchTemplate),
-// one schedule item per batch, so the client is never the bottleneck being measured.
+// Raw ingest: with a driver that offers it (DriverProducer.preEncoded, the raw driver), `preEncoded` sends
+// pre-encoded batches stamped per send, one schedule item per batch, so the client is never the bottleneck
+// being measured.
 
-import { partitionForKey, type DriverError, type DriverProducer, type ProduceRecord, type ProduceResult } from './driver.ts'
+import { partitionForKey, type DriverError, type DriverProducer, type EncodedBatchTemplate, type ProduceRecord, type ProduceResult } from './driver.ts'
 import { recordSize } from './drivers/batching.ts'
-import { BatchTemplate, type RawProducer } from './drivers/raw.ts'
 import {
   deriveSeed,
   keyBytes,
@@ -138,7 +138,7 @@ export class ProducerLoop {
   private readonly nextKey: () => number | null
   private readonly nextSize: () => number
   private readonly rng: Prng
-  private readonly templates: BatchTemplate[] = []
+  private readonly templates: EncodedBatchTemplate[] = []
   private templateIndex = 0
   private origin = 0
   private warmupEnd = 0
@@ -186,14 +186,15 @@ export class ProducerLoop {
     this.rng = new Prng(deriveSeed(seed, opts.name, 'partitions'))
     if (opts.preEncoded) {
       if ((opts.keys?.kind ?? 'none') !== 'none') throw new RangeError('pre-encoded batches carry no keys: use keys none')
-      if (!('sendEncoded' in opts.producer)) throw new RangeError('pre-encoded batches need the raw driver')
+      const sender = opts.producer.preEncoded
+      if (!sender) throw new RangeError('pre-encoded batches need a driver that sends them (raw)')
       const n = opts.preEncoded.recordsPerBatch
       const poolSeed = deriveSeed(seed, opts.name, 'payload')
       const pool = new PayloadPool(sizes.max, poolSeed, opts.payload)
       for (let t = 0; t < (opts.preEncoded.templates ?? 8); t++) {
         const values: Buffer[] = []
         for (let i = 0; i < n; i++) values.push(pool.make(sizes.next(), 0, 0))
-        this.templates.push(new BatchTemplate(values))
+        this.templates.push(sender.template(values))
       }
       this.pool = null
     } else {
@@ -338,7 +339,6 @@ export class ProducerLoop {
 
   private emitBatch(intended: number, actual: number): number {
     const o = this.o
-    const producer = o.producer as RawProducer
     const t = this.templates[this.templateIndex]!
     this.templateIndex = (this.templateIndex + 1) % this.templates.length
     const n = t.recordCount
@@ -346,8 +346,6 @@ export class ProducerLoop {
     for (let i = 1; i < n; i++) this.ids.next()
     const partition = this.batchRoundRobin
     this.batchRoundRobin = (partition + 1) % o.partitions
-    const identity = producer.producerIdentity
-    const batch = t.stamp(first, intended, identity ? { producerId: identity.producerId, producerEpoch: identity.producerEpoch, baseSequence: producer.nextSequence(o.topic, partition, n) } : {})
     // The history has one size per value; a template's values vary, so each gets the (rounded) mean.
     const size = Math.round(t.valueBytes / n)
     if (o.history) {
@@ -357,7 +355,7 @@ export class ProducerLoop {
     this.bytesSent += t.valueBytes
     if (actual >= this.warmupEnd) this.delay.record((actual - intended) * 1000)
     const g: SendGroup = { first, count: n, partition, records: [], intended: [intended], actual: [actual], sizes: [size], bytes: t.valueBytes, batchSize: t.valueBytes }
-    producer.sendEncoded(o.topic, partition, batch, n, (r) => this.completed(r, g))
+    o.producer.preEncoded!.send(o.topic, partition, t, first, intended, (r) => this.completed(r, g))
     return t.valueBytes
   }
 

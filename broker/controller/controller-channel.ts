@@ -18,6 +18,7 @@
 // handler throws is answered with the error.
 
 import { connect, createServer, type Server, type Socket } from 'node:net'
+import { encodeFrame, FrameDecoder, FrameSizeError } from '../protocol/framing.ts'
 import type { Logger } from '../logger.ts'
 import type { RaftMessage, RaftTransport } from './raft-types.ts'
 import { checkControllerArgs, checkControllerResult, checkFrame, checkRaftMessage, type ControllerMethod, type Frame, MAX_FRAME, raftMessage, showValue } from './wire-validate.ts'
@@ -49,16 +50,12 @@ const clip = (s: string, max = MAX_TEXT): string => (s.length > max ? `${s.slice
 const errorText = (err: unknown): string => clip(err instanceof Error ? err.message : typeof err === 'string' ? err : showValue(err))
 
 function encode(f: Frame): Buffer {
-  const body = Buffer.from(
+  return encodeFrame(
     JSON.stringify(f, function (this: Record<string, unknown>, key, value: unknown) {
       const orig = this[key]
       return Buffer.isBuffer(orig) ? { $b: orig.toString('base64') } : value
     }),
-    'utf8',
   )
-  const head = Buffer.allocUnsafe(4)
-  head.writeUInt32BE(body.length, 0)
-  return Buffer.concat([head, body])
 }
 
 function decode(body: Buffer): unknown {
@@ -74,21 +71,25 @@ function decode(body: Buffer): unknown {
  * nothing after it is read.
  */
 function frames(sock: Socket, onFrame: (f: Frame) => string | null, onInvalid: (reason: string) => void): void {
-  let buf: Buffer = Buffer.alloc(0)
+  const decoder = new FrameDecoder(MAX_FRAME)
   const invalid = (reason: string): void => {
-    buf = Buffer.alloc(0)
+    decoder.clear()
     if (sock.destroyed) return
     sock.destroy()
     onInvalid(reason)
   }
   sock.on('data', (chunk: Buffer) => {
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk])
-    while (buf.length >= 4 && !sock.destroyed) {
-      const size = buf.readUInt32BE(0)
-      if (size > MAX_FRAME) return invalid(`frame of ${size} bytes, more than ${MAX_FRAME}`)
-      if (buf.length < 4 + size) break
-      const body = buf.subarray(4, 4 + size)
-      buf = buf.subarray(4 + size)
+    decoder.push(chunk)
+    while (!sock.destroyed) {
+      let body: Buffer | null
+      try {
+        body = decoder.next()
+      } catch (err) {
+        if (!(err instanceof FrameSizeError)) throw err
+        // The prefix is a u32 here: a size with the top bit set reads as what it says, not negative.
+        return invalid(`frame of ${err.size >>> 0} bytes, more than ${MAX_FRAME}`)
+      }
+      if (body === null) return
       let f: unknown
       try {
         f = decode(body)

@@ -132,6 +132,14 @@ export class RecordBatchView {
     this.buf.writeUInt32BE(this.computeCrc(), this.pos + 17)
   }
 
+  /**
+   * Gives the batch new timestamps (base and max) and producer fields (absent ones -1) and recomputes the CRC,
+   * which then also covers any record bytes changed before: how a batch encoded once is sent many times.
+   */
+  restamp(stamp: BatchStamp): void {
+    writeStamp(this.buf, this.pos, stamp.timestamp, stamp.timestamp, stamp)
+  }
+
   /** The batch's bytes (a view). */
   bytes(): Buffer {
     return this.buf.subarray(this.pos, this.pos + this.sizeInBytes)
@@ -217,7 +225,7 @@ export interface RecordInput {
   key?: Buffer | string | null
   value: Buffer | string | null
   timestamp?: number
-  headers?: { key: string; value: Buffer | string | null }[]
+  headers?: readonly { key: string; value: Buffer | string | null }[]
 }
 
 export interface BatchOptions {
@@ -233,67 +241,154 @@ export interface BatchOptions {
   timestamp?: number
 }
 
-const toBuf = (x: Buffer | string | null | undefined): Buffer | null =>
-  x === null || x === undefined ? null : typeof x === 'string' ? Buffer.from(x) : x
-
-function encodeRecords(records: readonly RecordInput[], baseTimestamp: number): Buffer {
-  const w = new Writer(records.length * 32 + 64)
-  records.forEach((r, i) => {
-    const key = toBuf(r.key)
-    const value = toBuf(r.value)
-    const body = new Writer(64)
-    body.int8(0)
-    body.varlong((r.timestamp ?? baseTimestamp) - baseTimestamp)
-    body.varint(i)
-    if (key === null) body.varint(-1)
-    else body.varint(key.length).raw(key)
-    if (value === null) body.varint(-1)
-    else body.varint(value.length).raw(value)
-    const headers = r.headers ?? []
-    body.varint(headers.length)
-    for (const h of headers) {
-      const hk = Buffer.from(h.key)
-      body.varint(hk.length).raw(hk)
-      const hv = toBuf(h.value)
-      if (hv === null) body.varint(-1)
-      else body.varint(hv.length).raw(hv)
-    }
-    const bytes = body.toBuffer()
-    w.varint(bytes.length).raw(bytes)
-  })
-  return w.toBuffer()
+/** Bytes of the zig-zag varint of an int32. */
+function varintSize(v: number): number {
+  const z = ((v << 1) ^ (v >> 31)) >>> 0
+  return z < 0x80 ? 1 : z < 0x4000 ? 2 : z < 0x200000 ? 3 : z < 0x10000000 ? 4 : 5
 }
 
-/** Builds one RecordBatch v2 (uncompressed or gzip; other codecs need a library and are only passed through). */
+function putVarint(buf: Buffer, pos: number, v: number): number {
+  let z = ((v << 1) ^ (v >> 31)) >>> 0
+  while (z >= 0x80) {
+    buf[pos++] = (z & 0x7f) | 0x80
+    z >>>= 7
+  }
+  buf[pos++] = z
+  return pos
+}
+
+/** Bytes of the zig-zag varlong of a timestamp delta: an int32 takes the varint path, anything else the Writer's. */
+function varlongSize(v: number): number {
+  return (v | 0) === v ? varintSize(v) : new Writer(10).varlong(v).length
+}
+
+function putVarlong(buf: Buffer, pos: number, v: number): number {
+  return (v | 0) === v ? putVarint(buf, pos, v) : pos + new Writer(10).varlong(v).toBuffer().copy(buf, pos)
+}
+
+/** Byte length of a key, value or header value; -1 for null. */
+const lengthOf = (x: Buffer | string | null | undefined): number =>
+  x === null || x === undefined ? -1 : typeof x === 'string' ? Buffer.byteLength(x) : x.length
+
+function putBytes(buf: Buffer, pos: number, x: Buffer | string, len: number): number {
+  if (typeof x === 'string') buf.write(x, pos, len, 'utf8')
+  else buf.set(x, pos)
+  return pos + len
+}
+
+/** Sizes each record's body (everything after its length varint) into `sizes`; returns the bytes of all records. */
+function sizeRecords(records: readonly RecordInput[], baseTimestamp: number, sizes: Int32Array): number {
+  let total = 0
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!
+    const kl = lengthOf(r.key)
+    const vl = lengthOf(r.value)
+    // attributes, timestamp delta, offset delta, key, value, header count
+    let size = 1 + varlongSize((r.timestamp ?? baseTimestamp) - baseTimestamp) + varintSize(i) + varintSize(kl) + (kl > 0 ? kl : 0) + varintSize(vl) + (vl > 0 ? vl : 0)
+    const headers = r.headers
+    size += varintSize(headers?.length ?? 0)
+    if (headers) {
+      for (const h of headers) {
+        const hk = Buffer.byteLength(h.key)
+        const hv = lengthOf(h.value)
+        size += varintSize(hk) + hk + varintSize(hv) + (hv > 0 ? hv : 0)
+      }
+    }
+    sizes[i] = size
+    total += varintSize(size) + size
+  }
+  return total
+}
+
+function putRecords(buf: Buffer, pos: number, records: readonly RecordInput[], baseTimestamp: number, sizes: Int32Array): number {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!
+    pos = putVarint(buf, pos, sizes[i]!)
+    buf[pos++] = 0 // attributes
+    pos = putVarlong(buf, pos, (r.timestamp ?? baseTimestamp) - baseTimestamp)
+    pos = putVarint(buf, pos, i)
+    const key = r.key
+    const kl = lengthOf(key)
+    pos = putVarint(buf, pos, kl)
+    if (kl > 0) pos = putBytes(buf, pos, key!, kl)
+    const value = r.value
+    const vl = lengthOf(value)
+    pos = putVarint(buf, pos, vl)
+    if (vl > 0) pos = putBytes(buf, pos, value!, vl)
+    const headers = r.headers
+    if (!headers) {
+      buf[pos++] = 0
+      continue
+    }
+    pos = putVarint(buf, pos, headers.length)
+    for (const h of headers) {
+      const hk = Buffer.byteLength(h.key)
+      pos = putVarint(buf, pos, hk)
+      pos = putBytes(buf, pos, h.key, hk)
+      const hv = lengthOf(h.value)
+      pos = putVarint(buf, pos, hv)
+      if (hv > 0) pos = putBytes(buf, pos, h.value!, hv)
+    }
+  }
+  return pos
+}
+
+/** Header fields an encoded batch can be given again (BatchTemplate-style reuse): see RecordBatchView.restamp. */
+export interface BatchStamp {
+  /** Base and max timestamp (the records' deltas are kept). */
+  timestamp: number
+  producerId?: number
+  producerEpoch?: number
+  baseSequence?: number
+}
+
+/**
+ * Builds one RecordBatch v2 (uncompressed or gzip; other codecs need a library and are only passed through), in
+ * one allocation when uncompressed: records are sized first, then written in place behind the header.
+ */
 export function encodeRecordBatch(records: readonly RecordInput[], opts: BatchOptions = {}): Buffer {
   if (records.length === 0) throw new RangeError('a record batch needs at least one record')
   const compression = opts.compression ?? 'none'
+  if (compression !== 'none' && compression !== 'gzip') throw new RangeError(`encodeRecordBatch supports none and gzip, not ${compression}`)
   const baseTimestamp = opts.timestamp ?? records[0]!.timestamp ?? 0
   // maxTimestamp is the largest record timestamp, which may be below an explicit base timestamp.
   let maxTimestamp = Number.NEGATIVE_INFINITY
-  for (const r of records) maxTimestamp = Math.max(maxTimestamp, r.timestamp ?? baseTimestamp)
-  let body = encodeRecords(records, baseTimestamp)
-  if (compression === 'gzip') body = gzipSync(body)
-  else if (compression !== 'none') throw new RangeError(`encodeRecordBatch supports none and gzip, not ${compression}`)
-  let attributes = Compression[compression]
+  for (let i = 0; i < records.length; i++) maxTimestamp = Math.max(maxTimestamp, records[i]!.timestamp ?? baseTimestamp)
+  const sizes = new Int32Array(records.length)
+  const bodySize = sizeRecords(records, baseTimestamp, sizes)
+  let buf: Buffer
+  if (compression === 'none') {
+    buf = Buffer.allocUnsafe(HEADER_SIZE + bodySize)
+    putRecords(buf, HEADER_SIZE, records, baseTimestamp, sizes)
+  } else {
+    const body = Buffer.allocUnsafe(bodySize)
+    putRecords(body, 0, records, baseTimestamp, sizes)
+    const zipped = gzipSync(body)
+    buf = Buffer.allocUnsafe(HEADER_SIZE + zipped.length)
+    zipped.copy(buf, HEADER_SIZE)
+  }
+  let attributes: number = Compression[compression]
   if (opts.transactional) attributes |= ATTR_TRANSACTIONAL
   if (opts.control) attributes |= ATTR_CONTROL
-  const buf = Buffer.allocUnsafe(HEADER_SIZE + body.length)
   writeInt64(buf, 0, opts.baseOffset ?? 0)
-  buf.writeInt32BE(HEADER_SIZE - LOG_OVERHEAD + body.length, 8)
+  buf.writeInt32BE(buf.length - LOG_OVERHEAD, 8)
   buf.writeInt32BE(opts.partitionLeaderEpoch ?? -1, 12)
   buf.writeInt8(MAGIC_V2, 16)
   buf.writeInt16BE(attributes, 21)
   buf.writeInt32BE(records.length - 1, 23)
-  writeInt64(buf, 27, baseTimestamp)
-  writeInt64(buf, 35, maxTimestamp)
-  writeInt64(buf, 43, opts.producerId ?? -1)
-  buf.writeInt16BE(opts.producerEpoch ?? -1, 51)
-  buf.writeInt32BE(opts.baseSequence ?? -1, 53)
   buf.writeInt32BE(records.length, 57)
-  body.copy(buf, HEADER_SIZE)
-  buf.writeUInt32BE(crc32c(buf, CRC_START, buf.length), 17)
+  writeStamp(buf, 0, baseTimestamp, maxTimestamp, opts)
   return buf
+}
+
+/** Timestamps and producer fields, then the CRC over everything from the attributes on. */
+function writeStamp(buf: Buffer, pos: number, baseTimestamp: number, maxTimestamp: number, p: { producerId?: number; producerEpoch?: number; baseSequence?: number }): void {
+  writeInt64(buf, pos + 27, baseTimestamp)
+  writeInt64(buf, pos + 35, maxTimestamp)
+  writeInt64(buf, pos + 43, p.producerId ?? -1)
+  buf.writeInt16BE(p.producerEpoch ?? -1, pos + 51)
+  buf.writeInt32BE(p.baseSequence ?? -1, pos + 53)
+  buf.writeUInt32BE(crc32c(buf, pos + CRC_START, pos + LOG_OVERHEAD + buf.readInt32BE(pos + 8)), pos + 17)
 }
 
 /** Decodes the records of a batch (uncompressed or gzip). */

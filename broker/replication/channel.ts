@@ -7,6 +7,7 @@
 
 import { connect as netConnect, type Socket } from 'node:net'
 import type { Clock, TimerHandle } from '../clock.ts'
+import { beginFrame, FrameDecoder, FrameSizeError } from '../protocol/framing.ts'
 import { readResponseHeader, responseHeaderIsFlexible, writeRequestHeader } from '../protocol/header.ts'
 import { Reader } from '../protocol/reader.ts'
 import type { ApiDecl, Fields, In, Out } from '../protocol/schema.ts'
@@ -62,11 +63,7 @@ interface Pending {
 class TcpChannel implements BrokerChannel {
   readonly #socket: Socket
   readonly #o: TcpChannelOptions
-  /** The start of an incomplete frame, in the chunks it came in. */
-  #chunks: Buffer[] = []
-  #chunked = 0
-  /** Bytes needed before the first frame in #chunks can be decoded (its size prefix, or the whole frame). */
-  #need = 0
+  readonly #frames = new FrameDecoder(MAX_FRAME)
   #pending: Pending[] = []
   #correlation = 0
   #closed = false
@@ -88,12 +85,12 @@ class TcpChannel implements BrokerChannel {
     if (this.#closed) return Promise.resolve({ ok: false, error: 'channel closed' })
     const correlationId = this.#correlation++
     const w = new Writer()
-    const setSize = w.reserveInt32()
+    const endFrame = beginFrame(w)
     let frame: Buffer
     try {
       writeRequestHeader(w, { apiKey: api.key, apiVersion: version, correlationId, clientId: this.#o.clientId }, api.isFlexible(version))
       api.request.encode(version, body, w)
-      setSize(w.length - 4)
+      endFrame()
       frame = w.toBuffer()
     } catch (e) {
       return Promise.resolve({ ok: false, error: `cannot encode ${api.name} v${version}: ${(e as Error).message}` })
@@ -111,24 +108,17 @@ class TcpChannel implements BrokerChannel {
     })
   }
 
-  // Chunks of an incomplete frame are kept as a list and joined once the frame is complete: concatenating on
-  // every chunk copied a multi-megabyte fetch response over and over (a third of a follower's CPU).
   #onData(d: Buffer): void {
-    if (this.#chunks.length > 0) {
-      this.#chunks.push(d)
-      this.#chunked += d.length
-      if (this.#chunked < this.#need) return
-      d = Buffer.concat(this.#chunks, this.#chunked)
-      this.#chunks = []
-      this.#chunked = 0
-    }
-    let buf = d
-    while (buf.length >= 4 && !this.#closed) {
-      const size = buf.readInt32BE(0)
-      if (size < 0 || size > MAX_FRAME) return this.#fail(`bad response frame size ${size}`)
-      if (buf.length < 4 + size) break
-      const frame = buf.subarray(4, 4 + size)
-      buf = buf.subarray(4 + size)
+    this.#frames.push(d)
+    while (!this.#closed) {
+      let frame: Buffer | null
+      try {
+        frame = this.#frames.next()
+      } catch (e) {
+        if (!(e instanceof FrameSizeError)) throw e
+        return this.#fail(`bad response frame size ${e.size}`)
+      }
+      if (frame === null) return
       const p = this.#pending.shift()
       if (!p) return this.#fail('a response nobody asked for')
       p.timer.cancel()
@@ -142,17 +132,13 @@ class TcpChannel implements BrokerChannel {
         this.#fail('undecodable response')
       }
     }
-    if (buf.length > 0 && !this.#closed) {
-      this.#chunks = [buf]
-      this.#chunked = buf.length
-      this.#need = buf.length >= 4 ? 4 + buf.readInt32BE(0) : 4
-    }
   }
 
   #fail(reason: string): void {
     if (!this.#closed) {
       this.#closed = true
       this.#socket.destroy()
+      this.#frames.clear()
     }
     for (const p of this.#pending.splice(0)) {
       p.timer.cancel()

@@ -15,6 +15,7 @@
 
 import type { Socket } from 'node:net'
 import { ErrorCode } from '../protocol/errors.ts'
+import { beginFrame, FrameDecoder, FrameSizeError } from '../protocol/framing.ts'
 import {
   API_VERSIONS_KEY,
   readRequestHeader,
@@ -47,7 +48,6 @@ interface Slot {
 }
 
 let nextConnectionId = 0
-const EMPTY = Buffer.alloc(0)
 
 export class Connection {
   readonly info: ConnectionInfo
@@ -57,8 +57,7 @@ export class Connection {
   private readonly log: Logger
   private readonly onClosed: (c: Connection) => void
 
-  private chunks: Buffer[] = []
-  private buffered = 0
+  private readonly frames: FrameDecoder
   private readonly queue: Slot[] = []
   private queuedBytes = 0
   private readPausedForQueue = false
@@ -70,6 +69,7 @@ export class Connection {
     this.socket = socket
     this.broker = broker
     this.limits = limits
+    this.frames = new FrameDecoder(limits.maxRequestBytes)
     this.onClosed = onClosed
     const id = `${listenerName}-${nextConnectionId++}`
     this.log = log.child({ conn: id, remote: `${socket.remoteAddress}:${socket.remotePort}` })
@@ -93,7 +93,7 @@ export class Connection {
     socket.on('error', (err) => this.log.debug('socket error', { err }))
     socket.on('close', () => {
       this.closed = true
-      this.chunks = []
+      this.frames.clear()
       this.onClosed(this)
     })
   }
@@ -105,60 +105,20 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.closing) return
-    this.chunks.push(chunk)
-    this.buffered += chunk.length
-    while (!this.closing && this.buffered >= 4) {
-      const size = this.peekSize()
-      if (size < 0 || size > this.limits.maxRequestBytes) {
-        this.protocolError(`request size ${size} is outside 0..socket.request.max.bytes (${this.limits.maxRequestBytes})`)
+    this.frames.push(chunk)
+    while (!this.closing) {
+      let frame: Buffer | null
+      try {
+        frame = this.frames.next()
+      } catch (err) {
+        if (!(err instanceof FrameSizeError)) throw err
+        this.protocolError(`request size ${err.size} is outside 0..socket.request.max.bytes (${this.limits.maxRequestBytes})`)
         return
       }
-      if (this.buffered < 4 + size) break
-      this.consume(4)
-      const frame = this.consume(size)
+      if (frame === null) break
       this.onFrame(frame)
     }
     this.updateReading()
-  }
-
-  private peekSize(): number {
-    const first = this.chunks[0]!
-    if (first.length >= 4) return first.readInt32BE(0)
-    const four = Buffer.allocUnsafe(4)
-    let got = 0
-    for (const c of this.chunks) {
-      const n = Math.min(4 - got, c.length)
-      c.copy(four, got, 0, n)
-      got += n
-      if (got === 4) break
-    }
-    return four.readInt32BE(0)
-  }
-
-  /** Takes n bytes off the front: a view when one chunk holds them, otherwise one copy. */
-  private consume(n: number): Buffer {
-    if (n === 0) return EMPTY
-    this.buffered -= n
-    const first = this.chunks[0]!
-    if (first.length > n) {
-      this.chunks[0] = first.subarray(n)
-      return first.subarray(0, n)
-    }
-    if (first.length === n) {
-      this.chunks.shift()
-      return first
-    }
-    const out = Buffer.allocUnsafe(n)
-    let got = 0
-    while (got < n) {
-      const c = this.chunks[0]!
-      const take = Math.min(n - got, c.length)
-      c.copy(out, got, 0, take)
-      got += take
-      if (take === c.length) this.chunks.shift()
-      else this.chunks[0] = c.subarray(take)
-    }
-    return out
   }
 
   private onFrame(frame: Buffer): void {
@@ -224,10 +184,10 @@ export class Connection {
     if (res !== NO_RESPONSE) {
       try {
         const w = new Writer(256)
-        const setSize = w.reserveInt32()
+        const endFrame = beginFrame(w)
         writeResponseHeader(w, slot.header.correlationId, responseHeaderIsFlexible(reg.api.key, reg.api.isFlexible(version)))
         reg.api.response.encode(version, res as Exclude<typeof res, NoResponse> as never, w)
-        setSize(w.length - 4)
+        endFrame()
         slot.out = w.chunksOut()
       } catch (err) {
         this.handlerFailed(slot, reg, version, err)
@@ -281,8 +241,7 @@ export class Connection {
   private closeAfterFlush(reason: string, level: 'debug' | 'info' = 'info'): void {
     if (this.closing || this.closed) return
     this.closing = true
-    this.chunks = []
-    this.buffered = 0
+    this.frames.clear()
     // Requests already accepted still get their responses (a produce may be appended already); no new ones are read.
     this.log[level]('closing connection', { reason })
     this.flush()

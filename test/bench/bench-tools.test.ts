@@ -3,13 +3,13 @@
 // count what was acknowledged, and the result comparison must flag only changes beyond the threshold.
 
 import { afterEach, describe, expect, it } from 'vitest'
+import { FrameDecoder } from '../../broker/protocol/framing.ts'
 import { readResponseHeader, writeRequestHeader } from '../../broker/protocol/header.ts'
 import { ApiVersions } from '../../broker/protocol/messages/api-versions.ts'
 import { Metadata } from '../../broker/protocol/messages/metadata.ts'
 import { encodeRecordBatch } from '../../broker/protocol/record-batch.ts'
 import { Reader } from '../../broker/protocol/reader.ts'
 import { Writer } from '../../broker/protocol/writer.ts'
-import { FrameReader } from '../../bench/lib/frames.ts'
 import { compare, MACRO_FLOOR, median, relativeSpread, type Figure, type ResultFile } from '../../bench/lib/report.ts'
 import { startNullSink, type NullSink } from '../../bench/null-sink.ts'
 import { rawProducer } from '../../bench/raw-producer.ts'
@@ -37,37 +37,16 @@ function frame(body: (w: Writer) => void): Buffer {
   return w.toBuffer()
 }
 
-describe('FrameReader', () => {
-  it('splits size-prefixed frames however the stream is chunked', () => {
-    const frames = [Buffer.from('a'), Buffer.alloc(0), Buffer.alloc(70_000, 7), Buffer.from('xyz')]
-    const encoded = Buffer.concat(
-      frames.map((f) => {
-        const h = Buffer.alloc(4)
-        h.writeInt32BE(f.length)
-        return Buffer.concat([h, f])
-      }),
-    )
-    for (const step of [1, 3, 4096, encoded.length]) {
-      const got: Buffer[] = []
-      const r = new FrameReader((f) => got.push(Buffer.from(f)))
-      for (let i = 0; i < encoded.length; i += step) r.push(encoded.subarray(i, i + step))
-      expect(got).toEqual(frames)
-    }
-  })
-
-  it('rejects a negative size', () => {
-    const r = new FrameReader(() => {})
-    expect(() => r.push(Buffer.from([0xff, 0xff, 0xff, 0xff]))).toThrow(RangeError)
-  })
-})
-
 describe('null sink', () => {
   it('answers ApiVersions and Metadata with the declared messages', async () => {
     sink = await startNullSink({ host, partitions: 3 })
     const socket = connect({ host, port: sink.port })
     const responses: Buffer[] = []
-    const reader = new FrameReader((f) => responses.push(f))
-    socket.on('data', (d: Buffer) => reader.push(d))
+    const decoder = new FrameDecoder()
+    socket.on('data', (d: Buffer) => {
+      decoder.push(d)
+      for (let f = decoder.next(); f !== null; f = decoder.next()) responses.push(f)
+    })
     socket.write(frame((w) => {
       writeRequestHeader(w, { apiKey: ApiVersions.key, apiVersion: 3, correlationId: 1, clientId: 't' }, true)
       ApiVersions.request.encode(3, { clientSoftwareName: 't', clientSoftwareVersion: '1' }, w)

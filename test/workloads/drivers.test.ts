@@ -4,12 +4,15 @@
 // The raw driver has no group consumer, so its group test is skipped with that reason.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Fetch } from '../../broker/protocol/messages/fetch.ts'
+import { iterateBatches } from '../../broker/protocol/record-batch.ts'
 import { removeDir, startBroker, type BrokerProcess } from '../helpers/broker-process.ts'
 import {
   partitionForKey,
   sendAsync,
   type ConsumedRecord,
   type Driver,
+  type DriverProducer,
   type ProduceResult,
   type TopicPartition,
 } from '../../workloads/driver.ts'
@@ -257,6 +260,55 @@ describe('raw driver specifics', () => {
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => sendAsync(producer, { topic, partition: 0, records: [{ key: null, value: Buffer.from(`i${i}`) }] })))
       expect(results.every((r) => r.ok)).toBe(true)
       expect(producer.producerIdentity?.producerId).toBeGreaterThanOrEqual(0)
+      await admin.close()
+    } finally {
+      await d.close()
+    }
+  })
+
+  it('sends pre-encoded batches through the DriverProducer capability, idempotent, in sequence', async () => {
+    const d = rawDriver({ bootstrap: [broker.bootstrap] })
+    try {
+      const topic = topicName('raw-preencoded')
+      const admin = await d.admin()
+      await admin.createTopics([{ name: topic, partitions: 2, replicationFactor: 1 }])
+      const producer = await d.producer({ acks: -1, idempotent: true, maxInFlight: 5 })
+      const sender = (producer as DriverProducer).preEncoded!
+      const pool = new PayloadPool(100, 1)
+      const template = sender.template(Array.from({ length: 10 }, () => pool.make(100, 0, 0)))
+      expect(template).toMatchObject({ recordCount: 10, valueBytes: 1000 })
+      const results: ProduceResult[] = []
+      for (let b = 0; b < 40; b++) sender.send(topic, b % 2, template, b * 10, 1000 + b, (r) => results.push(r))
+      await producer.flush()
+      expect(results.length).toBe(40)
+      expect(results.filter((r) => !r.ok)).toEqual([])
+      const got = await readBack(d, topic, [200, 200])
+      expect(readPayloadHeader(got.get('1@190')?.value ?? null)).toEqual({ valueId: 390, intendedMs: 1039 })
+      // Each batch as stored: this producer's id, and sequences that follow on in each partition.
+      const cluster = new RawCluster({ bootstrap: [broker.bootstrap] }, 2)
+      try {
+        await cluster.ensureTopic(topic, 10_000)
+        const conn = await cluster.node(cluster.leaderOf(topic, 1))
+        const res = await conn.call(
+          Fetch,
+          {
+            replicaId: -1,
+            maxWaitMs: 0,
+            minBytes: 1,
+            maxBytes: 1 << 20,
+            isolationLevel: 0,
+            sessionId: 0,
+            sessionEpoch: -1,
+            topics: [{ topic, partitions: [{ partition: 1, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }],
+          },
+          12,
+        )
+        const batches = [...iterateBatches(res.responses[0]!.partitions[0]!.records!)]
+        const id = producer.producerIdentity!.producerId
+        expect(batches.map((b) => [b.producerId, b.baseSequence])).toEqual(Array.from({ length: 20 }, (_, i) => [id, i * 10]))
+      } finally {
+        cluster.close()
+      }
       await admin.close()
     } finally {
       await d.close()

@@ -231,6 +231,12 @@ describe('ProducerLoop', () => {
     }
   })
 
+  it('refuses pre-encoded batches with a driver that cannot send them', async () => {
+    await expect(setup({ partitions: 1 }, { rate: { kind: 'fixed', perSecond: 10 }, count: 10, preEncoded: { recordsPerBatch: 5 } })).rejects.toThrow(
+      'pre-encoded batches need a driver that sends them (raw)',
+    )
+  })
+
   it('marks warmup end and measure end in the history', () => {
     const sched = new SimScheduler(START)
     const events: HistoryEvent[] = []

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
-import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
+import { FrameDecoder } from '../../../broker/protocol/framing.ts'
 import { readRequestHeader, skipTaggedFields, writeResponseHeader } from '../../../broker/protocol/header.ts'
 import { ApiVersions } from '../../../broker/protocol/messages/api-versions.ts'
 import { Produce } from '../../../broker/protocol/messages/produce.ts'
@@ -8,38 +9,8 @@ import { Reader } from '../../../broker/protocol/reader.ts'
 import { decodeRecords, encodeRecordBatch, RecordBatchView, validateBatches } from '../../../broker/protocol/record-batch.ts'
 import { Writer } from '../../../broker/protocol/writer.ts'
 import { silentLogger, type DriverError } from '../../../workloads/driver.ts'
-import { BatchTemplate, encodePlainBatch, RawConnection } from '../../../workloads/drivers/raw.ts'
+import { BatchTemplate, RawConnection } from '../../../workloads/drivers/raw.ts'
 import { PayloadPool, readPayloadHeader } from '../../../workloads/generators.ts'
-
-const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31)
-console.log(`raw.test.ts fast-check seed ${seed} (rerun with FC_SEED=${seed})`)
-
-const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a))
-
-describe('encodePlainBatch', () => {
-  it('is byte-identical to encodeRecordBatch for plain records', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.record({ key: fc.option(bytes(300), { nil: null }), value: fc.option(bytes(3000), { nil: null }) }), { minLength: 1, maxLength: 200 }),
-        fc.integer({ min: 0, max: 2 ** 45 }),
-        fc.option(fc.record({ producerId: fc.integer({ min: 0, max: 2 ** 40 }), producerEpoch: fc.integer({ min: 0, max: 32767 }), baseSequence: fc.integer({ min: 0, max: 2 ** 31 - 1 }) }), { nil: undefined }),
-        (records, timestamp, producer) => {
-          const opts = { timestamp, ...producer }
-          const fast = encodePlainBatch(records, opts)
-          expect(fast).not.toBeNull()
-          expect(fast!.equals(encodeRecordBatch(records.map((r) => ({ key: r.key, value: r.value })), opts))).toBe(true)
-        },
-      ),
-      { seed },
-    )
-  })
-
-  it('declines records it does not handle', () => {
-    expect(encodePlainBatch([{ key: null, value: Buffer.from('x'), timestamp: 5 }], { timestamp: 1 })).toBeNull()
-    expect(encodePlainBatch([{ key: null, value: null, headers: [{ key: 'h', value: null }] }], { timestamp: 1 })).toBeNull()
-    expect(encodePlainBatch([], { timestamp: 1 })).toBeNull()
-  })
-})
 
 describe('BatchTemplate', () => {
   it('stamps valid batches whose records carry consecutive value ids and the intended time', () => {
@@ -59,11 +30,19 @@ describe('BatchTemplate', () => {
     expect(readPayloadHeader(decodeRecords(new RecordBatchView(b))[0]!.value)?.valueId).toBe(1000)
     expect(readPayloadHeader(decodeRecords(new RecordBatchView(other))[0]!.value)?.valueId).toBe(2000)
   })
+
+  it('writes the bytes it wrote before it shared the RecordBatch encoder (recorded digests)', () => {
+    const values = [20, 100, 1000, 37].map((n, i) => Buffer.from(Array.from({ length: n }, (_, j) => (i * 31 + j * 7) & 0xff)))
+    const t = new BatchTemplate(values, [null, Buffer.from('key'), null, Buffer.alloc(0)])
+    const digest = (b: Buffer): string => `${b.length} ${createHash('sha256').update(b).digest('hex')}`
+    expect(digest(t.stamp(5000, 1234.5, { timestamp: 1_700_000_000_123, producerId: 2 ** 40 + 3, producerEpoch: 2, baseSequence: 77 }))).toBe('1253 11404a8f137d2b098d7abee351431432a563d2d7ceb2a63f921bd30785ef146f')
+    expect(digest(t.stamp(0, 0, { timestamp: 0 }))).toBe('1253 e974c65eb4135869dcabe52ac07519826d18d880424cedb7aa181be6ddeb65ca')
+  })
 })
 
 // ---- connection failure semantics, against a server that answers ApiVersions and then misbehaves ----
 
-type Behaviour = 'silent' | 'close'
+type Behaviour = 'silent' | 'close' | 'bad-size'
 
 function apiVersionsReply(correlationId: number): Buffer {
   const w = new Writer()
@@ -82,12 +61,10 @@ afterEach(() => {
 async function misbehavingServer(behaviour: Behaviour): Promise<{ port: number; produceRequests: () => number }> {
   let produces = 0
   const server = createServer((sock: Socket) => {
-    let buf = Buffer.alloc(0)
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d])
-      while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
-        const frame = buf.subarray(4, 4 + buf.readInt32BE(0))
-        buf = buf.subarray(4 + frame.length)
+    const frames = new FrameDecoder()
+    sock.on('data', (d: Buffer) => {
+      frames.push(d)
+      for (let frame = frames.next(); frame !== null; frame = frames.next()) {
         const r = new Reader(frame)
         const h = readRequestHeader(r)
         if (h.apiKey === 18) sock.write(apiVersionsReply(h.correlationId))
@@ -95,6 +72,7 @@ async function misbehavingServer(behaviour: Behaviour): Promise<{ port: number; 
           skipTaggedFields(r)
           produces++
           if (behaviour === 'close') sock.destroy()
+          if (behaviour === 'bad-size') sock.write(Buffer.from([0xff, 0xff, 0xff, 0xf0, 0, 0, 0, 0]))
         }
       }
     })
@@ -143,6 +121,16 @@ describe('RawConnection', () => {
     expect(results[2]).toMatchObject({ name: 'NOT_CONNECTED', definite: true })
     expect(s.produceRequests()).toBe(1)
     expect(await produceOn(conn)).toMatchObject({ name: 'NOT_CONNECTED', definite: true })
+  })
+
+  it('closes the connection on a negative response size, failing what is in flight as maybe written', async () => {
+    const s = await misbehavingServer('bad-size')
+    const conn = new RawConnection('127.0.0.1', s.port, settings(10_000, 5))
+    await conn.open()
+    const err = await produceOn(conn)
+    expect(err).toMatchObject({ name: 'NETWORK', definite: false })
+    expect(err?.message).toContain('bad response size -16')
+    expect(conn.ready).toBe(false)
   })
 
   it('refuses an API the broker does not offer, naming it', async () => {

@@ -1,0 +1,288 @@
+// Producing: records batched per partition (batching.ts) and encoded with encodeRecordBatch, one partition per
+// Produce request, never retried; pre-encoded batches (BatchTemplate) sent as they are.
+
+import { errorName } from '../../../broker/protocol/errors.ts'
+import { InitProducerId } from '../../../broker/protocol/messages/init-producer-id.ts'
+import { Produce } from '../../../broker/protocol/messages/produce.ts'
+import { decodeRecords, encodeRecordBatch, RecordBatchView, type BatchStamp, type CompressionName } from '../../../broker/protocol/record-batch.ts'
+import type { Out } from '../../../broker/protocol/schema.ts'
+import type { Writer } from '../../../broker/protocol/writer.ts'
+import {
+  clientError,
+  DriverFailure,
+  type Acks,
+  type DriverProducer,
+  type EncodedBatchTemplate,
+  type PreEncodedSender,
+  type ProduceBatch,
+  type ProduceRecord,
+  type ProduceResult,
+  type ProducerOptions,
+} from '../../driver.ts'
+import { writePayloadHeader } from '../../generators.ts'
+import { Accumulator } from '../batching.ts'
+import type { RawCluster } from './cluster.ts'
+import { asDriverError, kafkaError, rawCapabilities, STALE_METADATA } from './common.ts'
+import type { RawConnection } from './connection.ts'
+
+interface ProducerIdentity {
+  readonly producerId: number
+  readonly producerEpoch: number
+}
+
+export class RawProducer implements DriverProducer {
+  private readonly cluster: RawCluster
+  private readonly acks: Acks
+  private readonly timeoutMs: number
+  private readonly compression: CompressionName
+  private readonly idempotent: boolean
+  private readonly acc: Accumulator
+  private identity: ProducerIdentity | null = null
+  private identityPromise: Promise<ProducerIdentity> | null = null
+  private readonly sequences = new Map<string, number>()
+  /** Sends waiting for metadata, a connection or a producer id; later sends queue behind them (order). */
+  private slow: Promise<void> | null = null
+  private slowCount = 0
+  private encodedPending = 0
+  private encodedWaiters: (() => void)[] = []
+
+  constructor(cluster: RawCluster, opts: ProducerOptions) {
+    this.cluster = cluster
+    this.acks = opts.acks ?? -1
+    this.timeoutMs = opts.timeoutMs ?? 30_000
+    this.compression = opts.compression ?? 'none'
+    this.idempotent = opts.idempotent ?? false
+    if (!rawCapabilities.compression.includes(this.compression)) {
+      throw new DriverFailure(`the raw driver compresses with ${rawCapabilities.compression.join(' or ')}, not ${this.compression}`, { code: 'ERR_FAULTLINE_UNSUPPORTED' })
+    }
+    if (this.idempotent && this.acks !== -1) throw new DriverFailure('an idempotent producer needs acks -1 (all)', { code: 'ERR_FAULTLINE_BAD_INPUT' })
+    if (this.idempotent && (opts.maxInFlight ?? 5) > 5) throw new DriverFailure('an idempotent producer allows at most 5 requests in flight', { code: 'ERR_FAULTLINE_BAD_INPUT' })
+    this.acc = new Accumulator((t, p, recs, done) => this.sendBatch(t, p, recs, done), opts)
+  }
+
+  get pending(): number {
+    return this.acc.pending + this.encodedPending
+  }
+
+  /** The producer id and epoch when idempotent (after the first send or init()). */
+  get producerIdentity(): ProducerIdentity | null {
+    return this.identity
+  }
+
+  async init(): Promise<void> {
+    if (this.idempotent) await this.ensureIdentity()
+  }
+
+  send(batch: ProduceBatch, done: (r: ProduceResult) => void): void {
+    this.acc.send(batch, done)
+  }
+
+  /**
+   * Sends a batch encoded by the caller (BatchTemplate.stamp, or encodeRecordBatch) as is: no linger, no
+   * copy. Its producer fields must match this producer when idempotent (see nextSequence).
+   */
+  sendEncoded(topic: string, partition: number, batch: Buffer, recordCount: number, done: (r: ProduceResult) => void): void {
+    this.encodedPending += recordCount
+    this.route(topic, partition, batch, (r) => {
+      this.encodedPending -= recordCount
+      done(r)
+      if (this.encodedPending === 0) {
+        const w = this.encodedWaiters
+        this.encodedWaiters = []
+        for (const f of w) f()
+      }
+    })
+  }
+
+  readonly preEncoded: PreEncodedSender = {
+    template: (values) => new BatchTemplate(values),
+    send: (topic, partition, template, firstValueId, intendedMs, done) => {
+      if (!(template instanceof BatchTemplate)) throw new TypeError('a template of another driver')
+      const id = this.identity
+      const n = template.recordCount
+      const stamp = id ? { producerId: id.producerId, producerEpoch: id.producerEpoch, baseSequence: this.nextSequence(topic, partition, n) } : {}
+      this.sendEncoded(topic, partition, template.stamp(firstValueId, intendedMs, stamp), n, done)
+    },
+  }
+
+  /** Reserves `count` sequence numbers of a partition for a batch the caller encodes itself. */
+  nextSequence(topic: string, partition: number, count: number): number {
+    const key = `${topic}\u0000${partition}`
+    const seq = this.sequences.get(key) ?? 0
+    this.sequences.set(key, (seq + count) % 2147483648)
+    return seq
+  }
+
+  async flush(): Promise<void> {
+    await this.acc.flush()
+    while (this.encodedPending > 0) await new Promise<void>((r) => this.encodedWaiters.push(r))
+  }
+
+  async close(): Promise<void> {
+    await this.flush()
+    await this.acc.close()
+    this.cluster.close()
+  }
+
+  private sendBatch(topic: string, partition: number, records: ProduceRecord[], done: (r: ProduceResult) => void): void {
+    if (this.slow === null && (!this.idempotent || this.identity)) {
+      const conn = this.cluster.readyNode(this.cluster.leaderOf(topic, partition))
+      if (conn) {
+        this.produceOn(conn, topic, partition, this.encode(topic, partition, records), done)
+        return
+      }
+    }
+    this.later(topic, partition, done, () => this.encode(topic, partition, records))
+  }
+
+  private encode(topic: string, partition: number, records: ProduceRecord[]): Buffer {
+    const id = this.identity
+    const opts = {
+      timestamp: Date.now(),
+      producerId: id ? id.producerId : -1,
+      producerEpoch: id ? id.producerEpoch : -1,
+      baseSequence: id ? this.nextSequence(topic, partition, records.length) : -1,
+    }
+    return encodeRecordBatch(records, { ...opts, compression: this.compression })
+  }
+
+  private route(topic: string, partition: number, batch: Buffer, done: (r: ProduceResult) => void): void {
+    if (this.slow === null) {
+      const conn = this.cluster.readyNode(this.cluster.leaderOf(topic, partition))
+      if (conn) {
+        this.produceOn(conn, topic, partition, batch, done)
+        return
+      }
+    }
+    this.later(topic, partition, done, () => batch)
+  }
+
+  /** The slow path: metadata, connection, producer id; sends queue here in order until it drains. */
+  private later(topic: string, partition: number, done: (r: ProduceResult) => void, build: () => Buffer): void {
+    this.slowCount++
+    const prev = this.slow ?? Promise.resolve()
+    this.slow = prev.then(async () => {
+      try {
+        await this.cluster.ensureTopic(topic, 5000)
+        if (this.idempotent) await this.ensureIdentity()
+        const leader = this.cluster.leaderOf(topic, partition)
+        if (leader < 0) {
+          done({ ok: false, error: { code: 3, name: 'UNKNOWN_TOPIC_OR_PARTITION', definite: true, retriable: true, message: `${topic}/${partition} has no leader` } })
+          return
+        }
+        const conn = await this.cluster.node(leader)
+        this.produceOn(conn, topic, partition, build(), done)
+      } catch (e) {
+        // A leader we cannot reach (killed, partitioned) has probably moved: look again before the next send.
+        this.cluster.invalidate()
+        done({ ok: false, error: asDriverError(e, true) })
+      } finally {
+        if (--this.slowCount === 0) this.slow = null
+      }
+    })
+  }
+
+  private ensureIdentity(): Promise<ProducerIdentity> {
+    if (this.identity) return Promise.resolve(this.identity)
+    this.identityPromise ??= (async () => {
+      const conn = await this.cluster.any()
+      const res = await conn.call(InitProducerId, { transactionalId: null, transactionTimeoutMs: 60_000 })
+      if (res.errorCode !== 0) throw new DriverFailure(`InitProducerId failed: ${errorName(res.errorCode)}`, { error: kafkaError(res.errorCode) })
+      this.sequences.clear()
+      this.identity = { producerId: res.producerId, producerEpoch: res.producerEpoch }
+      return this.identity
+    })().finally(() => {
+      this.identityPromise = null
+    })
+    return this.identityPromise
+  }
+
+  private produceOn(conn: RawConnection, topic: string, partition: number, batch: Buffer, done: (r: ProduceResult) => void): void {
+    let version: number
+    try {
+      version = conn.version(Produce)
+    } catch (e) {
+      done({ ok: false, error: asDriverError(e, true) })
+      return
+    }
+    const body = {
+      transactionalId: null,
+      acks: this.acks,
+      timeoutMs: this.timeoutMs,
+      topicData: [{ name: topic, partitionData: [{ index: partition, records: batch }] }],
+    }
+    const encode = (w: Writer) => Produce.request.encode(version, body, w)
+    if (this.acks === 0) {
+      conn.requestNoResponse(Produce.key, version, Produce.isFlexible(version), encode, (err) => done(err ? { ok: false, error: err } : { ok: true, baseOffset: -1 }))
+      return
+    }
+    conn.request(Produce.key, version, Produce.isFlexible(version), encode, (err, r) => {
+      if (err) {
+        this.afterFailure(null)
+        done({ ok: false, error: err })
+        return
+      }
+      let res: Out<(typeof Produce)['response']['fields']>
+      try {
+        res = Produce.response.decode(version, r!)
+      } catch (e) {
+        done({ ok: false, error: clientError('CLIENT', `malformed Produce response: ${e instanceof Error ? e.message : String(e)}`, false) })
+        return
+      }
+      const pr = res.responses[0]?.partitionResponses[0]
+      if (!pr) {
+        done({ ok: false, error: clientError('CLIENT', 'Produce response without our partition', false) })
+        return
+      }
+      if (pr.errorCode !== 0) {
+        this.afterFailure(pr.errorCode)
+        done({ ok: false, error: kafkaError(pr.errorCode, pr.errorMessage) })
+        return
+      }
+      done({ ok: true, baseOffset: pr.baseOffset })
+    })
+  }
+
+  private afterFailure(code: number | null): void {
+    if (code === null || STALE_METADATA.has(code)) this.cluster.invalidate()
+    // A sequence gap would fail every later batch: start over with a new producer id.
+    if (this.idempotent) this.identity = null
+  }
+}
+
+/**
+ * A batch encoded once and stamped per send: values keep their size and place, so stamping is a copy, a
+ * header write per record and one CRC. Each record's value must be at least the payload header (20 bytes).
+ */
+export class BatchTemplate implements EncodedBatchTemplate {
+  readonly recordCount: number
+  /** The encoded batch. */
+  readonly bytes: number
+  /** The records' values alone (what consumers count). */
+  readonly valueBytes: number
+  private readonly template: Buffer
+  private readonly valueOffsets: Int32Array
+
+  constructor(values: readonly Buffer[], keys?: readonly (Buffer | null)[]) {
+    if (values.length === 0) throw new RangeError('a template needs at least one record')
+    this.template = encodeRecordBatch(values.map((v, i) => ({ key: keys?.[i] ?? null, value: v })), { timestamp: 0 })
+    this.recordCount = values.length
+    this.bytes = this.template.length
+    this.valueBytes = values.reduce((n, v) => n + v.length, 0)
+    this.valueOffsets = new Int32Array(values.length)
+    const recs = decodeRecords(new RecordBatchView(this.template))
+    recs.forEach((r, i) => {
+      if (!r.value || r.value.length < 20) throw new RangeError('template values need at least 20 bytes for the payload header')
+      this.valueOffsets[i] = r.value.byteOffset - this.template.byteOffset
+    })
+  }
+
+  /** A copy whose record i carries value id firstValueId + i and the batch's intended time. */
+  stamp(firstValueId: number, intendedMs: number, opts: Partial<BatchStamp> = {}): Buffer {
+    const b = Buffer.allocUnsafe(this.template.length)
+    this.template.copy(b)
+    for (let i = 0; i < this.recordCount; i++) writePayloadHeader(b, firstValueId + i, intendedMs, this.valueOffsets[i]!)
+    new RecordBatchView(b).restamp({ ...opts, timestamp: opts.timestamp ?? Date.now() })
+    return b
+  }
+}
