@@ -1,29 +1,17 @@
 // The run's deadline unwinds the teardown stack like Ctrl-C does: results are written (errored), every
 // step is logged in reverse order of acquisition, and no broker process or cluster data is left.
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { runScenario } from '../../scenarios/runner.ts'
 import { parseScenario } from '../../scenarios/schema.ts'
+import { processesUsing } from './cli.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'faultline-teardown-e2e-'))
 const env = { ...process.env, FAULTLINE_STATE_DIR: join(root, 'state') }
 afterAll(() => rmSync(root, { recursive: true, force: true }))
-
-function processesUsing(path: string): string[] {
-  const found: string[] = []
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')
-      if (cmd.includes(path)) found.push(`${pid}: ${cmd}`)
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found
-}
 
 describe('a run past its deadline', () => {
   it('stops, writes errored results and unwinds everything it acquired', async () => {
