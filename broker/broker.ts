@@ -261,6 +261,7 @@ export class Broker {
         sessionTimeoutMs: config.int('broker.session.timeout.ms'),
         topicValue: (name, overrides) => config.topicValue(name, overrides),
         deleteTopicEnable: config.bool('delete.topic.enable'),
+        leaderImbalanceCheckIntervalMs: config.bool('auto.leader.rebalance.enable') ? config.int('leader.imbalance.check.interval.seconds') * 1000 : undefined,
         onFatal: (err) => {
           log.error('metadata quorum failed; this broker can no longer follow metadata', { err })
           void (brokerRef.b?.shutdown() ?? Promise.resolve()).finally(() => opts.onFatal?.(err))
