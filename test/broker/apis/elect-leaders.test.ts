@@ -2,16 +2,12 @@
 // the requests move leadership: every version's answers, the per-partition errors while the preferred replica
 // is down, and a preferred election once it is back in the ISR (the new leader serves every acknowledged record).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { startLocalCluster, type LocalCluster, type LocalNode } from '../../../chaos/cluster/local.ts'
+import { startLocalCluster, type LocalCluster } from '../../../chaos/cluster/local.ts'
 import { ErrorCode } from '../../../broker/protocol/errors.ts'
 import { CreateTopics } from '../../../broker/protocol/messages/create-topics.ts'
 import { ElectLeaders } from '../../../broker/protocol/messages/elect-leaders.ts'
-import { Fetch } from '../../../broker/protocol/messages/fetch.ts'
-import { Metadata } from '../../../broker/protocol/messages/metadata.ts'
-import { Produce } from '../../../broker/protocol/messages/produce.ts'
-import { decodeRecords, encodeRecordBatch, iterateBatches } from '../../../broker/protocol/record-batch.ts'
+import { ClusterWire } from '../../helpers/cluster-wire.ts'
 import { until } from '../../helpers/until.ts'
-import { WireClient } from '../../helpers/wire.ts'
 
 const CONFIG = {
   'auto.leader.rebalance.enable': 'false',
@@ -26,65 +22,27 @@ const CONFIG = {
 }
 
 let cluster: LocalCluster
-const clients = new Map<number, WireClient>()
-const node = (id: number) => cluster.nodes.find((n) => n.id === id)!
-
-async function client(n: LocalNode): Promise<WireClient> {
-  const c = clients.get(n.id)
-  if (c && !c.closed) return c
-  const fresh = await WireClient.connect(n.host, n.port)
-  clients.set(n.id, fresh)
-  return fresh
-}
-
-async function partition(via: LocalNode, topic: string, index: number) {
-  const md = await (await client(via)).request(Metadata, 12, { topics: [{ name: topic, topicId: '0'.repeat(32) }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })
-  const p = md.topics[0]!.partitions.find((x) => x.partitionIndex === index)!
-  return { leader: p.leaderId, epoch: p.leaderEpoch, isr: [...p.isrNodes].sort(), controller: md.controllerId }
-}
-
-/** Every record below the high watermark, one Fetch per segment as Kafka answers; undefined on an error. */
-async function consume(n: LocalNode, topic: string, index: number): Promise<string[] | undefined> {
-  const out: string[] = []
-  for (let offset = 0; ; ) {
-    const res = await (await client(n)).request(Fetch, 12, {
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 1 << 20,
-      isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [{ topic, partitions: [{ partition: index, fetchOffset: offset, partitionMaxBytes: 1 << 20 }] }],
-      rackId: '',
-    })
-    const p = res.responses[0]!.partitions[0]!
-    if (p.errorCode !== ErrorCode.NONE) return undefined
-    const records = [...iterateBatches(p.records ?? Buffer.alloc(0))].flatMap((b) => decodeRecords(b).map((r) => ({ offset: r.offset, value: r.value!.toString() })))
-    for (const r of records) if (r.offset >= offset) out.push(r.value)
-    if (records.length === 0 || offset >= Number(p.highWatermark)) return out
-    offset = records[records.length - 1]!.offset + 1
-  }
-}
+let wire: ClusterWire
 
 const codes = (res: { replicaElectionResults: { topic: string; partitionResult: { partitionId: number; errorCode: number }[] }[] }) =>
   res.replicaElectionResults.map((t) => [t.topic, t.partitionResult.map((p) => [p.partitionId, p.errorCode])])
 
 beforeAll(async () => {
-  cluster = await startLocalCluster({ brokers: 3, config: CONFIG, })
+  cluster = await startLocalCluster({ brokers: 3, config: CONFIG })
+  wire = new ClusterWire(cluster)
 })
 afterAll(async () => {
-  for (const c of clients.values()) c.close()
+  wire?.close()
   await cluster?.close()
 })
 
 describe('ElectLeaders', () => {
   test('every version, preferred and unclean, with the errors Kafka gives per partition', async () => {
-    const first = node(1)
-    const controller = (await partition(first, '__consumer_offsets', 0).catch(() => ({ controller: -1 }))).controller
+    const controller = await wire.controller(wire.node(1))
     // The broker that goes down is not the active controller, so the quorum keeps its leader.
     const downId = [1, 2, 3].find((id) => id !== controller)!
-    const via = node([1, 2, 3].find((id) => id !== downId)!)
-    const vc = await client(via)
+    const via = wire.node([1, 2, 3].find((id) => id !== downId)!)
+    const vc = await wire.client(via)
     const others = [1, 2, 3].filter((id) => id !== downId)
     const created = await vc.request(CreateTopics, 7, {
       topics: [
@@ -95,7 +53,7 @@ describe('ElectLeaders', () => {
       validateOnly: false,
     })
     expect(created.topics.map((t) => t.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.NONE])
-    await until('full ISRs', async () => ((await partition(via, 'el', 0)).isr.length === 3 && (await partition(via, 'el', 1)).isr.length === 3) || undefined)
+    await until('full ISRs', async () => ((await wire.partition(via, 'el', 0)).isr.length === 3 && (await wire.partition(via, 'el', 1)).isr.length === 3) || undefined)
 
     const named = [{ topic: 'el', partitionId: [0, 1] }, { topic: 'no-such-topic', partitionId: [0] }]
     const want = [['el', [[0, ErrorCode.ELECTION_NOT_NEEDED], [1, ErrorCode.ELECTION_NOT_NEEDED]]], ['no-such-topic', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]]]
@@ -112,34 +70,28 @@ describe('ElectLeaders', () => {
     const all = await vc.request(ElectLeaders, 2, { electionType: 0, topicPartitions: null, timeoutMs: 10_000 })
     expect(codes(all).filter(([t]) => t === 'el' || t === 'el-solo')).toEqual([['el', []], ['el-solo', []]])
 
-    const produce = async (values: string[]) => {
-      const leader = node((await partition(via, 'el', 0)).leader)
-      const res = await (await client(leader)).request(Produce, 9, { acks: -1, timeoutMs: 5000, topicData: [{ name: 'el', partitionData: [{ index: 0, records: encodeRecordBatch(values.map((v) => ({ value: Buffer.from(v) }))) }] }] })
-      expect(res.responses[0]!.partitionResponses[0]!.errorCode).toBe(ErrorCode.NONE)
-    }
-    await produce(['a', 'b'])
-    const down = node(downId)
+    expect(await wire.produce(via, 'el', 0, ['a', 'b'])).toBe(ErrorCode.NONE)
+    const down = wire.node(downId)
+    wire.forget(downId)
     await down.stop()
-    clients.get(downId)?.close()
-    await until('el-0 led by another broker', async () => ((await partition(via, 'el', 0)).leader !== downId ? true : undefined))
-    await produce(['c'])
+    await until('el-0 led by another broker', async () => ((await wire.partition(via, 'el', 0)).leader !== downId ? true : undefined))
+    expect(await wire.produce(via, 'el', 0, ['c'])).toBe(ErrorCode.NONE)
     const whileDown = await vc.request(ElectLeaders, 2, { electionType: 0, topicPartitions: [{ topic: 'el', partitionId: [0] }], timeoutMs: 10_000 })
     expect(codes(whileDown)).toEqual([['el', [[0, ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE]]]])
     const unclean = await vc.request(ElectLeaders, 2, { electionType: 1, topicPartitions: [{ topic: 'el', partitionId: [0] }, { topic: 'el-solo', partitionId: [0] }], timeoutMs: 10_000 })
     expect(codes(unclean)).toEqual([['el', [[0, ErrorCode.ELECTION_NOT_NEEDED]]], ['el-solo', [[0, ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE]]]])
 
     await down.start()
-    await until('the restarted broker back in the ISR of el-0', async () => ((await partition(via, 'el', 0)).isr.length === 3 ? true : undefined), 30_000)
-    const before = await partition(via, 'el', 0)
+    await until('the restarted broker back in the ISR of el-0', async () => ((await wire.partition(via, 'el', 0)).isr.length === 3 ? true : undefined), 30_000)
+    const before = await wire.partition(via, 'el', 0)
     expect(before.leader).not.toBe(downId) // nothing moves it back by itself here
     const elected = await vc.request(ElectLeaders, 2, { electionType: 0, topicPartitions: [{ topic: 'el', partitionId: [0, 1] }], timeoutMs: 10_000 })
     expect(codes(elected)).toEqual([['el', [[0, ErrorCode.NONE], [1, ErrorCode.ELECTION_NOT_NEEDED]]]])
-    const after = await partition(via, 'el', 0)
-    expect(after).toMatchObject({ leader: downId, epoch: before.epoch + 1 })
-    // The new leader serves every acknowledged record (and no other), once its followers fetched from it (its
+    expect(await wire.partition(via, 'el', 0)).toMatchObject({ leader: downId, epoch: before.epoch + 1 })
+    // The new leader serves every acknowledged record (and no other) once its followers fetched from it (its
     // high watermark moves then, as in Kafka).
     const values = await until('the new leader to serve el-0', async () => {
-      const got = await consume(down, 'el', 0)
+      const got = await wire.consume(down, 'el', 0)
       return got && got.length >= 3 ? got : undefined
     })
     expect(values).toEqual(['a', 'b', 'c'])
