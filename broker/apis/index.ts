@@ -1,6 +1,7 @@
 // Imports every API handler so each registers itself. A new API is one new file here plus its test
 // (test/broker/apis/<file>.test.ts; the coverage test fails without it).
 
+import './alter-partition-reassignments.ts'
 import './api-versions.ts'
 import './create-topics.ts'
 import './delete-topics.ts'
@@ -15,6 +16,7 @@ import './join-group.ts'
 import './leave-group.ts'
 import './list-groups.ts'
 import './list-offsets.ts'
+import './list-partition-reassignments.ts'
 import './metadata.ts'
 import './offset-commit.ts'
 import './offset-fetch.ts'

@@ -19,12 +19,19 @@
 // maybeBalancePartitionLeaders does (at most 1000 per round); like Kafka's KRaft controller it does not read
 // leader.imbalance.per.broker.percentage.
 //
+// AlterPartitionReassignments (ReplicationControlManager.changePartitionReassignment): the replica set becomes
+// target + the replicas being removed, with addingReplicas and removingReplicas recorded. The new replicas fetch
+// from the leader; once the ISR holds every target replica (an AlterPartition from the leader, or at once when
+// nothing is added) the same change completes the move: the removed replicas leave the replica set and the ISR,
+// and if the leader was one of them the first target replica in the ISR takes over (PartitionChangeBuilder's
+// completeReassignmentIfNeeded). A null target cancels: the added replicas go, the old set stays.
+//
 // All timers run on the Clock; the caller hands in propose() (the Raft node) and the image.
 
 import type { Clock, TimerHandle } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import { ErrorCode } from '../protocol/errors.ts'
-import type { BrokerInfo, MetadataImage, PartitionInfo, TopicInfo } from './metadata-image.ts'
+import { isReassigning, type BrokerInfo, type MetadataImage, type PartitionInfo, type TopicInfo } from './metadata-image.ts'
 import { encodeRecord, type Endpoint, type MetadataRecord } from './metadata-records.ts'
 import type { ProposeResult } from './raft-types.ts'
 
@@ -116,6 +123,16 @@ export interface ElectLeadersResponse {
   readonly results: readonly { readonly topic: string; readonly partitions: readonly PartitionElectionResult[] }[]
 }
 
+export interface ReassignmentsRequest {
+  /** The asking broker. */
+  readonly brokerId: number
+  readonly topics: readonly { readonly name: string; readonly partitions: readonly { readonly partitionIndex: number; readonly replicas: readonly number[] | null }[] }[]
+}
+export interface ReassignmentsResponse {
+  readonly errorCode: number
+  readonly results: readonly { readonly name: string; readonly partitions: readonly PartitionElectionResult[] }[]
+}
+
 /** Kafka's maxElectionsPerImbalance. */
 const MAX_ELECTIONS_PER_IMBALANCE = 1000
 
@@ -135,6 +152,7 @@ export interface ControllerApi {
   alterPartition(req: AlterPartitionRequest): Promise<AlterPartitionResponse & { offset: number }>
   allocateProducerIds(req: { brokerId: number; brokerEpoch: number }): Promise<ProducerIdsResponse & { offset: number }>
   electLeaders(req: ElectLeadersRequest): Promise<ElectLeadersResponse & { offset: number }>
+  alterPartitionReassignments(req: ReassignmentsRequest): Promise<ReassignmentsResponse & { offset: number }>
 }
 
 export interface QuorumControllerOptions {
@@ -429,7 +447,7 @@ export class QuorumController implements ControllerApi {
       }
       if (req.newIsr.some((r) => !p.isr.includes(r) && !this.#usable(r))) return { errorCode: ErrorCode.INELIGIBLE_REPLICA, offset: -1 }
       if (sameSet(req.newIsr, p.isr)) return { errorCode: ErrorCode.NONE, partition: p, offset: -1 }
-      const c = await this.#commit([{ type: 'partition-change', topicId: t.topicId, partition: p.partition, isr: [...req.newIsr] }])
+      const c = await this.#commit([this.#completeReassignment(p, { type: 'partition-change', topicId: t.topicId, partition: p.partition, isr: [...req.newIsr] })])
       if (!c.ok) return notController
       this.#log.info('ISR changed', { topic: t.name, partition: p.partition, from: p.isr, to: req.newIsr })
       return { errorCode: ErrorCode.NONE, partition: this.#o.image.topicById(t.topicId)?.partitions[p.partition], offset: c.offset }
@@ -528,6 +546,86 @@ export class QuorumController implements ControllerApi {
     })
   }
 
+  // ---- reassignments ----
+
+  alterPartitionReassignments(req: ReassignmentsRequest): Promise<ReassignmentsResponse & { offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return { ...notController, results: [] }
+      const records: MetadataRecord[] = []
+      const moved = new Set<string>()
+      const results = req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((target): PartitionElectionResult => {
+          const fail = (errorCode: number, errorMessage: string) => ({ partitionId: target.partitionIndex, errorCode, errorMessage })
+          const topic = this.#o.image.topic(t.name)
+          if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unable to find a topic named ${t.name}.`)
+          const p = topic.partitions[target.partitionIndex]
+          if (!p) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unable to find partition ${t.name}:${target.partitionIndex}.`)
+          const key = `${topic.topicId}:${p.partition}`
+          if (moved.has(key)) return fail(ErrorCode.INVALID_REQUEST, `Partition ${t.name}:${p.partition} is named twice.`)
+          const r = target.replicas === null ? this.#cancelReassignment(topic, p) : this.#changeReassignment(topic, p, target.replicas)
+          if ('errorCode' in r) return fail(r.errorCode, r.errorMessage)
+          moved.add(key)
+          if (r.change) records.push(r.change)
+          return { partitionId: target.partitionIndex, errorCode: ErrorCode.NONE, errorMessage: null }
+        }),
+      }))
+      if (records.length === 0) return { errorCode: ErrorCode.NONE, results, offset: -1 }
+      const c = await this.#commit(records)
+      if (!c.ok) return { ...notController, results: [] }
+      this.#log.info('partition reassignments', { partitions: records.length })
+      return { errorCode: ErrorCode.NONE, results, offset: c.offset }
+    })
+  }
+
+  #changeReassignment(t: TopicInfo, p: PartitionInfo, target: readonly number[]): { change: PartitionChange | null } | { errorCode: number; errorMessage: string } {
+    const invalid = (errorMessage: string) => ({ errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage })
+    if (target.length === 0) return invalid('The manual partition assignment includes an empty replica list.')
+    for (const id of target) {
+      if (!this.#o.image.broker(id)) return invalid(`The manual partition assignment includes broker ${id}, but no such broker is registered.`)
+    }
+    if (new Set(target).size !== target.length) return invalid('The manual partition assignment includes a broker more than once.')
+    // Relative to the current set (which holds the old replicas too while a move is under way), as Kafka does.
+    const removing = p.replicas.filter((r) => !target.includes(r))
+    const adding = target.filter((r) => !p.replicas.includes(r))
+    const replicas = [...target, ...removing]
+    const change: PartitionChange = { type: 'partition-change', topicId: t.topicId, partition: p.partition, replicas, addingReplicas: adding, removingReplicas: removing }
+    const done = this.#completeReassignment({ ...p, replicas, addingReplicas: adding, removingReplicas: removing }, change)
+    const same = sameList(done.replicas ?? p.replicas, p.replicas) && done.isr === undefined && done.leader === undefined && adding.length === 0 && removing.length === 0 && !isReassigning(p)
+    return { change: same ? null : done }
+  }
+
+  #cancelReassignment(t: TopicInfo, p: PartitionInfo): { change: PartitionChange } | { errorCode: number; errorMessage: string } {
+    if (!isReassigning(p)) return { errorCode: ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, errorMessage: 'No partition reassignment is in progress.' }
+    const adding = p.addingReplicas ?? []
+    const replicas = p.replicas.filter((r) => !adding.includes(r))
+    let isr = p.isr.filter((r) => replicas.includes(r))
+    let leader = p.leader
+    if (isr.length === 0) {
+      if (!this.#unclean(t)) return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: `Unable to revert partition assignment for ${t.name}:${p.partition} because it would require an unclean leader election.` }
+      const dirty = replicas.find((r) => this.#usable(r))
+      isr = dirty !== undefined ? [dirty] : [replicas[0]!]
+    }
+    if (!replicas.includes(leader) || !isr.includes(leader)) leader = replicas.find((r) => isr.includes(r) && this.#usable(r)) ?? -1
+    return { change: { type: 'partition-change', topicId: t.topicId, partition: p.partition, replicas, isr, addingReplicas: [], removingReplicas: [], ...(leader !== p.leader ? { leader } : {}) } }
+  }
+
+  /**
+   * Completes a reassignment once the ISR the change leaves holds every target replica: the removed replicas
+   * leave the replica set and the ISR, and a removed leader hands over to the first target replica in the ISR.
+   * Returns the change unchanged otherwise. `p` is the partition with the change's reassignment state.
+   */
+  #completeReassignment(p: PartitionInfo, change: PartitionChange): PartitionChange {
+    if (!isReassigning(p)) return change
+    const removing = p.removingReplicas ?? []
+    const targetReplicas = p.replicas.filter((r) => !removing.includes(r))
+    const isr = (change.isr ?? p.isr).filter((r) => !removing.includes(r))
+    if (isr.length === 0 || !targetReplicas.every((r) => isr.includes(r))) return change
+    const current = change.leader ?? p.leader
+    const leader = targetReplicas.includes(current) && isr.includes(current) ? current : (targetReplicas.find((r) => isr.includes(r) && this.#usable(r)) ?? -1)
+    return { ...change, replicas: targetReplicas, isr, addingReplicas: [], removingReplicas: [], ...(leader !== p.leader ? { leader } : {}) }
+  }
+
   // ---- producer ids ----
 
   allocateProducerIds(req: { brokerId: number; brokerEpoch: number }): Promise<ProducerIdsResponse & { offset: number }> {
@@ -556,6 +654,12 @@ export class QuorumController implements ControllerApi {
     this.#log.info('proposal not committed', { error: r.error })
     return { ok: false }
   }
+}
+
+type PartitionChange = Extract<MetadataRecord, { type: 'partition-change' }>
+
+function sameList(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }
 
 function sameSet(a: readonly number[], b: readonly number[]): boolean {

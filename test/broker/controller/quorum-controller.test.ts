@@ -274,6 +274,46 @@ describe('QuorumController', () => {
     expect(c.image().topic('b')!.partitions[0]!).toMatchObject({ leader: 1, leaderEpoch: moved.leaderEpoch + 1 })
   })
 
+  test('reassignment: new replicas are added, join the ISR, and the move completes; cancel and errors', async () => {
+    const c = await cluster()
+    closers.push(() => c.nodes.forEach((n) => n.halt()))
+    await c.join(1, 2, 3, 4)
+    await c.settle(c.active().createTopics([
+      { name: 'm', partitions: 1, replicationFactor: 1, configs: {}, assignments: [[1, 2, 3]] },
+      { name: 'c', partitions: 1, replicationFactor: 1, configs: {}, assignments: [[1, 2]] },
+      { name: 'd', partitions: 1, replicationFactor: 1, configs: {}, assignments: [[1, 2, 3]] },
+    ]))
+    const part = (name: string) => c.image().topic(name)!.partitions[0]!
+    const reassign = async (topics: { name: string; partitions: { partitionIndex: number; replicas: number[] | null }[] }[]) => {
+      const r = await c.settle(c.active().alterPartitionReassignments({ brokerId: 1, topics }))
+      expect(r.errorCode).toBe(ErrorCode.NONE)
+      return r.results.map((t) => t.partitions.map((p) => p.errorCode))
+    }
+    expect(
+      await reassign([
+        { name: 'nope', partitions: [{ partitionIndex: 0, replicas: [1] }] },
+        { name: 'm', partitions: [{ partitionIndex: 5, replicas: [1] }, { partitionIndex: 0, replicas: [] }, { partitionIndex: 0, replicas: [2, 2] }, { partitionIndex: 0, replicas: [2, 9] }, { partitionIndex: 0, replicas: null }] },
+      ]),
+    ).toEqual([
+      [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+      [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.INVALID_REPLICA_ASSIGNMENT, ErrorCode.INVALID_REPLICA_ASSIGNMENT, ErrorCode.INVALID_REPLICA_ASSIGNMENT, ErrorCode.NO_REASSIGNMENT_IN_PROGRESS],
+    ])
+    expect(await reassign([{ name: 'm', partitions: [{ partitionIndex: 0, replicas: [2, 3, 4] }] }, { name: 'c', partitions: [{ partitionIndex: 0, replicas: [3] }] }])).toEqual([[ErrorCode.NONE], [ErrorCode.NONE]])
+    const moving = part('m')
+    expect(moving).toMatchObject({ replicas: [2, 3, 4, 1], addingReplicas: [4], removingReplicas: [1], isr: [1, 2, 3], leader: 1 })
+    // The leader adds the caught-up replica to the ISR: that change completes the move, and leadership leaves 1.
+    const r = await c.settle(c.active().alterPartition({ brokerId: 1, brokerEpoch: c.epochs.get(1)!, topicId: moving.topicId, partition: 0, leaderEpoch: moving.leaderEpoch, partitionEpoch: moving.partitionEpoch, newIsr: [1, 2, 3, 4] }))
+    expect(r.errorCode).toBe(ErrorCode.NONE)
+    expect(part('m')).toMatchObject({ replicas: [2, 3, 4], addingReplicas: [], removingReplicas: [], isr: [2, 3, 4], leader: 2, leaderEpoch: moving.leaderEpoch + 1 })
+    // Cancelled: the added replica goes, the old set stays.
+    expect(part('c')).toMatchObject({ replicas: [3, 1, 2], addingReplicas: [3], removingReplicas: [1, 2] })
+    expect(await reassign([{ name: 'c', partitions: [{ partitionIndex: 0, replicas: null }] }])).toEqual([[ErrorCode.NONE]])
+    expect(part('c')).toMatchObject({ replicas: [1, 2], addingReplicas: [], removingReplicas: [], isr: [1, 2], leader: 1 })
+    // Only removing: complete at once.
+    expect(await reassign([{ name: 'd', partitions: [{ partitionIndex: 0, replicas: [2, 1] }] }])).toEqual([[ErrorCode.NONE]])
+    expect(part('d')).toMatchObject({ replicas: [2, 1], addingReplicas: [], removingReplicas: [], isr: [1, 2], leader: 1 })
+  })
+
   test('AlterPartition validates leader, epochs, membership and eligibility (KIP-497)', async () => {
     const c = await cluster()
     closers.push(() => c.nodes.forEach((n) => n.halt()))
