@@ -159,7 +159,7 @@ export class MetadataImage {
           removingReplicas: r.removingReplicas ?? p.removingReplicas,
           isr: r.isr ?? p.isr,
           leader,
-          leaderEpoch: leader !== p.leader ? p.leaderEpoch + 1 : p.leaderEpoch,
+          leaderEpoch: leader !== p.leader || r.bumpLeaderEpoch === true ? p.leaderEpoch + 1 : p.leaderEpoch,
           partitionEpoch: p.partitionEpoch + 1,
         }
         const parts = [...t.partitions]

@@ -42,6 +42,8 @@ export type MetadataRecord =
       readonly replicas?: readonly number[]
       readonly addingReplicas?: readonly number[]
       readonly removingReplicas?: readonly number[]
+      /** The leader epoch goes up though the leader stays (replicas left the set: they are fenced off). */
+      readonly bumpLeaderEpoch?: boolean
     }
   | { readonly type: 'remove-topic'; readonly topicId: string }
   /** The block [previous next, nextProducerId) goes to brokerId. */

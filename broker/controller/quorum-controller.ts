@@ -607,7 +607,7 @@ export class QuorumController implements ControllerApi {
       isr = dirty !== undefined ? [dirty] : [replicas[0]!]
     }
     if (!replicas.includes(leader) || !isr.includes(leader)) leader = replicas.find((r) => isr.includes(r) && this.#usable(r)) ?? -1
-    return { change: { type: 'partition-change', topicId: t.topicId, partition: p.partition, replicas, isr, addingReplicas: [], removingReplicas: [], ...(leader !== p.leader ? { leader } : {}) } }
+    return { change: { type: 'partition-change', topicId: t.topicId, partition: p.partition, replicas, isr, addingReplicas: [], removingReplicas: [], ...(leader !== p.leader ? { leader } : adding.length > 0 ? { bumpLeaderEpoch: true } : {}) } }
   }
 
   /**
@@ -623,7 +623,9 @@ export class QuorumController implements ControllerApi {
     if (isr.length === 0 || !targetReplicas.every((r) => isr.includes(r))) return change
     const current = change.leader ?? p.leader
     const leader = targetReplicas.includes(current) && isr.includes(current) ? current : (targetReplicas.find((r) => isr.includes(r) && this.#usable(r)) ?? -1)
-    return { ...change, replicas: targetReplicas, isr, addingReplicas: [], removingReplicas: [], ...(leader !== p.leader ? { leader } : {}) }
+    // Replicas leaving the set get a new leader epoch to fence them, as Kafka 3.9's PartitionChangeBuilder does.
+    const bump = leader !== p.leader ? { leader } : removing.length > 0 ? { bumpLeaderEpoch: true } : {}
+    return { ...change, replicas: targetReplicas, isr, addingReplicas: [], removingReplicas: [], ...bump }
   }
 
   // ---- producer ids ----

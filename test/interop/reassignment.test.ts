@@ -76,6 +76,8 @@ describe('partition reassignment', () => {
       await ackedAtLeast(20)
       await admin.alterPartitionReassignments({ topics: [{ topic: 'move', partitionAssignment: [{ partition: 0, replicas: [2, 3, 4] }] }] })
       const ongoing = { name: 'move', partitions: [{ partitionIndex: 0, replicas: [2, 3, 4, 1], addingReplicas: [4], removingReplicas: [1] }] }
+      // kafkajs asks the controller's broker; broker 3 lists the move once it has applied that metadata.
+      await until('broker 3 to list the move', async () => (await vc.request(ListPartitionReassignments, 0, { timeoutMs: 10_000, topics: null })).topics.length > 0 || undefined)
       for (const topics of [null, [{ name: 'move', partitionIndexes: [0] }]]) {
         expect((await vc.request(ListPartitionReassignments, 0, { timeoutMs: 10_000, topics })).topics).toEqual([ongoing])
       }

@@ -306,12 +306,12 @@ describe('QuorumController', () => {
     expect(r.errorCode).toBe(ErrorCode.NONE)
     expect(part('m')).toMatchObject({ replicas: [2, 3, 4], addingReplicas: [], removingReplicas: [], isr: [2, 3, 4], leader: 2, leaderEpoch: moving.leaderEpoch + 1 })
     // Cancelled: the added replica goes, the old set stays.
-    expect(part('c')).toMatchObject({ replicas: [3, 1, 2], addingReplicas: [3], removingReplicas: [1, 2] })
+    expect(part('c')).toMatchObject({ replicas: [3, 1, 2], addingReplicas: [3], removingReplicas: [1, 2], leaderEpoch: 0 })
     expect(await reassign([{ name: 'c', partitions: [{ partitionIndex: 0, replicas: null }] }])).toEqual([[ErrorCode.NONE]])
-    expect(part('c')).toMatchObject({ replicas: [1, 2], addingReplicas: [], removingReplicas: [], isr: [1, 2], leader: 1 })
-    // Only removing: complete at once.
+    expect(part('c')).toMatchObject({ replicas: [1, 2], addingReplicas: [], removingReplicas: [], isr: [1, 2], leader: 1, leaderEpoch: 1 })
+    // Only removing: complete at once; the leader stays, with a new epoch that fences the removed replica.
     expect(await reassign([{ name: 'd', partitions: [{ partitionIndex: 0, replicas: [2, 1] }] }])).toEqual([[ErrorCode.NONE]])
-    expect(part('d')).toMatchObject({ replicas: [2, 1], addingReplicas: [], removingReplicas: [], isr: [1, 2], leader: 1 })
+    expect(part('d')).toMatchObject({ replicas: [2, 1], addingReplicas: [], removingReplicas: [], isr: [1, 2], leader: 1, leaderEpoch: 1 })
   })
 
   test('AlterPartition validates leader, epochs, membership and eligibility (KIP-497)', async () => {
