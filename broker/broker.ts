@@ -261,6 +261,7 @@ export class Broker {
         sessionTimeoutMs: config.int('broker.session.timeout.ms'),
         topicValue: (name, overrides) => config.topicValue(name, overrides),
         deleteTopicEnable: config.bool('delete.topic.enable'),
+        leaderImbalanceCheckIntervalMs: config.bool('auto.leader.rebalance.enable') ? config.int('leader.imbalance.check.interval.seconds') * 1000 : undefined,
         onFatal: (err) => {
           log.error('metadata quorum failed; this broker can no longer follow metadata', { err })
           void (brokerRef.b?.shutdown() ?? Promise.resolve()).finally(() => opts.onFatal?.(err))
@@ -393,7 +394,15 @@ export class Broker {
       const partitions: Partition[] = state ? state.partitions : []
       const changed: PartitionRegistration[] = []
       for (const p of t.partitions) {
-        if (!p.replicas.includes(this.nodeId)) continue
+        if (!p.replicas.includes(this.nodeId)) {
+          // Reassigned away (Kafka's StopReplica with delete): stop leading or following it, then delete it.
+          const gone = partitions[p.partition]
+          if (gone) {
+            delete partitions[p.partition]
+            await this.dropReplica(gone)
+          }
+          continue
+        }
         let part = partitions[p.partition]
         if (!part) {
           const plog = await this.logs.getOrCreate(t.name, p.partition, this.logConfig(t.configs))
@@ -436,6 +445,14 @@ export class Broker {
       },
       () => undefined, // logged by the replica manager
     )
+  }
+
+  private async dropReplica(part: Partition): Promise<void> {
+    if (part.topic === OFFSETS_TOPIC) this.coordinator?.unload(part.index)
+    await this.replicas.removePartition(part.topic, part.index)
+    await this.logs.delete(part.topic, part.index)
+    part.wake() // fetchers waiting on it answer NOT_LEADER_OR_FOLLOWER / UNKNOWN_TOPIC_OR_PARTITION now
+    this.log.info('replica removed: reassigned away', { topic: part.topic, partition: part.index })
   }
 
   private async dropTopic(name: string): Promise<void> {

@@ -1,11 +1,13 @@
 // Imports every API handler so each registers itself. A new API is one new file here plus its test
 // (test/broker/apis/<file>.test.ts; the coverage test fails without it).
 
+import './alter-partition-reassignments.ts'
 import './api-versions.ts'
 import './create-topics.ts'
 import './delete-topics.ts'
 import './describe-configs.ts'
 import './describe-groups.ts'
+import './elect-leaders.ts'
 import './fetch.ts'
 import './find-coordinator.ts'
 import './heartbeat.ts'
@@ -14,6 +16,7 @@ import './join-group.ts'
 import './leave-group.ts'
 import './list-groups.ts'
 import './list-offsets.ts'
+import './list-partition-reassignments.ts'
 import './metadata.ts'
 import './offset-commit.ts'
 import './offset-fetch.ts'

@@ -5,7 +5,7 @@
 //   they are durable under the topic's flush policy. A member commits with its member id and generation;
 //   a consumer outside group management (generation -1, no member id) may commit while the group is Empty,
 //   and creates the group if needed.
-// * Per partition: UNKNOWN_TOPIC_OR_PARTITION (no such partition), OFFSET_METADATA_TOO_LARGE (beyond
+// * Per partition: UNKNOWN_TOPIC_OR_PARTITION (no such partition in the cluster's metadata), OFFSET_METADATA_TOO_LARGE (beyond
 //   offset.metadata.max.bytes). For the whole group: ILLEGAL_GENERATION (stale generation, or a generation
 //   for a group we do not know), UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, REBALANCE_IN_PROGRESS (the
 //   member has its new generation but has not synced yet), COORDINATOR_LOAD_IN_PROGRESS, NOT_COORDINATOR
@@ -37,7 +37,8 @@ register(OffsetCommit, async (req, ctx) => {
   req.topics.forEach((t, ti) => {
     t.partitions.forEach((p, pi) => {
       const metadata = p.committedMetadata ?? ''
-      if (!broker.partition(t.name, p.partitionIndex)) errors[ti]![pi] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+      // Kafka checks the cluster's metadata, not this broker's replicas: the coordinator need not host the partition.
+      if (!broker.image.topic(t.name)?.partitions[p.partitionIndex]) errors[ti]![pi] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
       else if (Buffer.byteLength(metadata) > maxMetadata) errors[ti]![pi] = ErrorCode.OFFSET_METADATA_TOO_LARGE
       else {
         entries.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: v >= 6 ? p.committedLeaderEpoch : -1, metadata, commitTimestamp: v === 1 ? p.commitTimestamp : -1 })

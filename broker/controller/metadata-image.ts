@@ -28,6 +28,14 @@ export interface PartitionInfo {
   readonly leader: number
   readonly leaderEpoch: number
   readonly partitionEpoch: number
+  /** A reassignment under way: replicas being added (catching up) and removed (once they are). Absent: none. */
+  readonly addingReplicas?: readonly number[]
+  readonly removingReplicas?: readonly number[]
+}
+
+/** Whether a reassignment of the partition is under way. */
+export function isReassigning(p: PartitionInfo): boolean {
+  return (p.addingReplicas?.length ?? 0) > 0 || (p.removingReplicas?.length ?? 0) > 0
 }
 
 export interface TopicInfo {
@@ -146,9 +154,12 @@ export class MetadataImage {
         const leader = r.leader ?? p.leader
         const next: PartitionInfo = {
           ...p,
+          replicas: r.replicas ?? p.replicas,
+          addingReplicas: r.addingReplicas ?? p.addingReplicas,
+          removingReplicas: r.removingReplicas ?? p.removingReplicas,
           isr: r.isr ?? p.isr,
           leader,
-          leaderEpoch: leader !== p.leader ? p.leaderEpoch + 1 : p.leaderEpoch,
+          leaderEpoch: leader !== p.leader || r.bumpLeaderEpoch === true ? p.leaderEpoch + 1 : p.leaderEpoch,
           partitionEpoch: p.partitionEpoch + 1,
         }
         const parts = [...t.partitions]

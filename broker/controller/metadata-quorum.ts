@@ -26,6 +26,8 @@ export interface MetadataQuorumOptions {
   readonly sessionTimeoutMs: number
   readonly topicValue: (name: string, overrides: Readonly<Record<string, string>>) => string
   readonly deleteTopicEnable: boolean
+  /** auto.leader.rebalance.enable: leader.imbalance.check.interval.seconds in ms; absent: no rebalancing. */
+  readonly leaderImbalanceCheckIntervalMs?: number
   readonly onFatal?: (error: unknown) => void
 }
 
@@ -95,6 +97,7 @@ export class MetadataQuorum {
       sessionTimeoutMs: o.sessionTimeoutMs,
       topicValue: o.topicValue,
       deleteTopicEnable: o.deleteTopicEnable,
+      leaderImbalanceCheckIntervalMs: o.leaderImbalanceCheckIntervalMs,
     })
     return new MetadataQuorum(o.nodeId, sm, raft, controller)
   }

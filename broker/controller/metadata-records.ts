@@ -28,8 +28,23 @@ export type MetadataRecord =
       readonly leaderEpoch: number
       readonly partitionEpoch: number
     }
-  /** Absent fields do not change. partitionEpoch always goes up by one; leaderEpoch when the leader changes. */
-  | { readonly type: 'partition-change'; readonly topicId: string; readonly partition: number; readonly isr?: readonly number[]; readonly leader?: number }
+  /**
+   * Absent fields do not change. partitionEpoch always goes up by one; leaderEpoch when the leader changes.
+   * replicas, addingReplicas and removingReplicas move a partition (Kafka's reassignment state in its
+   * PartitionChangeRecord): replicas is the whole set, old and new, while a reassignment is under way.
+   */
+  | {
+      readonly type: 'partition-change'
+      readonly topicId: string
+      readonly partition: number
+      readonly isr?: readonly number[]
+      readonly leader?: number
+      readonly replicas?: readonly number[]
+      readonly addingReplicas?: readonly number[]
+      readonly removingReplicas?: readonly number[]
+      /** The leader epoch goes up though the leader stays (replicas left the set: they are fenced off). */
+      readonly bumpLeaderEpoch?: boolean
+    }
   | { readonly type: 'remove-topic'; readonly topicId: string }
   /** The block [previous next, nextProducerId) goes to brokerId. */
   | { readonly type: 'producer-ids'; readonly brokerId: number; readonly brokerEpoch: number; readonly nextProducerId: number }

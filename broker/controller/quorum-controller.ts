@@ -12,12 +12,26 @@
 // A broker asking to shut down (controlled shutdown) gets the same treatment at once and is told to stop when it
 // leads nothing. AlterPartition follows KIP-497. Errors are values.
 //
+// ElectLeaders (Kafka's ReplicationControlManager.electLeaders): a preferred election makes the first replica
+// leader when it is in the ISR and usable; an unclean one gives a leaderless partition any usable replica (the
+// ISR shrinks to it). With auto.leader.rebalance.enable, every leader.imbalance.check.interval.seconds the
+// active controller runs a preferred election for each partition not led by its preferred replica, as Kafka's
+// maybeBalancePartitionLeaders does (at most 1000 per round); like Kafka's KRaft controller it does not read
+// leader.imbalance.per.broker.percentage.
+//
+// AlterPartitionReassignments (ReplicationControlManager.changePartitionReassignment): the replica set becomes
+// target + the replicas being removed, with addingReplicas and removingReplicas recorded. The new replicas fetch
+// from the leader; once the ISR holds every target replica (an AlterPartition from the leader, or at once when
+// nothing is added) the same change completes the move: the removed replicas leave the replica set and the ISR,
+// and if the leader was one of them the first target replica in the ISR takes over (PartitionChangeBuilder's
+// completeReassignmentIfNeeded). A null target cancels: the added replicas go, the old set stays.
+//
 // All timers run on the Clock; the caller hands in propose() (the Raft node) and the image.
 
 import type { Clock, TimerHandle } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import { ErrorCode } from '../protocol/errors.ts'
-import type { BrokerInfo, MetadataImage, PartitionInfo, TopicInfo } from './metadata-image.ts'
+import { isReassigning, type BrokerInfo, type MetadataImage, type PartitionInfo, type TopicInfo } from './metadata-image.ts'
 import { encodeRecord, type Endpoint, type MetadataRecord } from './metadata-records.ts'
 import type { ProposeResult } from './raft-types.ts'
 
@@ -89,6 +103,39 @@ export interface AlterPartitionResponse {
   readonly partition?: PartitionInfo
 }
 
+/** Kafka's ElectionType: 0 preferred, 1 unclean. */
+export type ElectionType = 0 | 1
+
+export interface ElectLeadersRequest {
+  /** The asking broker. */
+  readonly brokerId: number
+  readonly electionType: ElectionType
+  /** Null: every partition of the cluster (results then leave out the ones that need no election). */
+  readonly topicPartitions: readonly { readonly topic: string; readonly partitions: readonly number[] }[] | null
+}
+export interface PartitionElectionResult {
+  readonly partitionId: number
+  readonly errorCode: number
+  readonly errorMessage: string | null
+}
+export interface ElectLeadersResponse {
+  readonly errorCode: number
+  readonly results: readonly { readonly topic: string; readonly partitions: readonly PartitionElectionResult[] }[]
+}
+
+export interface ReassignmentsRequest {
+  /** The asking broker. */
+  readonly brokerId: number
+  readonly topics: readonly { readonly name: string; readonly partitions: readonly { readonly partitionIndex: number; readonly replicas: readonly number[] | null }[] }[]
+}
+export interface ReassignmentsResponse {
+  readonly errorCode: number
+  readonly results: readonly { readonly name: string; readonly partitions: readonly PartitionElectionResult[] }[]
+}
+
+/** Kafka's maxElectionsPerImbalance. */
+const MAX_ELECTIONS_PER_IMBALANCE = 1000
+
 export interface ProducerIdsResponse {
   readonly errorCode: number
   readonly start: number
@@ -104,6 +151,8 @@ export interface ControllerApi {
   deleteTopics(topicIds: readonly string[]): Promise<{ errorCode: number; results: { errorCode: number; errorMessage: string | null }[]; offset: number }>
   alterPartition(req: AlterPartitionRequest): Promise<AlterPartitionResponse & { offset: number }>
   allocateProducerIds(req: { brokerId: number; brokerEpoch: number }): Promise<ProducerIdsResponse & { offset: number }>
+  electLeaders(req: ElectLeadersRequest): Promise<ElectLeadersResponse & { offset: number }>
+  alterPartitionReassignments(req: ReassignmentsRequest): Promise<ReassignmentsResponse & { offset: number }>
 }
 
 export interface QuorumControllerOptions {
@@ -121,6 +170,8 @@ export interface QuorumControllerOptions {
   /** A topic's effective config value (override, broker setting, default). */
   readonly topicValue: (name: string, overrides: Readonly<Record<string, string>>) => string
   readonly deleteTopicEnable: boolean
+  /** auto.leader.rebalance.enable: how often to move leadership back to preferred replicas; absent: never. */
+  readonly leaderImbalanceCheckIntervalMs?: number
 }
 
 type Committed = { ok: true; offset: number } | { ok: false }
@@ -134,17 +185,22 @@ export class QuorumController implements ControllerApi {
   #term = -1
   #queue: Promise<unknown> = Promise.resolve()
   #timer: TimerHandle | null = null
+  #balanceTimer: TimerHandle | null = null
 
   constructor(o: QuorumControllerOptions) {
     this.#o = o
     this.#log = o.logger
     const every = Math.max(20, Math.min(1000, Math.floor(o.sessionTimeoutMs / 4)))
     this.#timer = o.clock.setInterval(() => void this.#tick(), every)
+    const balanceEvery = o.leaderImbalanceCheckIntervalMs
+    if (balanceEvery !== undefined && balanceEvery > 0) this.#balanceTimer = o.clock.setInterval(() => void this.#balanceLeaders(), balanceEvery)
   }
 
   close(): void {
     this.#timer?.cancel()
     this.#timer = null
+    this.#balanceTimer?.cancel()
+    this.#balanceTimer = null
   }
 
   get active(): boolean {
@@ -391,11 +447,185 @@ export class QuorumController implements ControllerApi {
       }
       if (req.newIsr.some((r) => !p.isr.includes(r) && !this.#usable(r))) return { errorCode: ErrorCode.INELIGIBLE_REPLICA, offset: -1 }
       if (sameSet(req.newIsr, p.isr)) return { errorCode: ErrorCode.NONE, partition: p, offset: -1 }
-      const c = await this.#commit([{ type: 'partition-change', topicId: t.topicId, partition: p.partition, isr: [...req.newIsr] }])
+      const c = await this.#commit([this.#completeReassignment(p, { type: 'partition-change', topicId: t.topicId, partition: p.partition, isr: [...req.newIsr] })])
       if (!c.ok) return notController
       this.#log.info('ISR changed', { topic: t.name, partition: p.partition, from: p.isr, to: req.newIsr })
       return { errorCode: ErrorCode.NONE, partition: this.#o.image.topicById(t.topicId)?.partitions[p.partition], offset: c.offset }
     })
+  }
+
+  // ---- leader elections ----
+
+  electLeaders(req: ElectLeadersRequest): Promise<ElectLeadersResponse & { offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return { ...notController, results: [] }
+      const records: MetadataRecord[] = []
+      // A partition named twice sees the election planned for it the first time.
+      const planned = new Map<string, PartitionInfo>()
+      const elect = (topic: string, partition: number): PartitionElectionResult => {
+        const t = this.#o.image.topic(topic)
+        if (!t) return { partitionId: partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `No such topic as ${topic}` }
+        const key = `${t.topicId}:${partition}`
+        const p = planned.get(key) ?? t.partitions[partition]
+        if (!p) return { partitionId: partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `No such partition as ${topic}-${partition}` }
+        if (req.electionType === 0 ? p.leader === p.replicas[0] : p.leader !== -1) {
+          return { partitionId: partition, errorCode: ErrorCode.ELECTION_NOT_NEEDED, errorMessage: 'Leader election not needed for topic partition.' }
+        }
+        const change = this.#election(t, p, req.electionType === 0 ? 'preferred' : 'unclean')
+        if (!change) {
+          return req.electionType === 0
+            ? { partitionId: partition, errorCode: ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE, errorMessage: 'The preferred leader was not available.' }
+            : { partitionId: partition, errorCode: ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE, errorMessage: 'Eligible topic partition leaders are not available.' }
+        }
+        records.push(change)
+        planned.set(key, { ...p, leader: change.leader ?? p.leader, isr: change.isr ?? p.isr })
+        return { partitionId: partition, errorCode: ErrorCode.NONE, errorMessage: null }
+      }
+      let results: ElectLeadersResponse['results']
+      if (req.topicPartitions === null) {
+        results = this.#o.image
+          .topics()
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+          .map((t) => ({ topic: t.name, partitions: t.partitions.map((p) => elect(t.name, p.partition)).filter((r) => r.errorCode !== ErrorCode.ELECTION_NOT_NEEDED) }))
+      } else {
+        results = req.topicPartitions.map((tp) => ({ topic: tp.topic, partitions: tp.partitions.map((p) => elect(tp.topic, p)) }))
+      }
+      if (records.length === 0) return { errorCode: ErrorCode.NONE, results, offset: -1 }
+      const c = await this.#commit(records)
+      if (!c.ok) return { ...notController, results: [] }
+      this.#log.info('leaders elected', { electionType: req.electionType === 0 ? 'preferred' : 'unclean', partitions: records.length })
+      return { errorCode: ErrorCode.NONE, results, offset: c.offset }
+    })
+  }
+
+  /**
+   * Kafka's PartitionChangeBuilder elections over the partition's current ISR. Preferred: the first replica
+   * when it may lead, else the current leader when it still may, else another ISR member. Unclean: the
+   * current leader or an ISR member when one may lead, else any usable replica, which becomes the whole ISR.
+   * Null when the leader would not change.
+   */
+  #election(t: TopicInfo, p: PartitionInfo, kind: 'preferred' | 'unclean'): { type: 'partition-change'; topicId: string; partition: number; leader: number; isr?: number[] } | null {
+    const valid = (r: number | undefined) => r !== undefined && p.isr.includes(r) && this.#usable(r)
+    let leader = -1
+    let isr: number[] | undefined
+    if (kind === 'preferred') {
+      leader = valid(p.replicas[0]) ? p.replicas[0]! : valid(p.leader) ? p.leader : (p.replicas.slice(1).find(valid) ?? -1)
+    } else if (valid(p.leader)) leader = p.leader
+    else {
+      const clean = p.replicas.find(valid)
+      if (clean !== undefined) leader = clean
+      else {
+        const dirty = p.replicas.find((r) => this.#usable(r))
+        if (dirty !== undefined) {
+          leader = dirty
+          isr = [dirty]
+        }
+      }
+    }
+    if (leader === p.leader) return null
+    return { type: 'partition-change', topicId: t.topicId, partition: p.partition, leader, ...(isr ? { isr } : {}) }
+  }
+
+  /** auto.leader.rebalance.enable: preferred elections for the partitions not led by their preferred replica. */
+  async #balanceLeaders(): Promise<void> {
+    if (!this.#checkTerm()) return
+    await this.#serial(async () => {
+      if (!this.active) return
+      const records: MetadataRecord[] = []
+      for (const t of this.#o.image.topics()) {
+        for (const p of t.partitions) {
+          if (records.length >= MAX_ELECTIONS_PER_IMBALANCE) break
+          if (p.leader === p.replicas[0]) continue
+          const change = this.#election(t, p, 'preferred')
+          if (change) records.push(change)
+        }
+      }
+      if (records.length === 0) return
+      const c = await this.#commit(records)
+      if (c.ok) this.#log.info('preferred leaders elected: leader imbalance', { partitions: records.length })
+    })
+  }
+
+  // ---- reassignments ----
+
+  alterPartitionReassignments(req: ReassignmentsRequest): Promise<ReassignmentsResponse & { offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return { ...notController, results: [] }
+      const records: MetadataRecord[] = []
+      const moved = new Set<string>()
+      const results = req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((target): PartitionElectionResult => {
+          const fail = (errorCode: number, errorMessage: string) => ({ partitionId: target.partitionIndex, errorCode, errorMessage })
+          const topic = this.#o.image.topic(t.name)
+          if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unable to find a topic named ${t.name}.`)
+          const p = topic.partitions[target.partitionIndex]
+          if (!p) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unable to find partition ${t.name}:${target.partitionIndex}.`)
+          const key = `${topic.topicId}:${p.partition}`
+          if (moved.has(key)) return fail(ErrorCode.INVALID_REQUEST, `Partition ${t.name}:${p.partition} is named twice.`)
+          const r = target.replicas === null ? this.#cancelReassignment(topic, p) : this.#changeReassignment(topic, p, target.replicas)
+          if ('errorCode' in r) return fail(r.errorCode, r.errorMessage)
+          moved.add(key)
+          if (r.change) records.push(r.change)
+          return { partitionId: target.partitionIndex, errorCode: ErrorCode.NONE, errorMessage: null }
+        }),
+      }))
+      if (records.length === 0) return { errorCode: ErrorCode.NONE, results, offset: -1 }
+      const c = await this.#commit(records)
+      if (!c.ok) return { ...notController, results: [] }
+      this.#log.info('partition reassignments', { partitions: records.length })
+      return { errorCode: ErrorCode.NONE, results, offset: c.offset }
+    })
+  }
+
+  #changeReassignment(t: TopicInfo, p: PartitionInfo, target: readonly number[]): { change: PartitionChange | null } | { errorCode: number; errorMessage: string } {
+    const invalid = (errorMessage: string) => ({ errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage })
+    if (target.length === 0) return invalid('The manual partition assignment includes an empty replica list.')
+    for (const id of target) {
+      if (!this.#o.image.broker(id)) return invalid(`The manual partition assignment includes broker ${id}, but no such broker is registered.`)
+    }
+    if (new Set(target).size !== target.length) return invalid('The manual partition assignment includes a broker more than once.')
+    // Relative to the current set (which holds the old replicas too while a move is under way), as Kafka does.
+    const removing = p.replicas.filter((r) => !target.includes(r))
+    const adding = target.filter((r) => !p.replicas.includes(r))
+    const replicas = [...target, ...removing]
+    const change: PartitionChange = { type: 'partition-change', topicId: t.topicId, partition: p.partition, replicas, addingReplicas: adding, removingReplicas: removing }
+    const done = this.#completeReassignment({ ...p, replicas, addingReplicas: adding, removingReplicas: removing }, change)
+    const same = sameList(done.replicas ?? p.replicas, p.replicas) && done.isr === undefined && done.leader === undefined && adding.length === 0 && removing.length === 0 && !isReassigning(p)
+    return { change: same ? null : done }
+  }
+
+  #cancelReassignment(t: TopicInfo, p: PartitionInfo): { change: PartitionChange } | { errorCode: number; errorMessage: string } {
+    if (!isReassigning(p)) return { errorCode: ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, errorMessage: 'No partition reassignment is in progress.' }
+    const adding = p.addingReplicas ?? []
+    const replicas = p.replicas.filter((r) => !adding.includes(r))
+    let isr = p.isr.filter((r) => replicas.includes(r))
+    let leader = p.leader
+    if (isr.length === 0) {
+      if (!this.#unclean(t)) return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: `Unable to revert partition assignment for ${t.name}:${p.partition} because it would require an unclean leader election.` }
+      const dirty = replicas.find((r) => this.#usable(r))
+      isr = dirty !== undefined ? [dirty] : [replicas[0]!]
+    }
+    if (!replicas.includes(leader) || !isr.includes(leader)) leader = replicas.find((r) => isr.includes(r) && this.#usable(r)) ?? -1
+    return { change: { type: 'partition-change', topicId: t.topicId, partition: p.partition, replicas, isr, addingReplicas: [], removingReplicas: [], ...(leader !== p.leader ? { leader } : adding.length > 0 ? { bumpLeaderEpoch: true } : {}) } }
+  }
+
+  /**
+   * Completes a reassignment once the ISR the change leaves holds every target replica: the removed replicas
+   * leave the replica set and the ISR, and a removed leader hands over to the first target replica in the ISR.
+   * Returns the change unchanged otherwise. `p` is the partition with the change's reassignment state.
+   */
+  #completeReassignment(p: PartitionInfo, change: PartitionChange): PartitionChange {
+    if (!isReassigning(p)) return change
+    const removing = p.removingReplicas ?? []
+    const targetReplicas = p.replicas.filter((r) => !removing.includes(r))
+    const isr = (change.isr ?? p.isr).filter((r) => !removing.includes(r))
+    if (isr.length === 0 || !targetReplicas.every((r) => isr.includes(r))) return change
+    const current = change.leader ?? p.leader
+    const leader = targetReplicas.includes(current) && isr.includes(current) ? current : (targetReplicas.find((r) => isr.includes(r) && this.#usable(r)) ?? -1)
+    // Replicas leaving the set get a new leader epoch to fence them, as Kafka 3.9's PartitionChangeBuilder does.
+    const bump = leader !== p.leader ? { leader } : removing.length > 0 ? { bumpLeaderEpoch: true } : {}
+    return { ...change, replicas: targetReplicas, isr, addingReplicas: [], removingReplicas: [], ...bump }
   }
 
   // ---- producer ids ----
@@ -426,6 +656,12 @@ export class QuorumController implements ControllerApi {
     this.#log.info('proposal not committed', { error: r.error })
     return { ok: false }
   }
+}
+
+type PartitionChange = Extract<MetadataRecord, { type: 'partition-change' }>
+
+function sameList(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }
 
 function sameSet(a: readonly number[], b: readonly number[]): boolean {

@@ -17,7 +17,7 @@
 
 import type { PartitionInfo } from './metadata-image.ts'
 import type { Endpoint } from './metadata-records.ts'
-import type { ControllerApi, CreateTopicResult, CreateTopicSpec } from './quorum-controller.ts'
+import type { ControllerApi, CreateTopicResult, CreateTopicSpec, ElectLeadersRequest, PartitionElectionResult, ReassignmentsRequest } from './quorum-controller.ts'
 import type { LogEntry, RaftMessage, SnapshotId } from './raft-types.ts'
 
 /** Null when the value fits, else what is wrong (a path relative to the value, then ': ...'). */
@@ -277,7 +277,7 @@ export type ControllerMethod = keyof ControllerApi
 export type ControllerArgs<M extends ControllerMethod> = Parameters<ControllerApi[M]>[0]
 export type ControllerResult<M extends ControllerMethod> = Awaited<ReturnType<ControllerApi[M]>>
 
-export const CONTROLLER_METHODS: readonly ControllerMethod[] = ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds']
+export const CONTROLLER_METHODS: readonly ControllerMethod[] = ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds', 'electLeaders', 'alterPartitionReassignments']
 
 export const isControllerMethod = (m: unknown): m is ControllerMethod => typeof m === 'string' && (CONTROLLER_METHODS as readonly string[]).includes(m)
 
@@ -307,6 +307,15 @@ const ARGS: { readonly [M in ControllerMethod]: Schema<ControllerArgs<M>> } = {
   deleteTopics: arr(topicId, LIMITS.topicsPerRequest),
   alterPartition: obj({ brokerId, brokerEpoch, topicId, partition: int(0, INT32_MAX), leaderEpoch: epoch, partitionEpoch: epoch, newIsr: replicaList }),
   allocateProducerIds: obj({ brokerId, brokerEpoch }),
+  electLeaders: obj<ElectLeadersRequest>({
+    brokerId,
+    electionType: int(0, 1) as Schema<0 | 1>,
+    topicPartitions: nullable(arr(obj({ topic: str(LIMITS.topicNameChars), partitions: arr(int32, LIMITS.partitionsPerTopic) }), LIMITS.topicsPerRequest)),
+  }),
+  alterPartitionReassignments: obj<ReassignmentsRequest>({
+    brokerId,
+    topics: arr(obj({ name: str(LIMITS.topicNameChars), partitions: arr(obj({ partitionIndex: int32, replicas: nullable(arr(int32, LIMITS.replicasPerPartition)) }), LIMITS.partitionsPerTopic) }), LIMITS.topicsPerRequest),
+  }),
 }
 
 /** Checks a controller request's arguments; with `from`, also that a broker speaks for itself (brokerId). */
@@ -321,7 +330,17 @@ export function checkControllerArgs(method: unknown, args: unknown, from?: numbe
   return null
 }
 
-const partitionInfo = obj<PartitionInfo>({ topicId, partition: int(0, INT32_MAX), replicas: replicaList, isr: replicaList, leader: int(-1, INT32_MAX), leaderEpoch: epoch, partitionEpoch: epoch })
+const partitionInfo = obj<PartitionInfo>({
+  topicId,
+  partition: int(0, INT32_MAX),
+  replicas: replicaList,
+  isr: replicaList,
+  leader: int(-1, INT32_MAX),
+  leaderEpoch: epoch,
+  partitionEpoch: epoch,
+  addingReplicas: optional(replicaList),
+  removingReplicas: optional(replicaList),
+})
 
 const createTopicResult = obj<CreateTopicResult>({
   errorCode,
@@ -338,6 +357,16 @@ const RESULTS: { readonly [M in ControllerMethod]: Schema<ControllerResult<M>> }
   deleteTopics: obj({ errorCode, results: arr(obj({ errorCode, errorMessage }), LIMITS.topicsPerRequest), offset: offsetOrNone }),
   alterPartition: obj({ errorCode, partition: optional(partitionInfo), offset: offsetOrNone }),
   allocateProducerIds: obj({ errorCode, start: int(-1, SAFE), length: int(0, INT32_MAX), offset: offsetOrNone }),
+  electLeaders: obj({
+    errorCode,
+    results: arr(obj({ topic: str(LIMITS.topicNameChars), partitions: arr(obj<PartitionElectionResult>({ partitionId: int32, errorCode, errorMessage }), LIMITS.partitionsPerTopic) }), LIMITS.topicsPerRequest),
+    offset: offsetOrNone,
+  }),
+  alterPartitionReassignments: obj({
+    errorCode,
+    results: arr(obj({ name: str(LIMITS.topicNameChars), partitions: arr(obj<PartitionElectionResult>({ partitionId: int32, errorCode, errorMessage }), LIMITS.partitionsPerTopic) }), LIMITS.topicsPerRequest),
+    offset: offsetOrNone,
+  }),
 }
 
 /** Checks the answer to our own request: its shape, and one result per topic asked about when it succeeded. */

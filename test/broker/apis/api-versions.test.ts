@@ -42,6 +42,9 @@ describe('ApiVersions', () => {
       InitProducerId: [0, 5],
       OffsetForLeaderEpoch: [0, 4],
       DescribeConfigs: [0, 4],
+      ElectLeaders: [0, 2],
+      AlterPartitionReassignments: [0, 0],
+      ListPartitionReassignments: [0, 0],
     }
     const res = await c.request(ApiVersions, 4, {})
     const got = Object.fromEntries(res.apiKeys.map((k) => [registrations().find((r) => r.api.key === k.apiKey)!.api.name, [k.minVersion, k.maxVersion]]))

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ErrorCode } from '../../../broker/protocol/errors.ts'
 import { CreateTopics } from '../../../broker/protocol/messages/create-topics.ts'
+import { FindCoordinator } from '../../../broker/protocol/messages/find-coordinator.ts'
 import { OffsetCommit } from '../../../broker/protocol/messages/offset-commit.ts'
 import { OffsetFetch } from '../../../broker/protocol/messages/offset-fetch.ts'
+import { startLocalCluster } from '../../../chaos/cluster/local.ts'
 import { until } from '../../helpers/until.ts'
-import { startInProcessBroker, type InProcessBroker, type WireClient } from '../../helpers/wire.ts'
+import { startInProcessBroker, WireClient, type InProcessBroker } from '../../helpers/wire.ts'
 import { GROUP_TEST_CONFIG, stableMember } from './group-wire.ts'
 
 let b: InProcessBroker
@@ -105,5 +107,48 @@ describe('OffsetCommit', () => {
     }
     expect(got).toEqual([99])
     expect(await committed('oc-simple-v9')).toEqual([[19, 4, 'm'], [29, 4, '']])
+  })
+})
+
+describe('OffsetCommit on a 3-broker cluster', () => {
+  test('a coordinator that hosts no replica of a partition accepts commits for it (Kafka checks the cluster metadata)', async () => {
+    const cluster = await startLocalCluster({ brokers: 3, config: { 'offsets.topic.num.partitions': '1', 'offsets.topic.replication.factor': '1' } })
+    const clients: WireClient[] = []
+    const connect = async (id: number) => {
+      const n = cluster.nodes.find((x) => x.id === id)!
+      const wc = await WireClient.connect(n.host, n.port)
+      clients.push(wc)
+      return wc
+    }
+    try {
+      const any = await connect(1)
+      const groupId = 'oc-remote-partitions'
+      const coordinatorId = await until('a coordinator', async () => {
+        const r = await any.request(FindCoordinator, 3, { key: groupId, keyType: 0 })
+        return r.errorCode === ErrorCode.NONE ? r.nodeId : undefined
+      })
+      const others = [1, 2, 3].filter((id) => id !== coordinatorId)
+      const cc = await connect(coordinatorId)
+      // Created through the coordinator, which answers once its own image has the topic.
+      const created = await cc.request(CreateTopics, 7, {
+        topics: [{ name: 'remote', numPartitions: -1, replicationFactor: -1, assignments: others.map((id, i) => ({ partitionIndex: i, brokerIds: [id] })), configs: [] }],
+        timeoutMs: 10_000,
+        validateOnly: false,
+      })
+      expect(created.topics[0]!.errorCode).toBe(ErrorCode.NONE)
+      const commit = () =>
+        cc.request(OffsetCommit, 8, { groupId, generationIdOrMemberEpoch: -1, memberId: '', topics: [{ name: 'remote', partitions: [partition(0, 11), partition(1, 12), partition(2, 13)] }] })
+      const res = await until('the coordinator to load the group', async () => {
+        const r = await commit()
+        const codes = r.topics[0]!.partitions.map((p) => p.errorCode)
+        return codes.includes(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS) || codes.includes(ErrorCode.NOT_COORDINATOR) ? undefined : codes
+      })
+      expect(res).toEqual([ErrorCode.NONE, ErrorCode.NONE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION])
+      const fetched = await cc.request(OffsetFetch, 5, { groupId, topics: [{ name: 'remote', partitionIndexes: [0, 1] }] })
+      expect(fetched.topics[0]!.partitions.map((p) => p.committedOffset)).toEqual([11, 12])
+    } finally {
+      for (const wc of clients) wc.close()
+      await cluster.close()
+    }
   })
 })

@@ -32,7 +32,7 @@ class Net {
 }
 
 let counter = 0
-async function cluster(voters = 3, configs: Record<string, string> = {}) {
+async function cluster(voters = 3, configs: Record<string, string> = {}, leaderImbalanceCheckIntervalMs?: number) {
   const clock = new ManualClock()
   const net = new Net(clock)
   const nodes: MetadataQuorum[] = []
@@ -52,6 +52,7 @@ async function cluster(voters = 3, configs: Record<string, string> = {}) {
         sessionTimeoutMs: SESSION,
         topicValue: (name, o) => o[name] ?? configs[name] ?? 'false',
         deleteTopicEnable: true,
+        leaderImbalanceCheckIntervalMs,
       }),
     )
   }
@@ -207,6 +208,110 @@ describe('QuorumController', () => {
     await c.live(SESSION + 1000, [1])
     expect(c.image().topic('clean')!.partitions[0]).toMatchObject({ leader: -1, isr: [2] })
     expect(c.image().topic('dirty')!.partitions[0]).toMatchObject({ leader: 1, isr: [1], leaderEpoch: 1 })
+  })
+
+  test('ElectLeaders: preferred and unclean elections with Kafka\'s per-partition errors', async () => {
+    const c = await cluster()
+    closers.push(() => c.nodes.forEach((n) => n.halt()))
+    await c.join(1, 2, 3)
+    await c.settle(c.active().createTopics([
+      { name: 'e', partitions: 1, replicationFactor: 1, configs: {}, assignments: [[1, 2, 3]] },
+      { name: 'u', partitions: 1, replicationFactor: 1, configs: {}, assignments: [[2, 1]] },
+      { name: 'v', partitions: 1, replicationFactor: 1, configs: {}, assignments: [[2]] },
+    ]))
+    const elect = async (electionType: 0 | 1, topicPartitions: { topic: string; partitions: number[] }[] | null) => {
+      const r = await c.settle(c.active().electLeaders({ brokerId: 1, electionType, topicPartitions }))
+      expect(r.errorCode).toBe(ErrorCode.NONE)
+      return r.results.map((t) => [t.topic, t.partitions.map((p) => p.errorCode)])
+    }
+    const part = (name: string) => c.image().topic(name)!.partitions[0]!
+    const shrink = async (name: string, leader: number, newIsr: number[]) => {
+      const p = part(name)
+      const r = await c.settle(c.active().alterPartition({ brokerId: leader, brokerEpoch: c.epochs.get(leader)!, topicId: p.topicId, partition: 0, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, newIsr }))
+      expect(r.errorCode).toBe(ErrorCode.NONE)
+    }
+    expect(await elect(0, [{ topic: 'e', partitions: [0, 7] }, { topic: 'nope', partitions: [0] }])).toEqual([
+      ['e', [ErrorCode.ELECTION_NOT_NEEDED, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]],
+      ['nope', [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]],
+    ])
+    await shrink('u', 2, [2])
+    await c.live(SESSION + 1000, [1, 3])
+    expect(part('u')).toMatchObject({ leader: -1, isr: [2] })
+    // Unclean: a leaderless partition takes any live replica, out of sync or not; nothing live, nothing elected.
+    expect(await elect(1, [{ topic: 'e', partitions: [0] }, { topic: 'u', partitions: [0] }, { topic: 'v', partitions: [0] }])).toEqual([
+      ['e', [ErrorCode.ELECTION_NOT_NEEDED]],
+      ['u', [ErrorCode.NONE]],
+      ['v', [ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE]],
+    ])
+    expect(part('u')).toMatchObject({ leader: 1, isr: [1] })
+    expect(await elect(0, [{ topic: 'u', partitions: [0] }])).toEqual([['u', [ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE]]])
+    // Back and unfenced, but not in the ISR: still not available; once in the ISR it leads again.
+    await c.live(500, [1, 2, 3])
+    expect(c.image().broker(2)!.fenced).toBe(false)
+    expect(await elect(0, [{ topic: 'u', partitions: [0] }])).toEqual([['u', [ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE]]])
+    await shrink('u', 1, [1, 2])
+    const before = part('u')
+    expect(await elect(0, [{ topic: 'u', partitions: [0, 0] }])).toEqual([['u', [ErrorCode.NONE, ErrorCode.ELECTION_NOT_NEEDED]]])
+    expect(part('u')).toMatchObject({ leader: 2, isr: [1, 2], leaderEpoch: before.leaderEpoch + 1 })
+    // Every partition: topics listed, partitions needing no election left out.
+    expect(await elect(0, null)).toEqual([['e', []], ['u', []], ['v', []]])
+  })
+
+  test('auto leader rebalance: leadership returns to the preferred replica once it is back in the ISR', async () => {
+    const c = await cluster(3, {}, 1000)
+    closers.push(() => c.nodes.forEach((n) => n.halt()))
+    await c.join(1, 2, 3)
+    await c.settle(c.active().createTopics([{ name: 'b', partitions: 1, replicationFactor: 1, configs: {}, assignments: [[1, 2, 3]] }]))
+    await c.live(SESSION + 1000, [2, 3])
+    const moved = c.image().topic('b')!.partitions[0]!
+    expect(moved).toMatchObject({ leader: 2, isr: [2, 3] })
+    // Unfenced but out of the ISR for several check intervals: leadership stays where it is.
+    await c.live(3000, [1, 2, 3])
+    expect(c.image().topic('b')!.partitions[0]!.leader).toBe(2)
+    const r = await c.settle(c.active().alterPartition({ brokerId: 2, brokerEpoch: c.epochs.get(2)!, topicId: moved.topicId, partition: 0, leaderEpoch: moved.leaderEpoch, partitionEpoch: moved.partitionEpoch, newIsr: [2, 3, 1] }))
+    expect(r.errorCode).toBe(ErrorCode.NONE)
+    await c.live(1500, [1, 2, 3])
+    expect(c.image().topic('b')!.partitions[0]!).toMatchObject({ leader: 1, leaderEpoch: moved.leaderEpoch + 1 })
+  })
+
+  test('reassignment: new replicas are added, join the ISR, and the move completes; cancel and errors', async () => {
+    const c = await cluster()
+    closers.push(() => c.nodes.forEach((n) => n.halt()))
+    await c.join(1, 2, 3, 4)
+    await c.settle(c.active().createTopics([
+      { name: 'm', partitions: 1, replicationFactor: 1, configs: {}, assignments: [[1, 2, 3]] },
+      { name: 'c', partitions: 1, replicationFactor: 1, configs: {}, assignments: [[1, 2]] },
+      { name: 'd', partitions: 1, replicationFactor: 1, configs: {}, assignments: [[1, 2, 3]] },
+    ]))
+    const part = (name: string) => c.image().topic(name)!.partitions[0]!
+    const reassign = async (topics: { name: string; partitions: { partitionIndex: number; replicas: number[] | null }[] }[]) => {
+      const r = await c.settle(c.active().alterPartitionReassignments({ brokerId: 1, topics }))
+      expect(r.errorCode).toBe(ErrorCode.NONE)
+      return r.results.map((t) => t.partitions.map((p) => p.errorCode))
+    }
+    expect(
+      await reassign([
+        { name: 'nope', partitions: [{ partitionIndex: 0, replicas: [1] }] },
+        { name: 'm', partitions: [{ partitionIndex: 5, replicas: [1] }, { partitionIndex: 0, replicas: [] }, { partitionIndex: 0, replicas: [2, 2] }, { partitionIndex: 0, replicas: [2, 9] }, { partitionIndex: 0, replicas: null }] },
+      ]),
+    ).toEqual([
+      [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION],
+      [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.INVALID_REPLICA_ASSIGNMENT, ErrorCode.INVALID_REPLICA_ASSIGNMENT, ErrorCode.INVALID_REPLICA_ASSIGNMENT, ErrorCode.NO_REASSIGNMENT_IN_PROGRESS],
+    ])
+    expect(await reassign([{ name: 'm', partitions: [{ partitionIndex: 0, replicas: [2, 3, 4] }] }, { name: 'c', partitions: [{ partitionIndex: 0, replicas: [3] }] }])).toEqual([[ErrorCode.NONE], [ErrorCode.NONE]])
+    const moving = part('m')
+    expect(moving).toMatchObject({ replicas: [2, 3, 4, 1], addingReplicas: [4], removingReplicas: [1], isr: [1, 2, 3], leader: 1 })
+    // The leader adds the caught-up replica to the ISR: that change completes the move, and leadership leaves 1.
+    const r = await c.settle(c.active().alterPartition({ brokerId: 1, brokerEpoch: c.epochs.get(1)!, topicId: moving.topicId, partition: 0, leaderEpoch: moving.leaderEpoch, partitionEpoch: moving.partitionEpoch, newIsr: [1, 2, 3, 4] }))
+    expect(r.errorCode).toBe(ErrorCode.NONE)
+    expect(part('m')).toMatchObject({ replicas: [2, 3, 4], addingReplicas: [], removingReplicas: [], isr: [2, 3, 4], leader: 2, leaderEpoch: moving.leaderEpoch + 1 })
+    // Cancelled: the added replica goes, the old set stays.
+    expect(part('c')).toMatchObject({ replicas: [3, 1, 2], addingReplicas: [3], removingReplicas: [1, 2], leaderEpoch: 0 })
+    expect(await reassign([{ name: 'c', partitions: [{ partitionIndex: 0, replicas: null }] }])).toEqual([[ErrorCode.NONE]])
+    expect(part('c')).toMatchObject({ replicas: [1, 2], addingReplicas: [], removingReplicas: [], isr: [1, 2], leader: 1, leaderEpoch: 1 })
+    // Only removing: complete at once; the leader stays, with a new epoch that fences the removed replica.
+    expect(await reassign([{ name: 'd', partitions: [{ partitionIndex: 0, replicas: [2, 1] }] }])).toEqual([[ErrorCode.NONE]])
+    expect(part('d')).toMatchObject({ replicas: [2, 1], addingReplicas: [], removingReplicas: [], isr: [1, 2], leader: 1, leaderEpoch: 1 })
   })
 
   test('AlterPartition validates leader, epochs, membership and eligibility (KIP-497)', async () => {
