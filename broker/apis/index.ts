@@ -2,6 +2,7 @@
 // (test/broker/apis/<file>.test.ts; the coverage test fails without it).
 
 import './api-versions.ts'
+import './create-partitions.ts'
 import './create-topics.ts'
 import './delete-topics.ts'
 import './describe-configs.ts'

@@ -75,6 +75,19 @@ export interface CreateTopicResult {
   readonly replicationFactor?: number
 }
 
+export interface CreatePartitionsSpec {
+  readonly topic: string
+  /** The topic's new partition count. */
+  readonly count: number
+  /** Replicas of each new partition, or null to let the controller place them. */
+  readonly assignments: readonly (readonly number[])[] | null
+  readonly validateOnly: boolean
+}
+export interface CreatePartitionsResult {
+  readonly errorCode: number
+  readonly errorMessage: string | null
+}
+
 export interface AlterPartitionRequest {
   readonly brokerId: number
   readonly brokerEpoch: number
@@ -103,6 +116,7 @@ export interface ControllerApi {
   createTopics(specs: readonly CreateTopicSpec[]): Promise<{ errorCode: number; results: CreateTopicResult[]; offset: number }>
   deleteTopics(topicIds: readonly string[]): Promise<{ errorCode: number; results: { errorCode: number; errorMessage: string | null }[]; offset: number }>
   alterPartition(req: AlterPartitionRequest): Promise<AlterPartitionResponse & { offset: number }>
+  createPartitions(specs: readonly CreatePartitionsSpec[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }>
   allocateProducerIds(req: { brokerId: number; brokerEpoch: number }): Promise<ProducerIdsResponse & { offset: number }>
 }
 
@@ -374,6 +388,66 @@ export class QuorumController implements ControllerApi {
   }
 
   // ---- partitions ----
+
+  /** Kafka's ReplicationControlManager.createPartitions: new partitions start with their live replicas in sync. */
+  createPartitions(specs: readonly CreatePartitionsSpec[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return { ...notController, results: [] }
+      const records: MetadataRecord[] = []
+      const results = specs.map((s) => {
+        const r = this.#planPartitions(s)
+        if ('records' in r) {
+          if (!s.validateOnly) records.push(...r.records)
+          return { errorCode: ErrorCode.NONE, errorMessage: null }
+        }
+        return r
+      })
+      if (records.length === 0) return { errorCode: ErrorCode.NONE, results, offset: -1 }
+      const c = await this.#commit(records)
+      if (!c.ok) return { ...notController, results: [] }
+      this.#log.info('partitions created', { topics: specs.filter((s, i) => results[i]!.errorCode === ErrorCode.NONE && !s.validateOnly).map((s) => `${s.topic}:${s.count}`) })
+      return { errorCode: ErrorCode.NONE, results, offset: c.offset }
+    })
+  }
+
+  #planPartitions(s: CreatePartitionsSpec): CreatePartitionsResult | { records: MetadataRecord[] } {
+    const fail = (errorCode: number, errorMessage: string | null): CreatePartitionsResult => ({ errorCode, errorMessage })
+    const t = this.#o.image.topic(s.topic)
+    if (!t) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null)
+    const current = t.partitions.length
+    if (s.count < current) return fail(ErrorCode.INVALID_PARTITIONS, `The topic ${s.topic} currently has ${current} partition(s); ${s.count} would not be an increase.`)
+    if (s.count === current) return fail(ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partition(s).`)
+    if (s.count > 10_000) return fail(ErrorCode.INVALID_PARTITIONS, 'Number of partitions is above this cluster\'s limit of 10000.')
+    const added = s.count - current
+    const rf = t.partitions[0]?.replicas.length ?? 1
+    let assignment: number[][]
+    if (s.assignments) {
+      if (s.assignments.length !== added) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Attempted to add ${added} additional partition(s), but only ${s.assignments.length} assignment(s) were specified.`)
+      for (let i = 0; i < s.assignments.length; i++) {
+        const a = s.assignments[i]!
+        if (a.length === 0) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'The manual partition assignment includes an empty replica list.')
+        const twice = a.find((id, j) => a.indexOf(id) !== j)
+        if (twice !== undefined) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes the broker ${twice} more than once.`)
+        const unknown = a.find((id) => !this.#o.image.broker(id))
+        if (unknown !== undefined) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes broker ${unknown}, but no such broker is registered.`)
+        if (a.length !== rf) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes a partition with ${a.length} replica(s), but this is not consistent with previous partitions, which have ${rf} replica(s).`)
+        if (!a.some((id) => this.#usable(id))) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `All brokers specified in the manual partition assignment for partition ${current + i} are fenced or in controlled shutdown.`)
+      }
+      assignment = s.assignments.map((a) => [...a])
+    } else {
+      const live = this.#o.image.brokers().filter((b) => this.#usable(b.brokerId)).map((b) => b.brokerId)
+      if (rf > live.length) {
+        return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `Unable to replicate the partition ${rf} time(s): The target replication factor of ${rf} cannot be reached because only ${live.length} broker(s) are registered.`)
+      }
+      // Continue the round robin after the existing partitions, so new leaders spread over the brokers too.
+      assignment = Array.from({ length: added }, (_, k) => Array.from({ length: rf }, (_, i) => live[(current + k + i) % live.length]!))
+    }
+    const records: MetadataRecord[] = assignment.map((replicas, k) => {
+      const isr = replicas.filter((r) => this.#usable(r))
+      return { type: 'partition', topicId: t.topicId, partition: current + k, replicas, isr, leader: isr[0] ?? -1, leaderEpoch: 0, partitionEpoch: 0 }
+    })
+    return { records }
+  }
 
   alterPartition(req: AlterPartitionRequest): Promise<AlterPartitionResponse & { offset: number }> {
     return this.#serial(async () => {

@@ -42,6 +42,13 @@ describe('ApiVersions', () => {
       InitProducerId: [0, 5],
       OffsetForLeaderEpoch: [0, 4],
       DescribeConfigs: [0, 4],
+      CreatePartitions: [0, 3],
+      DescribeCluster: [0, 1],
+      IncrementalAlterConfigs: [0, 1],
+      AlterConfigs: [0, 2],
+      DescribeLogDirs: [0, 4],
+      DeleteRecords: [0, 2],
+      OffsetDelete: [0, 0],
     }
     const res = await c.request(ApiVersions, 4, {})
     const got = Object.fromEntries(res.apiKeys.map((k) => [registrations().find((r) => r.api.key === k.apiKey)!.api.name, [k.minVersion, k.maxVersion]]))
