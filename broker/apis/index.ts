@@ -1,6 +1,7 @@
 // Imports every API handler so each registers itself. A new API is one new file here plus its test
 // (test/broker/apis/<file>.test.ts; the coverage test fails without it).
 
+import './alter-configs.ts'
 import './api-versions.ts'
 import './create-partitions.ts'
 import './create-topics.ts'
@@ -11,6 +12,7 @@ import './describe-groups.ts'
 import './fetch.ts'
 import './find-coordinator.ts'
 import './heartbeat.ts'
+import './incremental-alter-configs.ts'
 import './init-producer-id.ts'
 import './join-group.ts'
 import './leave-group.ts'

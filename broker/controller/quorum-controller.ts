@@ -88,6 +88,19 @@ export interface CreatePartitionsResult {
   readonly errorMessage: string | null
 }
 
+/** A change of one resource's dynamic configs (Kafka's ConfigurationControlManager.incrementalAlterConfigs /
+ *  legacyAlterConfigs); names and values were checked by the broker that took the request. */
+export interface ConfigChange {
+  readonly resourceType: 'topic' | 'broker'
+  /** A topic name, or a broker id ('' for the cluster-wide default). */
+  readonly resourceName: string
+  readonly set: Readonly<Record<string, string>>
+  readonly remove: readonly string[]
+  /** AlterConfigs: every key not in `set` goes. */
+  readonly replace: boolean
+  readonly validateOnly: boolean
+}
+
 export interface AlterPartitionRequest {
   readonly brokerId: number
   readonly brokerEpoch: number
@@ -117,6 +130,7 @@ export interface ControllerApi {
   deleteTopics(topicIds: readonly string[]): Promise<{ errorCode: number; results: { errorCode: number; errorMessage: string | null }[]; offset: number }>
   alterPartition(req: AlterPartitionRequest): Promise<AlterPartitionResponse & { offset: number }>
   createPartitions(specs: readonly CreatePartitionsSpec[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }>
+  alterConfigs(changes: readonly ConfigChange[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }>
   allocateProducerIds(req: { brokerId: number; brokerEpoch: number }): Promise<ProducerIdsResponse & { offset: number }>
 }
 
@@ -469,6 +483,37 @@ export class QuorumController implements ControllerApi {
       if (!c.ok) return notController
       this.#log.info('ISR changed', { topic: t.name, partition: p.partition, from: p.isr, to: req.newIsr })
       return { errorCode: ErrorCode.NONE, partition: this.#o.image.topicById(t.topicId)?.partitions[p.partition], offset: c.offset }
+    })
+  }
+
+  // ---- configs ----
+
+  /** Writes one config record per key that changes; a topic that does not exist is UNKNOWN_TOPIC_OR_PARTITION. */
+  alterConfigs(changes: readonly ConfigChange[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return { ...notController, results: [] }
+      const records: MetadataRecord[] = []
+      const results = changes.map((ch) => {
+        let current: Readonly<Record<string, string>>
+        if (ch.resourceType === 'topic') {
+          const t = this.#o.image.topic(ch.resourceName)
+          if (!t) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `The topic '${ch.resourceName}' does not exist.` }
+          current = t.configs
+        } else current = this.#o.image.brokerConfigs(ch.resourceName)
+        const gone = ch.replace ? Object.keys(current).filter((k) => !Object.hasOwn(ch.set, k)) : ch.remove.filter((k) => Object.hasOwn(current, k))
+        const base = { type: 'config', resourceType: ch.resourceType, resourceName: ch.resourceName } as const
+        const mine: MetadataRecord[] = [
+          ...gone.map((name) => ({ ...base, name, value: null })),
+          ...Object.entries(ch.set).filter(([k, v]) => current[k] !== v).map(([name, value]) => ({ ...base, name, value })),
+        ]
+        if (!ch.validateOnly) records.push(...mine)
+        return { errorCode: ErrorCode.NONE, errorMessage: null }
+      })
+      if (records.length === 0) return { errorCode: ErrorCode.NONE, results, offset: -1 }
+      const c = await this.#commit(records)
+      if (!c.ok) return { ...notController, results: [] }
+      this.#log.info('configs changed', { changes: records.map((r) => (r.type === 'config' ? `${r.resourceType}:${r.resourceName}:${r.name}=${r.value}` : '')) })
+      return { errorCode: ErrorCode.NONE, results, offset: c.offset }
     })
   }
 

@@ -17,7 +17,7 @@
 
 import type { PartitionInfo } from './metadata-image.ts'
 import type { Endpoint } from './metadata-records.ts'
-import type { ControllerApi, CreatePartitionsSpec, CreateTopicResult, CreateTopicSpec } from './quorum-controller.ts'
+import type { ConfigChange, ControllerApi, CreatePartitionsSpec, CreateTopicResult, CreateTopicSpec } from './quorum-controller.ts'
 import type { LogEntry, RaftMessage, SnapshotId } from './raft-types.ts'
 
 /** Null when the value fits, else what is wrong (a path relative to the value, then ': ...'). */
@@ -277,7 +277,7 @@ export type ControllerMethod = keyof ControllerApi
 export type ControllerArgs<M extends ControllerMethod> = Parameters<ControllerApi[M]>[0]
 export type ControllerResult<M extends ControllerMethod> = Awaited<ReturnType<ControllerApi[M]>>
 
-export const CONTROLLER_METHODS: readonly ControllerMethod[] = ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds', 'createPartitions']
+export const CONTROLLER_METHODS: readonly ControllerMethod[] = ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds', 'createPartitions', 'alterConfigs']
 
 export const isControllerMethod = (m: unknown): m is ControllerMethod => typeof m === 'string' && (CONTROLLER_METHODS as readonly string[]).includes(m)
 
@@ -307,6 +307,17 @@ const createPartitionsSpec = obj<CreatePartitionsSpec>({
   validateOnly: bool,
 })
 
+const configName = str(255, 1, /^(?!__proto__$)[A-Za-z0-9._-]{1,255}$/)
+
+const configChange = obj<ConfigChange>({
+  resourceType: schema((v) => (v === 'topic' || v === 'broker' ? null : expected('"topic" or "broker"', v))),
+  resourceName: str(LIMITS.topicNameChars),
+  set: record(/^(?!__proto__$)[A-Za-z0-9._-]{1,255}$/, LIMITS.configsPerTopic, LIMITS.configValueChars),
+  remove: arr(configName, LIMITS.configsPerTopic),
+  replace: bool,
+  validateOnly: bool,
+})
+
 const ARGS: { readonly [M in ControllerMethod]: Schema<ControllerArgs<M>> } = {
   registerBroker: obj({ brokerId, incarnationId: str(256, 1), endpoints: arr(endpoint, LIMITS.endpoints), rack: nullable(str(1024)) }),
   heartbeat: obj({ brokerId, brokerEpoch, metadataOffset: offsetOrNone, wantShutDown: bool }),
@@ -315,10 +326,11 @@ const ARGS: { readonly [M in ControllerMethod]: Schema<ControllerArgs<M>> } = {
   alterPartition: obj({ brokerId, brokerEpoch, topicId, partition: int(0, INT32_MAX), leaderEpoch: epoch, partitionEpoch: epoch, newIsr: replicaList }),
   allocateProducerIds: obj({ brokerId, brokerEpoch }),
   createPartitions: arr(createPartitionsSpec, LIMITS.topicsPerRequest),
+  alterConfigs: arr(configChange, LIMITS.topicsPerRequest),
 }
 
 /** Methods whose argument is a list of topics (no brokerId): answered with one result per topic. */
-const PER_TOPIC: ReadonlySet<ControllerMethod> = new Set<ControllerMethod>(['createTopics', 'deleteTopics', 'createPartitions'])
+const PER_TOPIC: ReadonlySet<ControllerMethod> = new Set<ControllerMethod>(['createTopics', 'deleteTopics', 'createPartitions', 'alterConfigs'])
 
 /** Checks a controller request's arguments; with `from`, also that a broker speaks for itself (brokerId). */
 export function checkControllerArgs(method: unknown, args: unknown, from?: number): string | null {
@@ -350,6 +362,7 @@ const RESULTS: { readonly [M in ControllerMethod]: Schema<ControllerResult<M>> }
   alterPartition: obj({ errorCode, partition: optional(partitionInfo), offset: offsetOrNone }),
   allocateProducerIds: obj({ errorCode, start: int(-1, SAFE), length: int(0, INT32_MAX), offset: offsetOrNone }),
   createPartitions: obj({ errorCode, results: arr(obj({ errorCode, errorMessage }), LIMITS.topicsPerRequest), offset: offsetOrNone }),
+  alterConfigs: obj({ errorCode, results: arr(obj({ errorCode, errorMessage }), LIMITS.topicsPerRequest), offset: offsetOrNone }),
 }
 
 /** Checks the answer to our own request: its shape, and one result per topic asked about when it succeeded. */

@@ -1,7 +1,7 @@
 // The admin operations of issue 14 on a 3-broker local cluster (real processes, one Raft metadata quorum), driven
 // by kafkajs' admin client: each change goes through the controller, every broker applies it, and a client
 // sees its effect (new partitions take writes, a config changed at run time changes what acks=all produce does).
-import { Kafka, logLevel, type Admin } from 'kafkajs'
+import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startLocalCluster, type LocalCluster } from '../../chaos/cluster/local.ts'
 import { until } from '../helpers/until.ts'
@@ -50,5 +50,45 @@ describe('kafkajs admin on a 3-broker cluster', () => {
     }
     const offsets = await admin.fetchTopicOffsets('scaled')
     expect(offsets.map((o) => [o.partition, o.high]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual([0, 1, 2, 3, 4].map((p) => [p, '1']))
+  })
+
+  test('alterConfigs min.insync.replicas at run time: acks=all produce is refused while the ISR is short of it, and every broker sees the change', async () => {
+    await admin.createTopics({ topics: [{ topic: 'misr', numPartitions: 1, replicationFactor: 3 }], waitForLeaders: true })
+    const alterMinIsr = (value: string) => admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'misr', configEntries: [{ name: 'min.insync.replicas', value }] }] })
+    await alterMinIsr('3')
+    for (const address of cluster.bootstrap) {
+      const one = new Kafka({ clientId: 'one', brokers: [address], logLevel: logLevel.NOTHING }).admin()
+      await one.connect()
+      try {
+        await until(`broker ${address} shows min.insync.replicas 3`, async () => {
+          const d = await one.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'misr', configNames: ['min.insync.replicas'] }] })
+          return d.resources[0]!.configEntries[0]!.configValue === '3'
+        })
+      } finally {
+        await one.disconnect()
+      }
+    }
+    const leader = (await admin.fetchTopicMetadata({ topics: ['misr'] })).topics[0]!.partitions[0]!.leader
+    const victim = cluster.nodes.find((n) => n.id !== leader)!
+    await victim.stop()
+    const producer = kafka.producer({ retry: { retries: 0 } })
+    await producer.connect()
+    try {
+      await until('the ISR shrank to 2', async () => (await admin.fetchTopicMetadata({ topics: ['misr'] })).topics[0]!.partitions[0]!.isr.length === 2)
+      const refused = await producer.send({ topic: 'misr', acks: -1, messages: [{ value: 'a' }] }).catch((e: unknown) => e)
+      expect((refused as { cause?: { type?: string } }).cause?.type).toBe('NOT_ENOUGH_REPLICAS')
+      await alterMinIsr('2')
+      await until('acks=all produce accepted with min.insync.replicas 2', async () => {
+        try {
+          await producer.send({ topic: 'misr', acks: -1, messages: [{ value: 'b' }] })
+          return true
+        } catch {
+          return false
+        }
+      })
+    } finally {
+      await producer.disconnect()
+      await victim.start()
+    }
   })
 })
