@@ -52,6 +52,35 @@ describe('kafkajs admin on a 3-broker cluster', () => {
     expect(offsets.map((o) => [o.partition, o.high]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual([0, 1, 2, 3, 4].map((p) => [p, '1']))
   })
 
+  test('deleteTopicRecords: the followers follow the new log start offset, so a new leader keeps it', async () => {
+    await admin.createTopics({ topics: [{ topic: 'trimmed', numPartitions: 1, replicationFactor: 3 }], waitForLeaders: true })
+    const producer = kafka.producer()
+    await producer.connect()
+    try {
+      await producer.send({ topic: 'trimmed', acks: -1, messages: Array.from({ length: 20 }, (_, i) => ({ value: `v${i}` })) })
+    } finally {
+      await producer.disconnect()
+    }
+    const low = async () => (await admin.fetchTopicOffsets('trimmed'))[0]!.low
+    // kafkajs finds the leader in its metadata cache, which this loads.
+    expect(await low()).toBe('0')
+    // Answered once every live follower reported a log start offset of at least 15 (the low watermark).
+    await admin.deleteTopicRecords({ topic: 'trimmed', partitions: [{ partition: 0, offset: '15' }] })
+    expect(await low()).toBe('15')
+    const leader = (await admin.fetchTopicMetadata({ topics: ['trimmed'] })).topics[0]!.partitions[0]!.leader
+    const node = cluster.nodes.find((n) => n.id === leader)!
+    await node.stop()
+    try {
+      await until('another leader', async () => {
+        const p = (await admin.fetchTopicMetadata({ topics: ['trimmed'] })).topics[0]!.partitions[0]!
+        return p.leader >= 1 && p.leader !== leader
+      })
+      await until('the new leader answers with log start offset 15', async () => (await low().catch(() => '')) === '15')
+    } finally {
+      await node.start()
+    }
+  })
+
   test('alterConfigs min.insync.replicas at run time: acks=all produce is refused while the ISR is short of it, and every broker sees the change', async () => {
     await admin.createTopics({ topics: [{ topic: 'misr', numPartitions: 1, replicationFactor: 3 }], waitForLeaders: true })
     const alterMinIsr = (value: string) => admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'misr', configEntries: [{ name: 'min.insync.replicas', value }] }] })
