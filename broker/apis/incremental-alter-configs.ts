@@ -6,7 +6,8 @@
 //   id, or empty for the cluster-wide default). The change goes to the controller as config records in the
 //   metadata log (Kafka's ConfigRecord), so every broker, and one restarted later, applies it: open logs take
 //   the new retention and segment settings, acks=all produce the new min.insync.replicas, the controller the
-//   new unclean.leader.election.enable. Answered once this broker applied it. DescribeConfigs shows the source
+//   new unclean.leader.election.enable (turned on, it elects leaderless partitions' live replicas at once; Kafka
+//   3.9 does on its periodic leader check). Answered once this broker applied it. DescribeConfigs shows the source
 //   (DYNAMIC_TOPIC_CONFIG, DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG).
 // * Operations: 0 SET, 1 DELETE, 2 APPEND and 3 SUBTRACT (list configs only; starting from the topic's own
 //   value, else the default).

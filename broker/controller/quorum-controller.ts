@@ -309,6 +309,19 @@ export class QuorumController implements ControllerApi {
     return out
   }
 
+  /** Leaderless partitions of topics that allow unclean election, led by their first usable replica. */
+  #electUnclean(): MetadataRecord[] {
+    const out: MetadataRecord[] = []
+    for (const t of this.#o.image.topics()) {
+      if (!this.#unclean(t)) continue
+      for (const p of t.partitions) {
+        const leader = p.leader === -1 ? p.replicas.find((r) => this.#usable(r)) : undefined
+        if (leader !== undefined) out.push({ type: 'partition-change', topicId: t.topicId, partition: p.partition, leader, isr: [leader] })
+      }
+    }
+    return out
+  }
+
   /** Leaderless partitions a returning broker can lead: from the ISR, or any replica with unclean election. */
   #electReturning(brokerId: number): MetadataRecord[] {
     const out: MetadataRecord[] = []
@@ -513,7 +526,14 @@ export class QuorumController implements ControllerApi {
       const c = await this.#commit(records)
       if (!c.ok) return { ...notController, results: [] }
       this.#log.info('configs changed', { changes: records.map((r) => (r.type === 'config' ? `${r.resourceType}:${r.resourceName}:${r.name}=${r.value}` : '')) })
-      return { errorCode: ErrorCode.NONE, results, offset: c.offset }
+      // unclean.leader.election.enable may have just been turned on: leaderless partitions with a live replica get
+      // it as leader now (Kafka 3.9 finds them on its periodic leader check; at once here).
+      const unclean = this.#electUnclean()
+      if (unclean.length === 0) return { errorCode: ErrorCode.NONE, results, offset: c.offset }
+      const e = await this.#commit(unclean)
+      if (!e.ok) return { errorCode: ErrorCode.NONE, results, offset: c.offset }
+      this.#log.warn('unclean leader elections', { partitions: unclean.length })
+      return { errorCode: ErrorCode.NONE, results, offset: e.offset }
     })
   }
 
