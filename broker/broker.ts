@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { systemClock, type Clock, type TimerHandle } from './clock.ts'
-import { toNumber, type BrokerConfig, type Listener } from './config.ts'
+import { toNumber, type BrokerConfig, type DynamicValue, type Listener } from './config.ts'
 import { ControllerChannel } from './controller/controller-channel.ts'
 import { ControllerClient, serveControllerRequests } from './controller/controller-client.ts'
 import type { MetadataDelta, MetadataImage, TopicInfo } from './controller/metadata-image.ts'
@@ -371,6 +371,14 @@ export class Broker {
     // Raft hands entries over synchronously; partition logs open asynchronously, one delta after another.
     const topics = delta.restored ? image.topics() : [...delta.topics].map((id) => image.topicById(id)).filter((t) => t !== undefined)
     const removed = delta.restored ? [...this.topicStates.values()].filter((s) => !image.topicById(s.record.topicId)).map((s) => s.record.name) : delta.removedTopics.map((t) => t.name)
+    if (delta.brokerConfigs) {
+      // Dynamic broker configs: this broker's own over the cluster default. Every topic's effective values may move.
+      const dynamic = new Map<string, DynamicValue>()
+      for (const [k, value] of Object.entries(image.brokerConfigs(''))) dynamic.set(k, { value, perBroker: false })
+      for (const [k, value] of Object.entries(image.brokerConfigs(String(this.nodeId)))) dynamic.set(k, { value, perBroker: true })
+      this.config.setDynamic(dynamic)
+      for (const t of image.topics()) if (!topics.includes(t)) topics.push(t)
+    }
     this.applying = this.applying
       .then(() => this.applyDelta(topics, removed))
       .catch((err: unknown) => this.log.error('applying metadata failed', { offset: delta.offset, err }))
@@ -393,6 +401,9 @@ export class Broker {
       const record: TopicRecord = { name: t.name, topicId: t.topicId, partitions: t.partitions.length, replicationFactor: t.partitions[0]?.replicas.length ?? 0, configs: t.configs, internal: t.name.startsWith('__') }
       const partitions: Partition[] = state ? state.partitions : []
       const changed: PartitionRegistration[] = []
+      // Topic configs change at run time (retention, segment size, flush): open logs take the new values.
+      const logConfig = this.logConfig(t.configs)
+      for (const part of partitions) if (part) part.log.config = logConfig
       for (const p of t.partitions) {
         if (!p.replicas.includes(this.nodeId)) {
           // Reassigned away (Kafka's StopReplica with delete): stop leading or following it, then delete it.

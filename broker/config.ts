@@ -218,24 +218,45 @@ export function parseListeners(value: string, key = 'listeners'): Listener[] {
 }
 
 /** The broker's effective configuration: string values by Kafka name, plus typed accessors. */
+/** A dynamic broker config's value and whether it is this broker's own (else the cluster-wide default). */
+export interface DynamicValue {
+  readonly value: string
+  readonly perBroker: boolean
+}
+
+/** Broker configs that may change at run time (IncrementalAlterConfigs / AlterConfigs on a BROKER resource):
+ *  the broker-wide defaults of topic configs, as Kafka's DynamicLogConfig. */
+export const dynamicBrokerConfigs: ReadonlySet<string> = new Set(topicConfigDefs.flatMap((d) => (d.broker ? [d.broker] : [])))
+
 export class BrokerConfig {
   readonly values: ReadonlyMap<string, string>
   /** Keys set explicitly (file or flags), for DescribeConfigs' source field. */
   readonly explicit: ReadonlySet<string>
+
+  #dynamic: ReadonlyMap<string, DynamicValue> = new Map()
 
   constructor(values: Map<string, string>, explicit: Set<string>) {
     this.values = values
     this.explicit = explicit
   }
 
+  /** Dynamic broker configs from the metadata log (this broker's over the cluster default); they win over the
+   *  static ones everywhere a value is read. */
+  setDynamic(dynamic: ReadonlyMap<string, DynamicValue>): void {
+    this.#dynamic = dynamic
+  }
+  dynamic(name: string): DynamicValue | undefined {
+    return this.#dynamic.get(name)
+  }
+
   get(name: string): string | null {
-    return this.values.get(name) ?? null
+    return this.#dynamic.get(name)?.value ?? this.values.get(name) ?? null
   }
   int(name: string): number {
-    return toNumber(this.values.get(name) ?? 'NaN')
+    return toNumber(this.get(name) ?? 'NaN')
   }
   bool(name: string): boolean {
-    return this.values.get(name) === 'true'
+    return this.get(name) === 'true'
   }
   get nodeId(): number {
     return this.int('node.id')
@@ -276,7 +297,7 @@ export class BrokerConfig {
   topicValue(name: string, overrides: Readonly<Record<string, string>>): string {
     const def = topicDefsByName.get(name)
     if (!def) throw new TypeError(`unknown topic config ${name}`)
-    return overrides[name] ?? (def.broker ? this.values.get(def.broker) : undefined) ?? def.default ?? ''
+    return overrides[name] ?? (def.broker ? (this.get(def.broker) ?? undefined) : undefined) ?? def.default ?? ''
   }
 }
 

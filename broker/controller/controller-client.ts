@@ -31,6 +31,10 @@ const FAILED: { readonly [M in Method]: (arg: ControllerArgs<M>, errorCode: numb
   allocateProducerIds: (_a, errorCode) => ({ errorCode, start: -1, length: 0, offset: -1 }),
   electLeaders: (_a, errorCode) => ({ errorCode, results: [], offset: -1 }),
   alterPartitionReassignments: (_a, errorCode) => ({ errorCode, results: [], offset: -1 }),
+  createPartitions: (specs, errorCode, errorMessage) =>
+    Array.isArray(specs) ? { errorCode: ErrorCode.NONE, results: specs.map(() => ({ errorCode, errorMessage })), offset: -1 } : { errorCode, results: [], offset: -1 },
+  alterConfigs: (changes, errorCode, errorMessage) =>
+    Array.isArray(changes) ? { errorCode: ErrorCode.NONE, results: changes.map(() => ({ errorCode, errorMessage })), offset: -1 } : { errorCode, results: [], offset: -1 },
 }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err))

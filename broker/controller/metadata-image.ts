@@ -55,6 +55,8 @@ export interface MetadataDelta {
   /** Topics created or with changed partitions (by id). */
   readonly topics: ReadonlySet<string>
   readonly removedTopics: readonly TopicInfo[]
+  /** Dynamic broker configs (any broker's or the cluster default) changed. */
+  readonly brokerConfigs?: boolean
 }
 
 interface Snapshot {
@@ -62,6 +64,8 @@ interface Snapshot {
   brokers: BrokerInfo[]
   topics: TopicInfo[]
   nextProducerId: number
+  /** Dynamic broker configs by resource name ('' the cluster default); absent in older snapshots. */
+  brokerConfigs?: Record<string, Record<string, string>>
 }
 
 export class MetadataImage {
@@ -69,6 +73,7 @@ export class MetadataImage {
   #topics = new Map<string, TopicInfo>()
   #byName = new Map<string, string>()
   #nextProducerId = 0
+  #brokerConfigs = new Map<string, Readonly<Record<string, string>>>()
   /** Next offset to apply. */
   #offset = 0
 
@@ -87,6 +92,10 @@ export class MetadataImage {
   /** Registered, unfenced brokers, by id. */
   liveBrokers(): BrokerInfo[] {
     return this.brokers().filter((b) => !b.fenced)
+  }
+  /** Dynamic configs of a broker resource: its id, or '' for the cluster-wide default. */
+  brokerConfigs(resourceName: string): Readonly<Record<string, string>> {
+    return this.#brokerConfigs.get(resourceName) ?? {}
   }
   topics(): TopicInfo[] {
     return [...this.#topics.values()]
@@ -107,9 +116,10 @@ export class MetadataImage {
     const brokers = new Set<number>()
     const topics = new Set<string>()
     const removed: TopicInfo[] = []
-    for (const r of records) this.#apply(offset, r, brokers, topics, removed)
+    const configs = { broker: false }
+    for (const r of records) this.#apply(offset, r, brokers, topics, removed, configs)
     this.#offset = offset + 1
-    return { offset, restored: false, brokers, topics, removedTopics: removed }
+    return { offset, restored: false, brokers, topics, removedTopics: removed, brokerConfigs: configs.broker }
   }
 
   /** An entry without records (a leader change) still moves the offset. */
@@ -117,7 +127,7 @@ export class MetadataImage {
     this.#offset = offset + 1
   }
 
-  #apply(offset: number, r: MetadataRecord, brokers: Set<number>, topics: Set<string>, removed: TopicInfo[]): void {
+  #apply(offset: number, r: MetadataRecord, brokers: Set<number>, topics: Set<string>, removed: TopicInfo[], configs: { broker: boolean }): void {
     switch (r.type) {
       case 'register-broker':
         this.#brokers.set(r.brokerId, { brokerId: r.brokerId, incarnationId: r.incarnationId, brokerEpoch: offset, endpoints: r.endpoints, rack: r.rack, fenced: true, inControlledShutdown: false })
@@ -180,11 +190,29 @@ export class MetadataImage {
       case 'producer-ids':
         if (r.nextProducerId > this.#nextProducerId) this.#nextProducerId = r.nextProducerId
         return
+      case 'config': {
+        const withValue = (cur: Readonly<Record<string, string>>): Record<string, string> => {
+          const next = { ...cur }
+          if (r.value === null) delete next[r.name]
+          else next[r.name] = r.value
+          return next
+        }
+        if (r.resourceType === 'broker') {
+          this.#brokerConfigs.set(r.resourceName, withValue(this.brokerConfigs(r.resourceName)))
+          configs.broker = true
+          return
+        }
+        const t = this.topic(r.resourceName)
+        if (!t) return
+        this.#topics.set(t.topicId, { ...t, configs: withValue(t.configs) })
+        topics.add(t.topicId)
+        return
+      }
     }
   }
 
   toSnapshot(): Buffer {
-    const doc: Snapshot = { version: 1, brokers: this.brokers(), topics: this.topics(), nextProducerId: this.#nextProducerId }
+    const doc: Snapshot = { version: 1, brokers: this.brokers(), topics: this.topics(), nextProducerId: this.#nextProducerId, brokerConfigs: Object.fromEntries(this.#brokerConfigs) }
     return Buffer.from(JSON.stringify(doc), 'utf8')
   }
 
@@ -197,6 +225,7 @@ export class MetadataImage {
     this.#topics = new Map(doc.topics.map((t) => [t.topicId, t]))
     this.#byName = new Map(doc.topics.map((t) => [t.name, t.topicId]))
     this.#nextProducerId = doc.nextProducerId
+    this.#brokerConfigs = new Map(Object.entries(doc.brokerConfigs ?? {}))
     this.#offset = offset
     const live = new Set(this.#topics.keys())
     return {
@@ -205,6 +234,7 @@ export class MetadataImage {
       brokers: new Set([...this.#brokers.keys()]),
       topics: live,
       removedTopics: removed.filter((t) => !live.has(t.topicId)),
+      brokerConfigs: true,
     }
   }
 }

@@ -1,6 +1,6 @@
 // The records of the cluster metadata log, Kafka's KRaft record types reduced to what this broker uses
 // (RegisterBrokerRecord, FenceBrokerRecord, UnfenceBrokerRecord, TopicRecord, PartitionRecord,
-// PartitionChangeRecord, RemoveTopicRecord, ProducerIdsRecord). Each record is one Buffer in a Raft entry:
+// PartitionChangeRecord, RemoveTopicRecord, ProducerIdsRecord, ConfigRecord). Each record is one Buffer in a Raft entry:
 // UTF-8 JSON with a type tag. Kafka encodes them with its generated message schemas; ours never leave the
 // metadata quorum, so readability wins over size.
 
@@ -46,6 +46,9 @@ export type MetadataRecord =
       readonly bumpLeaderEpoch?: boolean
     }
   | { readonly type: 'remove-topic'; readonly topicId: string }
+  /** Kafka's ConfigRecord: sets (value) or removes (null) one dynamic config of a topic (by name) or of a broker
+   *  (resourceName its id, or '' for the cluster-wide default). */
+  | { readonly type: 'config'; readonly resourceType: 'topic' | 'broker'; readonly resourceName: string; readonly name: string; readonly value: string | null }
   /** The block [previous next, nextProducerId) goes to brokerId. */
   | { readonly type: 'producer-ids'; readonly brokerId: number; readonly brokerEpoch: number; readonly nextProducerId: number }
 
@@ -65,6 +68,7 @@ const TYPES: ReadonlySet<string> = new Set<MetadataRecordType>([
   'partition-change',
   'remove-topic',
   'producer-ids',
+  'config',
 ])
 
 /** Throws on bytes that are not a record: the metadata log is written only by controllers, so that is a bug. */

@@ -89,6 +89,32 @@ export interface CreateTopicResult {
   readonly replicationFactor?: number
 }
 
+export interface CreatePartitionsSpec {
+  readonly topic: string
+  /** The topic's new partition count. */
+  readonly count: number
+  /** Replicas of each new partition, or null to let the controller place them. */
+  readonly assignments: readonly (readonly number[])[] | null
+  readonly validateOnly: boolean
+}
+export interface CreatePartitionsResult {
+  readonly errorCode: number
+  readonly errorMessage: string | null
+}
+
+/** A change of one resource's dynamic configs (Kafka's ConfigurationControlManager.incrementalAlterConfigs /
+ *  legacyAlterConfigs); names and values were checked by the broker that took the request. */
+export interface ConfigChange {
+  readonly resourceType: 'topic' | 'broker'
+  /** A topic name, or a broker id ('' for the cluster-wide default). */
+  readonly resourceName: string
+  readonly set: Readonly<Record<string, string>>
+  readonly remove: readonly string[]
+  /** AlterConfigs: every key not in `set` goes. */
+  readonly replace: boolean
+  readonly validateOnly: boolean
+}
+
 export interface AlterPartitionRequest {
   readonly brokerId: number
   readonly brokerEpoch: number
@@ -150,6 +176,8 @@ export interface ControllerApi {
   createTopics(specs: readonly CreateTopicSpec[]): Promise<{ errorCode: number; results: CreateTopicResult[]; offset: number }>
   deleteTopics(topicIds: readonly string[]): Promise<{ errorCode: number; results: { errorCode: number; errorMessage: string | null }[]; offset: number }>
   alterPartition(req: AlterPartitionRequest): Promise<AlterPartitionResponse & { offset: number }>
+  createPartitions(specs: readonly CreatePartitionsSpec[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }>
+  alterConfigs(changes: readonly ConfigChange[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }>
   allocateProducerIds(req: { brokerId: number; brokerEpoch: number }): Promise<ProducerIdsResponse & { offset: number }>
   electLeaders(req: ElectLeadersRequest): Promise<ElectLeadersResponse & { offset: number }>
   alterPartitionReassignments(req: ReassignmentsRequest): Promise<ReassignmentsResponse & { offset: number }>
@@ -337,6 +365,19 @@ export class QuorumController implements ControllerApi {
     return out
   }
 
+  /** Leaderless partitions of topics that allow unclean election, led by their first usable replica. */
+  #electUnclean(): MetadataRecord[] {
+    const out: MetadataRecord[] = []
+    for (const t of this.#o.image.topics()) {
+      if (!this.#unclean(t)) continue
+      for (const p of t.partitions) {
+        const leader = p.leader === -1 ? p.replicas.find((r) => this.#usable(r)) : undefined
+        if (leader !== undefined) out.push({ type: 'partition-change', topicId: t.topicId, partition: p.partition, leader, isr: [leader] })
+      }
+    }
+    return out
+  }
+
   /** Leaderless partitions a returning broker can lead: from the ISR, or any replica with unclean election. */
   #electReturning(brokerId: number): MetadataRecord[] {
     const out: MetadataRecord[] = []
@@ -430,6 +471,66 @@ export class QuorumController implements ControllerApi {
   }
 
   // ---- partitions ----
+
+  /** Kafka's ReplicationControlManager.createPartitions: new partitions start with their live replicas in sync. */
+  createPartitions(specs: readonly CreatePartitionsSpec[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return { ...notController, results: [] }
+      const records: MetadataRecord[] = []
+      const results = specs.map((s) => {
+        const r = this.#planPartitions(s)
+        if ('records' in r) {
+          if (!s.validateOnly) records.push(...r.records)
+          return { errorCode: ErrorCode.NONE, errorMessage: null }
+        }
+        return r
+      })
+      if (records.length === 0) return { errorCode: ErrorCode.NONE, results, offset: -1 }
+      const c = await this.#commit(records)
+      if (!c.ok) return { ...notController, results: [] }
+      this.#log.info('partitions created', { topics: specs.filter((s, i) => results[i]!.errorCode === ErrorCode.NONE && !s.validateOnly).map((s) => `${s.topic}:${s.count}`) })
+      return { errorCode: ErrorCode.NONE, results, offset: c.offset }
+    })
+  }
+
+  #planPartitions(s: CreatePartitionsSpec): CreatePartitionsResult | { records: MetadataRecord[] } {
+    const fail = (errorCode: number, errorMessage: string | null): CreatePartitionsResult => ({ errorCode, errorMessage })
+    const t = this.#o.image.topic(s.topic)
+    if (!t) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null)
+    const current = t.partitions.length
+    if (s.count < current) return fail(ErrorCode.INVALID_PARTITIONS, `The topic ${s.topic} currently has ${current} partition(s); ${s.count} would not be an increase.`)
+    if (s.count === current) return fail(ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partition(s).`)
+    if (s.count > 10_000) return fail(ErrorCode.INVALID_PARTITIONS, 'Number of partitions is above this cluster\'s limit of 10000.')
+    const added = s.count - current
+    const rf = t.partitions[0]?.replicas.length ?? 1
+    let assignment: number[][]
+    if (s.assignments) {
+      if (s.assignments.length !== added) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Attempted to add ${added} additional partition(s), but only ${s.assignments.length} assignment(s) were specified.`)
+      for (let i = 0; i < s.assignments.length; i++) {
+        const a = s.assignments[i]!
+        if (a.length === 0) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'The manual partition assignment includes an empty replica list.')
+        const twice = a.find((id, j) => a.indexOf(id) !== j)
+        if (twice !== undefined) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes the broker ${twice} more than once.`)
+        const unknown = a.find((id) => !this.#o.image.broker(id))
+        if (unknown !== undefined) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes broker ${unknown}, but no such broker is registered.`)
+        if (a.length !== rf) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `The manual partition assignment includes a partition with ${a.length} replica(s), but this is not consistent with previous partitions, which have ${rf} replica(s).`)
+        if (!a.some((id) => this.#usable(id))) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `All brokers specified in the manual partition assignment for partition ${current + i} are fenced or in controlled shutdown.`)
+      }
+      assignment = s.assignments.map((a) => [...a])
+    } else {
+      const live = this.#o.image.brokers().filter((b) => this.#usable(b.brokerId)).map((b) => b.brokerId)
+      if (rf > live.length) {
+        return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `Unable to replicate the partition ${rf} time(s): The target replication factor of ${rf} cannot be reached because only ${live.length} broker(s) are registered.`)
+      }
+      // Continue the round robin after the existing partitions, so new leaders spread over the brokers too.
+      assignment = Array.from({ length: added }, (_, k) => Array.from({ length: rf }, (_, i) => live[(current + k + i) % live.length]!))
+    }
+    const records: MetadataRecord[] = assignment.map((replicas, k) => {
+      const isr = replicas.filter((r) => this.#usable(r))
+      return { type: 'partition', topicId: t.topicId, partition: current + k, replicas, isr, leader: isr[0] ?? -1, leaderEpoch: 0, partitionEpoch: 0 }
+    })
+    return { records }
+  }
 
   alterPartition(req: AlterPartitionRequest): Promise<AlterPartitionResponse & { offset: number }> {
     return this.#serial(async () => {
@@ -626,6 +727,44 @@ export class QuorumController implements ControllerApi {
     // Replicas leaving the set get a new leader epoch to fence them, as Kafka 3.9's PartitionChangeBuilder does.
     const bump = leader !== p.leader ? { leader } : removing.length > 0 ? { bumpLeaderEpoch: true } : {}
     return { ...change, replicas: targetReplicas, isr, addingReplicas: [], removingReplicas: [], ...bump }
+  }
+
+  // ---- configs ----
+
+  /** Writes one config record per key that changes; a topic that does not exist is UNKNOWN_TOPIC_OR_PARTITION. */
+  alterConfigs(changes: readonly ConfigChange[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return { ...notController, results: [] }
+      const records: MetadataRecord[] = []
+      const results = changes.map((ch) => {
+        let current: Readonly<Record<string, string>>
+        if (ch.resourceType === 'topic') {
+          const t = this.#o.image.topic(ch.resourceName)
+          if (!t) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `The topic '${ch.resourceName}' does not exist.` }
+          current = t.configs
+        } else current = this.#o.image.brokerConfigs(ch.resourceName)
+        const gone = ch.replace ? Object.keys(current).filter((k) => !Object.hasOwn(ch.set, k)) : ch.remove.filter((k) => Object.hasOwn(current, k))
+        const base = { type: 'config', resourceType: ch.resourceType, resourceName: ch.resourceName } as const
+        const mine: MetadataRecord[] = [
+          ...gone.map((name) => ({ ...base, name, value: null })),
+          ...Object.entries(ch.set).filter(([k, v]) => current[k] !== v).map(([name, value]) => ({ ...base, name, value })),
+        ]
+        if (!ch.validateOnly) records.push(...mine)
+        return { errorCode: ErrorCode.NONE, errorMessage: null }
+      })
+      if (records.length === 0) return { errorCode: ErrorCode.NONE, results, offset: -1 }
+      const c = await this.#commit(records)
+      if (!c.ok) return { ...notController, results: [] }
+      this.#log.info('configs changed', { changes: records.map((r) => (r.type === 'config' ? `${r.resourceType}:${r.resourceName}:${r.name}=${r.value}` : '')) })
+      // unclean.leader.election.enable may have just been turned on: leaderless partitions with a live replica get
+      // it as leader now (Kafka 3.9 finds them on its periodic leader check; at once here).
+      const unclean = this.#electUnclean()
+      if (unclean.length === 0) return { errorCode: ErrorCode.NONE, results, offset: c.offset }
+      const e = await this.#commit(unclean)
+      if (!e.ok) return { errorCode: ErrorCode.NONE, results, offset: c.offset }
+      this.#log.warn('unclean leader elections', { partitions: unclean.length })
+      return { errorCode: ErrorCode.NONE, results, offset: e.offset }
+    })
   }
 
   // ---- producer ids ----

@@ -17,7 +17,7 @@
 
 import type { PartitionInfo } from './metadata-image.ts'
 import type { Endpoint } from './metadata-records.ts'
-import type { ControllerApi, CreateTopicResult, CreateTopicSpec, ElectLeadersRequest, PartitionElectionResult, ReassignmentsRequest } from './quorum-controller.ts'
+import type { ConfigChange, ControllerApi, CreatePartitionsSpec, CreateTopicResult, CreateTopicSpec, ElectLeadersRequest, PartitionElectionResult, ReassignmentsRequest } from './quorum-controller.ts'
 import type { LogEntry, RaftMessage, SnapshotId } from './raft-types.ts'
 
 /** Null when the value fits, else what is wrong (a path relative to the value, then ': ...'). */
@@ -277,7 +277,7 @@ export type ControllerMethod = keyof ControllerApi
 export type ControllerArgs<M extends ControllerMethod> = Parameters<ControllerApi[M]>[0]
 export type ControllerResult<M extends ControllerMethod> = Awaited<ReturnType<ControllerApi[M]>>
 
-export const CONTROLLER_METHODS: readonly ControllerMethod[] = ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds', 'electLeaders', 'alterPartitionReassignments']
+export const CONTROLLER_METHODS: readonly ControllerMethod[] = ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds', 'electLeaders', 'alterPartitionReassignments', 'createPartitions', 'alterConfigs']
 
 export const isControllerMethod = (m: unknown): m is ControllerMethod => typeof m === 'string' && (CONTROLLER_METHODS as readonly string[]).includes(m)
 
@@ -300,6 +300,24 @@ const createTopicSpec = obj<CreateTopicSpec>({
   validateOnly: optional(bool),
 })
 
+const createPartitionsSpec = obj<CreatePartitionsSpec>({
+  topic: str(LIMITS.topicNameChars),
+  count: int32,
+  assignments: nullable(arr(arr(int32, LIMITS.replicasPerPartition), LIMITS.partitionsPerTopic)),
+  validateOnly: bool,
+})
+
+const configName = str(255, 1, /^(?!__proto__$)[A-Za-z0-9._-]{1,255}$/)
+
+const configChange = obj<ConfigChange>({
+  resourceType: schema((v) => (v === 'topic' || v === 'broker' ? null : expected('"topic" or "broker"', v))),
+  resourceName: str(LIMITS.topicNameChars),
+  set: record(/^(?!__proto__$)[A-Za-z0-9._-]{1,255}$/, LIMITS.configsPerTopic, LIMITS.configValueChars),
+  remove: arr(configName, LIMITS.configsPerTopic),
+  replace: bool,
+  validateOnly: bool,
+})
+
 const ARGS: { readonly [M in ControllerMethod]: Schema<ControllerArgs<M>> } = {
   registerBroker: obj({ brokerId, incarnationId: str(256, 1), endpoints: arr(endpoint, LIMITS.endpoints), rack: nullable(str(1024)) }),
   heartbeat: obj({ brokerId, brokerEpoch, metadataOffset: offsetOrNone, wantShutDown: bool }),
@@ -316,14 +334,19 @@ const ARGS: { readonly [M in ControllerMethod]: Schema<ControllerArgs<M>> } = {
     brokerId,
     topics: arr(obj({ name: str(LIMITS.topicNameChars), partitions: arr(obj({ partitionIndex: int32, replicas: nullable(arr(int32, LIMITS.replicasPerPartition)) }), LIMITS.partitionsPerTopic) }), LIMITS.topicsPerRequest),
   }),
+  createPartitions: arr(createPartitionsSpec, LIMITS.topicsPerRequest),
+  alterConfigs: arr(configChange, LIMITS.topicsPerRequest),
 }
+
+/** Methods whose argument is a list of topics (no brokerId): answered with one result per topic. */
+const PER_TOPIC: ReadonlySet<ControllerMethod> = new Set<ControllerMethod>(['createTopics', 'deleteTopics', 'createPartitions', 'alterConfigs'])
 
 /** Checks a controller request's arguments; with `from`, also that a broker speaks for itself (brokerId). */
 export function checkControllerArgs(method: unknown, args: unknown, from?: number): string | null {
   if (!isControllerMethod(method)) return `.method${expected(`one of ${CONTROLLER_METHODS.join(', ')}`, method)}`
   const e = (ARGS[method] as Schema<unknown>)(args)
   if (e !== null) return `.args${e}`
-  if (from !== undefined && method !== 'createTopics' && method !== 'deleteTopics') {
+  if (from !== undefined && !PER_TOPIC.has(method)) {
     const id = (args as { brokerId: number }).brokerId
     if (id !== from) return `.args.brokerId: ${method} for broker ${id} from node ${from}`
   }
@@ -367,13 +390,15 @@ const RESULTS: { readonly [M in ControllerMethod]: Schema<ControllerResult<M>> }
     results: arr(obj({ name: str(LIMITS.topicNameChars), partitions: arr(obj<PartitionElectionResult>({ partitionId: int32, errorCode, errorMessage }), LIMITS.partitionsPerTopic) }), LIMITS.topicsPerRequest),
     offset: offsetOrNone,
   }),
+  createPartitions: obj({ errorCode, results: arr(obj({ errorCode, errorMessage }), LIMITS.topicsPerRequest), offset: offsetOrNone }),
+  alterConfigs: obj({ errorCode, results: arr(obj({ errorCode, errorMessage }), LIMITS.topicsPerRequest), offset: offsetOrNone }),
 }
 
 /** Checks the answer to our own request: its shape, and one result per topic asked about when it succeeded. */
 export function checkControllerResult(method: ControllerMethod, result: unknown, args: unknown): string | null {
   const e = (RESULTS[method] as Schema<unknown>)(result)
   if (e !== null) return e
-  if ((method === 'createTopics' || method === 'deleteTopics') && Array.isArray(args)) {
+  if (PER_TOPIC.has(method) && Array.isArray(args)) {
     const r = result as { errorCode: number; results: readonly unknown[] }
     if (r.errorCode === 0 && r.results.length !== args.length) return `.results: ${r.results.length} results for ${args.length} topics`
   }

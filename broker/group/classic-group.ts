@@ -546,6 +546,18 @@ export class ClassicGroup {
     }
   }
 
+  /** The topics the members subscribe to (consumer protocol), null when unknown (Kafka's subscribedTopics). */
+  subscribedTopics(decode: (metadata: Buffer) => readonly string[] | null): Set<string> | null {
+    if (this._protocolType !== 'consumer' || this._protocolName === null) return null
+    const topics = new Set<string>()
+    for (const m of this.members.values()) {
+      const t = decode(m.metadataFor(this._protocolName))
+      if (t === null) return null
+      for (const name of t) topics.add(name)
+    }
+    return topics
+  }
+
   private currentMemberMetadata(): JoinMember[] {
     return [...this.members.values()].map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: m.metadataFor(this._protocolName) }))
   }

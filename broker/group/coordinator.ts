@@ -28,12 +28,14 @@ import type { Logger } from '../logger.ts'
 import type { BrokerConfig } from '../config.ts'
 import type { Broker } from '../broker.ts'
 import { ErrorCode } from '../protocol/errors.ts'
+import { ConsumerProtocolSubscription } from '../protocol/messages/consumer-protocol.ts'
 import { decodeRecords, encodeRecordBatch, iterateBatches, type RecordInput } from '../protocol/record-batch.ts'
 import type { PartitionLog } from '../storage/log.ts'
 import {
   ClassicGroup,
   type CommittedOffset,
   type GroupContext,
+  GroupState,
   type GroupStateName,
   type GroupSummary,
   type JoinRequest,
@@ -668,6 +670,48 @@ export class GroupCoordinator {
   }
 
   /** Expires offsets (see the header) and deletes Empty groups left without offsets. */
+  /**
+   * OffsetDelete (Kafka's GroupCoordinator.handleDeleteOffsets): an Empty group loses the offsets; a consumer
+   * group with members keeps those of topics it subscribes to (GROUP_SUBSCRIBED_TO_TOPIC); any other group with
+   * members is NON_EMPTY_GROUP; an unknown group GROUP_ID_NOT_FOUND. An Empty group left without offsets goes.
+   */
+  async deleteOffsets(groupId: string, partitions: readonly { topic: string; partition: number }[]): Promise<{ errorCode: number; partitionErrors: number[] }> {
+    const status = this.status(groupId, true)
+    if (typeof status === 'number') return { errorCode: status, partitionErrors: [] }
+    const group = status.groups.get(groupId)
+    if (!group || group.state === GroupState.Dead) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, partitionErrors: [] }
+    let subscribed: (topic: string) => boolean = () => false
+    if (group.state !== GroupState.Empty) {
+      if (group.protocolType !== 'consumer') return { errorCode: ErrorCode.NON_EMPTY_GROUP, partitionErrors: [] }
+      const topics = group.subscribedTopics((metadata) => {
+        try {
+          return ConsumerProtocolSubscription.decode(metadata)?.value.topics ?? null
+        } catch {
+          return null
+        }
+      })
+      subscribed = (topic) => topics === null || topics.has(topic)
+    }
+    const partitionErrors = partitions.map((p) => (subscribed(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE))
+    const tombstones: RecordInput[] = []
+    partitions.forEach((p, i) => {
+      if (partitionErrors[i] !== ErrorCode.NONE) return
+      group.removeOffset(p.topic, p.partition)
+      tombstones.push({ key: encodeOffsetKey(groupId, p.topic, p.partition), value: null })
+    })
+    if (group.state === GroupState.Empty && !group.hasOffsets()) {
+      group.markDead(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+      status.groups.delete(groupId)
+      status.groupValues.delete(groupId)
+      tombstones.push({ key: encodeGroupKey(groupId), value: null })
+    }
+    if (tombstones.length > 0) {
+      const code = await this.append(status, tombstones)
+      if (code !== ErrorCode.NONE) this.log.warn('writing offset deletions failed', { group: groupId, errorCode: code })
+    }
+    return { errorCode: ErrorCode.NONE, partitionErrors }
+  }
+
   expireOffsets(): void {
     const now = this.clock.now()
     const retention = this.config.offsetsRetentionMs

@@ -55,7 +55,8 @@ export interface LeaderStateOptions {
   /** The leader's log end offset right now. */
   logEndOffset(): number
   replicaLagTimeMaxMs: number
-  minInsyncReplicas: number
+  /** A function when the topic's config may change while this replica leads (a dynamic config). */
+  minInsyncReplicas: number | (() => number)
   /** Whether a replica may join the ISR (registered, not fenced, not shutting down); all by default. */
   isEligible?(replicaId: number): boolean
   /** Called after the high watermark moved (mirror it into the log, wake fetchers). */
@@ -141,7 +142,8 @@ export class LeaderState {
   }
 
   get effectiveMinIsr(): number {
-    return Math.min(this.#o.minInsyncReplicas, this.#replicas.length)
+    const min = this.#o.minInsyncReplicas
+    return Math.min(typeof min === 'function' ? min() : min, this.#replicas.length)
   }
 
   /** NOT_ENOUGH_REPLICAS before an acks=all append when the committed ISR is below the minimum, else NONE. */

@@ -144,7 +144,7 @@ export class ReplicaManager {
           localId: this.#o.nodeId,
           logEndOffset: () => log.logEndOffset,
           replicaLagTimeMaxMs: this.#o.replicaLagTimeMaxMs,
-          minInsyncReplicas: this.#o.minInsyncReplicas(p.topic),
+          minInsyncReplicas: () => this.#o.minInsyncReplicas(p.topic),
           holdHighWatermarkUnderMinIsr: this.#o.holdHighWatermarkUnderMinIsr,
           isEligible: (id) => (this.#o.control.isEligible ? this.#o.control.isEligible(id) : this.#o.control.endpoint(id) !== null),
           onHighWatermark: (hw) => {

@@ -45,6 +45,13 @@ describe('ApiVersions', () => {
       ElectLeaders: [0, 2],
       AlterPartitionReassignments: [0, 0],
       ListPartitionReassignments: [0, 0],
+      CreatePartitions: [0, 3],
+      DescribeCluster: [0, 1],
+      IncrementalAlterConfigs: [0, 1],
+      AlterConfigs: [0, 2],
+      DescribeLogDirs: [0, 4],
+      DeleteRecords: [0, 2],
+      OffsetDelete: [0, 0],
     }
     const res = await c.request(ApiVersions, 4, {})
     const got = Object.fromEntries(res.apiKeys.map((k) => [registrations().find((r) => r.api.key === k.apiKey)!.api.name, [k.minVersion, k.maxVersion]]))

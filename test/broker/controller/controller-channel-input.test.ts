@@ -219,6 +219,8 @@ const valid = {
   deleteTopics: ['00112233445566778899aabbccddeeff'],
   alterPartition: { brokerId: OBSERVER, brokerEpoch: 3, topicId: '00112233445566778899aabbccddeeff', partition: 0, leaderEpoch: 0, partitionEpoch: 0, newIsr: [2] },
   allocateProducerIds: { brokerId: OBSERVER, brokerEpoch: 3 },
+  createPartitions: [{ topic: 'fuzz', count: 2, assignments: null, validateOnly: false }],
+  alterConfigs: [{ resourceType: 'topic', resourceName: 'fuzz', set: { 'retention.ms': '1' }, remove: [], replace: false, validateOnly: false }],
 } as const
 
 const raft = (m: unknown) => ({ k: 'raft', m })
@@ -333,6 +335,10 @@ const cases: Case[] = [
   { name: 'alterPartition: newIsr with a string', frames: [req('alterPartition', withField(valid.alterPartition, 'newIsr', [2, 'x']))], reason: /\.args\.newIsr\[1\]/ },
   { name: 'alterPartition: for another broker', frames: [req('alterPartition', withField(valid.alterPartition, 'brokerId', 1))], reason: /alterPartition for broker 1 from node 2/ },
   { name: 'allocateProducerIds: no epoch', frames: [req('allocateProducerIds', { brokerId: OBSERVER })], reason: /\.args\.brokerEpoch/ },
+  { name: 'createPartitions: count "many"', frames: [req('createPartitions', [withField(valid.createPartitions[0], 'count', 'many')])], reason: /\.args\[0\]\.count/ },
+  { name: 'createPartitions: assignment 1.5', frames: [req('createPartitions', [withField(valid.createPartitions[0], 'assignments', [[1.5]])])], reason: /assignments\[0\]\[0\]/ },
+  { name: 'alterConfigs: resource type "group"', frames: [req('alterConfigs', [withField(valid.alterConfigs[0], 'resourceType', 'group')])], reason: /\.args\[0\]\.resourceType/ },
+  { name: 'alterConfigs: removed key with a space', frames: [req('alterConfigs', [withField(valid.alterConfigs[0], 'remove', ['a b'])])], reason: /\.args\[0\]\.remove\[0\]/ },
 ]
 
 describe('CONTROLLER listener: input of the wrong shape', () => {
@@ -359,7 +365,7 @@ describe('CONTROLLER listener: input of the wrong shape', () => {
       expect(checkRaftMessage(revived, OBSERVER, voters), m.type).toBeNull()
     }
     expect(checkRaftMessage({ ...valid.end, preferredSuccessors: [1] }, OBSERVER, voters)).toBeNull()
-    for (const m of ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds'] as const) {
+    for (const m of ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds', 'createPartitions', 'alterConfigs'] as const) {
       expect(checkControllerArgs(m, valid[m === 'registerBroker' ? 'register' : m], OBSERVER), m).toBeNull()
     }
   })

@@ -6,6 +6,28 @@ import { decodeRecord, encodeRecord, type MetadataRecord } from '../../../broker
 const reg = (brokerId: number): MetadataRecord => ({ type: 'register-broker', brokerId, incarnationId: `inc-${brokerId}`, endpoints: [{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9000 + brokerId }], rack: null })
 
 describe('MetadataImage', () => {
+  test('config records: a topic\'s configs and broker configs change, survive a snapshot, and say so in the delta', () => {
+    const img = new MetadataImage()
+    const id = 'c'.repeat(32)
+    img.apply(0, [{ type: 'topic', name: 'cfg', topicId: id, configs: { 'retention.ms': '1' } }])
+    const d = img.apply(1, [
+      { type: 'config', resourceType: 'topic', resourceName: 'cfg', name: 'segment.ms', value: '5' },
+      { type: 'config', resourceType: 'topic', resourceName: 'cfg', name: 'retention.ms', value: null },
+      { type: 'config', resourceType: 'topic', resourceName: 'gone', name: 'segment.ms', value: '5' },
+    ])
+    expect([...d.topics]).toEqual([id])
+    expect(d.brokerConfigs).toBe(false)
+    expect(img.topic('cfg')!.configs).toEqual({ 'segment.ms': '5' })
+    const b = img.apply(2, [{ type: 'config', resourceType: 'broker', resourceName: '', name: 'log.retention.ms', value: '9' }, { type: 'config', resourceType: 'broker', resourceName: '2', name: 'min.insync.replicas', value: '2' }])
+    expect(b.brokerConfigs).toBe(true)
+    const copy = new MetadataImage()
+    const r = copy.restore(img.toSnapshot(), 3)
+    expect(r.brokerConfigs).toBe(true)
+    expect(copy.topic('cfg')!.configs).toEqual({ 'segment.ms': '5' })
+    expect([copy.brokerConfigs(''), copy.brokerConfigs('2'), copy.brokerConfigs('1')]).toEqual([{ 'log.retention.ms': '9' }, { 'min.insync.replicas': '2' }, {}])
+    expect(decodeRecord(encodeRecord({ type: 'config', resourceType: 'broker', resourceName: '', name: 'x', value: null }))).toMatchObject({ type: 'config' })
+  })
+
   test('registration, fencing, topics, partition changes, removal and producer ids', () => {
     const img = new MetadataImage()
     img.apply(0, [reg(1), reg(2)])

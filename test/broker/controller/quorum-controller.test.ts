@@ -314,6 +314,30 @@ describe('QuorumController', () => {
     expect(part('d')).toMatchObject({ replicas: [2, 1], addingReplicas: [], removingReplicas: [], isr: [1, 2], leader: 1, leaderEpoch: 1 })
   })
 
+  test('alterConfigs writes config records; turning unclean election on elects a leaderless partition at once', async () => {
+    const c = await cluster()
+    closers.push(() => c.nodes.forEach((n) => n.halt()))
+    await c.join(1, 2)
+    await c.settle(c.active().createTopics([{ name: 'later', partitions: 1, replicationFactor: 1, configs: {}, assignments: [[2, 1]] }]))
+    const t = c.image().topic('later')!
+    const shrunk = await c.settle(c.active().alterPartition({ brokerId: 2, brokerEpoch: c.epochs.get(2)!, topicId: t.topicId, partition: 0, leaderEpoch: 0, partitionEpoch: 0, newIsr: [2] }))
+    expect(shrunk.errorCode).toBe(0)
+    await c.live(SESSION + 1000, [1])
+    expect(c.image().topic('later')!.partitions[0]).toMatchObject({ leader: -1, isr: [2] })
+    const change = { resourceType: 'topic', resourceName: 'later', set: { 'unclean.leader.election.enable': 'true' }, remove: [], replace: false } as const
+    const dry = await c.settle(c.active().alterConfigs([{ ...change, validateOnly: true }]))
+    expect(dry).toMatchObject({ errorCode: 0, results: [{ errorCode: 0 }], offset: -1 })
+    expect(c.image().topic('later')!.configs).toEqual({})
+    const res = await c.settle(c.active().alterConfigs([{ ...change, validateOnly: false }, { ...change, resourceName: 'missing', validateOnly: false }]))
+    expect(res.results).toEqual([{ errorCode: 0, errorMessage: null }, { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: "The topic 'missing' does not exist." }])
+    expect(c.image().topic('later')!.configs).toEqual({ 'unclean.leader.election.enable': 'true' })
+    expect(c.image().topic('later')!.partitions[0]).toMatchObject({ leader: 1, isr: [1] })
+    await c.settle(c.active().alterConfigs([{ resourceType: 'broker', resourceName: '', set: { 'log.retention.ms': '5' }, remove: [], replace: false, validateOnly: false }]))
+    await c.settle(c.active().alterConfigs([{ ...change, set: {}, replace: true, validateOnly: false }]))
+    expect(c.image().topic('later')!.configs).toEqual({})
+    expect(c.image().brokerConfigs('')).toEqual({ 'log.retention.ms': '5' })
+  })
+
   test('AlterPartition validates leader, epochs, membership and eligibility (KIP-497)', async () => {
     const c = await cluster()
     closers.push(() => c.nodes.forEach((n) => n.halt()))
