@@ -8,6 +8,7 @@ import { OffsetDelete } from '../../../broker/protocol/messages/offset-delete.ts
 import { OffsetFetch } from '../../../broker/protocol/messages/offset-fetch.ts'
 import { SyncGroup } from '../../../broker/protocol/messages/sync-group.ts'
 import { startInProcessBroker, type InProcessBroker, type WireClient } from '../../helpers/wire.ts'
+import { until } from '../../helpers/until.ts'
 import { GROUP_TEST_CONFIG } from './group-wire.ts'
 
 let b: InProcessBroker
@@ -29,6 +30,7 @@ const commit = async (groupId: string, generationId = -1, memberId = '') => {
 }
 const committed = async (groupId: string) => {
   const res = await c.request(OffsetFetch, 7, { groupId, topics: null, requireStable: false })
+  expect(res.errorCode).toBe(0)
   return res.topics.flatMap((t) => t.partitions.map((p) => `${t.name}:${p.partitionIndex}`)).sort()
 }
 const del = (groupId: string, topics: { name: string; partitions: number[] }[]) =>
@@ -67,6 +69,8 @@ describe('OffsetDelete', () => {
     await b.stop()
     b = await startInProcessBroker(GROUP_TEST_CONFIG, { dataDir })
     c = await b.client()
+    // The restarted coordinator loads the offsets log first (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
+    await until('the offsets to be loaded after the restart', async () => (await c.request(OffsetFetch, 7, { groupId: 'od-kept', topics: null, requireStable: false })).errorCode === 0)
     expect(await committed('od-kept')).toEqual(['od-a:0', 'od-sub:0', 'od-sub:1'])
     expect(await committed('od-empty')).toEqual([])
   })
