@@ -132,14 +132,6 @@ export class RecordBatchView {
     this.buf.writeUInt32BE(this.computeCrc(), this.pos + 17)
   }
 
-  /**
-   * Gives the batch new timestamps (base and max) and producer fields (absent ones -1) and recomputes the CRC,
-   * which then also covers any record bytes changed before: how a batch encoded once is sent many times.
-   */
-  restamp(stamp: BatchStamp): void {
-    writeStamp(this.buf, this.pos, stamp.timestamp, stamp.timestamp, stamp)
-  }
-
   /** The batch's bytes (a view). */
   bytes(): Buffer {
     return this.buf.subarray(this.pos, this.pos + this.sizeInBytes)
@@ -333,10 +325,8 @@ function putRecords(buf: Buffer, pos: number, records: readonly RecordInput[], b
   return pos
 }
 
-/** Header fields an encoded batch can be given again (BatchTemplate-style reuse): see RecordBatchView.restamp. */
-export interface BatchStamp {
-  /** Base and max timestamp (the records' deltas are kept). */
-  timestamp: number
+/** Producer fields of a batch; absent ones are written as -1 (no producer). */
+export interface BatchProducer {
   producerId?: number
   producerEpoch?: number
   baseSequence?: number
@@ -381,8 +371,17 @@ export function encodeRecordBatch(records: readonly RecordInput[], opts: BatchOp
   return buf
 }
 
+/**
+ * Gives the batch at `pos` new timestamps (base and max; the records' deltas are kept) and producer fields, and
+ * recomputes the CRC, which then also covers record bytes changed before: how a batch encoded once is sent
+ * many times (BatchTemplate). Allocates nothing.
+ */
+export function restampBatch(buf: Buffer, pos: number, timestamp: number, producer: BatchProducer): void {
+  writeStamp(buf, pos, timestamp, timestamp, producer)
+}
+
 /** Timestamps and producer fields, then the CRC over everything from the attributes on. */
-function writeStamp(buf: Buffer, pos: number, baseTimestamp: number, maxTimestamp: number, p: { producerId?: number; producerEpoch?: number; baseSequence?: number }): void {
+function writeStamp(buf: Buffer, pos: number, baseTimestamp: number, maxTimestamp: number, p: BatchProducer): void {
   writeInt64(buf, pos + 27, baseTimestamp)
   writeInt64(buf, pos + 35, maxTimestamp)
   writeInt64(buf, pos + 43, p.producerId ?? -1)

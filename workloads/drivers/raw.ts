@@ -10,7 +10,7 @@
 //   definite) and closes it; the next use reconnects. Requests never written fail definitely (NOT_CONNECTED).
 // - Produce: batches encoded with encodeRecordBatch, one partition per request, never retried (the outcome
 //   of each attempt stays exact for the checker). BatchTemplate pre-encodes a batch once and stamps a copy
-//   per send (value headers, then RecordBatchView.restamp: timestamps, producer id and sequence, CRC), for
+//   per send (value headers, then restampBatch: timestamps, producer id and sequence, CRC), for
 //   raw-ingest load; the harness reaches it as DriverProducer.preEncoded.
 // - Fetch by partition without groups (manual assignment), ListOffsets, Metadata, CreateTopics, DeleteTopics.
 // Not done: consumer groups, transactions, fetch sessions, compression other than gzip.

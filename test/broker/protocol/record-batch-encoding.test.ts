@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { gunzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { type BatchOptions, decodeRecords, encodeRecordBatch, HEADER_SIZE, RecordBatchView, type RecordInput, validateBatches } from '../../../broker/protocol/record-batch.ts'
+import { type BatchOptions, decodeRecords, encodeRecordBatch, HEADER_SIZE, RecordBatchView, type RecordInput, restampBatch, validateBatches } from '../../../broker/protocol/record-batch.ts'
 
 const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31)
 console.log(`record-batch-encoding.test.ts: fast-check seed ${seed} (replay with FC_SEED=${seed})`)
@@ -84,7 +84,7 @@ describe('encodeRecordBatch', () => {
     }
   })
 
-  it('restamp gives an encoded batch the header it would have been encoded with (property)', () => {
+  it('restampBatch gives an encoded batch the header it would have been encoded with (property)', () => {
     fc.assert(
       fc.property(
         fc.array(fc.record({ key: fc.option(bytes(20), { nil: null }), value: bytes(100) }), { minLength: 1, maxLength: 20 }),
@@ -92,7 +92,7 @@ describe('encodeRecordBatch', () => {
         fc.option(fc.record({ producerId: fc.integer({ min: 0, max: 2 ** 50 }), producerEpoch: fc.integer({ min: 0, max: 32767 }), baseSequence: fc.integer({ min: 0, max: 2 ** 31 - 1 }) }), { nil: undefined }),
         (records, timestamp, producer) => {
           const once = encodeRecordBatch(records, { timestamp: 0, producerId: 9, producerEpoch: 9, baseSequence: 9 })
-          new RecordBatchView(once).restamp({ timestamp, ...producer })
+          restampBatch(once, 0, timestamp, producer ?? {})
           expect(once.equals(encodeRecordBatch(records, { timestamp, ...producer }))).toBe(true)
         },
       ),

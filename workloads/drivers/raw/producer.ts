@@ -4,7 +4,7 @@
 import { errorName } from '../../../broker/protocol/errors.ts'
 import { InitProducerId } from '../../../broker/protocol/messages/init-producer-id.ts'
 import { Produce } from '../../../broker/protocol/messages/produce.ts'
-import { decodeRecords, encodeRecordBatch, RecordBatchView, type BatchStamp, type CompressionName } from '../../../broker/protocol/record-batch.ts'
+import { decodeRecords, encodeRecordBatch, RecordBatchView, restampBatch, type BatchProducer, type CompressionName } from '../../../broker/protocol/record-batch.ts'
 import type { Out } from '../../../broker/protocol/schema.ts'
 import type { Writer } from '../../../broker/protocol/writer.ts'
 import {
@@ -94,6 +94,7 @@ export class RawProducer implements DriverProducer {
     })
   }
 
+  /** Raw ingest for the harness: BatchTemplates, each send stamped with this producer's id and sequence. */
   readonly preEncoded: PreEncodedSender = {
     template: (values) => new BatchTemplate(values),
     send: (topic, partition, template, firstValueId, intendedMs, done) => {
@@ -278,11 +279,11 @@ export class BatchTemplate implements EncodedBatchTemplate {
   }
 
   /** A copy whose record i carries value id firstValueId + i and the batch's intended time. */
-  stamp(firstValueId: number, intendedMs: number, opts: Partial<BatchStamp> = {}): Buffer {
+  stamp(firstValueId: number, intendedMs: number, opts: BatchProducer & { timestamp?: number } = {}): Buffer {
     const b = Buffer.allocUnsafe(this.template.length)
     this.template.copy(b)
     for (let i = 0; i < this.recordCount; i++) writePayloadHeader(b, firstValueId + i, intendedMs, this.valueOffsets[i]!)
-    new RecordBatchView(b).restamp({ ...opts, timestamp: opts.timestamp ?? Date.now() })
+    restampBatch(b, 0, opts.timestamp ?? Date.now(), opts)
     return b
   }
 }
