@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes a fresh clone runnable: installs npm dependencies when package-lock.json changed since the last
-# install, installs the system tools the tests drive (kcat, python3-kafka, python3-confluent-kafka) when they
+# install, installs the system tools the tests drive (kcat, the Python clients, iptables, docker.io, chromium) when they
 # are missing, and builds dist/.
 # Runs before `npm start`, `npm test` and `npm run bench`; cheap when nothing changed.
 set -euo pipefail
@@ -21,6 +21,11 @@ if [ "$want_test_tools" = 1 ]; then
   command -v kcat >/dev/null 2>&1 || missing+=(kcat)
   /usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || missing+=(python3-kafka)
   /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing+=(python3-confluent-kafka)
+  # Network partitions (iptables), the Docker backend (docker.io), the HTML report's browser test (chromium).
+  command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
+  command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
+  command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || missing+=(docker.io)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
