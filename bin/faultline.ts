@@ -63,7 +63,7 @@ const commands: Record<string, Command> = {
     },
   },
   run: {
-    summary: 'run a scenario: cluster, load, faults, checks; writes results.json and results.md, prints the summary',
+    summary: 'run a scenario: cluster, load, faults, checks; writes results.json, results.md and report.html, prints the summary',
     usage: `faultline run SCENARIO.yaml [--out DIR] [--seed N] [--duration D] [--baseline RESULTS.json] [--quiet]\n${DURATION_FLAG_HELP}`,
     options: { out: { type: 'string' }, seed: { type: 'string' }, duration: { type: 'string' }, baseline: { type: 'string' }, quiet: { type: 'boolean' } },
     positionals: { min: 1, max: 1 },
@@ -86,8 +86,8 @@ const commands: Record<string, Command> = {
     run: async (v, [file]) => validateCommand(file!, process, { duration: v.duration as string | undefined }),
   },
   report: {
-    summary: 're-render a run\'s results.json (console, md or json); exits with the run\'s verdict',
-    usage: 'faultline report RESULTS.json [--format console|md|json] [--out FILE]',
+    summary: 're-render a run\'s results.json (console, md, json or html); exits with the run\'s verdict',
+    usage: 'faultline report RESULTS.json [--format console|md|json|html] [--out FILE]',
     options: { format: { type: 'string' }, out: { type: 'string' } },
     positionals: { min: 1, max: 1 },
     run: async (v, [file]) => reportCommand(file!, (v.format as string | undefined) ?? 'console', v.out as string | undefined),

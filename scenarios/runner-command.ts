@@ -130,6 +130,6 @@ export async function runCommand(file: string, flags: RunFlags, io: RunIo = { st
 
   io.stdout.write(renderConsole(results))
   if (baseline !== null) io.stdout.write(`\n${formatBaselineComparison(results, baseline, flags.baseline!)}`)
-  io.stdout.write(`\nresults  ${resolve(outDir, 'results.json')}\n         ${resolve(outDir, 'results.md')}\n`)
+  io.stdout.write(`\nresults  ${resolve(outDir, 'results.json')}\n         ${resolve(outDir, 'results.md')}\n         ${resolve(outDir, 'report.html')}\n`)
   return exitCodeOf(results)
 }

@@ -14,7 +14,7 @@
 //   drain    producers learn the outcome of their last sends; consumers get a bounded time to reach the last
 //            acked offsets (so acked-but-unread is not a false alarm);
 //   check    results from the history with the scenario's SLOs and delivery limits;
-//   write    results.json, and results.md rendered from it.
+//   write    results.json, and results.md and report.html rendered from it.
 // Every resource joins the Run's teardown stack (chaos/teardown.ts) when it is acquired; the stack unwinds
 // after drain, or at once on an error, Ctrl-C or the run's deadline. Broker processes and the cluster's data
 // are also in OUT/ledger.jsonl (chaos/ledger.ts), so `faultline cleanup` or the next run undoes them if this
@@ -36,6 +36,7 @@ import { cleanupLedger, cleanupStale, Ledger, LEDGER_FILE } from '../chaos/ledge
 import { type Release, TeardownStack } from '../chaos/teardown.ts'
 import { backlogOutcome, type BacklogRun, describeBacklog } from '../reports/backlog.ts'
 import { type EventSink, LiveStats, type ProgressReporter, silentProgress } from '../reports/progress.ts'
+import { renderHtml } from '../reports/render-html.ts'
 import { renderMarkdown } from '../reports/render-markdown.ts'
 import { buildResults, type ClusterInfo, readResults, type Results, writeResults } from '../reports/results.ts'
 import { type BacklogResult, ConsumerSet, runBacklog } from '../workloads/consumer.ts'
@@ -58,7 +59,7 @@ import type { Scenario } from './schema.ts'
 import { formatDuration } from './units.ts'
 
 export interface RunOptions {
-  /** Created if missing: history.bin, results.json, results.md, broker logs. */
+  /** Created if missing: history.bin, results.json, results.md, report.html, broker logs. */
   readonly outDir: string
   readonly seed: number
   readonly progress?: ProgressReporter
@@ -284,7 +285,7 @@ interface ConsumerGroupSet {
   readonly topics: readonly string[]
 }
 
-/** Runs a scenario and writes OUT/results.json and OUT/results.md; returns the results. */
+/** Runs a scenario and writes OUT/results.json, OUT/results.md and OUT/report.html; returns the results. */
 export async function runScenario(s: Scenario, opts: RunOptions): Promise<Results> {
   const security = await preflight(s, opts.env ?? process.env)
   return new Run(s, opts, security).execute()
@@ -460,6 +461,8 @@ class Run {
     const written = readResults(resultsPath)
     const mdStream = createWriteStream(join(this.outDir, 'results.md'))
     await new Promise<void>((resolve, reject) => mdStream.end(renderMarkdown(written), () => resolve()).on('error', reject))
+    const htmlStream = createWriteStream(join(this.outDir, 'report.html'))
+    await new Promise<void>((resolve, reject) => htmlStream.end(renderHtml(written), () => resolve()).on('error', reject))
     this.log('results written')
     await new Promise<void>((resolve) => this.runLog.end(resolve))
     return written
