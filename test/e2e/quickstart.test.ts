@@ -80,6 +80,11 @@ describe('faultline run', () => {
     const report = await cli(['report', join(out, 'results.json'), '--format', 'md'])
     expect(report.code).toBe(0)
     expect(report.stdout).toBe(md)
+    // report.html beside them, the page `faultline report --format html` renders (test/reports/render-html.test.ts opens it in a browser).
+    expect(run.stdout).toContain(join(out, 'report.html'))
+    const html = await cli(['report', join(out, 'results.json'), '--format', 'html'])
+    expect(html.code).toBe(0)
+    expect(html.stdout).toBe(readFileSync(join(out, 'report.html'), 'utf8'))
     expect(processesUsing(out)).toEqual([])
   }, 150_000)
 
@@ -143,6 +148,7 @@ checks:
     expect(r.metrics.totals.sent).toBeGreaterThan(0)
     expect(r.metrics.totals.sent).toBeLessThan(19_000)
     expect(existsSync(join(out, 'results.md'))).toBe(true)
+    expect(existsSync(join(out, 'report.html'))).toBe(true)
     expect(run.stdout).toMatch(/^verdict {2}ERRORED$/m)
     expect(processesUsing(out)).toEqual([])
   }, 90_000)
