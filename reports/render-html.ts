@@ -194,6 +194,13 @@ const CLIENT = String.raw`
 
   function chart(id, opts, series, plugins) {
     var el = document.getElementById('chart-' + id);
+    var hasData = series.x.length > 0 && series.series.some(function (s) { return s.values.some(function (v) { return v != null; }); });
+    if (!hasData) {
+      // A run that ended before any load (the cluster did not start) still gets its report.
+      el.textContent = 'No data: nothing was recorded for this chart.';
+      el.className += ' empty';
+      return;
+    }
     try {
       var aligned = [series.x].concat(series.series.map(function (s) { return s.values; }));
       opts.width = width(el);
@@ -252,7 +259,7 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .unchanged { background: #607d8b; } .inconclusive { background: #ef6c00; }
 td .verdict { font-size: 12px; padding: 0 6px; }
 .fail { color: #c62828; font-weight: 600; } .muted { color: #666; } .warn { color: #b45309; }
-.chart { margin: 8px 0 18px; min-height: 300px; } code { font-size: 12px; }
+.chart { margin: 8px 0 18px; min-height: 300px; } .chart.empty { min-height: 0; color: #666; } code { font-size: 12px; }
 `
 
 function table(header: string[], rows: string[][], numeric: boolean[] = []): string {

@@ -177,6 +177,22 @@ describe('report.html in headless Chromium', () => {
     await page.close()
   })
 
+  it('renders a run that recorded nothing (the cluster never started) without errors, saying so', async () => {
+    const r = fixture()
+    const ts = r.timeseries
+    for (const k of ['sent', 'acked', 'failed', 'consumed', 'sentBytes', 'ackedBytes', 'consumedBytes', 'produceP50', 'produceP99', 'produceMax', 'e2eP50', 'e2eP99', 'e2eMax'] as const) ts[k] = []
+    ts.errors = {}
+    for (const s of [r.metrics.produce.latency, r.metrics.produce.latencyFromIntended, r.metrics.sendDelay, r.metrics.e2e]) s.count = 0
+    r.faults = []
+    r.delivery = { state: 'skipped', reason: 'the run ended before any load' }
+    r.verdict = { state: 'errored', reasons: ['harness: cluster did not start'] }
+    const { page, problems, requests, url } = await open(renderHtml(r), 'report-empty')
+    expect(await page.locator('[data-chart]').allTextContents()).toEqual(CHARTS.map(() => 'No data: nothing was recorded for this chart.'))
+    expect(problems).toEqual([])
+    expect(requests).toEqual([url])
+    await page.close()
+  })
+
   it('shows data-borne markup as text: nothing injected runs or loads, and the comparison renders', async () => {
     const { page, problems, requests, url } = await open(renderHtml(hostile(), { comparison }), 'report-hostile')
     expect(await page.evaluate(() => window.pwned)).toBeUndefined()
