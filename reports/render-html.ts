@@ -165,8 +165,8 @@ const CLIENT = String.raw`
 
   function rate(v) { return v == null ? '-' : Math.round(v).toLocaleString('en') + '/s'; }
 
-  // Fault intervals as shaded bands behind the series, labelled at the top.
-  function faultBands(faults, endS) {
+  // Fault intervals as shaded bands behind the series, labelled at the top; outside the measurement window grey.
+  function faultBands(faults, endS, win) {
     return {
       hooks: {
         drawClear: [function (u) {
@@ -175,6 +175,10 @@ const CLIENT = String.raw`
           ctx.beginPath();
           ctx.rect(u.bbox.left, top, u.bbox.width, h);
           ctx.clip();
+          ctx.fillStyle = 'rgba(0, 0, 0, 0.05)';
+          var w0 = u.valToPos(win.startS, 'x', true), w1 = u.valToPos(win.endS, 'x', true);
+          ctx.fillRect(u.bbox.left, top, Math.max(0, w0 - u.bbox.left), h);
+          ctx.fillRect(w1, top, Math.max(0, u.bbox.left + u.bbox.width - w1), h);
           faults.forEach(function (f, i) {
             var x0 = u.valToPos(f.startS, 'x', true);
             var x1 = u.valToPos(f.endS == null ? endS : f.endS, 'x', true);
@@ -222,7 +226,7 @@ const CLIENT = String.raw`
 
   var seconds = { label: 'time (s)', value: function (u, v) { return v == null ? '-' : v.toFixed(1) + ' s'; } };
   var timeScale = { time: false };
-  var bands = faultBands(data.faults, data.endS);
+  var bands = faultBands(data.faults, data.endS, data.window);
 
   chart('throughput', {
     xSeries: seconds, fmt: function (u, v) { return rate(v); },
@@ -430,7 +434,7 @@ export function renderHtml(results: Results, options: HtmlOptions = {}): string 
   body.push(comparisonSection(options.comparison))
 
   body.push('<h2 id="over-time">Over time</h2>')
-  body.push(`<p class="muted">Per ${esc(formatUs(r.timeseries.intervalUs))}; shaded: fault intervals.</p>`)
+  body.push(`<p class="muted">Per ${esc(formatUs(r.timeseries.intervalUs))}; shaded: fault intervals; grey: outside the measurement window (warmup, drain).</p>`)
   body.push('<h3>Throughput</h3><div class="chart" id="chart-throughput" data-chart="throughput"></div>')
   body.push('<h3>Produce vs end-to-end latency</h3><div class="chart" id="chart-latency" data-chart="latency"></div>')
 
