@@ -79,5 +79,7 @@ export function scheduleArbitrary(s: FaultSpace): fc.Arbitrary<Fault[]> {
   const problem = checkSpace(s)
   if (problem !== null) throw new RangeError(`fault space: ${problem}`)
   const one = fc.oneof(...s.kinds.map((k) => faultGenerators[k]!(s)))
-  return fc.array(one, { minLength: 1, maxLength: s.maxFaults }).map(nameSchedule)
+  // minLength 0 and a filter rather than minLength 1: with minLength 1, fast-check's array shrinker kept a
+  // second fault after the first one (about a third of seeds), and a counterexample should hold only what it needs.
+  return fc.array(one, { minLength: 0, maxLength: s.maxFaults }).filter((a) => a.length > 0).map(nameSchedule)
 }

@@ -51,7 +51,7 @@ export const EXPLORE_USAGE = [
   '  --runs N            schedules to try (default 20)',
   '  --seed S            seed of the search and of every run (default from the clock; printed)',
   '  --out DIR           explore directory (default runs/explore-<time>; the newest 10 of those are kept)',
-  '  --duration D        length of each run (default the scenario\'s, at most 15s)',
+  '  --duration D        length of each run (default the scenario\'s, at most 20s)',
   `  --rate R            cap on each producer group's rate (default ${DEFAULT_SCALE.maxRate}/s)`,
   `  --keys K            cap on key counts (default ${DEFAULT_SCALE.maxKeys})`,
   '  --kinds LIST        fault kinds to draw (default every kind the cluster backend supports: kill, pause)',
@@ -175,7 +175,7 @@ export async function exploreCommand(file: string, flags: ExploreFlags, io: RunI
   const wall = formatDuration(Math.round(outcome.wallMs / 100) * 100)
   const errored = outcome.erroredRuns > 0 ? ` (${outcome.erroredRuns} errored: the harness failed, not a check; see their run.log)` : ''
   if (outcome.state === 'interrupted') {
-    out.write(`explore INTERRUPTED after ${outcome.runs.length} runs${errored}; seed ${seed}; runs kept in ${resolve(outDir)}\n`)
+    out.write(`explore INTERRUPTED after ${outcome.runs.length} run${outcome.runs.length === 1 ? '' : 's'}${errored}; seed ${seed}; runs kept in ${resolve(outDir)}\n`)
     return 3
   }
   if (outcome.state === 'passed') {

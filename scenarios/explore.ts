@@ -42,7 +42,7 @@ export interface ExploreScale {
   readonly checks: 'delivery' | 'all'
 }
 
-export const DEFAULT_SCALE: Omit<ExploreScale, 'durationMs'> & { readonly maxDurationMs: number } = { maxDurationMs: 15_000, maxRate: 1000, maxKeys: 1000, checks: 'delivery' }
+export const DEFAULT_SCALE: Omit<ExploreScale, 'durationMs'> & { readonly maxDurationMs: number } = { maxDurationMs: 20_000, maxRate: 1000, maxKeys: 1000, checks: 'delivery' }
 
 /** What the scaling changed, one line each. */
 export type ScaleNotes = string[]
@@ -182,12 +182,15 @@ export function backendKinds(s: Scenario): FaultKind[] {
   return s.cluster.backend === 'local' ? explorableKinds().filter((k) => k === 'kill' || k === 'pause') : []
 }
 
-/** Targets for generated faults: every node, the controller, and the leader of each partition (up to 8). */
+/**
+ * Targets for generated faults: every node, then the leader of each topic's first partitions (up to 3 per
+ * topic), resolved when the fault fires. Not `controller`: with the quorum down it resolves to nothing and the
+ * run ends errored, which teaches the search nothing.
+ */
 export function targetsOf(s: Scenario): Target[] {
   const out: Target[] = []
   if (s.cluster.backend === 'local') for (let n = 1; n <= s.cluster.brokers; n++) out.push({ kind: 'node', node: n })
-  out.push({ kind: 'controller' })
-  for (const t of s.topics) for (let p = 0; p < t.partitions && out.length < s.topics.length * 8 + 16; p++) out.push({ kind: 'leaderOf', topic: t.name, partition: p })
+  for (const t of s.topics) for (let p = 0; p < Math.min(t.partitions, 3); p++) out.push({ kind: 'leaderOf', topic: t.name, partition: p })
   return out
 }
 
@@ -344,15 +347,21 @@ export async function explore(o: ExploreOptions): Promise<ExploreOutcome> {
     const started = performance.now()
     let results: Results | null = null
     let reasons: string[] = []
+    // One signal per run, so the runs do not pile listeners onto the command's signal.
+    const stop = new AbortController()
+    const forward = (): void => stop.abort()
+    o.signal?.addEventListener('abort', forward, { once: true })
     try {
       // Parsed from the written text, as `faultline run` parses a file.
       const scenario = parseScenario(text, scenarioPath)
-      results = await runScenario(scenario, { outDir: dir, seed: scenario.seed ?? o.seed, progress: o.runProgress ?? silentProgress, signal: o.signal, ...o.runOptions })
+      results = await runScenario(scenario, { outDir: dir, seed: scenario.seed ?? o.seed, progress: o.runProgress ?? silentProgress, signal: stop.signal, ...o.runOptions })
       reasons = results.verdict.reasons
     } catch (err) {
       if (err instanceof RunError && err.exitCode === 2) throw err
       if (ScenarioError.is(err)) throw err
       reasons = [(err as Error).message]
+    } finally {
+      o.signal?.removeEventListener('abort', forward)
     }
     const code = results === null ? 3 : exitCodeOf(results)
     const run: ExploreRun = { n, phase: runPhase, faults, verdict: code === 0 ? 'passed' : code === 1 ? 'failed' : 'errored', reasons, dir, ms: performance.now() - started }
