@@ -185,9 +185,10 @@ export async function exploreCommand(file: string, flags: ExploreFlags, io: RunI
   const f = outcome.failure!
   out.write(
     [
-      `explore FAILED: search run ${outcome.searchRuns} of ${runs} broke the checks: ${f.reasons.join('; ')}`,
+      `explore FAILED: search run ${outcome.searchRuns} of ${runs} broke the checks`,
       `  first failing schedule  ${describeSchedule(f.firstFaults)}`,
       `  shrunk in ${f.shrinkSteps} steps (${f.shrinkRuns} shrink runs) to ${f.faults.length} fault${f.faults.length === 1 ? '' : 's'}: ${describeSchedule(f.faults)}`,
+      `  which fails with  ${f.reasons.join('; ')}`,
       f.confirmRuns > 0 ? `  confirmed  the written scenario failed ${f.confirmed} of ${f.confirmRuns} runs${f.confirmed < f.confirmRuns ? ' (the failure depends on timing; run it again)' : ''}` : '',
       `  seed ${seed}  wall ${wall}${errored}`,
       `  counterexample  ${f.path}`,

@@ -31,7 +31,7 @@ describe('faultline explore finds what a weakened setting loses', () => {
       const r = await cli(['explore', c.file, '--runs', '15', '--seed', String(seed), '--shrink-runs', '12', '--confirm', '1', '--out', out])
       const wallS = (performance.now() - t0) / 1000
       expect(r.code, r.stderr + r.stdout).toBe(1)
-      const found = /^explore FAILED: search run (\d+) of 15 broke the checks: (.*)$/m.exec(r.stdout)
+      const found = /^explore FAILED: search run (\d+) of 15 broke the checks\n(?:.*\n)*? {2}which fails with {2}(.*)$/m.exec(r.stdout)
       const shrunk = /shrunk in (\d+) steps \((\d+) shrink runs\) to (\d+) faults?: (.*)$/m.exec(r.stdout)
       expect(found, r.stdout).not.toBeNull()
       expect(shrunk, r.stdout).not.toBeNull()
