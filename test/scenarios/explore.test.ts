@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { scheduleArbitrary } from '../../chaos/fault-space.ts'
 import { validateCommand } from '../../scenarios/commands.ts'
 import { exploreCommand } from '../../scenarios/explore-command.ts'
+import { runCommand } from '../../scenarios/runner-command.ts'
 import { candidateText, DEFAULT_SCALE, parseKinds, prepareScenario, spaceFor, targetsOf } from '../../scenarios/explore.ts'
 import { parseScenario } from '../../scenarios/schema.ts'
 
@@ -157,5 +158,30 @@ describe('the shipped explore scenarios', () => {
       expect(s.faults).toEqual([])
       expect(s.checks.delivery.lost).toBe(0)
     }
+  })
+})
+
+describe('a scenario that pins its seed (as a counterexample does)', () => {
+  const PINNED = `name: pinned\ncluster: { backend: local, brokers: 2 }\ntopics: [ { name: t } ]\nworkload: { duration: 5s, producers: { rate: 10/s } }\n` +
+    `faults: [ { at: 1s, partition: { isolate: 1 }, heal: 1s } ]\nseed: 4242\n`
+
+  it('is valid, and a seed out of range is refused naming the field', () => {
+    expect(parseScenario(PINNED, 'p.yaml').seed).toBe(4242)
+    expect(parseScenario(PINNED.replace('seed: 4242\n', ''), 'p.yaml').seed).toBeUndefined()
+    expect(() => parseScenario(PINNED.replace('4242', '-1'), 'p.yaml')).toThrow(/p\.yaml:6:7: seed: got -1; expected a seed: an integer from 0 to 4294967295/)
+  })
+
+  // The partition fault is refused at preflight (exit 2, nothing run), after the seed line is printed.
+  it('gives `faultline run` its seed unless --seed is given', async () => {
+    const file = write('pinned.yaml', PINNED)
+    const runWith = async (seedFlag?: string) => {
+      const stderr = sink()
+      const code = await runCommand(file, { seed: seedFlag, out: join(tmp, 'pinned-out') }, { stdout: sink(), stderr: stderr as unknown as NodeJS.WritableStream })
+      return { code, stderr: stderr.text }
+    }
+    const pinned = await runWith()
+    expect(pinned.code).toBe(2)
+    expect(pinned.stderr).toMatch(/seed 4242 \(from the scenario file\)/)
+    expect((await runWith('7')).stderr).toMatch(/seed 7; output in/)
   })
 })
