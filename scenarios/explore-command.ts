@@ -56,9 +56,10 @@ export const EXPLORE_USAGE = [
   `  --keys K            cap on key counts (default ${DEFAULT_SCALE.maxKeys})`,
   '  --kinds LIST        fault kinds to draw (default every kind the cluster backend supports: kill, pause)',
   '  --faults N          most faults per schedule (default 4)',
-  '  --fault-duration R  how long a fault lasts, like 1s-5s (default 1s to half the run)',
+  '  --fault-duration R  how long a fault lasts, like 1s-5s (default 2s to half the run)',
   '  --shrink-runs N     runs allowed for shrinking a failure (default 30)',
-  '  --confirm N         runs of the written counterexample to confirm it fails (default 1)',
+  '  --confirm N         runs of the counterexample to confirm it fails (default 1); a smaller one that does not\n' +
+    '                      fail again gives way to the next larger failing schedule (up to 3 tried)',
   '  --checks delivery   the property is the delivery checks (default); all keeps the SLOs too',
   '  Exit codes: 0 all passed, 1 a failure found (counterexample written), 2 bad input, 3 interrupted.',
 ].join('\n')
@@ -187,9 +188,10 @@ export async function exploreCommand(file: string, flags: ExploreFlags, io: RunI
     [
       `explore FAILED: search run ${outcome.searchRuns} of ${runs} broke the checks`,
       `  first failing schedule  ${describeSchedule(f.firstFaults)}`,
-      `  shrunk in ${f.shrinkSteps} steps (${f.shrinkRuns} shrink runs) to ${f.faults.length} fault${f.faults.length === 1 ? '' : 's'}: ${describeSchedule(f.faults)}`,
+      `  shrunk in ${f.shrinkSteps} steps (${f.shrinkRuns} shrink runs) to ${f.shrunkFaults.length} fault${f.shrunkFaults.length === 1 ? '' : 's'}: ${describeSchedule(f.shrunkFaults)}`,
+      f.faults === f.shrunkFaults ? '' : `  written instead  ${describeSchedule(f.faults)} (the smaller ones did not fail again when confirmed)`,
       `  which fails with  ${f.reasons.join('; ')}`,
-      f.confirmRuns > 0 ? `  confirmed  the written scenario failed ${f.confirmed} of ${f.confirmRuns} runs${f.confirmed < f.confirmRuns ? ' (the failure depends on timing; run it again)' : ''}` : '',
+      f.confirmRuns > 0 ? `  confirmed  the written scenario failed ${f.confirmed} of ${f.confirmRuns} runs${f.confirmed < f.confirmRuns ? ' (no shrunk schedule failed every time; the failure depends on timing, run it again)' : ''}` : '',
       `  seed ${seed}  wall ${wall}${errored}`,
       `  counterexample  ${f.path}`,
       `  reproduce       faultline run ${f.path}`,

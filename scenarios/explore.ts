@@ -173,7 +173,7 @@ export interface SpaceOptions {
   readonly kinds?: readonly FaultKind[]
   /** Most faults per schedule; default 4. */
   readonly maxFaults?: number
-  /** How long each fault lasts; default 1 s to half the run. */
+  /** How long each fault lasts; default 2 s (a quarter of shorter runs) to half the run. */
   readonly duration?: { readonly minMs: number; readonly maxMs: number }
 }
 
@@ -197,7 +197,9 @@ export function targetsOf(s: Scenario): Target[] {
 /** The space for a (scaled) scenario: faults start after the warmup and before 70% of the run. */
 export function spaceFor(s: Scenario, o: SpaceOptions = {}): FaultSpace {
   const d = s.workload.durationMs
-  const duration = o.duration ?? { minMs: Math.min(1000, roundStep(d / 4)), maxMs: roundStep(d / 2) }
+  // At least 2 s: shorter faults end before failure detection (a broker session) notices them, so a failure
+  // they cause at all is marginal and a shrunk schedule would rarely fail again.
+  const duration = o.duration ?? { minMs: Math.min(2000, roundStep(d / 4)), maxMs: roundStep(d / 2) }
   const startMin = Math.max(s.workload.warmupMs, STEP_MS)
   return {
     kinds: o.kinds ?? backendKinds(s),
@@ -258,6 +260,9 @@ export interface ExploreOutcome {
   readonly space: FaultSpace
   readonly failure: null | {
     readonly firstFaults: readonly Fault[]
+    /** Where shrinking ended. */
+    readonly shrunkFaults: readonly Fault[]
+    /** The schedule written: the smallest failing one that also failed its confirmation runs. */
     readonly faults: readonly Fault[]
     readonly reasons: readonly string[]
     /** Successful shrink steps (fast-check's numShrinks) and the runs shrinking took. */
@@ -278,6 +283,9 @@ export class ExploreInputError extends Error {
     this.name = 'ExploreInputError'
   }
 }
+
+/** Failing schedules of the shrink tried, smallest first, until one fails its confirmation runs. */
+const MAX_CONFIRM_CANDIDATES = 3
 
 const HEAVY = /^(history\.bin|broker-\d+\.log|results\.md)$/
 
@@ -412,32 +420,66 @@ export async function explore(o: ExploreOptions): Promise<ExploreOutcome> {
   if (!details.failed || firstFailing === null || lastFailing === null) return { ...base, state: 'passed', failure: null, wallMs: performance.now() - t0 }
 
   const first: ExploreRun = firstFailing
-  const smallest: ExploreRun = lastFailing
+  const shrunk: ExploreRun = lastFailing
   const path = resolve(o.outDir, 'counterexample.yaml')
-  const header = [
-    ` Counterexample found by \`faultline explore ${o.file} --runs ${o.runs} --seed ${o.seed}\` on ${new Date().toISOString()}:`,
-    ` search run ${first.n} of up to ${o.runs} failed (${plural(first.faults.length, 'fault')}); fast-check shrank it in ${plural(details.numShrinks, 'step')}`,
-    ` (${plural(shrinkRuns, 'shrink run')}) to ${plural(smallest.faults.length, 'fault')}: ${describeSchedule(smallest.faults)}.`,
-    ` It failed with: ${smallest.reasons.join('; ')}`,
-    ` Scaled down from the original for short runs: ${notes.join('; ') || 'nothing changed'}.`,
-    ` Reproduce: faultline run ${path}   (the seed below is the run seed)`,
-  ].join('\n')
-  writeFileSync(path, candidateText(doc, smallest.faults, o.seed, header))
+  // Timing makes some failures marginal: the smallest schedule may fail only now and then. Each failing
+  // schedule of the shrink, smallest first, is written and run again as `faultline run` would run the file;
+  // the first that fails every confirmation run stays. None does: the smallest stays, and the output says so.
+  const seen = new Set<string>()
+  const candidates = runs
+    .filter((r) => r.verdict === 'failed' && r.phase !== 'confirm')
+    .reverse()
+    .filter((r) => {
+      const k = JSON.stringify(r.faults)
+      if (seen.has(k)) return false
+      seen.add(k)
+      return true
+    })
+    .slice(0, o.confirmRuns > 0 ? MAX_CONFIRM_CANDIDATES : 1)
+  const write = (c: ExploreRun, skipped: readonly ExploreRun[]): void => {
+    const header = [
+      ` Counterexample found by \`faultline explore ${o.file} --runs ${o.runs} --seed ${o.seed}\` on ${new Date().toISOString()}:`,
+      ` search run ${first.n} of up to ${o.runs} failed (${plural(first.faults.length, 'fault')}); fast-check shrank it in ${plural(details.numShrinks, 'step')}`,
+      ` (${plural(shrinkRuns, 'shrink run')}) to ${plural(shrunk.faults.length, 'fault')}: ${describeSchedule(shrunk.faults)}.`,
+      ...(skipped.length > 0 ? [` ${plural(skipped.length, 'smaller failing schedule')} did not fail again when confirmed; this one (run ${c.n}) did.`] : []),
+      ` It failed with: ${c.reasons.join('; ')}`,
+      ` Scaled down from the original for short runs: ${notes.join('; ') || 'nothing changed'}.`,
+      ` Reproduce: faultline run ${path}   (the seed below is the run seed)`,
+    ].join('\n')
+    writeFileSync(path, candidateText(doc, c.faults, o.seed, header))
+  }
 
+  let chosen = candidates[0]!
   let confirmed = 0
-  for (let i = 0; i < o.confirmRuns && !o.signal?.aborted; i++) {
-    const text = readFileSync(path, 'utf8')
-    const run = await runOne(smallest.faults, 'confirm', text, 'counterexample.yaml')
-    if (run.verdict === 'failed') confirmed++
-    else dropHeavy(run.dir)
+  const skipped: ExploreRun[] = []
+  for (const c of candidates) {
+    if (o.signal?.aborted) break
+    write(c, skipped)
+    let ok = 0
+    for (let i = 0; i < o.confirmRuns && !o.signal?.aborted; i++) {
+      const run = await runOne(c.faults, 'confirm', readFileSync(path, 'utf8'), 'counterexample.yaml')
+      if (run.verdict !== 'failed') {
+        dropHeavy(run.dir)
+        break
+      }
+      ok++
+    }
+    if (ok === o.confirmRuns || c === candidates.at(-1)) {
+      if (ok < o.confirmRuns) write(candidates[0]!, [])
+      chosen = ok < o.confirmRuns ? candidates[0]! : c
+      confirmed = ok < o.confirmRuns ? 0 : ok
+      break
+    }
+    skipped.push(c)
   }
   return {
     ...base,
     state: o.signal?.aborted ? 'interrupted' : 'failed',
     failure: {
       firstFaults: first.faults,
-      faults: smallest.faults,
-      reasons: smallest.reasons,
+      shrunkFaults: shrunk.faults,
+      faults: chosen.faults,
+      reasons: chosen.reasons,
       shrinkSteps: details.numShrinks,
       shrinkRuns,
       path,
