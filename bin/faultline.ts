@@ -9,6 +9,7 @@ import { clusterDown, clusterUp } from '../chaos/cluster/commands.ts'
 import { reportCommand } from '../reports/report.ts'
 import { schemaCommand, validateCommand } from '../scenarios/commands.ts'
 import { DURATION_FLAG_HELP } from '../scenarios/duration.ts'
+import { EXPLORE_USAGE, exploreCommand } from '../scenarios/explore-command.ts'
 import { runCommand } from '../scenarios/runner-command.ts'
 
 interface Command {
@@ -76,6 +77,44 @@ const commands: Record<string, Command> = {
         duration: v.duration as string | undefined,
         baseline: v.baseline as string | undefined,
         quiet: v.quiet === true,
+      }),
+  },
+  explore: {
+    summary: 'search for a fault schedule that breaks a scenario\'s checks; writes the smallest one as a scenario',
+    usage: EXPLORE_USAGE,
+    options: {
+      runs: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      duration: { type: 'string' },
+      rate: { type: 'string' },
+      keys: { type: 'string' },
+      kinds: { type: 'string' },
+      faults: { type: 'string' },
+      'fault-duration': { type: 'string' },
+      'shrink-runs': { type: 'string' },
+      confirm: { type: 'string' },
+      checks: { type: 'string' },
+      verbose: { type: 'boolean' },
+    },
+    positionals: { min: 1, max: 1 },
+    // As for run: client libraries can leave sockets or timers behind after close().
+    exitWhenDone: true,
+    run: (v, [file]) =>
+      exploreCommand(file!, {
+        runs: v.runs as string | undefined,
+        seed: v.seed as string | undefined,
+        out: v.out as string | undefined,
+        duration: v.duration as string | undefined,
+        rate: v.rate as string | undefined,
+        keys: v.keys as string | undefined,
+        kinds: v.kinds as string | undefined,
+        faults: v.faults as string | undefined,
+        faultDuration: v['fault-duration'] as string | undefined,
+        shrinkRuns: v['shrink-runs'] as string | undefined,
+        confirm: v.confirm as string | undefined,
+        checks: v.checks as string | undefined,
+        verbose: v.verbose === true,
       }),
   },
   validate: {

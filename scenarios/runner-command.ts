@@ -48,7 +48,7 @@ export async function runCommand(file: string, flags: RunFlags, io: RunIo = { st
   const err = (s: string): void => {
     io.stderr.write(`faultline run: ${s}\n`)
   }
-  let seed: number
+  let seed: number | undefined
   if (flags.seed !== undefined) {
     const parsed = parseSeed(flags.seed)
     if (parsed === null) {
@@ -56,8 +56,6 @@ export async function runCommand(file: string, flags: RunFlags, io: RunIo = { st
       return 2
     }
     seed = parsed
-  } else {
-    seed = timeSeed()
   }
 
   let durationMs: number | undefined
@@ -83,6 +81,10 @@ export async function runCommand(file: string, flags: RunFlags, io: RunIo = { st
     return 2
   }
 
+  // --seed, else the scenario's own seed (a counterexample from `faultline explore` pins one), else the clock.
+  const seedFrom = seed !== undefined ? 'flag' : scenario.seed !== undefined ? 'scenario' : 'clock'
+  seed ??= scenario.seed ?? timeSeed()
+
   let baseline: Results | null = null
   if (flags.baseline !== undefined) {
     try {
@@ -98,7 +100,7 @@ export async function runCommand(file: string, flags: RunFlags, io: RunIo = { st
   const progress = flags.quiet ? silentProgress : consoleProgress(io.stderr)
   progress.info(`faultline run ${file}: ${summarize(scenario)}`)
   for (const note of notes) progress.info(note)
-  progress.info(`seed ${seed}${flags.seed === undefined ? ` (from the clock; replay with --seed ${seed})` : ''}; output in ${outDir}`)
+  progress.info(`seed ${seed}${seedFrom === 'clock' ? ` (from the clock; replay with --seed ${seed})` : seedFrom === 'scenario' ? ' (from the scenario file)' : ''}; output in ${outDir}`)
 
   const controller = new AbortController()
   const signals = io.signals ?? process

@@ -48,6 +48,8 @@ export interface Scenario {
   readonly workload: Workload
   readonly faults: readonly Fault[]
   readonly checks: Checks
+  /** The run's seed when `faultline run` gets no --seed (explore pins the seed of a counterexample this way). */
+  readonly seed?: number
 }
 
 export type Cluster = LocalCluster | ExternalCluster
@@ -874,6 +876,7 @@ const scenarioSchema = z
     workload: workloadSchema,
     faults: z.array(faultSchema, { error: expecting('a list of faults, like [{ at: 20s, kill: 1, restartAfter: 10s }]') }).default([]),
     checks: checksSchema.prefault({}),
+    seed: int(0, 2 ** 32 - 1, 'a seed: an integer').optional().describe('The run seed when `faultline run` gets no --seed, so the file replays the same run.'),
   }, { error: expecting('a scenario: a mapping with name, cluster, topics, workload, faults and checks') })
   .meta({ title: 'faultline scenario', description: 'A faultline scenario: cluster, topics, workload, faults and checks. See scenarios/schema.ts.' })
 
@@ -1066,6 +1069,7 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
     },
     faults: raw.faults.map((f, i): Fault => ({ ...f, name: f.name ?? `${f.kind}-${i}` })),
     checks: raw.checks,
+    ...(raw.seed === undefined ? {} : { seed: raw.seed }),
   }
 }
 

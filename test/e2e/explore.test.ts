@@ -1,0 +1,68 @@
+// `faultline explore` as a user runs it, on real brokers: a scenario no generated schedule can break passes
+// every run with exit 0, keeping each run's record but not its heavy files; Ctrl-C ends the current run with
+// its cluster torn down (no broker left) and exits 3. Finding and shrinking a real failure takes minutes:
+// test/e2e/explore.long.test.ts.
+
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { readResults } from '../../reports/results.ts'
+import { cli, processesUsing } from './cli.ts'
+
+const root = mkdtempSync(join(tmpdir(), 'faultline-explore-'))
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+// acks=all, RF 3, min.insync.replicas 2, idempotent producers, and only pauses: no acknowledged write can be lost.
+const ROBUST = `
+name: explore-robust
+cluster: { backend: local, brokers: 3 }
+topics: [ { name: t, partitions: 3, replicationFactor: 3, config: { min.insync.replicas: 2 } } ]
+workload:
+  driver: raw
+  duration: 8s
+  warmup: 1s
+  producers: { rate: 300/s, messageSize: 128B, acks: all, idempotent: true }
+  consumers: { groups: 1 }
+checks:
+  delivery: { lost: 0, duplicates: 0, inconsistentOffsets: 0, failedWritesRead: 0 }
+`
+
+describe('faultline explore', () => {
+  it('passes every schedule of a scenario that cannot fail, with exit 0, and keeps the runs small', async () => {
+    const file = join(root, 'robust.yaml')
+    writeFileSync(file, ROBUST)
+    const out = join(root, 'robust')
+    const r = await cli(['explore', file, '--runs', '2', '--seed', '5', '--kinds', 'pause', '--out', out])
+    expect(r.code, r.stderr + r.stdout).toBe(0)
+    expect(r.stdout).toMatch(/^explore PASSED: 2 schedules, every check held\n {2}seed 5 /)
+    const journal = readFileSync(join(out, 'explore.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { verdict: string; faults: Record<string, unknown>[] })
+    expect(journal.map((j) => j.verdict)).toEqual(['passed', 'passed'])
+    for (const j of journal) for (const f of j.faults) expect(Object.keys(f)).toEqual(['at', 'pause', 'duration'])
+    for (const d of ['run-001', 'run-002']) expect(readdirSync(join(out, d)).sort()).toEqual(['results.json', 'run.log', 'scenario.yaml'])
+    expect(existsSync(join(out, 'counterexample.yaml'))).toBe(false)
+    expect(processesUsing(out)).toEqual([])
+  }, 240_000)
+
+  it('on Ctrl-C ends the current run, tears its cluster down and exits 3', async () => {
+    const file = join(root, 'robust-int.yaml')
+    writeFileSync(file, ROBUST)
+    const out = join(root, 'interrupted')
+    let sent = false
+    const r = await cli(['explore', file, '--runs', '5', '--seed', '5', '--kinds', 'pause', '--out', out, '--verbose'], (soFar, child) => {
+      if (!sent && /running 8s/.test(soFar)) {
+        sent = true
+        child.kill('SIGINT')
+      }
+    })
+    expect(sent).toBe(true)
+    expect(r.code, r.stderr + r.stdout).toBe(3)
+    expect(r.stderr).toMatch(/interrupted: ending the current run/)
+    expect(r.stdout).toMatch(/^explore INTERRUPTED after 1 run /)
+    const interrupted = readResults(join(out, 'run-001', 'results.json'))
+    expect(interrupted.verdict.state).toBe('errored')
+    expect(interrupted.verdict.reasons.join('; ')).toMatch(/interrupted at [\d.]+ s of 8s/)
+    expect(processesUsing(out)).toEqual([])
+    expect(existsSync(join(out, 'run-001', 'cluster'))).toBe(false)
+  }, 240_000)
+})
