@@ -37,6 +37,9 @@ import {
 } from '../driver.ts'
 import { Accumulator } from './batching.ts'
 
+/** Pause before the driver resends a produce that failed with a retriable error. */
+const RETRY_BACKOFF_MS = 100
+
 /** Members that vanish without leaving (a killed client, a replaced consumer) hold a rebalance this long. */
 const SESSION_TIMEOUT_MS = 10_000
 
@@ -119,38 +122,54 @@ class PlatformaticProducer implements DriverProducer {
     this.make = make
     this.producer = first
     const acks = opts.acks ?? -1
+    // Without idempotence a retry may duplicate, so only the retries asked for (default none) happen.
+    const retryAll = (opts.idempotent ?? false) || (opts.retries ?? 0) > 0
     this.acc = new Accumulator((topic, partition, records, done) => {
-      const producer = this.producer
+      const deadline = Date.now() + deliveryTimeoutMs
       let settled = false
+      let definite = true
       const finish = (r: ProduceResult): void => {
         if (settled) return
         settled = true
         clearTimeout(timer)
         done(r)
       }
+      let producer = this.producer
       const timer = setTimeout(() => {
         finish({ ok: false, error: clientError('TIMEOUT', `@platformatic/kafka gave no outcome within the delivery timeout (${deliveryTimeoutMs} ms)`, false) })
         this.replace(producer)
       }, deliveryTimeoutMs)
-      producer
-        .send({
-          acks,
-          messages: records.map((r) => ({
-            topic,
-            partition,
-            key: r.key ?? undefined,
-            value: r.value ?? undefined,
-            timestamp: r.timestamp === undefined ? undefined : BigInt(r.timestamp),
-            headers: r.headers ? new Map(r.headers.map((h) => [Buffer.from(h.key), h.value ?? Buffer.alloc(0)])) : undefined,
-          })),
-        })
-        .then(
+      const messages = records.map((r) => ({
+        topic,
+        partition,
+        key: r.key ?? undefined,
+        value: r.value ?? undefined,
+        timestamp: r.timestamp === undefined ? undefined : BigInt(r.timestamp),
+        headers: r.headers ? new Map(r.headers.map((h) => [Buffer.from(h.key), h.value ?? Buffer.alloc(0)])) : undefined,
+      }))
+      const attempt = (): void => {
+        producer = this.producer
+        producer.send({ acks, messages }).then(
           (res) => {
             const o = res.offsets?.find((x) => x.topic === topic && x.partition === partition)
             finish({ ok: true, baseOffset: o ? Number(o.offset) : -1 })
           },
-          (err: unknown) => finish({ ok: false, error: platformaticError(err) }),
+          (err: unknown) => {
+            const e = platformaticError(err)
+            definite &&= e.definite
+            // The library retries a produce on the leader it first picked, even when that broker is dead
+            // (docs/upstream/platformatic-kafka-producer.md): retry here, on fresh metadata, until the delivery
+            // timeout. An idempotent producer resends with the same sequence, so the broker drops a duplicate.
+            if (retryAll && e.retriable && Date.now() + RETRY_BACKOFF_MS < deadline && !settled) {
+              producer.clearMetadata()
+              setTimeout(attempt, RETRY_BACKOFF_MS)
+              return
+            }
+            finish({ ok: false, error: { ...e, definite } })
+          },
         )
+      }
+      attempt()
     }, opts)
   }
 
@@ -737,8 +756,9 @@ export function platformaticDriver(opts: ConnectOptions): Driver {
           acks: p.acks ?? -1,
           compression,
           timeout: p.timeoutMs ?? 30_000,
-          // An idempotent producer retries until it succeeds (the library insists on more than one retry).
-          retries: idempotent ? (p.retries ?? Number.MAX_SAFE_INTEGER) : (p.retries ?? 0),
+          // The library insists on more than one retry when idempotent; the driver retries beyond that (see PlatformaticProducer).
+          retries: idempotent ? 2 : (p.retries ?? 0),
+          retryDelay: RETRY_BACKOFF_MS,
           maxInflights: p.maxInFlight ?? 5,
           autocreateTopics: false,
         })
