@@ -79,6 +79,9 @@ export interface RunOptions {
   /** A stall this long (consumers reading nothing while acked records wait, producers learning no outcome) is
    *  reported while the run goes on. Default 10 s. */
   readonly livenessMs?: number
+  /** Test only: pause every consumer this long after the load starts and never resume it, so the liveness
+   *  watchdog and the drain must fail the run. */
+  readonly stallConsumersAfterMs?: number
 }
 
 /** A run that could not start (exit 2: the scenario or flags) or that failed before results could exist (3). */
@@ -668,6 +671,13 @@ class Run {
     // Heals on schedule (phase heal) or here when the run ends early: killed brokers restart only on a clean end.
     this.healFaults = this.teardown.add('faults', () => faults.stop({ restart: !this.stopping }), { timeoutMs: 35_000 })
     faults.start()
+    const stallAt = this.opts.stallConsumersAfterMs
+    if (stallAt !== undefined) {
+      const t = setTimeout(() => {
+        for (const c of this.consumerSets) c.set.pause()
+      }, stallAt)
+      this.teardown.add('consumer stall', () => clearTimeout(t))
+    }
     const backlogs: Promise<BacklogResult>[] = []
     if (w.backlog !== null) {
       const b = w.backlog
@@ -691,7 +701,7 @@ class Run {
   /** Phase heal: every fault ends (paused brokers resume, killed ones restart) and paused consumers resume. */
   private async heal(): Promise<void> {
     await this.healFaults?.()
-    for (const c of this.consumerSets) if (c.set.paused) c.set.resume()
+    if (this.opts.stallConsumersAfterMs === undefined) for (const c of this.consumerSets) if (c.set.paused) c.set.resume()
   }
 
   /** Phase drain: the producers learn the outcome of their last sends, then the consumers get a bounded time to
