@@ -419,14 +419,15 @@ class PlatformaticGroupConsumer implements DriverConsumer {
     if (this.isPaused) stream.pause()
     stream.on('data', (m) => {
       if (inc.dead) return
-      const offset = Number(m.offset)
-      this.delivered.set(tpKey(m.topic, m.partition), { topic: m.topic, partition: m.partition, next: m.offset + 1n })
       this.o.onRecords({
         topic: m.topic,
         partition: m.partition,
         highWatermark: -1,
-        records: [{ offset, timestamp: Number(m.timestamp), key: m.key ?? null, value: m.value ?? null }],
+        records: [{ offset: Number(m.offset), timestamp: Number(m.timestamp), key: m.key ?? null, value: m.value ?? null }],
       })
+      // Only once onRecords returned: a callback that throws makes the library destroy the stream, and the
+      // record is read again from here.
+      this.delivered.set(tpKey(m.topic, m.partition), { topic: m.topic, partition: m.partition, next: m.offset + 1n })
     })
     stream.on('error', (e: unknown) => {
       if (!inc.dead) this.report(e)

@@ -122,4 +122,34 @@ describe.each(['platformatic', 'kafkajs'] as const)('%s consumer groups survive 
       for (const f of restart) await f()
     }
   }, 240_000)
+
+  test('a record callback that throws once does not stop the consumer for good', async () => {
+    const topic = `throwing-${name}`
+    const driver = await createDriver(name, { bootstrap: bootstrap(), clientId: `throwing-${name}` })
+    try {
+      const admin = await driver.admin()
+      await admin.createTopics([{ name: topic, partitions: 1, replicationFactor: 3 }])
+      await until('the partition led', async () => (await admin.metadata([topic]))[0]?.partitions.every((p) => p.leader > 0))
+      await admin.close()
+      const seen = new Set<string>()
+      let thrown = false
+      const consumer = await driver.consumer({
+        group: { groupId: `throwing-${name}-group`, topics: [topic] },
+        onRecords: (b) => {
+          if (!thrown) {
+            thrown = true
+            throw new Error('a harness callback failed')
+          }
+          for (const r of b.records) seen.add(r.value!.toString())
+        },
+      })
+      await consumer.start()
+      const producer = await driver.producer({ acks: -1 })
+      for (let i = 0; i < 20; i++) producer.send({ topic, partition: 0, records: [{ key: null, value: Buffer.from(`v-${i}`) }] }, () => {})
+      await producer.flush()
+      await until(`every record read after the throw (missing ${missing(seen, 'v', 20).length})`, () => thrown && missing(seen, 'v', 20).length === 0, { timeoutMs: 60_000 })
+    } finally {
+      await driver.close()
+    }
+  }, 120_000)
 })
