@@ -10,6 +10,8 @@
 // sends, see metrics.ts), the backlog section, and SLO metrics beyond version 1's fixed list. Version 1 files
 // are still read, upgraded in memory (anomalies renamed, p95 from the histogram, shareOfSent from the counts,
 // no backlog), so older runs still render and compare (their verdict reasons keep the words they were written with).
+// Added since, optional (older files lack them): `errors` (client errors over the whole run by role and code)
+// and `liveness` (reports/liveness.ts).
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus, hostname, totalmem } from 'node:os'

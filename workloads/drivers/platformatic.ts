@@ -9,6 +9,8 @@
 // out and names for ids on the way back; brokers with Fetch v13+ get the library untouched.
 // Errors: the library retries `retries` times (we default to 0) and keeps every attempt's error, so an
 // error is definite only when every attempt failed definitely.
+// Faults: the library does not recover from a dead leader or coordinator by itself (docs/upstream/); the
+// producer and the group consumer below work around each defect (see their comments).
 
 import * as zlib from 'node:zlib'
 import { Admin, Consumer, kGetConnection, NetworkError, Producer, type MessagesStream, type SASLOptions as PltSasl } from '@platformatic/kafka'
