@@ -119,6 +119,7 @@ class PlatformaticProducer implements DriverProducer {
   private readonly acc: Accumulator
   /** Library producers replaced after a send outlived the delivery timeout. */
   replaced = 0
+  private closing = false
 
   constructor(make: () => Producer, first: Producer, opts: ProducerOptions, deliveryTimeoutMs: number) {
     this.make = make
@@ -162,7 +163,7 @@ class PlatformaticProducer implements DriverProducer {
             // The library retries a produce on the leader it first picked, even when that broker is dead
             // (docs/upstream/platformatic-kafka-producer.md): retry here, on fresh metadata, until the delivery
             // timeout. An idempotent producer resends with the same sequence, so the broker drops a duplicate.
-            if (retryAll && e.retriable && Date.now() + RETRY_BACKOFF_MS < deadline && !settled) {
+            if (retryAll && !this.closing && e.retriable && Date.now() + RETRY_BACKOFF_MS < deadline && !settled) {
               producer.clearMetadata()
               setTimeout(attempt, RETRY_BACKOFF_MS)
               return
@@ -195,6 +196,8 @@ class PlatformaticProducer implements DriverProducer {
   }
 
   async close(): Promise<void> {
+    // What is still in flight gets its outcome; nothing new is retried.
+    this.closing = true
     await this.acc.close()
     await this.producer.close()
   }
@@ -334,13 +337,14 @@ class PlatformaticGroupConsumer implements DriverConsumer {
   async close(): Promise<void> {
     this.closed = true
     if (this.commitTimer) clearInterval(this.commitTimer)
-    await settles(this.recovery ?? Promise.resolve(), 10_000)
+    // Bounded so that the whole close fits the teardown step's 10 s.
+    await settles(this.recovery ?? Promise.resolve(), 2000)
     const inc = this.cur
     if (!inc) return
-    await settles(this.commit(), 5000)
+    await settles(this.commit(), 2000)
     inc.dead = true
-    if (inc.stream) await settles(inc.stream.close(), 5000)
-    await closeConsumer(inc.consumer, 5000)
+    if (inc.stream) await settles(inc.stream.close(), 2000)
+    await closeConsumer(inc.consumer, 1500)
     this.revoke(inc)
   }
 
