@@ -113,6 +113,13 @@ export class LiveStats implements EventSink {
     }
   }
 
+  /** Grows whenever `group` reads further (the sum of its highest offsets read): the liveness watchdog's progress. */
+  readProgress(group: string): number {
+    let n = 0
+    for (const o of this.readTo.get(group)?.values() ?? []) n += o + 1
+    return n
+  }
+
   /** Partitions of `partitions` (topic -> count) that some member of `group` owns now. */
   assignedCount(group: string, partitions: ReadonlyMap<string, number>): number {
     const owned = new Set<string>()
@@ -163,6 +170,8 @@ export interface RunStatus {
   readonly activeFaults: readonly string[]
   /** While draining: records the consumers still have to read. */
   readonly behind?: number
+  /** Stalls the liveness watchdog sees now (reports/liveness.ts). */
+  readonly stalled?: readonly string[]
 }
 
 export interface ProgressReporter {
@@ -198,6 +207,7 @@ export function formatStatus(s: RunStatus, opts: { bar?: number } = {}): string 
     `faults ${s.activeFaults.length === 0 ? '-' : s.activeFaults.join(', ')}`,
   ]
   if (s.behind !== undefined) parts.push(`behind ${formatCount(s.behind)}`)
+  if (s.stalled && s.stalled.length > 0) parts.push(`STALLED ${s.stalled.join(', ')}`)
   return parts.join(' | ')
 }
 

@@ -6,6 +6,7 @@ import { describeBacklog } from './backlog.ts'
 import { anomalyMeaning, describeExample, describeFault, describeSlo, sloValue } from './describe.ts'
 import { formatAt, formatBytes, formatCount, formatRate, formatUs, plural, sparkline } from './format.ts'
 import type { LatencySummary } from '../workloads/history/latency.ts'
+import { describeClientErrors, describeLiveness } from './liveness.ts'
 import type { Results } from './results.ts'
 import type { TimeSeriesData } from './timeseries.ts'
 import type { FaultInterval } from './metrics.ts'
@@ -71,7 +72,14 @@ export function renderConsole(results: Results): string {
   const byCode = Object.entries(e.byCode).map(([code, n]) => `${code} ${formatCount(n)}`)
   const split = `${formatCount(e.definite)} definite, ${formatCount(e.indeterminate)} indeterminate`
   const share = e.shareOfSent === null || e.total === 0 ? '' : `, ${sloValue('fraction', e.shareOfSent)} of the window's sends`
-  out.push(`  errors ${formatCount(e.total)}${e.total > 0 ? ` (${split}${share}): ${byCode.join(', ')}` : ''}`)
+  const run = describeClientErrors(r.errors)
+  if (run.total > e.total) {
+    // Errors outside the window's sends (consumers', retried or late ones) are errors too: never "errors 0".
+    out.push(`  errors ${formatCount(run.total)} in the run: ${run.line}`)
+    if (e.total > 0) out.push(`    window: ${formatCount(e.total)} failed sends (${split}${share}): ${byCode.join(', ')}`)
+  } else {
+    out.push(`  errors ${formatCount(e.total)}${e.total > 0 ? ` (${split}${share}): ${byCode.join(', ')}` : ''}`)
+  }
   const u = m.unavailability
   out.push(`  unavailability ${formatUs(u.longestGapUs)} longest ack gap${u.fromUs !== null ? ` (${formatAt(u.fromUs)} .. ${formatAt(u.toUs)})` : ''}`)
   out.push('')
@@ -95,6 +103,13 @@ export function renderConsole(results: Results): string {
     out.push('')
     out.push('backlog')
     for (const b of r.backlog) out.push(`  ${describeBacklog(b)}`)
+  }
+
+  const liveness = r.liveness ? describeLiveness(r.liveness) : []
+  if (liveness.length > 0) {
+    out.push('')
+    out.push('liveness')
+    for (const l of liveness) out.push(`  ${l}`)
   }
 
   if (r.faults.length > 0) {

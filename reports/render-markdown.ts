@@ -1,6 +1,7 @@
 // results.md, rendered from a Results object only: for PR comments, CI summaries and archives.
 
 import { anomalyKinds } from './checker.ts'
+import { describeClientErrors, describeLiveness } from './liveness.ts'
 import { describeBacklog } from './backlog.ts'
 import { anomalyMeaning, describeExample, describeSlo, sloValue } from './describe.ts'
 import { formatAt, formatBytes, formatCount, formatRate, formatUs, plural, sparkline } from './format.ts'
@@ -130,6 +131,23 @@ export function renderMarkdown(results: Results): string {
     out.push(`${formatCount(m.errors.total)} failed sends${share}: ${formatCount(m.errors.definite)} definite, ${formatCount(m.errors.indeterminate)} indeterminate.`)
     out.push('')
     out.push(...mdTable(['code', 'count'], Object.entries(m.errors.byCode).map(([c, n]) => [c, formatCount(n)])))
+  }
+
+  const run = describeClientErrors(r.errors)
+  if (run.total > m.errors.total) {
+    out.push('')
+    out.push('## Client errors')
+    out.push('')
+    out.push(`${formatCount(run.total)} errors over the whole run, by role and code (consumers' errors and failed sends, whenever they happened).`)
+    out.push('')
+    out.push(...mdTable(['role', 'code', 'count'], Object.entries(r.errors ?? {}).flatMap(([role, byCode]: [string, Record<string, number>]) => Object.entries(byCode).map(([c, n]) => [role, c, formatCount(n)]))))
+  }
+  const liveness = r.liveness ? describeLiveness(r.liveness) : []
+  if (liveness.length > 0) {
+    out.push('')
+    out.push('## Liveness')
+    out.push('')
+    for (const l of liveness) out.push(`- ${l}`)
   }
 
   if (r.backlog.length > 0) {

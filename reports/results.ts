@@ -10,15 +10,19 @@
 // sends, see metrics.ts), the backlog section, and SLO metrics beyond version 1's fixed list. Version 1 files
 // are still read, upgraded in memory (anomalies renamed, p95 from the histogram, shareOfSent from the counts,
 // no backlog), so older runs still render and compare (their verdict reasons keep the words they were written with).
+// Added since, optional (older files lack them): `errors` (client errors over the whole run by role and code)
+// and `liveness` (reports/liveness.ts).
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus, hostname, totalmem } from 'node:os'
+import { EventKind } from '../workloads/history/events.ts'
 import { readHistoryTrailer, scanHistory } from '../workloads/history/reader.ts'
 import { type HistogramOptions, LatencyHistogram, type LatencySummary, percentiles } from '../workloads/history/latency.ts'
 import { type BacklogOutcome, backlogOutcome, type BacklogRun } from './backlog.ts'
 import { anomalyKinds, DeliveryChecker, type DeliveryOptions, type DeliveryResult, jepsenNames } from './checker.ts'
 import { sloValue } from './describe.ts'
 import { formatCount } from './format.ts'
+import { type LivenessSection, livenessFailure } from './liveness.ts'
 import { type FaultInterval, type Metrics, MetricsAccumulator } from './metrics.ts'
 import { checkSlos, type SloResult, type SloThresholds } from './slo.ts'
 import { TimeSeries, type TimeSeriesData } from './timeseries.ts'
@@ -91,6 +95,17 @@ export interface Results {
   delivery: DeliverySection
   slos: SloResult[]
   verdict: Verdict
+  /** Client errors over the whole run by role and code (produce: failed sends; consume: errors the consumers
+   *  reported; client: exceptions a client library threw that the harness caught). Absent in older files. */
+  errors?: ClientErrors
+  /** The liveness watchdog's findings (reports/liveness.ts). Absent in older files. */
+  liveness?: LivenessSection
+}
+
+export interface ClientErrors {
+  produce: Record<string, number>
+  consume: Record<string, number>
+  client: Record<string, number>
 }
 
 export interface ResultsInputs {
@@ -113,6 +128,9 @@ export interface ResultsInputs {
   timeseriesIntervalUs?: number
   /** A harness failure the runner wants recorded: the verdict becomes errored. */
   error?: string
+  /** Errors the consumers reported and exceptions caught from client libraries, by code (produce errors come from the history). */
+  clientErrors?: { consume: Record<string, number>; client: Record<string, number> }
+  liveness?: LivenessSection
 }
 
 export class ResultsError extends Error {
@@ -143,7 +161,12 @@ export async function buildResults(historyPath: string, inputs: ResultsInputs): 
   const deliveryInput = inputs.delivery ?? {}
   const trailer = await readHistoryTrailer(historyPath)
   const checker = 'skip' in deliveryInput ? null : new DeliveryChecker({ expectedValues: trailer?.values, ...deliveryInput })
+  const produceErrors: Record<string, number> = {}
   const scan = await scanHistory(historyPath, (rec) => {
+    if (rec.kind === EventKind.fail) {
+      const code = rec.str(rec.error)
+      produceErrors[code] = (produceErrors[code] ?? 0) + 1
+    }
     metrics.observe(rec)
     series.observe(rec)
     checker?.observe(rec)
@@ -179,11 +202,13 @@ export async function buildResults(historyPath: string, inputs: ResultsInputs): 
     backlog,
     delivery,
     slos,
-    verdict: verdictOf(history, delivery, slos, inputs.error),
+    verdict: verdictOf(history, delivery, slos, inputs.error, inputs.liveness),
+    errors: { produce: produceErrors, consume: { ...inputs.clientErrors?.consume }, client: { ...inputs.clientErrors?.client } },
+    ...(inputs.liveness ? { liveness: inputs.liveness } : {}),
   }
 }
 
-export function verdictOf(history: HistoryInfo, delivery: DeliverySection, slos: SloResult[], error?: string): Verdict {
+export function verdictOf(history: HistoryInfo, delivery: DeliverySection, slos: SloResult[], error?: string, liveness?: LivenessSection): Verdict {
   const errors: string[] = []
   const failures: string[] = []
   if (error) errors.push(`harness: ${error}`)
@@ -198,6 +223,8 @@ export function verdictOf(history: HistoryInfo, delivery: DeliverySection, slos:
       if (a.exceeded) failures.push(`delivery: ${formatCount(a.count)} ${kind} (limit ${a.limit})`)
     }
   }
+  const stalled = livenessFailure(liveness)
+  if (stalled) failures.push(stalled)
   for (const s of slos) {
     if (s.state === 'failed') {
       failures.push(`SLO ${s.metric}: ${sloValue(s.unit, s.actual)}, wanted ${s.comparison} ${sloValue(s.unit, s.threshold)}`)

@@ -35,6 +35,7 @@ import { ClusterError, type ClusterTarget } from '../chaos/cluster/types.ts'
 import { cleanupLedger, cleanupStale, Ledger, LEDGER_FILE } from '../chaos/ledger.ts'
 import { type Release, TeardownStack } from '../chaos/teardown.ts'
 import { backlogOutcome, type BacklogRun, describeBacklog } from '../reports/backlog.ts'
+import { type LivenessSection, LivenessWatchdog } from '../reports/liveness.ts'
 import { type EventSink, LiveStats, type ProgressReporter, silentProgress } from '../reports/progress.ts'
 import { renderHtml } from '../reports/render-html.ts'
 import { renderMarkdown } from '../reports/render-markdown.ts'
@@ -76,6 +77,12 @@ export interface RunOptions {
   /** The whole run's deadline, after which it stops as on Ctrl-C (errored, exit 3). Default: the schedule plus
    *  every timeout above plus 3 minutes for the cluster to start. */
   readonly timeoutMs?: number
+  /** A stall this long (consumers reading nothing while acked records wait, producers learning no outcome) is
+   *  reported while the run goes on. Default 10 s. */
+  readonly livenessMs?: number
+  /** Test only: pause every consumer this long after the load starts and never resume it, so the liveness
+   *  watchdog and the drain must fail the run. */
+  readonly stallConsumersAfterMs?: number
 }
 
 /** A run that could not start (exit 2: the scenario or flags) or that failed before results could exist (3). */
@@ -317,6 +324,12 @@ class Run {
   private faults: FaultScheduler | null = null
   private consumerSets: ConsumerGroupSet[] = []
   private harnessError: string | null = null
+  /** Errors the consumers reported, and exceptions client libraries threw that reached the process, by code. */
+  private readonly consumeErrors: Record<string, number> = {}
+  private readonly clientCrashes: Record<string, number> = {}
+  private watchdog: LivenessWatchdog | null = null
+  private drained: LivenessSection['drain'] = null
+  private loops: readonly Loop[] = []
   /** Set when the run ends early; faults then heal without restarting killed brokers. */
   private stopping = false
 
@@ -387,6 +400,7 @@ class Run {
     this.live = new LiveStats({ append: (e) => historyOpen && history.append(e) })
     let inputError: RunError | null = null
     let backlogRuns: BacklogRun[] = []
+    const unguard = this.guardClients()
     try {
       this.enter('cluster')
       const cluster = await this.startCluster()
@@ -429,6 +443,7 @@ class Run {
       if (stuck.length > 0) this.info(`teardown: ${stuck.map((t) => `${t.name} ${t.state}`).join(', ')} (details in ${join(this.outDir, 'run.log')})`)
       const left = this.ledger.close()
       if (left.length > 0) this.info(`teardown: ${left.length} resource(s) could not be undone; \`faultline cleanup ${this.outDir}\` retries`)
+      unguard()
     }
 
     this.enter('check')
@@ -452,6 +467,8 @@ class Run {
       backlog: backlogRuns,
       delivery: deliveryOptions(s),
       error: errors.length > 0 ? errors.join('; ') : undefined,
+      clientErrors: { consume: this.consumeErrors, client: this.clientCrashes },
+      liveness: this.watchdog?.section(this.drained, Object.values(s.checks.delivery).some((v) => v !== null)),
     })
 
     this.enter('write')
@@ -566,6 +583,7 @@ class Run {
         scheduler: this.sched,
         runOriginMs: consumerOrigin,
         history: consumerSink,
+        onError: (member, e) => this.consumerError(member, e.name, e.message),
       })
       this.teardown.add(`consumers ${cg.name}`, () => set.close())
       this.consumerSets.push({ set, groups: Array.from({ length: cg.groups }, (_, g) => `${cg.name}-g${g}`), topics: cg.topics })
@@ -656,6 +674,13 @@ class Run {
     // Heals on schedule (phase heal) or here when the run ends early: killed brokers restart only on a clean end.
     this.healFaults = this.teardown.add('faults', () => faults.stop({ restart: !this.stopping }), { timeoutMs: 35_000 })
     faults.start()
+    const stallAt = this.opts.stallConsumersAfterMs
+    if (stallAt !== undefined) {
+      const t = setTimeout(() => {
+        for (const c of this.consumerSets) c.set.pause()
+      }, stallAt)
+      this.teardown.add('consumer stall', () => clearTimeout(t))
+    }
     const backlogs: Promise<BacklogResult>[] = []
     if (w.backlog !== null) {
       const b = w.backlog
@@ -665,6 +690,8 @@ class Run {
       }
     }
     this.info(`running ${formatDuration(w.durationMs)}${w.warmupMs > 0 ? ` (${formatDuration(w.warmupMs)} warmup)` : ''}: ${plural(loops.length, 'producer loop')}, ${plural(s.faults.length, 'fault')}`)
+    this.loops = loops
+    this.watchdog = new LivenessWatchdog({ thresholdMs: this.opts.livenessMs ?? 10_000, say: this.info })
     const runsDone = Promise.all(loops.map((l) => l.loop.run()))
     runsDone.catch(() => {})
     const ticker = setInterval(() => this.statusTick(), 1000)
@@ -677,7 +704,7 @@ class Run {
   /** Phase heal: every fault ends (paused brokers resume, killed ones restart) and paused consumers resume. */
   private async heal(): Promise<void> {
     await this.healFaults?.()
-    for (const c of this.consumerSets) if (c.set.paused) c.set.resume()
+    if (this.opts.stallConsumersAfterMs === undefined) for (const c of this.consumerSets) if (c.set.paused) c.set.resume()
   }
 
   /** Phase drain: the producers learn the outcome of their last sends, then the consumers get a bounded time to
@@ -695,6 +722,7 @@ class Run {
     if (this.consumerSets.length === 0) return
     const t0 = performance.now()
     const left = await this.until(drain(this.consumerSets, this.live, this.opts.drainTimeoutMs ?? 15_000))
+    this.drained = { state: left === 0 ? 'caught-up' : 'behind', behindRecords: left, waitedUs: Math.round((performance.now() - t0) * 1000) }
     const took = ((performance.now() - t0) / 1000).toFixed(1)
     if (left === 0) this.info(`consumers: caught up with every acked record (${took} s)`)
     else this.info(`consumers: still ${left} records behind the last acked offsets after ${took} s; the delivery check reports them as unseen`)
@@ -707,6 +735,12 @@ class Run {
     const elapsedMs = this.sched.now() - this.origin
     const b = live.series.latest(Math.round(elapsedMs * 1000))
     const draining = this.phase === 'drain'
+    const nowUs = Math.round(elapsedMs * 1000)
+    const dog = this.watchdog
+    if (dog) {
+      for (const c of this.consumerSets) for (const g of c.groups) dog.consumer(g, nowUs, live.readProgress(g), live.behind(g, c.topics))
+      dog.producersAt(nowUs, live.acked + live.failed, this.loops.reduce((n, l) => n + l.loop.pending, 0))
+    }
     this.progress.status({
       phase: draining ? 'drain' : elapsedMs < w.warmupMs ? 'warmup' : 'measure',
       elapsedMs,
@@ -716,10 +750,39 @@ class Run {
       consumedRate: b?.consumed ?? 0,
       produceP99Us: live.produceP99(),
       e2eP99Us: live.e2eP99(),
-      errors: live.failed,
+      errors: live.failed + Object.values(this.consumeErrors).reduce((a, b) => a + b, 0),
       activeFaults: this.faults?.active.map((f) => `${f.name} ${f.target}`) ?? [],
       behind: draining ? this.consumerSets.reduce((n, c) => n + c.groups.reduce((m, g) => m + live.behind(g, c.topics), 0), 0) : undefined,
+      stalled: dog?.stalled(nowUs),
     })
+  }
+
+  /** A consumer's error: counted by code for results.json, the first ones of each code also in run.log. */
+  private consumerError(member: string, code: string, message: string): void {
+    const n = (this.consumeErrors[code] = (this.consumeErrors[code] ?? 0) + 1)
+    if (n <= 5) this.log(`consumer ${member}: ${code}: ${message}${n === 5 ? ' (further ones of this code are only counted)' : ''}`)
+  }
+
+  /**
+   * A client library's exception that escapes to the process (a TypeError thrown from its timer, a promise it
+   * never handles) must not end the run: it is logged and counted under \`client\`, and the liveness watchdog
+   * and the delivery check judge what it did to the load. Returns the undo.
+   */
+  private guardClients(): () => void {
+    const caught = (kind: string) => (err: unknown): void => {
+      const name = err instanceof Error ? err.name : typeof err
+      const code = `${kind} ${name}`
+      const n = (this.clientCrashes[code] = (this.clientCrashes[code] ?? 0) + 1)
+      if (n <= 3) this.info(`client: ${kind}: ${describeError(err)}${err instanceof Error && err.stack ? ` (${err.stack.split('\n')[1]?.trim() ?? ''})` : ''}`)
+    }
+    const onException = caught('uncaught exception')
+    const onRejection = caught('unhandled rejection')
+    process.on('uncaughtException', onException)
+    process.on('unhandledRejection', onRejection)
+    return () => {
+      process.off('uncaughtException', onException)
+      process.off('unhandledRejection', onRejection)
+    }
   }
 }
 

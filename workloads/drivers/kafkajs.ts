@@ -159,6 +159,9 @@ class KafkajsConsumer implements DriverConsumer {
   private assigned: TopicPartition[] = []
   private isPaused = false
   private started = false
+  private closed = false
+  /** Runs started again after kafkajs stopped the consumer for a non-retriable error. */
+  restarts = 0
 
   constructor(consumer: Consumer, opts: ConsumerOptions) {
     this.consumer = consumer
@@ -177,19 +180,31 @@ class KafkajsConsumer implements DriverConsumer {
       this.assigned = []
       if (lost.length > 0) this.o.onRevoke?.(lost)
     })
-    consumer.on(CRASH, (e) => this.o.onError?.(kafkajsError(e.payload.error, 0)))
+    consumer.on(CRASH, (e) => {
+      this.o.onError?.(kafkajsError(e.payload.error, 0))
+      // kafkajs restarts itself after a retriable error only; after any other it stays stopped for good.
+      if (!e.payload.restart) this.rerun()
+    })
   }
 
-  get paused(): boolean {
-    return this.isPaused
+  /** Runs the consumer again after kafkajs gave up on it (same group, from the committed offsets). */
+  private rerun(): void {
+    if (this.closed) return
+    setTimeout(() => {
+      if (this.closed) return
+      this.restarts++
+      this.consumer
+        .connect()
+        .then(() => this.run())
+        .catch((e: unknown) => {
+          this.o.onError?.(kafkajsError(e, 0))
+          this.rerun()
+        })
+    }, 500)
   }
 
-  async start(): Promise<void> {
-    if (this.started) return
-    this.started = true
-    await this.consumer.connect()
-    await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: (this.o.from ?? 'earliest') === 'earliest' })
-    await this.consumer.run({
+  private run(): Promise<void> {
+    return this.consumer.run({
       eachBatchAutoResolve: true,
       eachBatch: async ({ batch }) => {
         if (batch.messages.length === 0) return
@@ -203,6 +218,18 @@ class KafkajsConsumer implements DriverConsumer {
     })
   }
 
+  get paused(): boolean {
+    return this.isPaused
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
+    await this.consumer.connect()
+    await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: (this.o.from ?? 'earliest') === 'earliest' })
+    await this.run()
+  }
+
   pause(): void {
     this.isPaused = true
     this.consumer.pause(this.topics.map((topic) => ({ topic })))
@@ -214,6 +241,7 @@ class KafkajsConsumer implements DriverConsumer {
   }
 
   async close(): Promise<void> {
+    this.closed = true
     await this.consumer.disconnect()
     if (this.assigned.length > 0) {
       const lost = this.assigned

@@ -9,9 +9,11 @@
 // out and names for ids on the way back; brokers with Fetch v13+ get the library untouched.
 // Errors: the library retries `retries` times (we default to 0) and keeps every attempt's error, so an
 // error is definite only when every attempt failed definitely.
+// Faults: the library does not recover from a dead leader or coordinator by itself (docs/upstream/); the
+// producer and the group consumer below work around each defect (see their comments).
 
 import * as zlib from 'node:zlib'
-import { Admin, Consumer, Producer, type MessagesStream, type SASLOptions as PltSasl } from '@platformatic/kafka'
+import { Admin, Consumer, kGetConnection, NetworkError, Producer, type MessagesStream, type SASLOptions as PltSasl } from '@platformatic/kafka'
 import type { ConnectionOptions as PltConnectionOptions } from '@platformatic/kafka'
 import {
   clientError,
@@ -36,6 +38,12 @@ import {
   type TopicSpec,
 } from '../driver.ts'
 import { Accumulator } from './batching.ts'
+
+/** Pause before the driver resends a produce that failed with a retriable error. */
+const RETRY_BACKOFF_MS = 100
+
+/** Members that vanish without leaving (a killed client, a replaced consumer) hold a rebalance this long. */
+const SESSION_TIMEOUT_MS = 10_000
 
 const hasZstd = typeof (zlib as Record<string, unknown>).zstdCompressSync === 'function'
 
@@ -99,34 +107,80 @@ function baseOptions(opts: ConnectOptions, clientId: string) {
   return { clientId, bootstrapBrokers: [...opts.bootstrap], ...conn }
 }
 
+/**
+ * A library send that never calls back wedges the whole producer (after a leader kill we saw sends to a
+ * partition's old leader wait forever while the in-flight window stayed full). Each send gets the delivery
+ * timeout: past it, it fails as a TIMEOUT (indeterminate: it may still land) and the library producer is
+ * replaced by a new one (a new producer id when idempotent).
+ */
 class PlatformaticProducer implements DriverProducer {
-  private readonly producer: Producer
+  private producer: Producer
+  private readonly make: () => Producer
   private readonly acc: Accumulator
+  /** Library producers replaced after a send outlived the delivery timeout. */
+  replaced = 0
+  private closing = false
 
-  constructor(producer: Producer, opts: ProducerOptions) {
-    this.producer = producer
+  constructor(make: () => Producer, first: Producer, opts: ProducerOptions, deliveryTimeoutMs: number) {
+    this.make = make
+    this.producer = first
     const acks = opts.acks ?? -1
+    // Without idempotence a retry may duplicate, so only the retries asked for (default none) happen.
+    const retryAll = (opts.idempotent ?? false) || (opts.retries ?? 0) > 0
     this.acc = new Accumulator((topic, partition, records, done) => {
-      this.producer
-        .send({
-          acks,
-          messages: records.map((r) => ({
-            topic,
-            partition,
-            key: r.key ?? undefined,
-            value: r.value ?? undefined,
-            timestamp: r.timestamp === undefined ? undefined : BigInt(r.timestamp),
-            headers: r.headers ? new Map(r.headers.map((h) => [Buffer.from(h.key), h.value ?? Buffer.alloc(0)])) : undefined,
-          })),
-        })
-        .then(
+      const deadline = Date.now() + deliveryTimeoutMs
+      let settled = false
+      let definite = true
+      const finish = (r: ProduceResult): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        done(r)
+      }
+      let producer = this.producer
+      const timer = setTimeout(() => {
+        finish({ ok: false, error: clientError('TIMEOUT', `@platformatic/kafka gave no outcome within the delivery timeout (${deliveryTimeoutMs} ms)`, false) })
+        this.replace(producer)
+      }, deliveryTimeoutMs)
+      const messages = records.map((r) => ({
+        topic,
+        partition,
+        key: r.key ?? undefined,
+        value: r.value ?? undefined,
+        timestamp: r.timestamp === undefined ? undefined : BigInt(r.timestamp),
+        headers: r.headers ? new Map(r.headers.map((h) => [Buffer.from(h.key), h.value ?? Buffer.alloc(0)])) : undefined,
+      }))
+      const attempt = (): void => {
+        producer = this.producer
+        producer.send({ acks, messages }).then(
           (res) => {
             const o = res.offsets?.find((x) => x.topic === topic && x.partition === partition)
-            done({ ok: true, baseOffset: o ? Number(o.offset) : -1 })
+            finish({ ok: true, baseOffset: o ? Number(o.offset) : -1 })
           },
-          (err: unknown) => done({ ok: false, error: platformaticError(err) }),
+          (err: unknown) => {
+            const e = platformaticError(err)
+            definite &&= e.definite
+            // The library retries a produce on the leader it first picked, even when that broker is dead
+            // (docs/upstream/platformatic-kafka-producer.md): retry here, on fresh metadata, until the delivery
+            // timeout. An idempotent producer resends with the same sequence, so the broker drops a duplicate.
+            if (retryAll && !this.closing && e.retriable && Date.now() + RETRY_BACKOFF_MS < deadline && !settled) {
+              producer.clearMetadata()
+              setTimeout(attempt, RETRY_BACKOFF_MS)
+              return
+            }
+            finish({ ok: false, error: { ...e, definite } })
+          },
         )
+      }
+      attempt()
     }, opts)
+  }
+
+  private replace(wedged: Producer): void {
+    if (wedged !== this.producer) return
+    this.replaced++
+    this.producer = this.make()
+    void settles(wedged.close(), 5000)
   }
 
   get pending(): number {
@@ -142,6 +196,8 @@ class PlatformaticProducer implements DriverProducer {
   }
 
   async close(): Promise<void> {
+    // What is still in flight gets its outcome; nothing new is retried.
+    this.closing = true
     await this.acc.close()
     await this.producer.close()
   }
@@ -177,79 +233,297 @@ async function shimFetchV12(consumer: Consumer): Promise<void> {
 type FetchOptions = Parameters<Consumer['fetch']>[0]
 type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>
 
-class PlatformaticGroupConsumer implements DriverConsumer {
-  private readonly consumer: Consumer
-  private readonly o: ConsumerOptions
-  private stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null = null
-  private assigned: TopicPartition[] = []
-  private isPaused = false
+/**
+ * One library Consumer and its stream. The library cannot recover either from some faults (see the header),
+ * so the driver throws them away and makes new ones on the same group.
+ */
+interface Incarnation {
+  readonly consumer: Consumer
+  stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null
+  assigned: TopicPartition[]
+  /** Replaced: its events no longer count. */
+  dead: boolean
+}
 
-  constructor(consumer: Consumer, opts: ConsumerOptions) {
-    this.consumer = consumer
+const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`
+
+/** Bounded wait: resolves false when `p` did not settle in time (its outcome is then ignored). */
+async function settles(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([p.then(() => true, () => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+type GetConnection = (broker: unknown, cb: (e: Error | null, connection?: unknown) => void) => void
+
+/**
+ * When the group coordinator has left the cluster metadata, the library asks its pool for a connection to
+ * `undefined` and throws a TypeError from a timer (docs/upstream/platformatic-kafka-coordinator.md): a
+ * retriable network error instead, which the recovery below then handles.
+ */
+function guardMissingBroker(client: Consumer): void {
+  const target = client as unknown as Record<symbol, GetConnection>
+  const original = target[kGetConnection]!.bind(client)
+  target[kGetConnection] = (broker, cb) => {
+    if (broker === undefined || broker === null) cb(new NetworkError('the broker is not in the cluster metadata'))
+    else original(broker, cb)
+  }
+}
+
+/** Closes a library consumer within `ms`; when leaving the group fails (a dead coordinator) its connections are closed anyway. */
+async function closeConsumer(c: Consumer, ms: number): Promise<void> {
+  const leaving = new Promise<void>((resolve, reject) => c.close(true, (e) => (e ? reject(e) : resolve())))
+  if ((await settles(leaving, ms)) && c.closed) return
+  // close() gives up when LeaveGroup fails and keeps the client open: close the base client directly.
+  const baseClose = (Object.getPrototypeOf(Consumer.prototype) as { close(this: Consumer): Promise<void> }).close
+  await settles(baseClose.call(c), ms)
+}
+
+/**
+ * Group membership on the library's MessagesStream, recovering as Kafka's Java client does:
+ * - a fetch or metadata error destroys the library's stream: open a new one on the same membership, after a
+ *   metadata refresh, from the offsets this consumer delivered (committed first);
+ * - heartbeats stop for good after one failed heartbeat, and the coordinator is cached forever (NOT_COORDINATOR
+ *   and a dead coordinator are retried on the same node): replace the whole consumer, which finds the
+ *   coordinator again and rejoins with the same member id (a follower rejoining unchanged keeps its partitions);
+ * - offsets are committed by us, only for records handed to onRecords, so a stream destroyed with records
+ *   still buffered never commits past what the harness saw.
+ */
+class PlatformaticGroupConsumer implements DriverConsumer {
+  private readonly create: () => Consumer
+  private readonly o: ConsumerOptions
+  private cur: Incarnation | null = null
+  private isPaused = false
+  private closed = false
+  /** Next offset after the last record delivered, for partitions owned since the last assignment. */
+  private readonly delivered = new Map<string, { topic: string; partition: number; next: bigint }>()
+  private readonly committed = new Map<string, bigint>()
+  private commitTimer: NodeJS.Timeout | null = null
+  private committing: Promise<void> | null = null
+  private recovery: Promise<void> | null = null
+  private backoffMs = 0
+  /** How often the stream and the whole consumer were re-created. */
+  readonly restarts = { stream: 0, consumer: 0 }
+
+  constructor(create: () => Consumer, opts: ConsumerOptions) {
+    this.create = create
     this.o = opts
-    consumer.on('consumer:group:join', (p) => {
-      const next: TopicPartition[] = []
-      for (const a of p.assignments ?? []) for (const partition of a.partitions) next.push({ topic: a.topic, partition })
-      this.revokeAll()
-      this.assigned = next
-      if (next.length > 0) this.o.onAssign?.(next)
-    })
-    consumer.on('consumer:group:rebalance', () => this.revokeAll())
-    consumer.on('consumer:group:leave', () => this.revokeAll())
-    consumer.on('consumer:heartbeat:error', (p) => this.o.onError?.(platformaticError(p.error)))
   }
 
   get paused(): boolean {
     return this.isPaused
   }
 
-  private revokeAll(): void {
-    const lost = this.assigned
-    this.assigned = []
+  async start(): Promise<void> {
+    if (this.cur) return
+    await this.spawn(null)
+    this.commitTimer = setInterval(() => void this.commit(), 1000)
+    this.commitTimer.unref()
+  }
+
+  pause(): void {
+    this.isPaused = true
+    this.cur?.stream?.pause()
+  }
+
+  resume(): void {
+    this.isPaused = false
+    this.cur?.stream?.resume()
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    if (this.commitTimer) clearInterval(this.commitTimer)
+    // Bounded so that the whole close fits the teardown step's 10 s.
+    await settles(this.recovery ?? Promise.resolve(), 2000)
+    const inc = this.cur
+    if (!inc) return
+    await settles(this.commit(), 2000)
+    inc.dead = true
+    if (inc.stream) await settles(inc.stream.close(), 2000)
+    await closeConsumer(inc.consumer, 1500)
+    this.revoke(inc)
+  }
+
+  private report(e: unknown): void {
+    if (!this.closed) this.o.onError?.(platformaticError(e))
+  }
+
+  private revoke(inc: Incarnation): void {
+    const lost = inc.assigned
+    inc.assigned = []
+    for (const tp of lost) this.delivered.delete(tpKey(tp.topic, tp.partition))
     if (lost.length > 0) this.o.onRevoke?.(lost)
   }
 
-  async start(): Promise<void> {
-    if (this.stream) return
-    await shimFetchV12(this.consumer)
+  /** A new library consumer on the group (the previous one's member id kept), and its stream. Throws when it cannot join. */
+  private async spawn(previous: Incarnation | null): Promise<void> {
+    const consumer = this.create()
+    guardMissingBroker(consumer)
+    const inc: Incarnation = { consumer, stream: null, assigned: [], dead: false }
+    if (previous?.consumer.memberId) consumer.memberId = previous.consumer.memberId
+    this.cur = inc
+    const live = (): boolean => this.cur === inc && !inc.dead && !this.closed
+    consumer.on('consumer:group:join', (p) => {
+      if (!live()) return
+      const next: TopicPartition[] = []
+      for (const a of p.assignments ?? []) for (const partition of a.partitions) next.push({ topic: a.topic, partition })
+      this.revoke(inc)
+      inc.assigned = next
+      if (next.length > 0) this.o.onAssign?.(next)
+    })
+    consumer.on('consumer:group:rebalance', () => {
+      if (!live()) return
+      void this.commit()
+      this.revoke(inc)
+    })
+    consumer.on('consumer:group:leave', () => live() && this.revoke(inc))
+    // The library stops heartbeating after any heartbeat error it does not rejoin for (see the header).
+    consumer.on('consumer:heartbeat:error', (p) => {
+      if (!live()) return
+      this.report(p.error)
+      this.replace(inc)
+    })
+    // A rejoin that failed after its retries.
+    consumer.on('error', (e: unknown) => {
+      if (!live()) return
+      this.report(e)
+      this.replace(inc)
+    })
+    try {
+      await shimFetchV12(consumer)
+      await this.openStream(inc)
+    } catch (e) {
+      inc.dead = true
+      void closeConsumer(consumer, 5000)
+      throw e
+    }
+  }
+
+  private async openStream(inc: Incarnation): Promise<void> {
     const from = this.o.from ?? 'earliest'
-    const stream = await this.consumer.consume({
+    const stream = await inc.consumer.consume({
       topics: [...this.o.group!.topics],
       mode: 'committed',
       fallbackMode: from,
-      autocommit: true,
-      sessionTimeout: this.o.group!.sessionTimeoutMs ?? 30_000,
+      autocommit: false,
+      sessionTimeout: this.o.group!.sessionTimeoutMs ?? SESSION_TIMEOUT_MS,
+      rebalanceTimeout: this.o.group!.sessionTimeoutMs ?? SESSION_TIMEOUT_MS,
       heartbeatInterval: 1000,
       maxWaitTime: this.o.maxWaitMs ?? 500,
       minBytes: this.o.minBytes ?? 1,
       maxBytes: this.o.maxBytes ?? 50 << 20,
     })
-    this.stream = stream
+    if (inc.dead || this.closed) {
+      void settles(stream.close(), 5000)
+      return
+    }
+    inc.stream = stream
+    if (this.isPaused) stream.pause()
     stream.on('data', (m) => {
+      if (inc.dead) return
       this.o.onRecords({
         topic: m.topic,
         partition: m.partition,
         highWatermark: -1,
         records: [{ offset: Number(m.offset), timestamp: Number(m.timestamp), key: m.key ?? null, value: m.value ?? null }],
       })
+      // Only once onRecords returned: a callback that throws makes the library destroy the stream, and the
+      // record is read again from here.
+      this.delivered.set(tpKey(m.topic, m.partition), { topic: m.topic, partition: m.partition, next: m.offset + 1n })
     })
-    stream.on('error', (e: unknown) => this.o.onError?.(platformaticError(e)))
+    stream.on('error', (e: unknown) => {
+      if (!inc.dead) this.report(e)
+    })
+    stream.on('close', () => {
+      if (inc.stream !== stream) return
+      inc.stream = null
+      if (!inc.dead && !this.closed && this.cur === inc) this.reopen(inc)
+    })
   }
 
-  pause(): void {
-    this.isPaused = true
-    this.stream?.pause()
+  /** The stream died but the membership may be fine: refresh metadata and open a new stream from what was delivered. */
+  private reopen(inc: Incarnation): void {
+    this.restarts.stream++
+    this.recover(async () => {
+      await settles(this.commit(), 5000)
+      inc.consumer.clearMetadata()
+      // Closing the stream untracked its topics; tracking them again spares a rejoin while the membership holds.
+      inc.consumer.topics.trackAll(...this.o.group!.topics)
+      try {
+        await this.openStream(inc)
+      } catch (e) {
+        this.report(e)
+        this.replace(inc)
+      }
+    })
   }
 
-  resume(): void {
-    this.isPaused = false
-    this.stream?.resume()
+  /** The membership is broken beyond the library's repair: a new consumer on the group. */
+  private replace(inc: Incarnation): void {
+    if (inc.dead || this.closed) return
+    inc.dead = true
+    this.restarts.consumer++
+    this.revoke(inc)
+    const old = inc.stream
+    inc.stream = null
+    this.recover(async () => {
+      if (old) await settles(old.close(), 2000)
+      await closeConsumer(inc.consumer, 2000)
+      while (!this.closed) {
+        try {
+          await this.spawn(inc)
+          return
+        } catch (e) {
+          this.report(e)
+          await this.backoff()
+        }
+      }
+    })
   }
 
-  async close(): Promise<void> {
-    await this.stream?.close()
-    await this.consumer.close(true)
-    this.revokeAll()
+  /** Runs recovery steps one at a time, with a growing pause between failures (reset once records flow). */
+  private recover(step: () => Promise<void>): void {
+    const prev = this.recovery ?? Promise.resolve()
+    const next = prev.then(async () => {
+      if (this.closed) return
+      await this.backoff()
+      await step()
+    })
+    this.recovery = next.catch((e: unknown) => this.report(e))
+  }
+
+  private async backoff(): Promise<void> {
+    this.backoffMs = Math.min(2000, Math.max(100, this.backoffMs * 2))
+    await new Promise((r) => setTimeout(r, this.backoffMs))
+  }
+
+  /** Commits what was delivered on the partitions owned now (one commit at a time). */
+  private commit(): Promise<void> {
+    if (this.committing) return this.committing
+    const inc = this.cur
+    if (!inc || inc.dead || !inc.consumer.memberId) return Promise.resolve()
+    const offsets = [...this.delivered.entries()]
+      .filter(([k, d]) => this.committed.get(k) !== d.next)
+      .map(([, d]) => ({ topic: d.topic, partition: d.partition, offset: d.next, leaderEpoch: -1 }))
+    if (offsets.length === 0) return Promise.resolve()
+    // Records flow again: the next failure starts a fresh backoff.
+    this.backoffMs = 0
+    this.committing = inc.consumer
+      .commit({ offsets })
+      .then(
+        () => {
+          for (const o of offsets) this.committed.set(tpKey(o.topic, o.partition), o.offset)
+        },
+        (e: unknown) => this.report(e),
+      )
+      .finally(() => {
+        this.committing = null
+      })
+    return this.committing
   }
 }
 
@@ -482,28 +756,32 @@ export function platformaticDriver(opts: ConnectOptions): Driver {
         throw new DriverFailure(`@platformatic/kafka here compresses with ${platformaticCapabilities.compression.join(', ')}, not ${compression}`, { code: 'ERR_FAULTLINE_UNSUPPORTED' })
       }
       const idempotent = p.idempotent ?? false
-      const producer = new Producer({
-        ...baseOptions(opts, clientId),
-        idempotent,
-        acks: p.acks ?? -1,
-        compression,
-        timeout: p.timeoutMs ?? 30_000,
-        // An idempotent producer retries until it succeeds (the library insists on more than one retry).
-        retries: idempotent ? (p.retries ?? Number.MAX_SAFE_INTEGER) : (p.retries ?? 0),
-        maxInflights: p.maxInFlight ?? 5,
-        autocreateTopics: false,
-      })
+      const make = () =>
+        new Producer({
+          ...baseOptions(opts, clientId),
+          idempotent,
+          acks: p.acks ?? -1,
+          compression,
+          timeout: p.timeoutMs ?? 30_000,
+          // The library insists on more than one retry when idempotent; the driver retries beyond that (see PlatformaticProducer).
+          retries: idempotent ? 2 : (p.retries ?? 0),
+          retryDelay: RETRY_BACKOFF_MS,
+          maxInflights: p.maxInFlight ?? 5,
+          autocreateTopics: false,
+        })
+      const producer = make()
       await producer.metadata({ topics: [] })
       // The library takes a batch's first sequence when it encodes the batch but advances it only when the
       // response arrives, so two requests in flight to one partition carry the same sequence and the broker
       // rightly drops the second as a duplicate (acked, never stored). One request at a time keeps it right.
-      return track(new PlatformaticProducer(producer, idempotent ? { ...p, maxInFlight: 1 } : p))
+      return track(new PlatformaticProducer(make, producer, idempotent ? { ...p, maxInFlight: 1 } : p, opts.requestTimeoutMs ?? 30_000))
     },
     async consumer(c: ConsumerOptions) {
       const base = baseOptions(opts, clientId)
       if (c.group) {
-        const consumer = new Consumer({ ...base, groupId: c.group.groupId, autocreateTopics: false, retries: 3 })
-        return track(new PlatformaticGroupConsumer(consumer, c))
+        const group = c.group
+        const make = () => new Consumer({ ...base, groupId: group.groupId, autocreateTopics: false, retries: 3, retryDelay: 250 })
+        return track(new PlatformaticGroupConsumer(make, c))
       }
       if (!c.assignment || c.assignment.length === 0) throw new DriverFailure('a consumer needs a group or an assignment', { code: 'ERR_FAULTLINE_BAD_INPUT' })
       // The library wants a group id even for plain fetches; it never joins this one.

@@ -1,0 +1,46 @@
+// Issue 13 item 9's reproducer as a user runs it, shortened: 3 reference brokers, RF=3, acks=all idempotent
+// producers, the leader of orders/0 SIGKILLed and restarted. Before the drivers recovered, the default driver's
+// consumers never read again (thousands of acked records unseen) while the summary said "errors 0" and
+// "delivery PASSED". Now every driver that claims consumer groups must read everything (unseen: 0) and pass.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { runScenario } from '../../scenarios/runner.ts'
+import { parseScenario } from '../../scenarios/schema.ts'
+
+const tmp = mkdtempSync(join(tmpdir(), 'faultline-leader-kill-'))
+afterAll(() => rmSync(tmp, { recursive: true, force: true }))
+
+const scenario = (driver: string) =>
+  parseScenario(
+    `name: leader-kill-recovery
+cluster:
+  backend: local
+  brokers: 3
+  config: { broker.session.timeout.ms: 2000, broker.heartbeat.interval.ms: 300, replica.lag.time.max.ms: 2000, group.initial.rebalance.delay.ms: 0 }
+topics: [ { name: orders, partitions: 6, replicationFactor: 3, config: { min.insync.replicas: 2 } } ]
+workload:
+  driver: ${driver}
+  duration: 8s
+  warmup: 1s
+  producers: { count: 2, rate: 200/s, messageSize: 256B, keys: { zipf: 1.1, count: 1000 }, acks: all, idempotent: true, deliveryTimeout: 20s }
+  consumers: { groups: 1, membersPerGroup: 3 }
+faults:
+  - { at: 3s, kill: { leaderOf: orders/0 }, restartAfter: 3s }
+checks:
+  delivery: { lost: 0, duplicates: 0, inconsistentOffsets: 0, failedWritesRead: 0, unseen: 0 }
+`,
+    `leader-kill-${driver}.yaml`,
+  )
+
+describe.each(['platformatic', 'kafkajs'])('a leader kill with the %s driver', (driver) => {
+  it('every acknowledged record is read (unseen 0) and the run passes', async () => {
+    const lines: string[] = []
+    const r = await runScenario(scenario(driver), { outDir: join(tmp, driver), seed: 11, progress: { info: (l) => lines.push(l), status() {}, done() {} } })
+    const d = r.delivery
+    expect(d.state === 'skipped' ? null : d.anomalies.unseen.count, lines.join('\n')).toBe(0)
+    expect(r.verdict, lines.join('\n')).toEqual({ state: 'passed', reasons: [] })
+    expect(r.liveness?.drain?.state).toBe('caught-up')
+  }, 180_000)
+})
