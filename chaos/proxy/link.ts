@@ -2,7 +2,8 @@
 // to server; downstream: back). A flow with no toxic pipes the source into the destination (stream.pipe: no
 // allocation or copy of ours per chunk); a toxic switches it to a chain of stages fed by 'data' events, and
 // removing the last toxic switches it back once the chain has handed on what it held, so order is kept.
-// Any end of a flow (a FIN, a toxic that ends the stream) closes the whole connection, as Toxiproxy does.
+// A FIN on a direct pipe is passed on as a half-close; an end through toxics (a FIN, or a toxic that ends the
+// stream) closes the whole connection, as Toxiproxy does.
 
 import type { Socket } from 'node:net'
 import { type Attributes, createStage, type LinkControl, type Sink, type Stage, type Stream, type ToxicType } from './toxics.ts'
@@ -74,7 +75,10 @@ class Flow implements Sink {
     this.ended = true
     this.src.unpipe(this.dst)
     this.src.off('data', this.onData)
-    this.dst.end(() => this.link.destroy())
+    // Without toxics an end is a half-close, as TCP has it (the other direction may still answer; the sockets
+    // close once both ends are done). Through toxics it closes the whole connection, as Toxiproxy does.
+    if (this.stages.length === 0) this.dst.end()
+    else this.dst.end(() => this.link.destroy())
   }
 
   /** A stage's backlog shrank. */

@@ -149,6 +149,29 @@ describe('toxics on real traffic', () => {
     await p.remove()
   })
 
+  it('without toxics, a half-close passes: the server still answers after the client\'s FIN', async () => {
+    // Counts what it got and answers once the client has finished sending.
+    const counter = createServer({ allowHalfOpen: true }, (c) => {
+      let n = 0
+      c.on('data', (d: Buffer) => (n += d.length))
+      c.on('end', () => c.end(String(n)))
+      c.on('error', () => {})
+    })
+    await new Promise<void>((r) => counter.listen(0, host, r))
+    const p = await client.createProxy({ name: `p${seq++}`, listen: `${host}:0`, upstream: `${host}:${(counter.address() as { port: number }).port}` })
+    const s = await dial(p.listen)
+    const answer = new Promise<string>((resolve) => {
+      let text = ''
+      s.on('data', (d: Buffer) => (text += d.toString()))
+      s.on('end', () => resolve(text))
+    })
+    s.end(payload(300_000))
+    expect(await answer).toBe('300000')
+    s.destroy()
+    counter.close()
+    await p.remove()
+  })
+
   it('latency delays each direction by at least the set delay, on live connections too, and stops when removed', async () => {
     const p = await proxy()
     const s = await dial(p.listen)
