@@ -1085,7 +1085,13 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
   const base = dirname(resolve(file))
   const cluster: Cluster =
     raw.cluster.backend === 'local'
-      ? { backend: 'local', brokers: raw.cluster.brokers, config: raw.cluster.config }
+      ? {
+          backend: 'local',
+          brokers: raw.cluster.brokers,
+          config: raw.cluster.config,
+          ...(raw.cluster.proxies === undefined ? {} : { proxies: raw.cluster.proxies }),
+          ...(raw.cluster.toxiproxy === undefined ? {} : { toxiproxy: raw.cluster.toxiproxy }),
+        }
       : {
           backend: 'external',
           bootstrap: raw.cluster.bootstrap,
