@@ -534,7 +534,9 @@ class Run {
     const c = this.s.cluster
     if (c.backend !== 'local' || !(c.proxies === true || c.toxiproxy !== undefined || this.s.faults.some(isProxyFault))) return null
     let api
+    let external = false
     if (c.toxiproxy !== undefined) {
+      external = true
       api = await this.until(checkToxiproxy(c.toxiproxy).catch((err: Error) => Promise.reject(new RunError('ERR_RUN_TOXIPROXY', 2, err.message, { cause: err }))))
       this.info(`proxies: on the Toxiproxy server at ${c.toxiproxy}`)
     } else {
@@ -543,7 +545,8 @@ class Run {
       api = await checkToxiproxy(server.url)
       this.info(`proxies: faultline's proxy server at ${server.url} (pid ${server.pid})`)
     }
-    const proxies = new ClusterProxies(api)
+    // On a named server the proxies outlive a killed harness: the ledger lists them for `faultline cleanup`.
+    const proxies = new ClusterProxies(api, undefined, external ? this.ledger : null)
     this.teardown.add('proxies', () => proxies.close())
     return proxies
   }

@@ -13,7 +13,7 @@ import { Toxiproxy, type Proxy } from 'toxiproxy-node-client'
 import { CLI_PATH } from '../cluster/broker-process.ts'
 import type { ListenerFront } from '../cluster/local.ts'
 import type { ProxyFault } from '../faults.ts'
-import { type LedgerResource, processStartTime } from '../ledger.ts'
+import { type Ledger, type LedgerResource, processStartTime } from '../ledger.ts'
 import type { Attributes, Stream, ToxicType } from './toxics.ts'
 
 export class ProxyPathError extends Error {
@@ -160,10 +160,20 @@ export class ClusterProxies implements ListenerFront {
   readonly prefix: string
   private readonly nodes = new Map<number, NodeProxies>()
   private readonly disabled = new Map<string, Proxy>()
+  private readonly ledger: Ledger | null
+  private readonly ledgerIds = new Map<string, number>()
 
-  constructor(api: Toxiproxy, prefix = `faultline-${randomBytes(3).toString('hex')}`) {
+  /** `ledger`: records each proxy until deleted, for a Toxiproxy server that outlives the run (not faultline's own). */
+  constructor(api: Toxiproxy, prefix = `faultline-${randomBytes(3).toString('hex')}`, ledger: Ledger | null = null) {
     this.api = api
     this.prefix = prefix
+    this.ledger = ledger
+  }
+
+  private async create(name: string, listen: string, upstream: string): Promise<Proxy> {
+    const p = await this.api.createProxy({ name, listen, upstream })
+    if (this.ledger) this.ledgerIds.set(name, this.ledger.acquire({ kind: 'toxiproxy', api: this.api.host, proxy: name, description: 'proxy in front of a broker' }))
+    return p
   }
 
   /** Every proxy's name, for cleanup. */
@@ -175,9 +185,8 @@ export class ClusterProxies implements ListenerFront {
     const out = new Map<number, { clientPort: number; controllerPort?: number }>()
     for (const n of nodes) {
       // The client listener's port is not known until the broker binds: port 1 refuses until bind() points it there.
-      const client = await this.api.createProxy({ name: `${this.prefix}-broker-${n.id}`, listen: `${n.host}:0`, upstream: `${n.host}:1` })
-      const controller =
-        n.controllerPort === undefined ? null : await this.api.createProxy({ name: `${this.prefix}-controller-${n.id}`, listen: `${n.host}:0`, upstream: `${n.host}:${n.controllerPort}` })
+      const client = await this.create(`${this.prefix}-broker-${n.id}`, `${n.host}:0`, `${n.host}:1`)
+      const controller = n.controllerPort === undefined ? null : await this.create(`${this.prefix}-controller-${n.id}`, `${n.host}:0`, `${n.host}:${n.controllerPort}`)
       this.nodes.set(n.id, { host: n.host, client, controller })
       out.set(n.id, { clientPort: portOf(client.listen), ...(controller ? { controllerPort: portOf(controller.listen) } : {}) })
     }
@@ -238,14 +247,22 @@ export class ClusterProxies implements ListenerFront {
 
   /** Deletes every proxy of this cluster (on faultline's own server they also die with it). */
   async close(): Promise<void> {
+    const failed: string[] = []
     for (const name of this.names) {
       try {
         await this.api.getApi().delete(`${this.api.host}/proxies/${name}`)
-      } catch {
-        // Already gone (the server stopped, or a second close).
+      } catch (err) {
+        // 404: already gone; anything else stays in the ledger for `faultline cleanup`.
+        if (!/status code 404/.test((err as Error).message)) {
+          failed.push(`${name}: ${(err as Error).message}`)
+          continue
+        }
       }
+      const id = this.ledgerIds.get(name)
+      if (id !== undefined) this.ledger!.release(id)
     }
     this.nodes.clear()
+    if (failed.length > 0 && this.ledger) throw new ProxyPathError('ERR_PROXY_DELETE', `proxies not deleted: ${failed.join('; ')}`)
   }
 }
 

@@ -176,6 +176,9 @@ export class ProxyServer {
   /** Starts the HTTP API; resolves to its URL. */
   async listen(host = '127.0.0.1', port = 0): Promise<string> {
     const http = createHttpServer((req, res) => void this.serve(req, res))
+    // Toxiproxy keeps idle API connections 60 s; with Node's 5 s a client's pooled connection can be closed
+    // under it between two calls (a client busy elsewhere then gets "other side closed").
+    http.keepAliveTimeout = 60_000
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject)
       http.listen({ host, port }, () => resolve())
