@@ -1,7 +1,7 @@
 // `npm run bench`: runs the bench sections, prints each as a table, writes bench/results/<YYYY-MM-DD>.json and
 // compares its same-run ratios with the newest committed result file.
 //
-//   node dist/bench/run.js [--only micro,kcat,raw,drivers,checker,replication] [--quick] [--reps N] [--profile DIR] [--out FILE]
+//   node dist/bench/run.js [--only micro,kcat,raw,drivers,checker,replication,proxy] [--quick] [--reps N] [--profile DIR] [--out FILE]
 //                          [--fail-on-regression]
 //
 // A section is one Section object in its own file (bench/<name>.ts), listed in SECTIONS below; adding one is a
@@ -22,10 +22,11 @@ import { kcatSection, kcatVersion } from './kcat.ts'
 import { cleanupAll } from './lib/proc.ts'
 import { compare, formatComparison, formatSection, type BenchContext, type ResultFile, type Section, type SectionResult } from './lib/report.ts'
 import { microSection } from './micro.ts'
+import { proxySection } from './proxy.ts'
 import { rawSection } from './raw-producer.ts'
 import { replicationSection } from './replication.ts'
 
-const SECTIONS: readonly Section[] = [microSection, kcatSection, rawSection, driversSection, checkerSection, replicationSection]
+const SECTIONS: readonly Section[] = [microSection, kcatSection, rawSection, driversSection, checkerSection, replicationSection, proxySection]
 
 const ROOT = resolve(import.meta.dirname, '../..')
 const RESULTS_DIR = join(ROOT, 'bench/results')

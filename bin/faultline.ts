@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { runBroker } from '../broker/main.ts'
 import { cleanupCommand } from '../chaos/cleanup.ts'
 import { clusterDown, clusterUp } from '../chaos/cluster/commands.ts'
+import { runProxyServer } from '../chaos/proxy/main.ts'
 import { reportCommand } from '../reports/report.ts'
 import { schemaCommand, validateCommand } from '../scenarios/commands.ts'
 import { DURATION_FLAG_HELP } from '../scenarios/duration.ts'
@@ -62,6 +63,14 @@ const commands: Record<string, Command> = {
       process.stderr.write(`faultline cluster: unknown subcommand ${JSON.stringify(sub)}; expected up or down\n`)
       return 2
     },
+  },
+  proxy: {
+    summary: 'run faultline\'s proxy server (the Toxiproxy HTTP API and toxics) in the foreground',
+    usage: 'faultline proxy [--listen 127.0.0.1:8474] [--exit-with-parent]',
+    options: { listen: { type: 'string' }, 'exit-with-parent': { type: 'boolean' } },
+    positionals: { min: 0, max: 0 },
+    exitWhenDone: true,
+    run: (v) => runProxyServer({ listen: v.listen as string | undefined, exitWithParent: v['exit-with-parent'] === true }),
   },
   run: {
     summary: 'run a scenario: cluster, load, faults, checks; writes results.json, results.md and report.html, prints the summary',

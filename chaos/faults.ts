@@ -2,7 +2,7 @@
 // fault fires) and when (ms from the start of the run). scenarios/schema.ts parses them from the scenario
 // file; chaos/scheduler.ts applies them. A new fault kind starts here (see docs/architecture.md).
 
-export const FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'bandwidth'] as const
+export const FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'bandwidth', 'reset', 'timeout', 'slowClose', 'slicer', 'limitData', 'down'] as const
 export type FaultKind = (typeof FAULT_KINDS)[number]
 
 /** Which traffic a network fault shapes: to the target (upstream), from it (downstream) or both. */
@@ -46,6 +46,7 @@ export interface LatencyFault extends FaultBase {
   readonly jitterMs: number
   readonly direction: Direction
   readonly durationMs: number
+  readonly toxicity?: number
 }
 /** Bandwidth cap on traffic to and from the target nodes. */
 export interface BandwidthFault extends FaultBase {
@@ -54,8 +55,54 @@ export interface BandwidthFault extends FaultBase {
   readonly bytesPerSecond: number
   readonly direction: Direction
   readonly durationMs: number
+  readonly toxicity?: number
 }
-export type Fault = KillFault | PauseFault | PartitionFault | LatencyFault | BandwidthFault
+/** Network quality through the proxy in front of each of the target's listeners (chaos/proxy/network.ts): every
+ *  connection to the target, from clients and from the other brokers, passes it. `toxicity` is the share of
+ *  connections affected (Toxiproxy's, rolled per connection). */
+interface ProxyFaultBase extends FaultBase {
+  readonly target: Target
+  readonly direction: Direction
+  readonly durationMs: number
+  readonly toxicity?: number
+}
+/** Connections are reset (TCP RST) `afterMs` after their first data. */
+export interface ResetFault extends ProxyFaultBase {
+  readonly kind: 'reset'
+  readonly afterMs: number
+}
+/** Data stops getting through; connections close after `afterMs` (0: they hang until healed). */
+export interface TimeoutFault extends ProxyFaultBase {
+  readonly kind: 'timeout'
+  readonly afterMs: number
+}
+/** Closing a connection takes `delayMs` longer. */
+export interface SlowCloseFault extends ProxyFaultBase {
+  readonly kind: 'slowClose'
+  readonly delayMs: number
+}
+/** The byte stream is cut into pieces of about `averageBytes` (+- `variationBytes`), `delayUs` apart. */
+export interface SlicerFault extends ProxyFaultBase {
+  readonly kind: 'slicer'
+  readonly averageBytes: number
+  readonly variationBytes: number
+  readonly delayUs: number
+}
+/** A connection closes once `bytes` have passed it. */
+export interface LimitDataFault extends ProxyFaultBase {
+  readonly kind: 'limitData'
+  readonly bytes: number
+}
+/** The target's proxies stop listening and cut their connections (Toxiproxy's enabled: false). */
+export interface DownFault extends ProxyFaultBase {
+  readonly kind: 'down'
+}
+export type Fault = KillFault | PauseFault | PartitionFault | LatencyFault | BandwidthFault | ResetFault | TimeoutFault | SlowCloseFault | SlicerFault | LimitDataFault | DownFault
+
+/** Faults applied through the proxies in front of the brokers' listeners. */
+export type ProxyFault = LatencyFault | BandwidthFault | ResetFault | TimeoutFault | SlowCloseFault | SlicerFault | LimitDataFault | DownFault
+export const PROXY_FAULT_KINDS: readonly ProxyFault['kind'][] = ['latency', 'bandwidth', 'reset', 'timeout', 'slowClose', 'slicer', 'limitData', 'down']
+export const isProxyFault = (f: Fault): f is ProxyFault => (PROXY_FAULT_KINDS as readonly string[]).includes(f.kind)
 
 /** When a fault's effect ends (ms from the start of the run), or null when it lasts until the run ends. */
 export function faultEndMs(f: Fault): number | null {

@@ -1,6 +1,7 @@
 // The run ledger: what a run acquired that would outlive the harness if it were killed (SIGKILL leaves no
 // chance to undo anything): broker processes (a SIGSTOPped broker cannot notice that its parent died), the
-// cluster's data directory, and later iptables rules, proxies and containers. See docs/architecture.md.
+// cluster's data directory, proxies on a Toxiproxy server the scenario named, and later iptables rules and
+// containers. See docs/architecture.md.
 //
 // One file per run, RUN_DIR/ledger.jsonl, appended and fsynced as each resource is acquired and released, so
 // it is right whenever the harness dies. Each run also leaves a pointer to its ledger in the state directory
@@ -12,6 +13,7 @@
 // was recorded (same start time in /proc, or the recorded marker in its command line), never a recycled pid;
 // a directory is removed only if it lies inside the run's directory.
 
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
@@ -29,6 +31,8 @@ export type LedgerResource =
       readonly description: string
     }
   | { readonly kind: 'directory'; readonly path: string; readonly description: string }
+  /** A proxy on a Toxiproxy server that outlives the run (a server the scenario named, not faultline's own). */
+  | { readonly kind: 'toxiproxy'; readonly api: string; readonly proxy: string; readonly description: string }
 
 type Line =
   | { readonly op: 'open'; readonly owner: number; readonly ownerStart: string | null; readonly runDir: string; readonly at: string }
@@ -202,12 +206,29 @@ export interface UndoOutcome {
 }
 
 function describe(r: LedgerResource): string {
+  if (r.kind === 'toxiproxy') return `${r.description} (proxy ${r.proxy} at ${r.api})`
   return r.kind === 'process' ? `${r.description} (pid ${r.pid})` : `${r.description} (${r.path})`
+}
+
+/** DELETE /proxies/NAME on a Toxiproxy API, synchronously (cleanup is synchronous): 'deleted', 'gone' (404) or an error. */
+function deleteToxiproxy(api: string, proxy: string): string {
+  const script = `fetch(process.argv[1], { method: 'DELETE' }).then((r) => console.log(r.status), (e) => console.log('error ' + e.message))`
+  const r = spawnSync(process.execPath, ['-e', script, `${api.replace(/\/$/, '')}/proxies/${encodeURIComponent(proxy)}`], { encoding: 'utf8', timeout: 10_000 })
+  const out = (r.stdout ?? '').trim()
+  if (out === '204' || out === '200') return 'deleted'
+  if (out === '404') return 'gone'
+  return out || r.error?.message || `exit ${r.status}`
 }
 
 /** Undoes one resource; never throws. */
 export function undoResource(r: LedgerResource, runDir: string): UndoOutcome {
   try {
+    if (r.kind === 'toxiproxy') {
+      const res = deleteToxiproxy(r.api, r.proxy)
+      if (res === 'deleted') return { resource: r, state: 'undone', detail: `${describe(r)}: deleted` }
+      if (res === 'gone') return { resource: r, state: 'gone', detail: `${describe(r)}: already gone` }
+      return { resource: r, state: 'failed', detail: `${describe(r)}: not deleted: ${res}` }
+    }
     if (r.kind === 'process') {
       if (!sameProcess(r)) return { resource: r, state: 'gone', detail: `${describe(r)}: already gone` }
       // SIGKILL ends a stopped (SIGSTOPped) process too, without resuming it first.

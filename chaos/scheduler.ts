@@ -7,8 +7,10 @@
 // Targets are resolved when the fault fires, not when the run starts: `leaderOf` asks the cluster's metadata
 // who leads the partition now (a leader moves after an earlier fault), `controller` asks for the controller,
 // `random` draws from a PRNG seeded by the run's seed and the fault's index, so a seed replays the same picks.
-// Network faults (partition, latency, bandwidth) are not implemented; the runner refuses them before a run
-// starts, and the scheduler throws if handed one.
+// Network-quality faults (latency, bandwidth, reset, timeout, slowClose, slicer, limitData, down) go to the
+// proxies in front of the target's listeners (`network`, chaos/proxy/network.ts); healing removes them.
+// Partitions are not implemented; the runner refuses them before a run starts, and the scheduler throws if
+// handed one.
 //
 // stop() heals everything: pending faults are cancelled, paused nodes resumed, killed nodes restarted when
 // the run is closing cleanly (so consumers can drain), and every open interval gets its end event, so no
@@ -18,7 +20,7 @@ import { deriveSeed, Prng } from '../workloads/generators.ts'
 import { historyTime, type HistorySink } from '../workloads/history/events.ts'
 import type { Cancel, Scheduler } from '../workloads/rate.ts'
 import type { NodeHandle } from './cluster/types.ts'
-import { type Fault, faultEndMs, type Target } from './faults.ts'
+import { type Fault, faultEndMs, type FaultKind, isProxyFault, type ProxyFault, type Target } from './faults.ts'
 
 /** Answers target questions from the cluster's metadata at fault time. */
 export interface TargetResolver {
@@ -39,13 +41,23 @@ export interface FaultSchedulerOptions {
   readonly seed: number
   /** One line per thing done ("kill-0: killed node 1"), for the run's log. */
   onEvent?(line: string): void
+  /** Applies network-quality faults (proxies in front of the listeners); without it they are refused. */
+  readonly network?: NetworkFaults
+}
+
+/** Where network-quality faults go (chaos/proxy/network.ts). */
+export interface NetworkFaults {
+  /** Applies the fault to the nodes; resolves to its heal. */
+  apply(f: ProxyFault, nodeIds: readonly number[], faultId: number): Promise<() => Promise<void>>
+  /** The fault's parameters in words, for the history and the log. */
+  describe(f: ProxyFault): string
 }
 
 export interface ActiveFault {
   /** The fault's index in the scenario, also its id in the history. */
   readonly id: number
   readonly name: string
-  readonly kind: 'kill' | 'pause'
+  readonly kind: FaultKind
   /** As written in the history: "node 1", "leader of orders/0 (node 1)". */
   readonly target: string
   readonly nodes: readonly number[]
@@ -72,6 +84,8 @@ interface Applied {
   healing: boolean
   ended: boolean
   healTimer: Cancel | null
+  /** A network-quality fault's undo, once applied. */
+  undo?: () => Promise<void>
 }
 
 const describeNodes = (ids: readonly number[]): string => (ids.length === 1 ? `node ${ids[0]}` : `nodes ${ids.join(', ')}`)
@@ -86,7 +100,8 @@ export class FaultScheduler {
 
   constructor(opts: FaultSchedulerOptions) {
     opts.faults.forEach((f, i) => {
-      if (f.kind !== 'kill' && f.kind !== 'pause') throw new RangeError(`faults[${i}]: ${f.kind} faults are not implemented by the scheduler`)
+      if (isProxyFault(f) && !opts.network) throw new RangeError(`faults[${i}]: ${f.kind} faults need proxies in front of the brokers (FaultSchedulerOptions.network)`)
+      if (f.kind === 'partition') throw new RangeError(`faults[${i}]: ${f.kind} faults are not implemented by the scheduler`)
     })
     this.o = opts
   }
@@ -142,7 +157,7 @@ export class FaultScheduler {
   }
 
   private async apply(id: number, f: Fault): Promise<void> {
-    if (this.stopped || (f.kind !== 'kill' && f.kind !== 'pause')) return
+    if (this.stopped || f.kind === 'partition') return
     let resolved: { ids: number[]; label: string }
     try {
       resolved = await this.resolve(id, f.target)
@@ -162,6 +177,7 @@ export class FaultScheduler {
     }
     const started = this.now()
     const untilMs = faultEndMs(f)
+    if (isProxyFault(f)) resolved.label = `${resolved.label}: ${this.o.network!.describe(f)}`
     const fault: ActiveFault = { id, name: f.name, kind: f.kind, target: resolved.label, nodes: resolved.ids, sinceMs: started - this.o.originMs, untilMs }
     const a: Applied = { fault, handles, healing: false, ended: false, healTimer: null }
     this.applied.set(id, a)
@@ -172,6 +188,13 @@ export class FaultScheduler {
         if (r.status === 'rejected') this.fail(f.name, `SIGKILL of node ${handles[i]!.id} failed: ${(r.reason as Error).message}`, r.reason)
       })
       this.o.onEvent?.(`${f.name}: killed ${resolved.label}${untilMs === null ? '; it stays down until the run ends' : ''}`)
+    } else if (isProxyFault(f)) {
+      try {
+        a.undo = await this.o.network!.apply(f, resolved.ids, id)
+        this.o.onEvent?.(`${f.name}: ${resolved.label}`)
+      } catch (err) {
+        this.fail(f.name, `could not be applied through the proxies: ${(err as Error).message}`, err)
+      }
     } else {
       for (const h of handles) h.pause()
       this.o.onEvent?.(`${f.name}: paused ${resolved.label}`)
@@ -187,10 +210,17 @@ export class FaultScheduler {
     a.healing = true
     a.healTimer = null
     const f = a.fault
-    if (f.kind === 'pause') {
+    if (a.undo) {
+      try {
+        await a.undo()
+        this.o.onEvent?.(`${f.name}: healed ${f.target}`)
+      } catch (err) {
+        this.fail(f.name, `could not be healed through the proxies: ${(err as Error).message}`, err)
+      }
+    } else if (f.kind === 'pause') {
       for (const h of a.handles) h.resume()
       this.o.onEvent?.(`${f.name}: resumed ${f.target}`)
-    } else if (restart) {
+    } else if (restart && f.kind === 'kill') {
       const results = await Promise.allSettled(a.handles.map((h) => (h.running ? Promise.resolve() : h.start())))
       results.forEach((r, i) => {
         if (r.status === 'rejected') this.fail(f.name, `node ${a.handles[i]!.id} did not restart: ${(r.reason as Error).message}`, r.reason)

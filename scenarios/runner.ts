@@ -32,6 +32,8 @@ import { FaultScheduler, type TargetResolver } from '../chaos/scheduler.ts'
 import { externalCluster } from '../chaos/cluster/external.ts'
 import { startLocalCluster } from '../chaos/cluster/local.ts'
 import { ClusterError, type ClusterTarget } from '../chaos/cluster/types.ts'
+import { isProxyFault } from '../chaos/faults.ts'
+import { checkToxiproxy, ClusterProxies, describeProxyFault, startProxyServer } from '../chaos/proxy/network.ts'
 import { cleanupLedger, cleanupStale, Ledger, LEDGER_FILE } from '../chaos/ledger.ts'
 import { type Release, TeardownStack } from '../chaos/teardown.ts'
 import { backlogOutcome, type BacklogRun, describeBacklog } from '../reports/backlog.ts'
@@ -142,8 +144,11 @@ export function connectSecurity(s: Scenario, env: Readonly<Record<string, string
 export async function preflight(s: Scenario, env: Readonly<Record<string, string | undefined>> = process.env): Promise<Pick<ConnectOptions, 'sasl' | 'tls'>> {
   const problems: string[] = []
   s.faults.forEach((f, i) => {
-    if (f.kind === 'partition' || f.kind === 'latency' || f.kind === 'bandwidth') {
+    if (f.kind === 'partition') {
       problems.push(`faults[${i}] (${f.name}): ${f.kind} faults are not supported yet (network faults are not implemented); expected kill or pause faults, or remove this one`)
+    }
+    if (isProxyFault(f) && s.cluster.backend !== 'local') {
+      problems.push(`faults[${i}] (${f.name}): ${f.kind} faults need proxies in front of the brokers, which only the local backend sets up yet; expected cluster.backend: local`)
     }
   })
   const driver = s.workload.driver
@@ -321,6 +326,7 @@ class Run {
   /** Monotonic ms of the load's start (time 0 of the history), once taken. */
   private origin: number | null = null
   private cluster: ClusterTarget | null = null
+  private proxies: ClusterProxies | null = null
   private faults: FaultScheduler | null = null
   private consumerSets: ConsumerGroupSet[] = []
   private harnessError: string | null = null
@@ -508,11 +514,13 @@ class Run {
     this.teardown.add('broker logs', () => {
       for (const log of logs.values()) log.end()
     })
+    this.proxies = await this.startProxies()
     const starting = startLocalCluster({
       brokers: s.cluster.brokers,
       config: s.cluster.config,
       dataDir: clusterDir,
       ledger: this.ledger,
+      front: this.proxies ?? undefined,
       onLog: (id, rec) => {
         let log = logs.get(id)
         if (!log) {
@@ -538,6 +546,29 @@ class Run {
     this.cluster = await this.until(starting)
     this.info(`cluster: up at ${this.cluster.bootstrap.join(', ')} (${((performance.now() - t0) / 1000).toFixed(1)} s)`)
     return this.cluster
+  }
+
+  /** Proxies in front of every listener, when the scenario has network-quality faults or asks for them: on the
+   *  Toxiproxy server it names, or on faultline's own proxy server (a child process, in the ledger). */
+  private async startProxies(): Promise<ClusterProxies | null> {
+    const c = this.s.cluster
+    if (c.backend !== 'local' || !(c.proxies === true || c.toxiproxy !== undefined || this.s.faults.some(isProxyFault))) return null
+    let api
+    let external = false
+    if (c.toxiproxy !== undefined) {
+      external = true
+      api = await this.until(checkToxiproxy(c.toxiproxy).catch((err: Error) => Promise.reject(new RunError('ERR_RUN_TOXIPROXY', 2, err.message, { cause: err }))))
+      this.info(`proxies: on the Toxiproxy server at ${c.toxiproxy}`)
+    } else {
+      const server = await this.until(startProxyServer())
+      this.teardown.add('proxy server', () => server.stop(), { ledger: server.resource })
+      api = await checkToxiproxy(server.url)
+      this.info(`proxies: faultline's proxy server at ${server.url} (pid ${server.pid})`)
+    }
+    // On a named server the proxies outlive a killed harness: the ledger lists them for `faultline cleanup`.
+    const proxies = new ClusterProxies(api, undefined, external ? this.ledger : null)
+    this.teardown.add('proxies', () => proxies.close())
+    return proxies
   }
 
   private async newDriver(connect: (requestTimeoutMs?: number) => ConnectOptions, requestTimeoutMs?: number): Promise<Driver> {
@@ -669,6 +700,7 @@ class Run {
       originMs: origin,
       seed: this.opts.seed,
       onEvent: this.info,
+      network: this.proxies ? { apply: (f, ids, id) => this.proxies!.apply(f, ids, id), describe: describeProxyFault } : undefined,
     })
     this.faults = faults
     // Heals on schedule (phase heal) or here when the run ends early: killed brokers restart only on a clean end.

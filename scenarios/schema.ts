@@ -15,7 +15,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import { z } from 'zod'
 import { brokerConfigDefs, checkValue, topicConfigDefs, topicDefsByName } from '../broker/config.ts'
 import { type CompressionName, compressionNames } from '../broker/protocol/record-batch.ts'
-import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, type PartitionFault, type Target } from '../chaos/faults.ts'
+import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, isProxyFault, type PartitionFault, type Target } from '../chaos/faults.ts'
 import { type AnomalyKind, anomalyKinds, jepsenNames } from '../reports/checker.ts'
 import { anomalyMeaning } from '../reports/describe.ts'
 import { type Acks, type SaslMechanism, saslMechanisms, type StartFrom } from '../workloads/driver.ts'
@@ -60,6 +60,10 @@ export interface LocalCluster {
   readonly brokers: number
   /** Broker config overrides (Kafka names), already checked against the broker's config table. */
   readonly config: Readonly<Record<string, string>>
+  /** Proxies in front of every listener even without network-quality faults. */
+  readonly proxies?: boolean
+  /** A Toxiproxy server's API URL to create the proxies on, instead of faultline's own proxy server. */
+  readonly toxiproxy?: string
 }
 
 /** A cluster faultline does not run: it only connects, so process faults are not available. */
@@ -441,7 +445,25 @@ const partitionSpec = z
   })
   .transform((p): PartitionFault['split'] => (p.groups !== undefined ? { kind: 'groups', groups: p.groups } : { kind: 'isolate', target: p.isolate! }))
 
-const FAULT_MODIFIER = { kill: 'restartAfter', pause: 'duration', partition: 'heal', latency: 'duration', bandwidth: 'duration' } as const
+const toxicity = () => percent().optional().describe('Share of connections affected, rolled per connection (Toxiproxy\'s toxicity); default 100%.')
+
+/** The network-quality faults beyond latency and bandwidth, each through the target's proxies for `duration`. */
+const proxyFault = <T extends z.ZodRawShape>(shape: T, example: string) =>
+  z.strictObject({ target: target().prefault('all'), direction: direction(), toxicity: toxicity(), ...shape }, { error: expecting(`{ target, direction, toxicity${Object.keys(shape).map((k) => `, ${k}`).join('')} }, like ${example}`) }).optional()
+
+const FAULT_MODIFIER = {
+  kill: 'restartAfter',
+  pause: 'duration',
+  partition: 'heal',
+  latency: 'duration',
+  bandwidth: 'duration',
+  reset: 'duration',
+  timeout: 'duration',
+  slowClose: 'duration',
+  slicer: 'duration',
+  limitData: 'duration',
+  down: 'duration',
+} as const
 const FAULT_EXPECTED = `exactly one of ${list(FAULT_KINDS)} per fault`
 
 const faultSchema = z
@@ -459,14 +481,30 @@ const faultSchema = z
         delay: duration(true).describe('Added one-way delay.'),
         jitter: duration().prefault('0ms').describe('Random extra delay, up to this much.'),
         direction: direction(),
+        toxicity: toxicity(),
       }, { error: expecting('{ target, delay, jitter, direction }, like { target: 1, delay: 100ms }') })
       .optional()
       .describe('Slow the network to and from the target for `duration`.'),
     bandwidth: z
-      .strictObject({ target: target().prefault('all'), rate: byteRate().describe('Cap, like 1MiB/s.'), direction: direction() }, { error: expecting('{ target, rate, direction }, like { target: all, rate: 1MiB/s }') })
+      .strictObject({ target: target().prefault('all'), rate: byteRate().describe('Cap, like 1MiB/s.'), direction: direction(), toxicity: toxicity() }, { error: expecting('{ target, rate, direction }, like { target: all, rate: 1MiB/s }') })
       .optional()
       .describe('Cap the bandwidth to and from the target for `duration`.'),
-    duration: duration(true).optional().describe('pause, latency, bandwidth: how long the fault lasts.'),
+    reset: proxyFault({ after: duration().prefault('0ms').describe('How long after its first data a connection is reset.') }, '{ target: 1, after: 100ms, toxicity: 30% }')
+      .describe('Reset connections to the target (TCP RST) for `duration`.'),
+    timeout: proxyFault({ after: duration().prefault('0ms').describe('Close connections this long after the fault reaches them; 0: they hang.') }, '{ target: 1, after: 2s }')
+      .describe('Stop all data to and from the target for `duration`; connections close after `after`.'),
+    slowClose: proxyFault({ delay: duration(true).describe('Extra time a close takes.') }, '{ target: all, delay: 1s }')
+      .describe('Delay the close of connections to the target for `duration`.'),
+    slicer: proxyFault({
+      averageSize: size(true).describe('Average piece size.'),
+      sizeVariation: size().prefault('0B').describe('Pieces vary by up to this much.'),
+      delay: duration().prefault('0ms').describe('Time between pieces.'),
+    }, '{ target: all, averageSize: 64B, delay: 1ms }')
+      .describe('Cut the byte stream into small pieces for `duration`.'),
+    limitData: proxyFault({ bytes: size(true).describe('Bytes a connection may carry before it is closed.') }, '{ target: 1, bytes: 64KiB }')
+      .describe('Close each connection to the target after it carried `bytes`, for `duration`.'),
+    down: proxyFault({}, '{ target: 2 }').describe('Take the target\'s proxies down (no new connections, open ones cut) for `duration`.'),
+    duration: duration(true).optional().describe('pause and network-quality faults (latency, bandwidth, reset, timeout, slowClose, slicer, limitData, down): how long the fault lasts.'),
   }, { error: expecting('a fault, like { at: 20s, kill: 1, restartAfter: 10s }') })
   .meta({ oneOf: FAULT_KINDS.map((k) => ({ required: [k] })) })
   .superRefine((f, ctx) => {
@@ -498,11 +536,24 @@ const faultSchema = z
     if (f.partition !== undefined) return { ...base, kind: 'partition', split: f.partition, healAfterMs: f.heal! }
     if (f.latency !== undefined) {
       const l = f.latency
-      return { ...base, kind: 'latency', target: l.target, delayMs: l.delay, jitterMs: l.jitter, direction: l.direction, durationMs: f.duration! }
+      return { ...base, kind: 'latency', target: l.target, delayMs: l.delay, jitterMs: l.jitter, direction: l.direction, durationMs: f.duration!, ...tox(l.toxicity) }
     }
+    const net = { durationMs: f.duration! }
+    if (f.reset !== undefined) return { ...base, ...net, kind: 'reset', target: f.reset.target, direction: f.reset.direction, afterMs: f.reset.after, ...tox(f.reset.toxicity) }
+    if (f.timeout !== undefined) return { ...base, ...net, kind: 'timeout', target: f.timeout.target, direction: f.timeout.direction, afterMs: f.timeout.after, ...tox(f.timeout.toxicity) }
+    if (f.slowClose !== undefined) return { ...base, ...net, kind: 'slowClose', target: f.slowClose.target, direction: f.slowClose.direction, delayMs: f.slowClose.delay, ...tox(f.slowClose.toxicity) }
+    if (f.slicer !== undefined) {
+      const c = f.slicer
+      return { ...base, ...net, kind: 'slicer', target: c.target, direction: c.direction, averageBytes: c.averageSize, variationBytes: c.sizeVariation, delayUs: c.delay * 1000, ...tox(c.toxicity) }
+    }
+    if (f.limitData !== undefined) return { ...base, ...net, kind: 'limitData', target: f.limitData.target, direction: f.limitData.direction, bytes: f.limitData.bytes, ...tox(f.limitData.toxicity) }
+    if (f.down !== undefined) return { ...base, ...net, kind: 'down', target: f.down.target, direction: f.down.direction, ...tox(f.down.toxicity) }
     const b = f.bandwidth!
-    return { ...base, kind: 'bandwidth', target: b.target, bytesPerSecond: b.rate.perSecond, direction: b.direction, durationMs: f.duration! }
+    return { ...base, kind: 'bandwidth', target: b.target, bytesPerSecond: b.rate.perSecond, direction: b.direction, durationMs: f.duration!, ...tox(b.toxicity) }
   })
+
+/** toxicity only when written, so scenarios without it compare equal to before. */
+const tox = (t: number | undefined): { toxicity?: number } => (t === undefined ? {} : { toxicity: t })
 
 type Draft<T> = T extends unknown ? Omit<T, 'name'> & { readonly name: string | undefined } : never
 type FaultDraft = Draft<Fault>
@@ -680,6 +731,8 @@ const localCluster = z.strictObject({
       }
     })
     .describe('Broker config overrides (Kafka names), for every broker.'),
+  proxies: bool().optional().describe('Put a proxy in front of every broker listener even without network-quality faults; default: only when the scenario has some.'),
+  toxiproxy: text('a Toxiproxy API URL, like http://127.0.0.1:8474', /^https?:\/\/[^\s/]+\/?$/).optional().describe('A Toxiproxy server to create the proxies on; default: faultline starts its own proxy server (the same API).'),
 })
 
 const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/
@@ -1035,7 +1088,13 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
   const base = dirname(resolve(file))
   const cluster: Cluster =
     raw.cluster.backend === 'local'
-      ? { backend: 'local', brokers: raw.cluster.brokers, config: raw.cluster.config }
+      ? {
+          backend: 'local',
+          brokers: raw.cluster.brokers,
+          config: raw.cluster.config,
+          ...(raw.cluster.proxies === undefined ? {} : { proxies: raw.cluster.proxies }),
+          ...(raw.cluster.toxiproxy === undefined ? {} : { toxiproxy: raw.cluster.toxiproxy }),
+        }
       : {
           backend: 'external',
           bootstrap: raw.cluster.bootstrap,
@@ -1185,7 +1244,7 @@ function crossCheck(s: Scenario): PathProblem[] {
       }
       return
     }
-    checkTarget(f.target, [...at, f.kind, ...(f.kind === 'latency' || f.kind === 'bandwidth' ? ['target'] : [])])
+    checkTarget(f.target, [...at, f.kind, ...(isProxyFault(f) ? ['target'] : [])])
   })
 
   // Checks

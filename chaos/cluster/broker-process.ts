@@ -46,6 +46,8 @@ export interface BrokerProcessOptions {
   /** The run's ledger: each spawned process is recorded while it lives, so a killed harness's brokers can be
    *  found and stopped later (`faultline cleanup`). */
   readonly ledger?: Ledger
+  /** A proxy's port on the same host: the broker advertises it, and clients bootstrap through it. */
+  readonly advertisedPort?: number
 }
 
 export class BrokerStartError extends Error {
@@ -77,7 +79,7 @@ export class BrokerProcess {
   }
 
   get bootstrap(): string {
-    return `${this.host}:${this.port}`
+    return `${this.host}:${this.opts.advertisedPort ?? this.port}`
   }
 
   get pid(): number | undefined {
@@ -100,6 +102,7 @@ export class BrokerProcess {
     if (this.opts.controllerPort !== undefined) listeners.push(`CONTROLLER://${this.host}:${this.opts.controllerPort}`)
     const args = [...BROKER_NODE_FLAGS, this.opts.cli ?? CLI_PATH, 'broker', '--node-id', String(this.nodeId), '--listeners', listeners.join(','), '--data-dir', this.dataDir, '--exit-with-parent']
     if (this.opts.logLevel) args.push('--log-level', this.opts.logLevel)
+    if (this.opts.advertisedPort !== undefined) args.push('--advertised-listeners', `PLAINTEXT://${this.host}:${this.opts.advertisedPort}`)
     for (const [k, v] of Object.entries(this.opts.overrides ?? {})) args.push('--override', `${k}=${v}`)
     if (this.opts.detachedLogFile) return this.startDetached(args.filter((a) => a !== '--exit-with-parent'), this.opts.detachedLogFile)
     const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })

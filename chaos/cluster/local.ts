@@ -33,6 +33,16 @@ export interface LocalClusterOptions {
   readonly onLog?: (nodeId: number, rec: Record<string, unknown>) => void
   /** The run's ledger, where every broker process is recorded while it lives. */
   readonly ledger?: Ledger
+  /** Something in front of every listener (chaos/proxy/network.ts): brokers advertise its ports, not theirs. */
+  readonly front?: ListenerFront
+}
+
+/** Listens in front of each broker's listeners on the broker's own host (proxies). */
+export interface ListenerFront {
+  /** Before the brokers start: opens a front per listener; the ports the cluster advertises and lists as voters. */
+  open(nodes: readonly { id: number; host: string; controllerPort?: number }[]): Promise<Map<number, { clientPort: number; controllerPort?: number }>>
+  /** A broker listens on `port` (its client listener): its front forwards there. */
+  bind(id: number, host: string, port: number): Promise<void>
 }
 
 export class LocalNode implements NodeHandle {
@@ -104,7 +114,8 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     planned.push({ id, host, controllerPort: controllerPortFor(opts.basePort, id, controllerBase) })
   }
   const multi = opts.brokers > 1
-  const voters = planned.slice(0, voterCount).map((p) => `${p.id}@${p.host}:${p.controllerPort}`).join(',')
+  const fronts = opts.front ? await opts.front.open(planned.map((p) => ({ id: p.id, host: p.host, controllerPort: multi && p.id <= voterCount ? p.controllerPort : undefined }))) : null
+  const voters = planned.slice(0, voterCount).map((p) => `${p.id}@${p.host}:${fronts?.get(p.id)?.controllerPort ?? p.controllerPort}`).join(',')
   const clusterId = randomBytes(16).toString('base64url')
   const nodes: LocalNode[] = planned.map(
     (p) =>
@@ -123,6 +134,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
           onLog: opts.onLog ? (rec) => opts.onLog!(p.id, rec) : undefined,
           detachedLogFile: opts.detached ? join(root, `broker-${p.id}.log`) : undefined,
           ledger: opts.ledger,
+          advertisedPort: fronts?.get(p.id)?.clientPort,
         }),
       ),
   )
@@ -135,7 +147,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   }
   try {
     // All at once: a broker's start waits for a quorum, which needs the others.
-    await Promise.all(nodes.map((n) => n.start()))
+    await Promise.all(nodes.map((n) => n.start().then(() => opts.front?.bind(n.id, n.host, n.proc.port))))
     await waitForBrokers(nodes.map((n) => n.address), opts.brokers, opts.startTimeoutMs ?? 60_000)
   } catch (err) {
     await close()

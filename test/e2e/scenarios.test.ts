@@ -16,8 +16,8 @@ import { loadScenario } from '../../scenarios/schema.ts'
 import { formatDuration } from '../../scenarios/units.ts'
 import { cli, processesUsing } from './cli.ts'
 
-/** Refused until network faults exist; the chaos issue removes this list. Nothing else may be refused. */
-const NETWORK_FAULT_REFUSALS = ['latency-fault.yaml', 'leader-kill.yaml']
+/** Refused until partitions exist (network-quality faults run through proxies); the chaos issue removes this list. Nothing else may be refused. */
+const NETWORK_FAULT_REFUSALS = ['leader-kill.yaml']
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '../../scenarios')
 const files = readdirSync(dir)

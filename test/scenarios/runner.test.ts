@@ -25,12 +25,19 @@ async function refusal(p: Promise<unknown>): Promise<RunError> {
 }
 
 describe('preflight', () => {
-  it('refuses network faults, naming each one, before anything starts', async () => {
-    const err = await refusal(preflight(loadScenario('scenarios/latency-fault.yaml')))
+  it('refuses partitions, and network-quality faults on an external cluster (no proxies there yet), naming each one, before anything starts', async () => {
+    await expect(preflight(loadScenario('scenarios/latency-fault.yaml'))).resolves.toEqual({})
+    const err = await refusal(preflight(loadScenario('scenarios/leader-kill.yaml')))
     expect(err.exitCode).toBe(2)
     expect(err.code).toBe('ERR_RUN_UNSUPPORTED')
-    expect(err.message).toMatch(/^faults\[0\] \(slow-leader\): latency faults are not supported yet/m)
-    expect(err.message).toMatch(/^faults\[1\] \(thin-pipe\): bandwidth faults are not supported yet/m)
+    expect(err.message).toMatch(/^faults\[1\] \(partition-1\): partition faults are not supported yet/m)
+    const external = parseScenario(
+      'name: t\ncluster: { backend: external, bootstrap: 127.0.0.1:9 }\ntopics: [ { name: a } ]\nworkload: { duration: 10s, producers: { rate: 100/s } }\nfaults:\n  - { name: slow, at: 1s, latency: { delay: 5ms }, duration: 2s }\n  - { at: 1s, reset: { target: all }, duration: 2s }\n',
+      'test.yaml',
+    )
+    const e2 = await refusal(preflight(external))
+    expect(e2.message).toMatch(/^faults\[0\] \(slow\): latency faults need proxies in front of the brokers, which only the local backend sets up yet/m)
+    expect(e2.message).toMatch(/^faults\[1\] \(reset-1\): reset faults need proxies/m)
   })
 
   it('runScenario refuses them without creating the output directory or starting a broker', async () => {
@@ -148,9 +155,9 @@ describe('faultline run flags', () => {
     expect(c.err()).toMatch(/--baseline: .*no schemaVersion/)
 
     const d = io()
-    const out = join(tmp, 'latency-out')
-    expect(await runCommand('scenarios/latency-fault.yaml', { out, quiet: true }, d.io)).toBe(2)
-    expect(d.err()).toMatch(/faults\[0\] \(slow-leader\): latency faults are not supported yet/)
+    const out = join(tmp, 'partition-out')
+    expect(await runCommand('scenarios/leader-kill.yaml', { out, quiet: true }, d.io)).toBe(2)
+    expect(d.err()).toMatch(/faults\[1\] \(partition-1\): partition faults are not supported yet/)
     expect(existsSync(out)).toBe(false)
     expect(d.out()).toBe('')
   })

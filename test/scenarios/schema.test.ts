@@ -263,6 +263,56 @@ faults:
   })
 })
 
+describe('network-quality faults (through the proxies)', () => {
+  it('parse into their Fault types with defaults, toxicity as a fraction, and cluster.toxiproxy / proxies', () => {
+    const s = parseScenario(
+      `name: n
+cluster: { backend: local, brokers: 3, toxiproxy: 'http://127.0.0.1:8474', proxies: true }
+topics: [ { name: t } ]
+workload: { duration: 1m, producers: { rate: 1/s } }
+faults:
+  - { at: 1s, reset: { target: 1, toxicity: 30% }, duration: 2s }
+  - { at: 1s, timeout: { target: all, after: 2s, direction: upstream }, duration: 3s }
+  - { at: 1s, slowClose: { delay: 500ms }, duration: 4s }
+  - { at: 1s, slicer: { averageSize: 64B, sizeVariation: 8B, delay: 2ms }, duration: 5s }
+  - { at: 1s, limitData: { target: 2, bytes: 1KiB }, duration: 6s }
+  - { name: gone, at: 1s, down: { target: 3 }, duration: 7s }
+  - { at: 1s, latency: { delay: 5ms, toxicity: 50% }, duration: 8s }
+`,
+      'n.yaml',
+    )
+    expect(s.cluster).toMatchObject({ backend: 'local', toxiproxy: 'http://127.0.0.1:8474', proxies: true })
+    expect(s.faults).toEqual([
+      { name: 'reset-0', kind: 'reset', atMs: 1000, durationMs: 2000, target: { kind: 'node', node: 1 }, direction: 'both', afterMs: 0, toxicity: 0.3 },
+      { name: 'timeout-1', kind: 'timeout', atMs: 1000, durationMs: 3000, target: { kind: 'all' }, direction: 'upstream', afterMs: 2000 },
+      { name: 'slowClose-2', kind: 'slowClose', atMs: 1000, durationMs: 4000, target: { kind: 'all' }, direction: 'both', delayMs: 500 },
+      { name: 'slicer-3', kind: 'slicer', atMs: 1000, durationMs: 5000, target: { kind: 'all' }, direction: 'both', averageBytes: 64, variationBytes: 8, delayUs: 2000 },
+      { name: 'limitData-4', kind: 'limitData', atMs: 1000, durationMs: 6000, target: { kind: 'node', node: 2 }, direction: 'both', bytes: 1024 },
+      { name: 'gone', kind: 'down', atMs: 1000, durationMs: 7000, target: { kind: 'node', node: 3 }, direction: 'both' },
+      { name: 'latency-6', kind: 'latency', atMs: 1000, durationMs: 8000, target: { kind: 'all' }, direction: 'both', delayMs: 5, jitterMs: 0, toxicity: 0.5 },
+    ])
+    expect(s.faults.map(faultEndMs)).toEqual([3000, 4000, 5000, 6000, 7000, 8000, 9000])
+  })
+
+  it('name the field of a bad one', () => {
+    const err = problemsOf(`name: n
+cluster: { backend: local, brokers: 3 }
+topics: [ { name: t } ]
+workload: { duration: 1m, producers: { rate: 1/s } }
+faults:
+  - { at: 1s, slicer: { delay: 1ms }, duration: 2s }
+  - { at: 1s, down: { target: 1 } }
+  - { at: 1s, limitData: { bytes: 1KiB, toxicity: 2 }, duration: 2s }
+`)
+    const text = err.problems.map(formatProblem).join('\n')
+    expect(text).toMatch(/faults\[0\]\.slicer\.averageSize: missing/)
+    expect(text).toMatch(/faults\[1\]\.duration: missing; expected how long the down lasts/)
+    expect(text).toMatch(/faults\[2\]\.limitData\.toxicity: got 2/)
+    const target = problemsOf('name: n\ncluster: { backend: local, brokers: 3 }\ntopics: [ { name: t } ]\nworkload: { duration: 1m, producers: { rate: 1/s } }\nfaults: [ { at: 1s, reset: { target: 9 }, duration: 2s } ]\n')
+    expect(target.problems.map(formatProblem).join('\n')).toMatch(/faults\[0\]\.reset\.target: names node 9/)
+  })
+})
+
 describe('problems', () => {
   it('name the file, line, column and path, each with what is expected, sorted by position', () => {
     const err = problemsOf(
