@@ -26,7 +26,7 @@ import { silentProgress, type ProgressReporter } from '../reports/progress.ts'
 import { exitCodeOf, type Results } from '../reports/results.ts'
 import { RunError, runScenario, type RunOptions } from './runner.ts'
 import { parseScenario, type Scenario, ScenarioError } from './schema.ts'
-import { formatDuration, formatRate } from './units.ts'
+import { formatDuration, formatPercent, formatRate } from './units.ts'
 
 // ---------------------------------------------------------------------------------------------------------
 // Scaling the scenario down
@@ -123,11 +123,31 @@ export function faultYaml(f: Fault): Record<string, unknown> {
     case 'partition':
       return { at, partition: f.split.kind === 'isolate' ? { isolate: targetYaml(f.split.target) } : { groups: f.split.groups }, heal: formatDuration(f.healAfterMs) }
     case 'latency':
-      return { at, latency: { target: targetYaml(f.target), delay: formatDuration(f.delayMs), jitter: formatDuration(f.jitterMs), direction: f.direction }, duration: formatDuration(f.durationMs) }
+      return { at, latency: { target: targetYaml(f.target), delay: formatDuration(f.delayMs), jitter: formatDuration(f.jitterMs), direction: f.direction, ...toxicityYaml(f.toxicity) }, duration: formatDuration(f.durationMs) }
     case 'bandwidth':
-      return { at, bandwidth: { target: targetYaml(f.target), rate: `${f.bytesPerSecond}B/s`, direction: f.direction }, duration: formatDuration(f.durationMs) }
+      return { at, bandwidth: { target: targetYaml(f.target), rate: `${f.bytesPerSecond}B/s`, direction: f.direction, ...toxicityYaml(f.toxicity) }, duration: formatDuration(f.durationMs) }
+    default: {
+      const common = { target: targetYaml(f.target), direction: f.direction, ...toxicityYaml(f.toxicity) }
+      const duration = formatDuration(f.durationMs)
+      switch (f.kind) {
+        case 'reset':
+          return { at, reset: { ...common, after: formatDuration(f.afterMs) }, duration }
+        case 'timeout':
+          return { at, timeout: { ...common, after: formatDuration(f.afterMs) }, duration }
+        case 'slowClose':
+          return { at, slowClose: { ...common, delay: formatDuration(f.delayMs) }, duration }
+        case 'slicer':
+          return { at, slicer: { ...common, averageSize: `${f.averageBytes}B`, sizeVariation: `${f.variationBytes}B`, delay: formatDuration(f.delayUs / 1000) }, duration }
+        case 'limitData':
+          return { at, limitData: { ...common, bytes: `${f.bytes}B` }, duration }
+        case 'down':
+          return { at, down: common, duration }
+      }
+    }
   }
 }
+
+const toxicityYaml = (t: number | undefined): { toxicity?: string } => (t === undefined ? {} : { toxicity: formatPercent(t) })
 
 function describeTarget(t: Target): string {
   return t.kind === 'node' ? `node ${t.node}` : t.kind === 'leaderOf' ? `leader of ${t.topic}/${t.partition}` : t.kind
