@@ -50,8 +50,10 @@ export const nemesisBuilders: Readonly<Record<string, (d: NemesisDraw) => Fault>
 
 export const nemesisKinds = (): string[] => Object.keys(nemesisBuilders)
 
+/** In 100 ms steps when the range spans a second or more, so a printed schedule reads like the ranges written. */
 function draw(prng: Prng, r: MsRange): number {
-  return r.minMs + prng.int(r.maxMs - r.minMs + 1)
+  const step = r.maxMs - r.minMs >= 1000 ? 100 : 1
+  return r.minMs + step * prng.int(Math.floor((r.maxMs - r.minMs) / step) + 1)
 }
 
 /**
@@ -59,6 +61,8 @@ function draw(prng: Prng, r: MsRange): number {
  * the same faults. Names are nemesis-1, nemesis-2, ... in time order.
  */
 export function expandNemesis(spec: NemesisSpec, opts: { readonly seed: number; readonly durationMs: number }): Fault[] {
+  // Every fault takes time, so the schedule ends.
+  if (!(spec.duration.minMs >= 1)) throw new RangeError(`expandNemesis: duration.minMs must be at least 1, got ${spec.duration.minMs}`)
   const until = Math.min(spec.untilMs ?? opts.durationMs, opts.durationMs)
   const prng = new Prng(deriveSeed(opts.seed, 'nemesis'))
   const out: Fault[] = []

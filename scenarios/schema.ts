@@ -519,7 +519,7 @@ const faultSchema = z
 const RANGE_EXPECTED = `a duration or a range of them, like 10s-30s (${EXPECTED.duration})`
 
 /** `10s-30s` (inclusive bounds, drawn uniformly) or one duration. */
-const msRange = () =>
+const msRange = (zero: 'zero allowed' | 'positive') =>
   z
     .string({ error: expecting(RANGE_EXPECTED, (v) => (typeof v === 'number' ? BARE_NUMBER_HINT.duration(v) : undefined)) })
     .meta({ pattern: `^${PATTERNS.duration.slice(1, -1)}(?:-${PATTERNS.duration.slice(1, -1)})?$` })
@@ -537,15 +537,15 @@ const msRange = () =>
       }
       const [minMs, maxMs = minMs] = ms as [number, number?]
       if (maxMs < minMs) return bad(`its upper bound is below its lower bound`)
-      if (maxMs === 0) return bad('is zero')
+      if (zero === 'positive' && minMs === 0) return bad('starts at zero; a fault takes some time')
       return { minMs, maxMs }
     })
 
 const nemesisSchema = z
   .strictObject({
     kinds: oneOrMany(oneOf(nemesisKinds() as [string, ...string[]]), `a list of fault kinds: ${list(nemesisKinds())}`).describe('Fault kinds the nemesis mixes, one drawn per fault.'),
-    interval: msRange().describe('Quiet time before each fault, drawn from the range (10s-30s).'),
-    duration: msRange().describe('How long each fault lasts, drawn from the range (5s-15s).'),
+    interval: msRange('zero allowed').describe('Quiet time before each fault, drawn from the range (10s-30s).'),
+    duration: msRange('positive').describe('How long each fault lasts, drawn from the range (5s-15s).'),
     targets: oneOrMany(target(), `a target or a list of them: ${TARGET_EXPECTED}`).prefault(['random']).describe('Targets, one drawn per fault (default random).'),
     from: duration().prefault('0s').describe('The nemesis starts this long into the run.'),
     until: duration(true).optional().describe('No nemesis fault ends after this (default: the end of the run).'),
@@ -1150,6 +1150,9 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
   }
 }
 
+/** A bound on a nemesis's schedule, so a typo (interval: 0s-1ms) cannot schedule millions of faults. */
+const MAX_NEMESIS_FAULTS = 10_000
+
 function crossCheck(s: Scenario): PathProblem[] {
   const out: PathProblem[] = []
   const add = (path: Path, message: string) => out.push({ path, message })
@@ -1297,6 +1300,10 @@ function crossCheck(s: Scenario): PathProblem[] {
     n.targets.forEach((t, ti) => {
       for (const k of new Set(n.kinds)) checkTarget(t, [...at, 'targets', ti], k)
     })
+    const most = Math.floor((until - n.fromMs) / Math.max(1, n.interval.minMs + n.duration.minMs))
+    if (most > MAX_NEMESIS_FAULTS) {
+      add([...at, 'interval'], `with duration ${fmt(n.duration.minMs)} at the least could inject up to ${most} faults from ${fmt(n.fromMs)} to ${fmt(until)}; expected at most ${MAX_NEMESIS_FAULTS}: a longer interval or duration`)
+    }
     if (n.untilMs !== null && n.untilMs > d) add([...at, 'until'], `got ${fmt(n.untilMs)}, after the run ends at ${fmt(d)}; expected at most workload.duration`)
     else if (n.fromMs + n.interval.minMs + n.duration.minMs > until) {
       add([...at, 'from'], `leaves ${fmt(Math.max(0, until - n.fromMs))} from ${fmt(n.fromMs)} to ${fmt(until)}, less than the shortest interval plus the shortest duration (${fmt(n.interval.minMs + n.duration.minMs)}), so the nemesis would inject nothing; expected a longer run, an earlier from or shorter ranges`)
