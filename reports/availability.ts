@@ -8,7 +8,9 @@
 //   errorsByCode    failed sends reported in the window, by error code
 // From the heal (the fault's end; its start when it never ended, e.g. a kill without restart):
 //   firstAckAfterHealUs  time to the first acknowledged produce at or after it
-//   recoveryUs           time until a 1 s window (sliding in 100 ms steps) holds at least 90% of the acks of
+//   recoveryUs           0 when the 1 s before the heal already held at least 90% of the acks of the same span
+//                        before the fault (traffic moved off a killed node before its restart); else the
+//                        time until a 1 s window (sliding in 100 ms steps) holds at least 90% of the acks of
 //                        the same span before the fault (baselineRate: acks per second in up to 10 s before
 //                        the fault, after the previous fault ended); null with `recovered: false` when no
 //                        such window comes before the impact window ends ("not recovered"), or when there is
@@ -159,7 +161,10 @@ export async function withAvailability(
     if (baselineRate === null) note = 'no baseline: less than 1 s of load before the fault'
     else {
       const wanted = (baselineRate * RECOVERY_SPAN_US * RECOVERED_SHARE) / 1_000_000
-      for (let from = Math.ceil(healUs / BUCKET_US) * BUCKET_US; from + RECOVERY_SPAN_US <= k.we; from += BUCKET_US) {
+      // Already back when it healed (traffic moved off a killed leader before the restart): no wait at all.
+      const before = Math.floor(healUs / BUCKET_US) * BUCKET_US
+      if (before - RECOVERY_SPAN_US >= k.ws && acksBetween(before - RECOVERY_SPAN_US, before) >= wanted) recoveryUs = 0
+      for (let from = Math.ceil(healUs / BUCKET_US) * BUCKET_US; recoveryUs === null && from + RECOVERY_SPAN_US <= k.we; from += BUCKET_US) {
         if (acksBetween(from, from + RECOVERY_SPAN_US) >= wanted) {
           recoveryUs = from - healUs
           break

@@ -101,11 +101,12 @@ describe('per-fault availability', () => {
   })
 
   it('says "not recovered" when throughput never comes back, and the recovery SLO fails with it', async () => {
-    const r = await resultsOf(history(20_000_000, [{ from: 10_000_000, to: 11_000_000, slowShare: 0.5, slowUntil: 20_000_000 }], [{ id: 0, start: 10_000_000, end: 12_000_000 }]), { recovery: 5_000_000 })
+    // Half the rate from 11 s on; healed at 13 s, after the catch-up burst at 11 s has left the last second.
+    const r = await resultsOf(history(20_000_000, [{ from: 10_000_000, to: 11_000_000, slowShare: 0.5, slowUntil: 20_000_000 }], [{ id: 0, start: 10_000_000, end: 13_000_000 }]), { recovery: 5_000_000 })
     const a = r.faults[0]!.availability!
     expect(a.recovered).toBe(false)
     expect(a.recoveryUs).toBeNull()
-    expect(a.note).toMatch(/^not recovered: throughput stayed below 90% of 1000\/s for the 8\.0 s from the heal/)
+    expect(a.note).toMatch(/^not recovered: throughput stayed below 90% of 1000\/s for the 7\.0 s from the heal/)
     expect(r.slos).toEqual([expect.objectContaining({ metric: 'recovery', state: 'errored', reason: expect.stringMatching(/^f0: not recovered/) })])
     expect(r.verdict.state).toBe('failed')
     expect(renderConsole(r)).toMatch(/recovery not recovered/)
@@ -129,6 +130,13 @@ describe('per-fault availability', () => {
       ['recovery', 'failed'],
     ])
     expect(fail.verdict.reasons.some((r) => r.startsWith('SLO recovery:'))).toBe(true)
+  })
+
+  it('counts a fault whose traffic was already back when it healed as recovered at once', async () => {
+    // Acks stop from 10 s to 11 s (the leader moved); the restart, the heal, comes at 15 s, half a second
+    // before the load ends, too late for a whole window after it.
+    const r = await resultsOf(history(15_500_000, [{ from: 10_000_000, to: 11_000_000 }], [{ id: 0, start: 10_000_000, end: 15_000_000 }]))
+    expect(r.faults[0]!.availability).toMatchObject({ recoveryUs: 0, recovered: true, produceGapUs: 1_000_001 })
   })
 
   it('has no baseline for a fault at the start of the load, and ends a window at the next fault', async () => {

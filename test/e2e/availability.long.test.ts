@@ -1,3 +1,4 @@
+// In the long suite (npm run test:long): a broker restart takes up to ~10 s on a busy machine, so the run is 25 s.
 // A short real run with a leader kill: `faultline run` as a process, 3 brokers, the leader of orders/0
 // SIGKILLed and restarted. Its results.json records the fault (kind, resolved node, parameters) with an
 // availability section whose figures are plausible for the load, the console and markdown summaries show it,
@@ -22,12 +23,12 @@ cluster:
 topics: [ { name: orders, partitions: 3, replicationFactor: 3, config: { min.insync.replicas: 2 } } ]
 workload:
   driver: raw
-  duration: 20s
+  duration: 25s
   warmup: 2s
   producers: { rate: 500/s, messageSize: 256B, keys: round-robin, acks: all, idempotent: true }
   consumers: { groups: 1 }
 faults:
-  - { at: 6s, kill: { leaderOf: orders/0 }, restartAfter: 4s }
+  - { at: 6s, kill: { leaderOf: orders/0 }, restartAfter: 3s }
 checks:
   delivery: { lost: 0, duplicates: 0 }
   slo: { unavailability: 15s, recovery: 9s }
@@ -48,7 +49,7 @@ describe('availability of a real run with a leader kill', () => {
     expect(f.nodes).toHaveLength(1)
     expect([1, 2, 3]).toContain(f.nodes[0])
     expect(f.target).toBe(`leader of orders/0 (node ${f.nodes[0]})`)
-    expect(f.params).toEqual({ restartAfterMs: 4000 })
+    expect(f.params).toEqual({ restartAfterMs: 3000 })
     const a = f.availability!
     console.log(`leader kill availability: ${JSON.stringify(a)}`)
     // A third of the partitions lose their leader: acks stop for at most the kill's length plus failover.
