@@ -128,10 +128,10 @@ const commands: Record<string, Command> = {
   },
   validate: {
     summary: 'check a scenario file; exit 2 with every problem (file:line:col: path: ...) if it is invalid',
-    usage: `faultline validate SCENARIO.yaml [--duration D]\n${DURATION_FLAG_HELP}`,
-    options: { duration: { type: 'string' } },
+    usage: `faultline validate SCENARIO.yaml [--duration D] [--seed N]\n${DURATION_FLAG_HELP}\n  --seed N      print the fault schedule (a nemesis's too) a run with --seed N applies (default 1)`,
+    options: { duration: { type: 'string' }, seed: { type: 'string' } },
     positionals: { min: 1, max: 1 },
-    run: async (v, [file]) => validateCommand(file!, process, { duration: v.duration as string | undefined }),
+    run: async (v, [file]) => validateCommand(file!, process, { duration: v.duration as string | undefined, seed: v.seed as string | undefined }),
   },
   report: {
     summary: 're-render a run\'s results.json (console, md, json or html); exits with the run\'s verdict',

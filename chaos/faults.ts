@@ -15,6 +15,16 @@ export type Target =
   | { readonly kind: 'controller' }
   | { readonly kind: 'random' }
   | { readonly kind: 'all' }
+  /** The broker coordinating a consumer group now (FindCoordinator); `group` as the scenario names it. */
+  | { readonly kind: 'coordinatorOf'; readonly group: string }
+  /** A seeded draw of floor((n-1)/2) brokers, at least one; majority: the other ones. */
+  | { readonly kind: 'minority' }
+  | { readonly kind: 'majority' }
+  /** The harness's own clients: a side for network faults only (no process to kill or pause). */
+  | { readonly kind: 'clients' }
+
+/** Fault kinds that act on broker processes, so they need nodes (not `clients`) as their target. */
+export const PROCESS_FAULT_KINDS: readonly FaultKind[] = ['kill', 'pause']
 
 interface FaultBase {
   readonly name: string
@@ -114,4 +124,12 @@ export function faultEndMs(f: Fault): number | null {
     default:
       return f.atMs + f.durationMs
   }
+}
+
+/** What a fault does beyond its kind, name, time and target, as the history and results.json record it. */
+export function faultParams(f: Fault): Record<string, unknown> {
+  const { name: _name, atMs: _atMs, kind: _kind, ...rest } = f
+  const params: Record<string, unknown> = { ...rest }
+  delete params.target
+  return params
 }

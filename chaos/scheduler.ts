@@ -5,12 +5,15 @@
 //   pause  SIGSTOP the target nodes; SIGCONT after duration
 //
 // Targets are resolved when the fault fires, not when the run starts: `leaderOf` asks the cluster's metadata
-// who leads the partition now (a leader moves after an earlier fault), `controller` asks for the controller,
-// `random` draws from a PRNG seeded by the run's seed and the fault's index, so a seed replays the same picks.
+// who leads the partition now (a leader moves after an earlier fault), `controller` asks for the metadata
+// quorum's leader, `coordinatorOf` asks FindCoordinator; `random`, `minority` and `majority` draw from a PRNG
+// seeded by the run's seed and the fault's index, so a seed replays the same picks. `clients` names no broker.
+// A node belongs to at most one process fault at a time: a kill or pause aimed at a node another one holds
+// (killed and not yet restarted, or paused) leaves that node alone, and random draws only among free nodes,
+// so a node is never killed twice or paused while down. A fault left with no node is skipped (logged).
+// Each fault's start in the history carries its kind, the node ids it resolved to and its parameters.
 // Network-quality faults (latency, bandwidth, reset, timeout, slowClose, slicer, limitData, down) go to the
 // proxies in front of the target's listeners (`network`, chaos/proxy/network.ts); healing removes them.
-// Partitions are not implemented; the runner refuses them before a run starts, and the scheduler throws if
-// handed one.
 //
 // stop() heals everything: pending faults are cancelled, paused nodes resumed, killed nodes restarted when
 // the run is closing cleanly (so consumers can drain), and every open interval gets its end event, so no
@@ -20,14 +23,16 @@ import { deriveSeed, Prng } from '../workloads/generators.ts'
 import { historyTime, type HistorySink } from '../workloads/history/events.ts'
 import type { Cancel, Scheduler } from '../workloads/rate.ts'
 import type { NodeHandle } from './cluster/types.ts'
-import { type Fault, faultEndMs, type FaultKind, isProxyFault, type ProxyFault, type Target } from './faults.ts'
+import { type Fault, faultEndMs, type FaultKind, faultParams, isProxyFault, type ProxyFault, type Target } from './faults.ts'
 
 /** Answers target questions from the cluster's metadata at fault time. */
 export interface TargetResolver {
   /** Node id leading the partition now; -1 when it has no leader. */
   leaderOf(topic: string, partition: number): Promise<number>
-  /** Node id of the controller now; -1 when unknown. */
+  /** Node id of the metadata quorum's leader now; -1 when unknown. */
   controller(): Promise<number>
+  /** Node id coordinating the consumer group (as the scenario names it) now; -1 when unknown. */
+  coordinatorOf(group: string): Promise<number>
 }
 
 export interface FaultSchedulerOptions {
@@ -96,6 +101,8 @@ export class FaultScheduler {
   private readonly applied = new Map<number, Applied>()
   private readonly inFlight = new Set<Promise<void>>()
   private readonly errorList: FaultError[] = []
+  /** Node id -> the process fault holding it (from its start until it has healed). */
+  private readonly held = new Map<number, string>()
   private stopped = false
 
   constructor(opts: FaultSchedulerOptions) {
@@ -166,6 +173,19 @@ export class FaultScheduler {
       return
     }
     if (this.stopped) return
+    if (f.target.kind === 'clients') {
+      this.fail(f.name, `clients have no broker process to ${f.kind}; expected a broker target`)
+      return
+    }
+    const busy = resolved.ids.filter((n) => this.held.has(n))
+    if (busy.length > 0) {
+      this.o.onEvent?.(`${f.name}: leaves ${describeNodes(busy)} alone, already held by ${[...new Set(busy.map((n) => this.held.get(n)))].join(', ')}`)
+      resolved = { ids: resolved.ids.filter((n) => !this.held.has(n)), label: resolved.label }
+    }
+    if (resolved.ids.length === 0) {
+      this.o.onEvent?.(`${f.name}: skipped, no node of ${resolved.label} is free`)
+      return
+    }
     const handles: NodeHandle[] = []
     for (const nodeId of resolved.ids) {
       const h = this.o.nodes.find((n) => n.id === nodeId)
@@ -181,7 +201,8 @@ export class FaultScheduler {
     const fault: ActiveFault = { id, name: f.name, kind: f.kind, target: resolved.label, nodes: resolved.ids, sinceMs: started - this.o.originMs, untilMs }
     const a: Applied = { fault, handles, healing: false, ended: false, healTimer: null }
     this.applied.set(id, a)
-    this.edge('start', fault, started)
+    for (const n of resolved.ids) this.held.set(n, f.name)
+    this.edge('start', fault, started, { kind: f.kind, nodes: resolved.ids, params: JSON.stringify(faultParams(f)) })
     if (f.kind === 'kill') {
       const results = await Promise.allSettled(handles.map((h) => h.kill('SIGKILL')))
       results.forEach((r, i) => {
@@ -228,11 +249,17 @@ export class FaultScheduler {
       this.o.onEvent?.(`${f.name}: restarted ${f.target}`)
     }
     a.ended = true
+    for (const n of f.nodes) if (this.held.get(n) === f.name) this.held.delete(n)
     this.edge('end', f, this.now())
   }
 
-  private edge(edge: 'start' | 'end', f: ActiveFault, atMs: number): void {
-    this.o.history.append({ type: 'fault', edge, id: f.id, name: f.name, target: f.target, time: historyTime(atMs, this.o.originMs) })
+  private edge(edge: 'start' | 'end', f: ActiveFault, atMs: number, detail?: { kind: string; nodes: readonly number[]; params: string }): void {
+    this.o.history.append({ type: 'fault', edge, id: f.id, name: f.name, target: f.target, time: historyTime(atMs, this.o.originMs), ...detail })
+  }
+
+  /** Nodes not held by a process fault, in id order. */
+  private freeNodes(): NodeHandle[] {
+    return [...this.o.nodes].filter((n) => !this.held.has(n.id)).sort((a, b) => a.id - b.id)
   }
 
   private async resolve(index: number, t: Target): Promise<{ ids: number[]; label: string }> {
@@ -247,9 +274,33 @@ export class FaultScheduler {
       }
       case 'random': {
         if (nodes.length === 0) throw new Error('the cluster has no nodes this run controls')
-        const pick = nodes[new Prng(deriveSeed(this.o.seed, 'fault', index)).int(nodes.length)]!.id
+        const free = this.freeNodes()
+        if (free.length === 0) return { ids: [], label: 'random' }
+        const pick = free[new Prng(deriveSeed(this.o.seed, 'fault', index)).int(free.length)]!.id
         return { ids: [pick], label: `random (node ${pick})` }
       }
+      case 'minority':
+      case 'majority': {
+        if (nodes.length === 0) throw new Error('the cluster has no nodes this run controls')
+        // A seeded shuffle of every node; the minority is its head, the majority the rest, so they are complements.
+        const ids = nodes.map((n) => n.id).sort((a, b) => a - b)
+        const prng = new Prng(deriveSeed(this.o.seed, 'fault', index))
+        for (let i = ids.length - 1; i > 0; i--) {
+          const j = prng.int(i + 1)
+          ;[ids[i], ids[j]] = [ids[j]!, ids[i]!]
+        }
+        const minority = Math.ceil(ids.length / 2) - 1
+        const picked = (t.kind === 'minority' ? ids.slice(0, minority) : ids.slice(minority)).sort((a, b) => a - b)
+        if (picked.length === 0) throw new Error(`${nodes.length} node${nodes.length === 1 ? ' has' : 's have'} no minority`)
+        return { ids: picked, label: `${t.kind} (${describeNodes(picked)})` }
+      }
+      case 'coordinatorOf': {
+        const coordinator = await this.o.resolver.coordinatorOf(t.group)
+        if (coordinator < 0) throw new Error(`consumer group ${t.group} has no coordinator right now`)
+        return { ids: [coordinator], label: `coordinator of ${t.group} (node ${coordinator})` }
+      }
+      case 'clients':
+        return { ids: [], label: 'clients' }
       case 'leaderOf': {
         const leader = await this.o.resolver.leaderOf(t.topic, t.partition)
         if (leader < 0) throw new Error(`${t.topic}/${t.partition} has no leader right now`)

@@ -72,7 +72,22 @@ export function describeExample<K extends AnomalyKind>(kind: K, example: Anomaly
 }
 
 export function describeFault(f: FaultInterval): string {
-  return `${f.name} ${f.target}: ${formatAt(f.startUs)} .. ${f.endUs === null ? 'never ended' : formatAt(f.endUs)}, ${formatCount(f.acks)} acks, longest ack gap ${formatUs(f.longestAckGapUs)}`
+  return `${f.name}${f.kind === null ? '' : ` ${f.kind}`} ${f.target}: ${formatAt(f.startUs)} .. ${f.endUs === null ? 'never ended' : formatAt(f.endUs)}, ${formatCount(f.acks)} acks, longest ack gap ${formatUs(f.longestAckGapUs)}`
+}
+
+/** The fault's availability in one line, or null when results were written without it. */
+export function describeAvailability(f: FaultInterval): string | null {
+  const a = f.availability
+  if (a === null) return null
+  const errors = Object.entries(a.errorsByCode)
+  const healed = f.endUs === null ? 'from the start (never healed)' : 'after heal'
+  return [
+    `unavailable ${formatUs(a.produceGapUs)} produce`,
+    `${a.consumeGapUs === null ? '-' : formatUs(a.consumeGapUs)} consume`,
+    `errors ${errors.length === 0 ? '0' : errors.map(([code, n]) => `${code} ${formatCount(n)}`).join(', ')}`,
+    `first ack ${a.firstAckAfterHealUs === null ? 'none' : formatUs(a.firstAckAfterHealUs)} ${healed}`,
+    `recovery ${a.recoveryUs !== null ? formatUs(a.recoveryUs) : a.baselineRate === null ? 'no baseline' : 'not recovered'}`,
+  ].join(', ')
 }
 
 export function sloValue(unit: SloResult['unit'], v: number): string {

@@ -18,6 +18,7 @@
 import { EventKind, phaseNames } from '../workloads/history/events.ts'
 import type { HistoryRecord } from '../workloads/history/reader.ts'
 import { type HistogramOptions, LatencyHistogram, type LatencySummary } from '../workloads/history/latency.ts'
+import type { FaultAvailability } from './availability.ts'
 
 export interface Metrics {
   window: {
@@ -80,7 +81,14 @@ export interface Metrics {
 export interface FaultInterval {
   id: number
   name: string
+  /** As the scheduler described it: "leader of orders/0 (node 2)". */
   target: string
+  /** kill, pause, ...; null in histories written before faults recorded it. */
+  kind: string | null
+  /** The node ids the target resolved to. */
+  nodes: number[]
+  /** The fault's parameters (restartAfterMs, durationMs, ...). */
+  params: Record<string, unknown>
   startUs: number
   /** null if the fault never ended in the history. */
   endUs: number | null
@@ -88,6 +96,17 @@ export interface FaultInterval {
   acks: number
   /** Longest time without an ack while the fault was active (from its start, to its end). */
   longestAckGapUs: number
+  /** Availability around the fault (reports/availability.ts); null where results were written without it. */
+  availability: FaultAvailability | null
+}
+
+function parseParams(text: string): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(text)
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {}
+  } catch {
+    return {}
+  }
 }
 
 interface OpenFault {
@@ -273,10 +292,14 @@ export class MetricsAccumulator {
             id: rec.faultId,
             name: rec.str(rec.faultName),
             target: rec.str(rec.faultTarget),
+            kind: rec.faultKind === 0 ? null : rec.str(rec.faultKind - 1),
+            nodes: [...rec.faultNodes],
+            params: rec.faultParams === 0 ? {} : parseParams(rec.str(rec.faultParams - 1)),
             startUs: t,
             endUs: null,
             acks: 0,
             longestAckGapUs: 0,
+            availability: null,
           }
           this.#faults.push(interval)
           this.#open.set(rec.faultId, { interval, lastAck: t })

@@ -3,7 +3,7 @@
 
 import { anomalyKinds } from './checker.ts'
 import { describeBacklog } from './backlog.ts'
-import { anomalyMeaning, describeExample, describeFault, describeSlo, sloValue } from './describe.ts'
+import { anomalyMeaning, describeAvailability, describeExample, describeFault, describeSlo, sloValue } from './describe.ts'
 import { formatAt, formatBytes, formatCount, formatRate, formatUs, plural, sparkline } from './format.ts'
 import type { LatencySummary } from '../workloads/history/latency.ts'
 import { describeClientErrors, describeLiveness } from './liveness.ts'
@@ -115,7 +115,11 @@ export function renderConsole(results: Results): string {
   if (r.faults.length > 0) {
     out.push('')
     out.push('faults')
-    for (const f of r.faults) out.push(`  ${describeFault(f)}`)
+    for (const f of r.faults) {
+      out.push(`  ${describeFault(f)}`)
+      const a = describeAvailability(f)
+      if (a !== null) out.push(`    ${a}`)
+    }
   }
 
   out.push('')

@@ -168,6 +168,32 @@ export function renderMarkdown(results: Results): string {
         ['l', 'l', 'r', 'r', 'r', 'r'],
       ),
     )
+    const measured = r.faults.filter((f) => f.availability !== null)
+    if (measured.length > 0) {
+      out.push('')
+      out.push('### Availability')
+      out.push('')
+      out.push(
+        ...mdTable(
+          ['fault', 'kind', 'nodes', 'produce gap', 'consume gap', 'errors', 'first ack after heal', 'recovery'],
+          measured.map((f) => {
+            const a = f.availability!
+            const errors = Object.entries(a.errorsByCode)
+            return [
+              f.name,
+              f.kind ?? '',
+              f.nodes.join(', '),
+              formatUs(a.produceGapUs),
+              a.consumeGapUs === null ? '-' : formatUs(a.consumeGapUs),
+              errors.length === 0 ? '0' : errors.map(([code, n]) => `${code} ${formatCount(n)}`).join(', '),
+              a.firstAckAfterHealUs === null ? 'none' : formatUs(a.firstAckAfterHealUs),
+              a.recoveryUs !== null ? formatUs(a.recoveryUs) : a.baselineRate === null ? 'no baseline' : 'not recovered',
+            ]
+          }),
+          ['l', 'l', 'l', 'r', 'r', 'l', 'r', 'r'],
+        ),
+      )
+    }
   }
 
   out.push('')

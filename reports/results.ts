@@ -12,12 +12,15 @@
 // no backlog), so older runs still render and compare (their verdict reasons keep the words they were written with).
 // Added since, optional (older files lack them): `errors` (client errors over the whole run by role and code)
 // and `liveness` (reports/liveness.ts).
+// Added to version 2 later: each fault's kind, resolved nodes, parameters and availability (reports/availability.ts);
+// files without them read with kind null, no nodes, no parameters and availability null.
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus, hostname, totalmem } from 'node:os'
 import { EventKind } from '../workloads/history/events.ts'
 import { readHistoryTrailer, scanHistory } from '../workloads/history/reader.ts'
 import { type HistogramOptions, LatencyHistogram, type LatencySummary, percentiles } from '../workloads/history/latency.ts'
+import { withAvailability } from './availability.ts'
 import { type BacklogOutcome, backlogOutcome, type BacklogRun } from './backlog.ts'
 import { anomalyKinds, DeliveryChecker, type DeliveryOptions, type DeliveryResult, jepsenNames } from './checker.ts'
 import { sloValue } from './describe.ts'
@@ -176,7 +179,12 @@ export async function buildResults(historyPath: string, inputs: ResultsInputs): 
     : { state: 'skipped', reason: 'skip' in deliveryInput ? deliveryInput.skip : '' }
   const m = metrics.finish()
   const backlog = (inputs.backlog ?? []).map(backlogOutcome)
-  const slos = checkSlos(inputs.slo ?? {}, { metrics: m, backlog })
+  const faults = await withAvailability(
+    metrics.faults(),
+    { loadStartUs: m.totals.firstEventUs ?? 0, loadEndUs: m.window.measureEndUs ?? m.window.endUs },
+    (visit) => scanHistory(historyPath, visit),
+  )
+  const slos = checkSlos(inputs.slo ?? {}, { metrics: m, backlog, faults })
   const history: HistoryInfo = {
     path: historyPath,
     events: scan.events,
@@ -198,7 +206,7 @@ export async function buildResults(historyPath: string, inputs: ResultsInputs): 
     history,
     metrics: m,
     timeseries: series.toJSON(),
-    faults: metrics.faults(),
+    faults,
     backlog,
     delivery,
     slos,
@@ -295,6 +303,14 @@ export function parseResults(text: string, source: string): Results {
     throw new ResultsError(`${source}: verdict.state must be passed, failed or errored, got ${JSON.stringify(verdict.state)}`)
   }
   if (!Array.isArray(verdict.reasons)) throw new ResultsError(`${source}: verdict.reasons must be an array`)
+  // Added within version 2: what each fault was and its availability; older files get empty values.
+  for (const f of obj.faults as Record<string, unknown>[]) {
+    if (typeof f !== 'object' || f === null) continue
+    f.kind ??= null
+    f.nodes ??= []
+    f.params ??= {}
+    f.availability ??= null
+  }
   const delivery = obj.delivery as Record<string, unknown>
   if (delivery.state !== 'skipped' && (typeof delivery.anomalies !== 'object' || delivery.anomalies === null)) {
     throw new ResultsError(`${source}: delivery.anomalies must be an object unless delivery.state is skipped`)

@@ -9,6 +9,9 @@
 //   errors            sends made in the window that failed (Metrics.errors.total), a count
 //   errorShare        that count over the sends made in the window, a fraction
 //   unavailability    the longest time without an ack while producing, µs
+//   recovery          the longest time, over the faults, from a heal until throughput is back to 90% of its
+//                     pre-fault level (reports/availability.ts), µs; a fault after which it never is makes it
+//                     errored (so the run fails), faults without a pre-fault baseline are left out
 //   drainRate         backlog mode: records per second the consumers read while draining (the slowest
 //                     consumer set when there are several)
 //   drainRateBytes    the same in payload bytes per second
@@ -18,14 +21,14 @@
 
 import { LatencyHistogram, type LatencySummary, percentiles } from '../workloads/history/latency.ts'
 import { type BacklogOutcome, describeBacklog } from './backlog.ts'
-import type { Metrics } from './metrics.ts'
+import type { FaultInterval, Metrics } from './metrics.ts'
 
 export const sloLatencyMetrics = ['produce', 'e2e', 'sendDelay'] as const
 export type SloLatencyMetric = (typeof sloLatencyMetrics)[number]
 /** The latency statistics the summaries carry; any other percentile is computed from the histogram. */
 export const sloStatistics = { p50: 'p50', p90: 'p90', p95: 'p95', p99: 'p99', 'p99.9': 'p999', 'p99.99': 'p9999', max: 'max', mean: 'mean' } as const
 export type SloStatistic = `p${number}` | 'max' | 'mean'
-const otherMetrics = ['throughput', 'throughputBytes', 'errors', 'errorShare', 'unavailability', 'drainRate', 'drainRateBytes'] as const
+const otherMetrics = ['throughput', 'throughputBytes', 'errors', 'errorShare', 'unavailability', 'recovery', 'drainRate', 'drainRateBytes'] as const
 export type SloMetric = `${SloLatencyMetric}.${SloStatistic}` | (typeof otherMetrics)[number]
 
 export type SloThresholds = Partial<Record<SloMetric, number>>
@@ -54,6 +57,8 @@ export type SloResult =
 export interface SloInputs {
   readonly metrics: Metrics
   readonly backlog?: readonly BacklogOutcome[]
+  /** The faults with their availability, for recovery. */
+  readonly faults?: readonly FaultInterval[]
 }
 
 /** The percentile a `pN` statistic names (0 < N <= 100), or null. */
@@ -129,6 +134,16 @@ function drainRate(backlog: readonly BacklogOutcome[], unit: 'records' | 'bytes'
   return Math.min(...backlog.map((b) => (b.state === 'drained' ? (unit === 'bytes' ? b.readBytesPerSecond : b.readRecordsPerSecond) : 0)))
 }
 
+/** The longest recovery over the faults, or why there is none (a fault that never recovered names itself). */
+function slowestRecovery(faults: readonly FaultInterval[]): number | string {
+  if (faults.length === 0) return 'no faults in the run'
+  const measured = faults.filter((f) => f.availability !== null && f.availability.baselineRate !== null)
+  const stuck = measured.filter((f) => !f.availability!.recovered)
+  if (stuck.length > 0) return stuck.map((f) => `${f.name}: ${f.availability!.note ?? 'not recovered'}`).join('; ')
+  if (measured.length === 0) return `no fault had a pre-fault baseline (1 s of load before it) to recover to`
+  return Math.max(...measured.map((f) => f.availability!.recoveryUs!))
+}
+
 export function checkSlo(metric: SloMetric, threshold: number, inputs: SloInputs): SloResult {
   const m = inputs.metrics
   switch (metric) {
@@ -142,6 +157,8 @@ export function checkSlo(metric: SloMetric, threshold: number, inputs: SloInputs
       return judge(metric, '<=', 'fraction', threshold, m.errors.shareOfSent ?? 'no sends in the measurement window')
     case 'unavailability':
       return judge(metric, '<=', 'us', threshold, m.unavailability.longestGapUs)
+    case 'recovery':
+      return judge(metric, '<=', 'us', threshold, slowestRecovery(inputs.faults ?? []))
     case 'drainRate':
       return judge(metric, '>=', 'records/s', threshold, drainRate(inputs.backlog ?? [], 'records'))
     case 'drainRateBytes':

@@ -20,6 +20,8 @@ export function sloThreshold(c: SloCheck): { metric: SloMetric; threshold: numbe
       return { metric: c.max.unit === 'fraction' ? 'errorShare' : 'errors', threshold: c.max.value }
     case 'unavailability':
       return { metric: 'unavailability', threshold: c.maxMs * 1000 }
+    case 'recovery':
+      return { metric: 'recovery', threshold: c.maxMs * 1000 }
   }
 }
 

@@ -3,7 +3,41 @@
 
 import { durationAdjustment, parseDurationFlag } from './duration.ts'
 import { formatDuration, formatRate, formatSize } from './units.ts'
-import { loadScenario, type Scenario, ScenarioError, scenarioJsonSchema } from './schema.ts'
+import { loadScenario, type Scenario, ScenarioError, scenarioJsonSchema, scheduledFaults } from './schema.ts'
+import { type Fault, faultEndMs, type Target } from '../chaos/faults.ts'
+
+export const MAX_SEED = 2 ** 32 - 1
+
+/** --seed: an integer from 0 to 2^32 - 1. */
+export function parseSeed(text: string): number | null {
+  if (!/^\d{1,10}$/.test(text)) return null
+  const n = Number(text)
+  return n <= MAX_SEED ? n : null
+}
+
+export function describeTarget(t: Target): string {
+  switch (t.kind) {
+    case 'node':
+      return `node ${t.node}`
+    case 'leaderOf':
+      return `leader of ${t.topic}/${t.partition}`
+    case 'coordinatorOf':
+      return `coordinator of ${t.group}`
+    default:
+      return t.kind
+  }
+}
+
+/** One line per fault, in time order: `20s-30s kill-0: kill leader of orders/0`. */
+export function describeSchedule(faults: readonly Fault[]): string[] {
+  return [...faults]
+    .sort((a, b) => a.atMs - b.atMs)
+    .map((f) => {
+      const end = faultEndMs(f)
+      const target = 'target' in f ? describeTarget(f.target) : f.split.kind === 'isolate' ? `isolate ${describeTarget(f.split.target)}` : JSON.stringify(f.split.groups)
+      return `${formatDuration(f.atMs)}-${end === null ? 'end' : formatDuration(end)} ${f.name}: ${f.kind} ${target}`
+    })
+}
 
 export interface CommandOutput {
   readonly stdout: { write(chunk: string): unknown }
@@ -25,7 +59,7 @@ export function summarize(s: Scenario): string {
     `${formatDuration(s.workload.durationMs)} with ${formatDuration(s.workload.warmupMs)} warmup`,
     `${plural(s.workload.producers.length, 'producer group')} at ${rates.join(' + ')}`,
     `${plural(s.workload.consumers.length, 'consumer group')}${backlog}`,
-    plural(s.faults.length, 'fault'),
+    s.nemesis === null ? plural(s.faults.length, 'fault') : `${plural(s.faults.length, 'fault')} and a nemesis (${s.nemesis.kinds.join(', ')})`,
     `${plural(delivery, 'delivery check')}, ${plural(s.checks.slo.length, 'SLO')}`,
   ].join('; ')
 }
@@ -34,7 +68,12 @@ export function summarize(s: Scenario): string {
  * Exit 0 with a one-line summary when the file is valid; 2 with every problem when it is not. `--duration`
  * judges the scenario as `faultline run --duration` would run it.
  */
-export function validateCommand(file: string, out: CommandOutput, flags: { readonly duration?: string } = {}): number {
+export function validateCommand(file: string, out: CommandOutput, flags: { readonly duration?: string; readonly seed?: string } = {}): number {
+  const seed = flags.seed === undefined ? 1 : parseSeed(flags.seed)
+  if (seed === null) {
+    out.stderr.write(`faultline validate: --seed ${JSON.stringify(flags.seed)}: expected an integer from 0 to ${MAX_SEED}\n`)
+    return 2
+  }
   let durationMs: number | undefined
   if (flags.duration !== undefined) {
     const d = parseDurationFlag(flags.duration)
@@ -57,6 +96,12 @@ export function validateCommand(file: string, out: CommandOutput, flags: { reado
   }
   for (const note of notes) out.stdout.write(`${note}\n`)
   out.stdout.write(`ok ${file}: ${summarize(scenario)}\n`)
+  const faults = scheduledFaults(scenario, seed)
+  if (faults.length > 0) {
+    const nemesis = scenario.nemesis === null ? '' : ` with seed ${seed}${flags.seed === undefined ? ' (--seed S shows the nemesis of a run with --seed S)' : ''}`
+    out.stdout.write(`fault schedule${nemesis}:\n`)
+    for (const line of describeSchedule(faults)) out.stdout.write(`  ${line}\n`)
+  }
   return 0
 }
 

@@ -8,7 +8,7 @@
 // The result goes through the scenario's cross-field rules like a written file (schema.ts ParseOptions).
 
 import { faultEndMs } from '../chaos/faults.ts'
-import type { Scenario, ScenarioAdjustment } from './schema.ts'
+import { faultEntryIndex, type Scenario, type ScenarioAdjustment } from './schema.ts'
 import { formatDuration, formatSize, parseDuration } from './units.ts'
 
 export interface DurationOverride {
@@ -36,7 +36,7 @@ export function overrideDuration(s: Scenario, durationMs: number): DurationOverr
     if (f.atMs < durationMs && (end === null || end <= durationMs)) return
     const span = end === null ? `from ${fmt(f.atMs)}` : `from ${fmt(f.atMs)} to ${fmt(end)}`
     problems.push({
-      path: ['faults', i, 'at'],
+      path: ['faults', faultEntryIndex(s, i), 'at'],
       message: `${f.name} (${span}) does not fit in a run of ${flag}; faults keep their times, so expected --duration ${fmt(need)} or more, or no --duration`,
     })
   })

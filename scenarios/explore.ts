@@ -107,6 +107,8 @@ function targetYaml(t: Target): unknown {
       return t.node
     case 'leaderOf':
       return { leaderOf: `${t.topic}/${t.partition}` }
+    case 'coordinatorOf':
+      return { coordinatorOf: t.group }
     default:
       return t.kind
   }

@@ -11,7 +11,7 @@ import { resolve } from 'node:path'
 import { consoleProgress, silentProgress } from '../reports/progress.ts'
 import { renderConsole } from '../reports/render-console.ts'
 import { exitCodeOf, readResults, type Results, ResultsError } from '../reports/results.ts'
-import { summarize } from './commands.ts'
+import { MAX_SEED, parseSeed, summarize } from './commands.ts'
 import { durationAdjustment, parseDurationFlag } from './duration.ts'
 import { formatBaselineComparison } from './runner-baseline.ts'
 import { defaultOutDir, RunError, runScenario, timeSeed } from './runner.ts'
@@ -35,14 +35,7 @@ export interface RunIo {
   readonly forceExit?: () => void
 }
 
-const MAX_SEED = 2 ** 32 - 1
-
-/** --seed: an integer from 0 to 2^32 - 1. */
-export function parseSeed(text: string): number | null {
-  if (!/^\d{1,10}$/.test(text)) return null
-  const n = Number(text)
-  return n <= MAX_SEED ? n : null
-}
+export { parseSeed }
 
 export async function runCommand(file: string, flags: RunFlags, io: RunIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const err = (s: string): void => {

@@ -28,7 +28,8 @@ import { createHash } from 'node:crypto'
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, type WriteStream } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { FaultScheduler, type TargetResolver } from '../chaos/scheduler.ts'
+import { clusterResolver } from '../chaos/resolver.ts'
+import { FaultScheduler } from '../chaos/scheduler.ts'
 import { externalCluster } from '../chaos/cluster/external.ts'
 import { startLocalCluster } from '../chaos/cluster/local.ts'
 import { ClusterError, type ClusterTarget } from '../chaos/cluster/types.ts'
@@ -51,14 +52,13 @@ import {
   type TlsOptions,
 } from '../workloads/driver.ts'
 import { capabilitiesOf, createDriver } from '../workloads/drivers/registry.ts'
-import { RawCluster } from '../workloads/drivers/raw.ts'
 import { deriveSeed, sizeBounds, ValueIds } from '../workloads/generators.ts'
 import type { HistoryEvent } from '../workloads/history/events.ts'
 import { HistoryWriter } from '../workloads/history/writer.ts'
 import { ProducerLoop, type ProducerSummary, schedulePhases } from '../workloads/producer.ts'
 import { systemScheduler } from '../workloads/rate.ts'
 import { deliveryOptions, sloThresholds } from './checks.ts'
-import type { Scenario } from './schema.ts'
+import { type Scenario, scheduledFaults } from './schema.ts'
 import { formatDuration } from './units.ts'
 
 export interface RunOptions {
@@ -602,6 +602,7 @@ class Run {
     const consumerOrigin = this.sched.now()
     const consumerSink = new OriginShift(this.live, consumerOrigin)
     const groupPrefix = `faultline-${s.name}-${this.opts.seed}-${Date.now().toString(36)}`
+    this.groupPrefix = groupPrefix
     for (const cg of w.consumers) {
       const set = new ConsumerSet({
         name: cg.name,
@@ -691,10 +692,11 @@ class Run {
     this.live.setMeasureFrom(w.warmupMs * 1000)
     const phases = schedulePhases(this.live, this.sched, origin, w.warmupMs, w.durationMs)
     this.teardown.add('phase markers', () => phases.cancel())
+    const scheduled = scheduledFaults(s, this.opts.seed)
     const faults = new FaultScheduler({
-      faults: s.faults,
+      faults: scheduled,
       nodes: this.cluster!.nodes,
-      resolver: targetResolver(admin, connect),
+      resolver: clusterResolver({ connect, nodes: this.cluster!.nodes, groupId: (name) => `${this.groupPrefix}-${name}-g0` }),
       history: this.live,
       scheduler: this.sched,
       originMs: origin,
@@ -721,7 +723,7 @@ class Run {
         backlogs.push(runBacklog({ consumers: c.set, producedBytes: () => feeding.reduce((n, l) => n + l.loop.bytesAcked, 0), targetBytes: b.bytes, drainFraction: b.drainFraction, timeoutMs: w.durationMs, scheduler: this.sched }))
       }
     }
-    this.info(`running ${formatDuration(w.durationMs)}${w.warmupMs > 0 ? ` (${formatDuration(w.warmupMs)} warmup)` : ''}: ${plural(loops.length, 'producer loop')}, ${plural(s.faults.length, 'fault')}`)
+    this.info(`running ${formatDuration(w.durationMs)}${w.warmupMs > 0 ? ` (${formatDuration(w.warmupMs)} warmup)` : ''}: ${plural(loops.length, 'producer loop')}, ${plural(scheduled.length, 'fault')}${s.nemesis === null ? '' : ` (${plural(scheduled.length - s.faults.length, 'nemesis fault')})`}`)
     this.loops = loops
     this.watchdog = new LivenessWatchdog({ thresholdMs: this.opts.livenessMs ?? 10_000, say: this.info })
     const runsDone = Promise.all(loops.map((l) => l.loop.run()))
@@ -732,6 +734,8 @@ class Run {
   }
 
   private healFaults: Release | null = null
+  /** Consumer group ids are <prefix>-<consumers name>-g<N>; `coordinatorOf: name` means its first group. */
+  private groupPrefix = ''
 
   /** Phase heal: every fault ends (paused brokers resume, killed ones restart) and paused consumers resume. */
   private async heal(): Promise<void> {
@@ -914,24 +918,5 @@ function reportProducers(summaries: readonly ProducerSummary[], info: (line: str
   info(`producers: done, ${sent} sent, ${acked} acked, ${failed} failed`)
   for (const p of summaries) {
     if (p.maxRate) info(`producers: ${p.name} sustained ${Math.round(p.maxRate.sustained)}/s (max-rate discovery, final rate ${Math.round(p.maxRate.final)}/s)`)
-  }
-}
-
-/** leaderOf through the driver's admin; the controller through our protocol client (the driver seam has no controller). */
-function targetResolver(admin: DriverAdmin, connect: ConnectOptions): TargetResolver {
-  return {
-    async leaderOf(topic, partition) {
-      const md = await admin.metadata([topic])
-      return md.find((t) => t.name === topic)?.partitions.find((p) => p.partition === partition)?.leader ?? -1
-    },
-    async controller() {
-      const c = new RawCluster(connect, 1)
-      try {
-        await c.refresh()
-        return c.controllerId
-      } finally {
-        c.close()
-      }
-    },
   }
 }

@@ -15,7 +15,8 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import { z } from 'zod'
 import { brokerConfigDefs, checkValue, topicConfigDefs, topicDefsByName } from '../broker/config.ts'
 import { type CompressionName, compressionNames } from '../broker/protocol/record-batch.ts'
-import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, isProxyFault, type PartitionFault, type Target } from '../chaos/faults.ts'
+import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, isProxyFault, type PartitionFault, PROCESS_FAULT_KINDS, type Target } from '../chaos/faults.ts'
+import { expandNemesis, type MsRange, type NemesisSpec, nemesisKinds, repeatFault } from '../chaos/nemesis.ts'
 import { type AnomalyKind, anomalyKinds, jepsenNames } from '../reports/checker.ts'
 import { anomalyMeaning } from '../reports/describe.ts'
 import { type Acks, type SaslMechanism, saslMechanisms, type StartFrom } from '../workloads/driver.ts'
@@ -46,7 +47,10 @@ export interface Scenario {
   readonly cluster: Cluster
   readonly topics: readonly Topic[]
   readonly workload: Workload
+  /** Every fault in the order written, `every`/`count` expanded (<name>#1, <name>#2, ...). */
   readonly faults: readonly Fault[]
+  /** Expanded with the run's seed when the run starts (chaos/nemesis.ts expandNemesis). */
+  readonly nemesis: NemesisSpec | null
   readonly checks: Checks
   /** The run's seed when `faultline run` gets no --seed (explore pins the seed of a counterexample this way). */
   readonly seed?: number
@@ -169,6 +173,7 @@ export type SloCheck =
   | { readonly key: string; readonly kind: 'throughput' | 'drainRate'; readonly min: Rate }
   | { readonly key: string; readonly kind: 'errors'; readonly max: { readonly unit: 'count' | 'fraction'; readonly value: number } }
   | { readonly key: string; readonly kind: 'unavailability'; readonly maxMs: number }
+  | { readonly key: string; readonly kind: 'recovery'; readonly maxMs: number }
 
 // ---------------------------------------------------------------------------------------------------------
 // Errors
@@ -393,14 +398,15 @@ const configValue = () =>
 // ---------------------------------------------------------------------------------------------------------
 // Structure
 
-const TARGET_EXPECTED = 'a node id, controller, random, all or { leaderOf: topic/partition }'
+const TARGET_EXPECTED = 'a node id, controller, random, minority, majority, all, clients, { leaderOf: topic/partition } or { coordinatorOf: group }'
+const TARGET_WORDS = ['controller', 'random', 'minority', 'majority', 'all', 'clients'] as const
 
 const target = () =>
   z
     .union(
       [
         int(0, 2 ** 31 - 1, 'a node id: an integer'),
-        z.enum(['controller', 'random', 'all']),
+        z.enum(TARGET_WORDS),
         z.strictObject({
           leaderOf: z
             .string({ error: expecting('topic/partition, like orders/0') })
@@ -414,12 +420,14 @@ const target = () =>
               return { topic: m[1]!, partition: Number(m[2]) }
             }),
         }),
+        z.strictObject({ coordinatorOf: text('a consumer group name from workload.consumers') }),
       ],
-      { error: expecting(TARGET_EXPECTED, (v) => didYouMean(v, ['controller', 'random', 'all', 'leaderOf'])) },
+      { error: expecting(TARGET_EXPECTED, (v) => didYouMean(v, [...TARGET_WORDS, 'leaderOf', 'coordinatorOf'])) },
     )
     .transform((t): Target => {
       if (typeof t === 'number') return { kind: 'node', node: t }
       if (typeof t === 'string') return { kind: t }
+      if ('coordinatorOf' in t) return { kind: 'coordinatorOf', group: t.coordinatorOf }
       return { kind: 'leaderOf', topic: t.leaderOf.topic, partition: t.leaderOf.partition }
     })
     .describe(`Which nodes: ${TARGET_EXPECTED}.`)
@@ -505,6 +513,8 @@ const faultSchema = z
       .describe('Close each connection to the target after it carried `bytes`, for `duration`.'),
     down: proxyFault({}, '{ target: 2 }').describe('Take the target\'s proxies down (no new connections, open ones cut) for `duration`.'),
     duration: duration(true).optional().describe('pause and network-quality faults (latency, bandwidth, reset, timeout, slowClose, slicer, limitData, down): how long the fault lasts.'),
+    every: duration(true).optional().describe('Repeat the fault this often (with count): at, at + every, ...'),
+    count: int(1, 10_000, 'a number of repeats').optional().describe('How many times the fault happens (with every).'),
   }, { error: expecting('a fault, like { at: 20s, kill: 1, restartAfter: 10s }') })
   .meta({ oneOf: FAULT_KINDS.map((k) => ({ required: [k] })) })
   .superRefine((f, ctx) => {
@@ -528,9 +538,13 @@ const faultSchema = z
     if (wanted !== 'restartAfter' && f[wanted] === undefined) {
       ctx.addIssue({ code: 'custom', message: `missing; expected how long the ${kind} lasts, ${EXPECTED.duration}`, path: [wanted] })
     }
+    if ((f.every === undefined) !== (f.count === undefined)) {
+      const [has, lacks] = f.every === undefined ? ['count', 'every'] : ['every', 'count']
+      ctx.addIssue({ code: 'custom', message: `is set without ${lacks}; expected both, like { every: 30s, count: 3 }`, path: [has] })
+    }
   })
   .transform((f): FaultDraft => {
-    const base = { name: f.name, atMs: f.at }
+    const base = { name: f.name, atMs: f.at, repeat: f.every === undefined || f.count === undefined ? null : { everyMs: f.every, count: f.count } }
     if (f.kill !== undefined) return { ...base, kind: 'kill', target: f.kill, restartAfterMs: f.restartAfter ?? null }
     if (f.pause !== undefined) return { ...base, kind: 'pause', target: f.pause, durationMs: f.duration! }
     if (f.partition !== undefined) return { ...base, kind: 'partition', split: f.partition, healAfterMs: f.heal! }
@@ -555,7 +569,44 @@ const faultSchema = z
 /** toxicity only when written, so scenarios without it compare equal to before. */
 const tox = (t: number | undefined): { toxicity?: number } => (t === undefined ? {} : { toxicity: t })
 
-type Draft<T> = T extends unknown ? Omit<T, 'name'> & { readonly name: string | undefined } : never
+const RANGE_EXPECTED = `a duration or a range of them, like 10s-30s (${EXPECTED.duration})`
+
+/** `10s-30s` (inclusive bounds, drawn uniformly) or one duration. */
+const msRange = (zero: 'zero allowed' | 'positive') =>
+  z
+    .string({ error: expecting(RANGE_EXPECTED, (v) => (typeof v === 'number' ? BARE_NUMBER_HINT.duration(v) : undefined)) })
+    .meta({ pattern: `^${PATTERNS.duration.slice(1, -1)}(?:-${PATTERNS.duration.slice(1, -1)})?$` })
+    .transform((text, ctx): MsRange => {
+      const parts = text.split('-').map((p) => parseDuration(p.trim()))
+      const bad = (why: string) => {
+        ctx.addIssue({ code: 'custom', message: problem(text, RANGE_EXPECTED, why), input: text })
+        return z.NEVER
+      }
+      if (parts.length > 2) return bad('has more than two bounds')
+      const ms: number[] = []
+      for (const r of parts) {
+        if (!r.ok) return bad(r.problem)
+        ms.push(r.value)
+      }
+      const [minMs, maxMs = minMs] = ms as [number, number?]
+      if (maxMs < minMs) return bad(`its upper bound is below its lower bound`)
+      if (zero === 'positive' && minMs === 0) return bad('starts at zero; a fault takes some time')
+      return { minMs, maxMs }
+    })
+
+const nemesisSchema = z
+  .strictObject({
+    kinds: oneOrMany(oneOf(nemesisKinds() as [string, ...string[]]), `a list of fault kinds: ${list(nemesisKinds())}`).describe('Fault kinds the nemesis mixes, one drawn per fault.'),
+    interval: msRange('zero allowed').describe('Quiet time before each fault, drawn from the range (10s-30s).'),
+    duration: msRange('positive').describe('How long each fault lasts, drawn from the range (5s-15s).'),
+    targets: oneOrMany(target(), `a target or a list of them: ${TARGET_EXPECTED}`).prefault(['random']).describe('Targets, one drawn per fault (default random).'),
+    from: duration().prefault('0s').describe('The nemesis starts this long into the run.'),
+    until: duration(true).optional().describe('No nemesis fault ends after this (default: the end of the run).'),
+  }, { error: expecting('{ kinds, interval, duration, targets }, like { kinds: [kill, pause], interval: 10s-30s, duration: 5s-15s }') })
+  .transform((n): NemesisSpec => ({ kinds: n.kinds, interval: n.interval, duration: n.duration, targets: n.targets, fromMs: n.from, untilMs: n.until ?? null }))
+  .describe('A seeded random nemesis: faults of the given kinds on the given targets, one at a time; `faultline validate --seed S` prints its schedule.')
+
+type Draft<T> = T extends unknown ? Omit<T, 'name'> & { readonly name: string | undefined; readonly repeat: { readonly everyMs: number; readonly count: number } | null } : never
 type FaultDraft = Draft<Fault>
 
 const SIZE_EXPECTED = `${EXPECTED.size}, { uniform: { min, max } } or { weighted: [{ size, weight }, ...] }`
@@ -803,9 +854,10 @@ const SLO_EXAMPLES = [
   'throughput',
   'errors',
   'unavailability',
+  'recovery',
   'drainRate',
 ]
-const SLO_KEYS_EXPECTED = 'produce.<stat>, e2e.<stat> or sendDelay.<stat> (stat p50, p95, p99, p99.9, any pN, max, mean), throughput, errors, unavailability or drainRate'
+const SLO_KEYS_EXPECTED = 'produce.<stat>, e2e.<stat> or sendDelay.<stat> (stat p50, p95, p99, p99.9, any pN, max, mean), throughput, errors, unavailability, recovery or drainRate'
 /** What each SLO measures, for the JSON Schema (editors show it). Thresholds apply to the measured window, after warmup. */
 const LATENCY_MEANING = {
   produce: 'produce latency, from the send to its ack',
@@ -818,6 +870,8 @@ const SLO_DESCRIPTIONS: Readonly<Record<string, string>> = {
   errors:
     'The most failed sends allowed, as a count (0) or a share (0.1%) of the sends made in the measured window. A send counts when it was made in the window and the client reported it failed (any error, retriable or not, delivery timeouts included), even if that was reported after the window; retries that end in an ack are not failures. The share is Kafka\'s record-error-total over record-send-total for those sends.',
   unavailability: 'The longest allowed time without an acknowledged write while producing, in the measured window.',
+  recovery:
+    'The longest allowed time, after each fault heals, until the acknowledged rate is back to at least 90% of its level in the 10 s before the fault; a fault after which it never is fails.',
   drainRate:
     'The lowest allowed rate at which the consumers read while draining the backlog (backlog mode; from their resume until it is drained), in records (5000/s) or record value bytes (15MiB/s); with several consumer sets, the slowest.',
 }
@@ -865,6 +919,12 @@ function parseSlo(key: string, value: string | number): { ok: true; check: SloCh
       if (r === undefined || !r.ok) return bad(`the longest allowed time without acknowledged writes, ${EXPECTED.duration}`, v.why ?? r?.problem)
       return { ok: true, check: { key, kind: 'unavailability', maxMs: r.value } }
     }
+    case 'recovery': {
+      const v = asText('duration')
+      const r = v.text === undefined ? undefined : parseDuration(v.text)
+      if (r === undefined || !r.ok) return bad(`the longest allowed time to recover after a fault, ${EXPECTED.duration}`, v.why ?? r?.problem)
+      return { ok: true, check: { key, kind: 'recovery', maxMs: r.value } }
+    }
     case 'errors': {
       const expected = 'the most failed sends allowed: a count (0) or a share of all sends (0.1%)'
       if (typeof value === 'number') {
@@ -884,7 +944,7 @@ function parseSlo(key: string, value: string | number): { ok: true; check: SloCh
 
 const sloSchema = z
   .record(
-    z.string().meta({ pattern: '^(?:(?:produce|e2e|sendDelay)\\.(?:p\\d{1,2}(?:\\.\\d+)?|max|mean)|throughput|errors|unavailability|drainRate)$' }),
+    z.string().meta({ pattern: '^(?:(?:produce|e2e|sendDelay)\\.(?:p\\d{1,2}(?:\\.\\d+)?|max|mean)|throughput|errors|unavailability|recovery|drainRate)$' }),
     z.union([z.string(), z.number()], { error: expecting('a threshold, like 50ms, 4500/s or 0') }),
     { error: expecting(`a mapping of ${SLO_KEYS_EXPECTED} to thresholds`) },
   )
@@ -928,6 +988,7 @@ const scenarioSchema = z
     topics: z.array(topicSchema, { error: expecting('a list of topics, like [{ name: orders, partitions: 6 }]') }).min(1, { error: expecting('at least one topic') }),
     workload: workloadSchema,
     faults: z.array(faultSchema, { error: expecting('a list of faults, like [{ at: 20s, kill: 1, restartAfter: 10s }]') }).default([]),
+    nemesis: nemesisSchema.optional(),
     checks: checksSchema.prefault({}),
     seed: int(0, 2 ** 32 - 1, 'a seed: an integer').optional().describe('The run seed when `faultline run` gets no --seed, so the file replays the same run.'),
   }, { error: expecting('a scenario: a mapping with name, cluster, topics, workload, faults and checks') })
@@ -1083,6 +1144,19 @@ function locate(doc: Document, lines: LineCounter, path: Path, atKey: boolean): 
 
 type RawScenario = z.output<typeof scenarioSchema>
 
+/** Where an expanded fault came from in the file (`every`/`count` make several of one entry). */
+const faultSources = new WeakMap<Fault, { readonly index: number; readonly repeat: { readonly everyMs: number; readonly count: number } | null }>()
+
+/** The index in the file's faults list of scenario.faults[i] (they differ after an every/count). */
+export function faultEntryIndex(s: Scenario, i: number): number {
+  return faultSources.get(s.faults[i]!)?.index ?? i
+}
+
+/** The faults a run with `seed` applies: the scenario's, then its nemesis's (chaos/nemesis.ts), ids in that order. */
+export function scheduledFaults(s: Scenario, seed: number): Fault[] {
+  return [...s.faults, ...(s.nemesis === null ? [] : expandNemesis(s.nemesis, { seed, durationMs: s.workload.durationMs }))]
+}
+
 function buildScenario(raw: RawScenario, file: string): Scenario {
   const allTopics = raw.topics.map((t) => t.name)
   const base = dirname(resolve(file))
@@ -1126,11 +1200,21 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
       consumers: raw.workload.consumers.map((c, i): ConsumerGroup => ({ ...c, name: c.name ?? `consumer-${i}`, topics: c.topics ?? allTopics })),
       backlog: backlog === undefined ? null : { bytes: backlog.size, drainFraction: backlog.drain },
     },
-    faults: raw.faults.map((f, i): Fault => ({ ...f, name: f.name ?? `${f.kind}-${i}` })),
+    faults: raw.faults.flatMap((draft, i): Fault[] => {
+      const { repeat, ...f } = draft
+      const fault = { ...f, name: f.name ?? `${f.kind}-${i}` } as Fault
+      const copies = repeat === null ? [fault] : repeatFault(fault, repeat.everyMs, repeat.count)
+      for (const c of copies) faultSources.set(c, { index: i, repeat })
+      return copies
+    }),
+    nemesis: raw.nemesis ?? null,
     checks: raw.checks,
     ...(raw.seed === undefined ? {} : { seed: raw.seed }),
   }
 }
+
+/** A bound on a nemesis's schedule, so a typo (interval: 0s-1ms) cannot schedule millions of faults. */
+const MAX_NEMESIS_FAULTS = 10_000
 
 function crossCheck(s: Scenario): PathProblem[] {
   const out: PathProblem[] = []
@@ -1196,9 +1280,20 @@ function crossCheck(s: Scenario): PathProblem[] {
 
   // Faults
   const nodeRange = brokers === null ? '' : `a node id from 1 to ${brokers} (cluster.brokers), `
-  const checkTarget = (t: Target, path: Path) => {
+  const consumerNames = w.consumers.map((c) => c.name)
+  const checkTarget = (t: Target, path: Path, kind?: string) => {
     if (t.kind === 'node' && brokers !== null && (t.node < 1 || t.node > brokers)) {
       add(path, `names node ${t.node}, which does not exist; expected ${nodeRange}leaderOf: topic/partition, controller, random or all`)
+    }
+    if (t.kind === 'clients' && kind !== undefined && PROCESS_FAULT_KINDS.includes(kind as Fault['kind'])) {
+      add(path, `got clients with a ${kind} fault; clients (the harness's own) are a side for network faults only and have no broker process to ${kind}; expected a broker target: ${nodeRange}controller, random, minority, majority, all, leaderOf or coordinatorOf`)
+    }
+    if (t.kind === 'minority' && brokers !== null && brokers < 3) {
+      add(path, `got minority with cluster.brokers ${brokers}, which has no minority (fewer than half the brokers, at least one); expected 3 or more brokers, or another target`)
+    }
+    if (t.kind === 'coordinatorOf' && !consumerNames.includes(t.group)) {
+      const hint = didYouMean(t.group, consumerNames)
+      add([...path, 'coordinatorOf'], `names group ${JSON.stringify(t.group)}, which is not in workload.consumers${hint === undefined ? '' : ` (${hint})`}; expected ${consumerNames.length === 0 ? 'workload.consumers (no consumer groups are declared)' : `one of ${list(consumerNames)}`}`)
     }
     if (t.kind === 'leaderOf') {
       const topic = topics.get(t.topic)
@@ -1211,9 +1306,20 @@ function crossCheck(s: Scenario): PathProblem[] {
     }
   }
   s.faults.forEach((f, i) => {
-    const at = ['faults', i]
-    if (f.atMs >= d) add([...at, 'at'], `got ${fmt(f.atMs)}, not before the end of the run (workload.duration ${fmt(d)}); expected a time from 0s to below ${fmt(d)}`)
+    const source = faultSources.get(f)
+    const at = ['faults', source?.index ?? i]
+    const repeat = source?.repeat ?? null
     const end = faultEndMs(f)
+    if (repeat !== null) {
+      if (f.name.endsWith('#1') && (end === null || end - f.atMs > repeat.everyMs)) {
+        add([...at, 'every'], `got ${fmt(repeat.everyMs)}, shorter than the fault lasts (${end === null ? 'until the run ends' : fmt(end - f.atMs)}), so its repeats would overlap; expected every >= the fault's length${end === null ? ' and restartAfter set' : ''}`)
+      }
+      if (f.atMs >= d || (end !== null && end > d)) {
+        add([...at, 'count'], `repeats ${f.name} from ${fmt(f.atMs)}${end === null ? '' : ` to ${fmt(end)}`}, past the end of the run at ${fmt(d)} (workload.duration); expected at + (count - 1) * every + the fault's length <= workload.duration`)
+        return
+      }
+    }
+    if (f.atMs >= d) add([...at, 'at'], `got ${fmt(f.atMs)}, not before the end of the run (workload.duration ${fmt(d)}); expected a time from 0s to below ${fmt(d)}`)
     if (f.atMs < d && end !== null && end > d) {
       const modifier = FAULT_MODIFIER[f.kind]
       add([...at, modifier], `ends the fault at ${fmt(end)}, after the run ends at ${fmt(d)}; expected at + ${modifier} <= workload.duration`)
@@ -1244,8 +1350,28 @@ function crossCheck(s: Scenario): PathProblem[] {
       }
       return
     }
-    checkTarget(f.target, [...at, f.kind, ...(isProxyFault(f) ? ['target'] : [])])
+    checkTarget(f.target, [...at, f.kind, ...(isProxyFault(f) ? ['target'] : [])], f.kind)
   })
+  const n = s.nemesis
+  if (n !== null) {
+    const at = ['nemesis']
+    const until = n.untilMs ?? d
+    if (s.cluster.backend === 'external') {
+      const process = n.kinds.filter((k) => PROCESS_FAULT_KINDS.includes(k as Fault['kind']))
+      if (process.length > 0) add([...at, 'kinds'], `has ${list(process)}, which need control of the broker processes; expected cluster.backend: local`)
+    }
+    n.targets.forEach((t, ti) => {
+      for (const k of new Set(n.kinds)) checkTarget(t, [...at, 'targets', ti], k)
+    })
+    const most = Math.floor((until - n.fromMs) / Math.max(1, n.interval.minMs + n.duration.minMs))
+    if (most > MAX_NEMESIS_FAULTS) {
+      add([...at, 'interval'], `with duration ${fmt(n.duration.minMs)} at the least could inject up to ${most} faults from ${fmt(n.fromMs)} to ${fmt(until)}; expected at most ${MAX_NEMESIS_FAULTS}: a longer interval or duration`)
+    }
+    if (n.untilMs !== null && n.untilMs > d) add([...at, 'until'], `got ${fmt(n.untilMs)}, after the run ends at ${fmt(d)}; expected at most workload.duration`)
+    else if (n.fromMs + n.interval.minMs + n.duration.minMs > until) {
+      add([...at, 'from'], `leaves ${fmt(Math.max(0, until - n.fromMs))} from ${fmt(n.fromMs)} to ${fmt(until)}, less than the shortest interval plus the shortest duration (${fmt(n.interval.minMs + n.duration.minMs)}), so the nemesis would inject nothing; expected a longer run, an earlier from or shorter ranges`)
+    }
+  }
 
   // Checks
   const enforced = anomalyKinds.filter((k) => s.checks.delivery[k] !== null)
@@ -1255,6 +1381,7 @@ function crossCheck(s: Scenario): PathProblem[] {
   for (const slo of s.checks.slo) {
     if (slo.kind === 'latency' && slo.metric === 'e2e' && w.consumers.length === 0) add(['checks', 'slo', slo.key], 'needs consumers to measure end-to-end latency; expected workload.consumers')
     if (slo.kind === 'drainRate' && w.backlog === null) add(['checks', 'slo', slo.key], 'needs backlog mode; expected workload.backlog')
+    if (slo.kind === 'recovery' && s.faults.length === 0 && s.nemesis === null) add(['checks', 'slo', slo.key], 'judges how fast throughput recovers after each fault, and the scenario has none; expected faults or a nemesis')
   }
   return out
 }

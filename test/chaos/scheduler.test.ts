@@ -60,7 +60,7 @@ function setup(faults: Fault[], opts: { nodes?: number; resolver?: Partial<Targe
   const nodes = Array.from({ length: opts.nodes ?? 3 }, (_, i) => new FakeNode(i + 1, sched))
   const events: HistoryEvent[] = []
   const lines: string[] = []
-  const resolver: TargetResolver = { leaderOf: async () => -1, controller: async () => -1, ...opts.resolver }
+  const resolver: TargetResolver = { leaderOf: async () => -1, controller: async () => -1, coordinatorOf: async () => -1, ...opts.resolver }
   const s = new FaultScheduler({ faults, nodes, resolver, history: { append: (e) => events.push(e) }, scheduler: sched, originMs: ORIGIN, seed: opts.seed ?? 1, onEvent: (l) => lines.push(l) })
   return { sched, nodes, events, lines, s, faultEvents: () => events.filter((e): e is FaultEvent => e.type === 'fault') }
 }
@@ -86,7 +86,7 @@ describe('FaultScheduler', () => {
     expect(nodes[1]!.calls).toEqual(['kill:SIGKILL@1000', 'start@3000'])
     expect(s.active).toEqual([])
     expect(faultEvents()).toEqual([
-      { type: 'fault', edge: 'start', id: 0, name: 'crash', target: 'node 2', time: 1_000_000 },
+      { type: 'fault', edge: 'start', id: 0, name: 'crash', target: 'node 2', time: 1_000_000, kind: 'kill', nodes: [2], params: '{"restartAfterMs":2000}' },
       { type: 'fault', edge: 'end', id: 0, name: 'crash', target: 'node 2', time: 3_000_000 },
     ])
     expect(nodes[0]!.calls).toEqual([])
@@ -150,6 +150,75 @@ describe('FaultScheduler', () => {
     expect(await picks(8)).not.toEqual(a)
   })
 
+  it('draws minority and majority as complements from the seed, the same for the same seed', async () => {
+    const draw = async (seed: number) => {
+      const { sched, s } = setup([pause('min', 100, { kind: 'minority' }, 50), pause('maj', 200, { kind: 'majority' }, 50)], { nodes: 5, seed })
+      s.start()
+      await advanceTo(sched, 120)
+      const min = s.active[0]!.nodes
+      await advanceTo(sched, 220)
+      const maj = s.active[0]!.nodes
+      return { min, maj }
+    }
+    const a = await draw(3)
+    expect(a.min).toHaveLength(2)
+    expect(a.maj).toHaveLength(3)
+    expect(await draw(3)).toEqual(a)
+    // Different fault indexes draw independently, so only each set's size is fixed; over seeds every node is picked.
+    const picked = new Set<number>()
+    for (let seed = 0; seed < 20; seed++) for (const n of (await draw(seed)).min) picked.add(n)
+    expect([...picked].sort()).toEqual([1, 2, 3, 4, 5])
+  })
+
+  it('resolves coordinatorOf through the resolver when the fault fires', async () => {
+    const asked: string[] = []
+    const { sched, nodes, s, faultEvents } = setup([kill('coord', 100, { kind: 'coordinatorOf', group: 'readers' }, 200)], {
+      resolver: {
+        coordinatorOf: async (g) => {
+          asked.push(g)
+          return 3
+        },
+      },
+    })
+    s.start()
+    await advanceTo(sched, 150)
+    expect(asked).toEqual(['readers'])
+    expect(nodes[2]!.calls).toEqual(['kill:SIGKILL@100'])
+    expect(faultEvents()[0]).toMatchObject({ target: 'coordinator of readers (node 3)', kind: 'kill', nodes: [3] })
+  })
+
+  it('never kills a node twice or pauses a dead one: a node belongs to one process fault at a time', async () => {
+    const { sched, nodes, s, lines } = setup([
+      kill('first', 100, { kind: 'node', node: 2 }, 1000),
+      kill('again', 200, { kind: 'node', node: 2 }, 1000),
+      pause('freeze', 300, { kind: 'all' }, 100),
+      kill('after', 1500, { kind: 'node', node: 2 }, 100),
+    ])
+    s.start()
+    await advanceTo(sched, 2000)
+    expect(nodes[1]!.calls).toEqual(['kill:SIGKILL@100', 'start@1100', 'kill:SIGKILL@1500', 'start@1600'])
+    expect(nodes[0]!.calls).toEqual(['pause@300', 'resume@400'])
+    expect(lines).toContain('again: skipped, no node of node 2 is free')
+    expect(lines.some((l) => /^freeze: leaves node 2 alone, already held by first/.test(l))).toBe(true)
+    expect(s.errors).toEqual([])
+  })
+
+  it('draws random targets only among free nodes', async () => {
+    const { sched, nodes, s } = setup([kill('down', 100, { kind: 'node', node: 1 }, 5000), ...Array.from({ length: 10 }, (_, i) => pause(`p${i}`, 200 + i * 10, { kind: 'random' }, 5))], { nodes: 2 })
+    s.start()
+    await advanceTo(sched, 400)
+    expect(nodes[0]!.calls).toEqual(['kill:SIGKILL@100'])
+    expect(nodes[1]!.calls.filter((c) => c.startsWith('pause'))).toHaveLength(10)
+  })
+
+  it('refuses a process fault aimed at the clients', async () => {
+    const { sched, nodes, s } = setup([kill('clients', 100, { kind: 'clients' }, 100)])
+    s.start()
+    await advanceTo(sched, 300)
+    expect(nodes.flatMap((n) => n.calls)).toEqual([])
+    expect(s.errors[0]!.message).toMatch(/clients have no broker process to kill/)
+  })
+
   it('records an error and applies nothing when the target cannot be resolved', async () => {
     const { sched, nodes, s, faultEvents, lines } = setup([kill('nobody', 100, { kind: 'leaderOf', topic: 't', partition: 0 }, 100), kill('ghost', 200, { kind: 'node', node: 9 }, 100)])
     s.start()
@@ -193,7 +262,7 @@ describe('FaultScheduler', () => {
     const partition: Fault = { kind: 'partition', name: 'split', atMs: 0, split: { kind: 'isolate', target: { kind: 'controller' } }, healAfterMs: 1000 }
     expect(
       () =>
-        new FaultScheduler({ faults: [partition], nodes: [], resolver: { leaderOf: async () => 1, controller: async () => 1 }, history: { append() {} }, scheduler: sched, originMs: 0, seed: 1 }),
+        new FaultScheduler({ faults: [partition], nodes: [], resolver: { leaderOf: async () => 1, controller: async () => 1, coordinatorOf: async () => 1 }, history: { append() {} }, scheduler: sched, originMs: 0, seed: 1 }),
     ).toThrow(/faults\[0\]: partition faults are not implemented/)
   })
 })

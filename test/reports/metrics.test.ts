@@ -119,10 +119,12 @@ describe('MetricsAccumulator', () => {
 
   it('reports a fault that never ended with its gap up to the last event', async () => {
     const acc = await metricsOf([
-      { type: 'fault', edge: 'start', id: 3, name: 'pause', target: 'broker 2', time: 100 },
+      { type: 'fault', edge: 'start', id: 3, name: 'pause', target: 'broker 2', time: 100, kind: 'pause', nodes: [2], params: '{"durationMs":5000}' },
       send(0, 0, 200),
       { type: 'phase', phase: 'measure-end', time: 5000 },
     ])
-    expect(acc.faults()).toEqual([{ id: 3, name: 'pause', target: 'broker 2', startUs: 100, endUs: null, acks: 0, longestAckGapUs: 4900 }])
+    expect(acc.faults()).toEqual([
+      { id: 3, name: 'pause', target: 'broker 2', kind: 'pause', nodes: [2], params: { durationMs: 5000 }, startUs: 100, endUs: null, acks: 0, longestAckGapUs: 4900, availability: null },
+    ])
   })
 })

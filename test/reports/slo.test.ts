@@ -137,7 +137,7 @@ describe('SLO checks', () => {
       expect(isSloMetric(name), name).toBe(true)
     }
     for (const name of ['latency', 'produce.p0', 'produce.p101', 'produce.median', 'consume.p99', 'throughput.bytes']) expect(isSloMetric(name), name).toBe(false)
-    expect(sloMetricNames()).toHaveLength(3 * 8 + 7)
+    expect(sloMetricNames()).toHaveLength(3 * 8 + 8)
     for (const name of sloMetricNames()) expect(isSloMetric(name)).toBe(true)
   })
 })

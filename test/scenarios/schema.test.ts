@@ -12,7 +12,7 @@ import { isMap, isScalar, isSeq, parse as parseYaml, parseDocument, type Documen
 import { faultEndMs } from '../../chaos/faults.ts'
 import { anomalyKinds } from '../../reports/checker.ts'
 import { anomalyMeaning } from '../../reports/describe.ts'
-import { schemaCommand, summarize, validateCommand } from '../../scenarios/commands.ts'
+import { describeSchedule, schemaCommand, summarize, validateCommand } from '../../scenarios/commands.ts'
 import {
   closest,
   formatProblem,
@@ -21,6 +21,7 @@ import {
   type Scenario,
   ScenarioError,
   scenarioJsonSchema,
+  scheduledFaults,
 } from '../../scenarios/schema.ts'
 
 const seed = Number(process.env.FC_SEED ?? Date.now())
@@ -74,7 +75,8 @@ describe('the catalog', () => {
     const { out, io } = capture()
     expect(validateCommand(file, io)).toBe(0)
     expect(out.stderr).toBe('')
-    expect(out.stdout).toBe(`ok ${file}: ${summarize(s)}\n`)
+    const schedule = describeSchedule(scheduledFaults(s, 1)).map((l) => `  ${l}\n`)
+    expect(out.stdout).toBe(`ok ${file}: ${summarize(s)}\n${schedule.length === 0 ? '' : `fault schedule${s.nemesis === null ? '' : ' with seed 1 (--seed S shows the nemesis of a run with --seed S)'}:\n${schedule.join('')}`}`)
   })
 
   it('quickstart stays short: one local broker, under a minute of load', () => {
@@ -133,6 +135,7 @@ describe('defaults', () => {
         backlog: null,
       },
       faults: [],
+      nemesis: null,
       checks: {
         delivery: { lost: null, unseen: null, duplicates: null, inconsistentOffsets: null, reordered: null, pollSkips: null, pollRewinds: null, failedWritesRead: null, rereads: null },
         slo: [],

@@ -29,7 +29,8 @@
 //   assign (6)  group#, member#, topic#, partition s, time s
 //   revoke (7)  group#, member#, topic#, partition s, time s
 //   phase  (8)  phase code, time s
-//   fault  (9)  edge u8 (0 start, 1 end), id, name#, target#, time s
+//   fault  (9)  edge u8 (0 start, 1 end), id, name#, target#, time s [, kind#+1, node count, node ids...,
+//               params#+1]   (the bracketed fields are optional: written on starts, absent in older files)
 //   end   (15)  events f64le, values f64le   (fixed size, so a reader can find it from the end of the file)
 //
 // This folder is the history format, a leaf that both workloads/ (writing) and reports/ (reading) import:
@@ -131,6 +132,12 @@ export interface FaultEvent {
   name: string
   target: string
   time: number
+  /** Start edges: the fault's kind (kill, pause, ...). */
+  kind?: string
+  /** Start edges: the node ids the target resolved to. */
+  nodes?: readonly number[]
+  /** Start edges: the fault's parameters as JSON text (restartAfterMs, durationMs, ...). */
+  params?: string
 }
 
 export type HistoryEvent =

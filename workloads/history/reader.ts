@@ -46,6 +46,10 @@ export class HistoryRecord {
   faultId = 0
   faultName = 0
   faultTarget = 0
+  /** fault start: kind string id + 1 (0: not recorded), params string id + 1, resolved node ids. */
+  faultKind = 0
+  faultParams = 0
+  faultNodes: number[] = []
   readonly strings: string[] = []
   buf: Buffer = Buffer.alloc(0)
   keyStart = -1
@@ -120,6 +124,9 @@ export class HistoryRecord {
           name: s(this.faultName),
           target: s(this.faultTarget),
           time: this.time,
+          ...(this.faultKind === 0 ? {} : { kind: s(this.faultKind - 1) }),
+          ...(this.faultKind === 0 && this.faultNodes.length === 0 ? {} : { nodes: [...this.faultNodes] }),
+          ...(this.faultParams === 0 ? {} : { params: s(this.faultParams - 1) }),
         }
       default:
         throw new Error(`HistoryRecord.toEvent: no event for frame kind ${this.kind}`)
@@ -349,6 +356,15 @@ class HistoryDecoder {
           rec.faultName = getUv(buf)
           rec.faultTarget = getUv(buf)
           rec.time = getSv(buf)
+          rec.faultKind = 0
+          rec.faultParams = 0
+          rec.faultNodes = []
+          if (rp < frameEnd) {
+            rec.faultKind = getUv(buf)
+            const n = getUv(buf)
+            for (let i = 0; i < n; i++) rec.faultNodes.push(getSv(buf))
+            rec.faultParams = getUv(buf)
+          }
           break
         case EventKind.string: {
           const id = getUv(buf)

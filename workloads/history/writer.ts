@@ -216,13 +216,23 @@ export class HistoryWriter {
       case 'fault': {
         const name = this.#sid(e.name)
         const target = this.#sid(e.target)
-        let p = this.#begin(EventKind.fault, 5 * MAX_VARINT)
+        const detail = e.kind !== undefined || e.nodes !== undefined || e.params !== undefined
+        const kind = e.kind === undefined ? 0 : this.#sid(e.kind) + 1
+        const params = e.params === undefined ? 0 : this.#sid(e.params) + 1
+        const nodes = e.nodes ?? []
+        let p = this.#begin(EventKind.fault, (8 + nodes.length) * MAX_VARINT)
         const buf = this.#buf
         buf[p++] = e.edge === 'start' ? 0 : 1
         p = putUv(buf, p, e.id)
         p = putUv(buf, p, name)
         p = putUv(buf, p, target)
         p = putSv(buf, p, e.time)
+        if (detail) {
+          p = putUv(buf, p, kind)
+          p = putUv(buf, p, nodes.length)
+          for (const n of nodes) p = putSv(buf, p, n)
+          p = putUv(buf, p, params)
+        }
         this.#end(p)
         return
       }

@@ -29,6 +29,8 @@ const eventArb: fc.Arbitrary<HistoryEvent> = fc.oneof(
   fc.record({ type: fc.constantFrom('assign' as const, 'revoke' as const), group: str, member: str, topic: str, partition: time, time }),
   fc.record({ type: fc.constant('phase' as const), phase: fc.constantFrom(...phaseNames), time }),
   fc.record({ type: fc.constant('fault' as const), edge: fc.constantFrom('start' as const, 'end' as const), id: nat, name: str, target: str, time }),
+  // A start with what the fault was: trailing fields a reader of older files never sees.
+  fc.record({ type: fc.constant('fault' as const), edge: fc.constant('start' as const), id: nat, name: str, target: str, time, kind: str, nodes: fc.array(fc.integer({ min: -1, max: 2 ** 31 - 1 }), { maxLength: 7 }), params: str }),
 )
 
 async function write(path: string, events: HistoryEvent[], chunkSize?: number): Promise<void> {
