@@ -3,12 +3,13 @@
 //
 //   kill   SIGKILL the target nodes; restart them after restartAfter (or when the run closes cleanly)
 //   pause  SIGSTOP the target nodes; SIGCONT after duration
+//   partition  cut traffic between the sides (chaos/network/partition.ts, through `network`); heal after heal
 //
 // Targets are resolved when the fault fires, not when the run starts: `leaderOf` asks the cluster's metadata
 // who leads the partition now (a leader moves after an earlier fault), `controller` asks for the controller,
 // `random` draws from a PRNG seeded by the run's seed and the fault's index, so a seed replays the same picks.
-// Network faults (partition, latency, bandwidth) are not implemented; the runner refuses them before a run
-// starts, and the scheduler throws if handed one.
+// Latency and bandwidth are not implemented here; the runner refuses them before a run starts, and the
+// scheduler throws if handed one (or a partition without a `network` to cut with).
 //
 // stop() heals everything: pending faults are cancelled, paused nodes resumed, killed nodes restarted when
 // the run is closing cleanly (so consumers can drain), and every open interval gets its end event, so no
@@ -18,7 +19,8 @@ import { deriveSeed, Prng } from '../workloads/generators.ts'
 import { historyTime, type HistorySink } from '../workloads/history/events.ts'
 import type { Cancel, Scheduler } from '../workloads/rate.ts'
 import type { NodeHandle } from './cluster/types.ts'
-import { type Fault, faultEndMs, type Target } from './faults.ts'
+import { type Fault, faultEndMs, type PartitionFault, type Target } from './faults.ts'
+import { type PartitionControl, resolveSplit } from './network/partition.ts'
 
 /** Answers target questions from the cluster's metadata at fault time. */
 export interface TargetResolver {
@@ -37,6 +39,8 @@ export interface FaultSchedulerOptions {
   /** Monotonic ms of the run's start: fault times count from it, history times too. */
   readonly originMs: number
   readonly seed: number
+  /** Cuts traffic for partition faults (the local backend's iptables chain); needed when there are any. */
+  readonly network?: PartitionControl
   /** One line per thing done ("kill-0: killed node 1"), for the run's log. */
   onEvent?(line: string): void
 }
@@ -45,7 +49,7 @@ export interface ActiveFault {
   /** The fault's index in the scenario, also its id in the history. */
   readonly id: number
   readonly name: string
-  readonly kind: 'kill' | 'pause'
+  readonly kind: 'kill' | 'pause' | 'partition'
   /** As written in the history: "node 1", "leader of orders/0 (node 1)". */
   readonly target: string
   readonly nodes: readonly number[]
@@ -72,6 +76,8 @@ interface Applied {
   healing: boolean
   ended: boolean
   healTimer: Cancel | null
+  /** A partition's heal (its rules out). */
+  undo: (() => Promise<void>) | null
 }
 
 const describeNodes = (ids: readonly number[]): string => (ids.length === 1 ? `node ${ids[0]}` : `nodes ${ids.join(', ')}`)
@@ -86,7 +92,8 @@ export class FaultScheduler {
 
   constructor(opts: FaultSchedulerOptions) {
     opts.faults.forEach((f, i) => {
-      if (f.kind !== 'kill' && f.kind !== 'pause') throw new RangeError(`faults[${i}]: ${f.kind} faults are not implemented by the scheduler`)
+      if (f.kind === 'partition' && !opts.network) throw new RangeError(`faults[${i}]: partition faults need a network to cut (none was given)`)
+      if (f.kind !== 'kill' && f.kind !== 'pause' && f.kind !== 'partition') throw new RangeError(`faults[${i}]: ${f.kind} faults are not implemented by the scheduler`)
     })
     this.o = opts
   }
@@ -142,6 +149,7 @@ export class FaultScheduler {
   }
 
   private async apply(id: number, f: Fault): Promise<void> {
+    if (!this.stopped && f.kind === 'partition') return this.applyPartition(id, f)
     if (this.stopped || (f.kind !== 'kill' && f.kind !== 'pause')) return
     let resolved: { ids: number[]; label: string }
     try {
@@ -163,7 +171,7 @@ export class FaultScheduler {
     const started = this.now()
     const untilMs = faultEndMs(f)
     const fault: ActiveFault = { id, name: f.name, kind: f.kind, target: resolved.label, nodes: resolved.ids, sinceMs: started - this.o.originMs, untilMs }
-    const a: Applied = { fault, handles, healing: false, ended: false, healTimer: null }
+    const a: Applied = { fault, handles, healing: false, ended: false, healTimer: null, undo: null }
     this.applied.set(id, a)
     this.edge('start', fault, started)
     if (f.kind === 'kill') {
@@ -187,7 +195,14 @@ export class FaultScheduler {
     a.healing = true
     a.healTimer = null
     const f = a.fault
-    if (f.kind === 'pause') {
+    if (f.kind === 'partition') {
+      try {
+        await a.undo?.()
+        this.o.onEvent?.(`${f.name}: healed ${f.target}`)
+      } catch (err) {
+        this.fail(f.name, `could not heal: ${(err as Error).message}`, err)
+      }
+    } else if (f.kind === 'pause') {
       for (const h of a.handles) h.resume()
       this.o.onEvent?.(`${f.name}: resumed ${f.target}`)
     } else if (restart) {
@@ -199,6 +214,40 @@ export class FaultScheduler {
     }
     a.ended = true
     this.edge('end', f, this.now())
+  }
+
+  /** Resolves the split into cuts now (targets, random draws), adds them, and arms the heal. */
+  private async applyPartition(id: number, f: PartitionFault): Promise<void> {
+    let resolved: Awaited<ReturnType<typeof resolveSplit>>
+    try {
+      resolved = await resolveSplit(f.split, {
+        nodes: this.o.nodes.map((n) => n.id),
+        resolveTarget: async (t) => (await this.resolve(id, t)).ids,
+        prng: new Prng(deriveSeed(this.o.seed, 'partition', id)),
+      })
+    } catch (err) {
+      this.fail(f.name, `could not resolve its sides: ${(err as Error).message}`, err)
+      return
+    }
+    if (this.stopped) return
+    const started = this.now()
+    const untilMs = faultEndMs(f)
+    const fault: ActiveFault = { id, name: f.name, kind: 'partition', target: resolved.label, nodes: resolved.nodes, sinceMs: started - this.o.originMs, untilMs }
+    let undo: () => Promise<void>
+    try {
+      undo = await this.o.network!.cut(f.name, resolved.cuts)
+    } catch (err) {
+      this.fail(f.name, `could not cut ${resolved.label}: ${(err as Error).message}`, err)
+      return
+    }
+    const a: Applied = { fault, handles: [], healing: false, ended: false, healTimer: null, undo }
+    this.applied.set(id, a)
+    this.edge('start', fault, started)
+    this.o.onEvent?.(`${f.name}: partitioned ${resolved.label}`)
+    if (untilMs !== null && !this.stopped) {
+      const s = this.o.scheduler
+      a.healTimer = s.schedule(() => this.track(this.heal(a, true)), this.o.originMs + untilMs - s.now())
+    }
   }
 
   private edge(edge: 'start' | 'end', f: ActiveFault, atMs: number): void {

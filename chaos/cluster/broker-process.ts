@@ -80,6 +80,10 @@ export class BrokerProcess {
     return `${this.host}:${this.port}`
   }
 
+  get controllerPort(): number | undefined {
+    return this.opts.controllerPort
+  }
+
   get pid(): number | undefined {
     return this.proc?.pid
   }
