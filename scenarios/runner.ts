@@ -66,7 +66,7 @@ export interface RunOptions {
   readonly progress?: ProgressReporter
   /** Aborting stops the run early; results are still written, marked errored. */
   readonly signal?: AbortSignal
-  /** Where secrets named by `{ env: NAME }` are read. Default process.env. */
+  /** Where secrets named by `{ env: NAME }` are read, and iptables is looked up (PATH). Default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>
   /** How long consumers may take to own every partition. Default 30 s. */
   readonly assignTimeoutMs?: number
@@ -137,7 +137,7 @@ export async function preflight(s: Scenario, env: Readonly<Record<string, string
   const problems: string[] = []
   const partitionAt = s.faults.findIndex((f) => f.kind === 'partition')
   if (partitionAt >= 0 && s.cluster.backend === 'local') {
-    const why = iptablesProblem()
+    const why = iptablesProblem(env)
     if (why !== null) problems.push(`faults[${partitionAt}] (${s.faults[partitionAt]!.name}): ${why}`)
   }
   s.faults.forEach((f, i) => {

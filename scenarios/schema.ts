@@ -422,11 +422,12 @@ const direction = () => oneOf(DIRECTIONS).default('both').describe('upstream: tr
 
 const nodeId = () => int(0, 2 ** 31 - 1, 'a node id: an integer')
 const CLIENTS = z.literal('clients', { error: expecting('clients') }).describe("The harness's clients (they connect from 127.0.0.1).")
+const SIDE_WORDS = ['clients', 'controller', 'random', 'all', 'leaderOf']
 // One end of a one-way cut: a target, a list of node ids, or the clients.
 const partitionSide = () =>
   z
     .union([CLIENTS, z.array(nodeId(), { error: expecting('a list of node ids') }).min(1, { error: expecting('a non-empty list of node ids') }), target()], {
-      error: expecting(`clients, a list of node ids or ${TARGET_EXPECTED}`),
+      error: expecting(`clients, a list of node ids or ${TARGET_EXPECTED}`, (v) => didYouMean(v, SIDE_WORDS)),
     })
     .transform((v): PartitionSide => (v === 'clients' ? { kind: 'clients' } : Array.isArray(v) ? { kind: 'nodes', nodes: v } : v))
 
@@ -434,7 +435,7 @@ const PARTITION_SPLITS = ['isolate', 'groups', 'halves', 'bridge', 'cut'] as con
 const partitionSpec = z
   .strictObject({
     isolate: z
-      .union([CLIENTS, target()], { error: expecting(`clients or ${TARGET_EXPECTED}`) })
+      .union([CLIENTS, target()], { error: expecting(`clients or ${TARGET_EXPECTED}`, (v) => didYouMean(v, SIDE_WORDS)) })
       .optional()
       .describe('Cut these nodes off from the other brokers and the clients; or `clients`: cut the clients off from every broker.'),
     groups: z

@@ -38,23 +38,24 @@ function run(cmd: string, args: readonly string[], input?: string): Promise<stri
   })
 }
 
-function runSync(cmd: string, args: readonly string[], input?: string): string {
+function runSync(cmd: string, args: readonly string[], input?: string, env?: Readonly<Record<string, string | undefined>>): string {
   try {
-    return execFileSync(cmd, args, { input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'], timeout: 15_000 }).toString()
+    return execFileSync(cmd, args, { input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'], timeout: 15_000, ...(env ? { env: { ...env } } : {}) }).toString()
   } catch (err) {
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim()
     throw new IptablesError(`${cmd} ${args.join(' ')}: ${stderr || (err as Error).message}`, { cause: err })
   }
 }
 
-/** Why partitions cannot run here (not root, no iptables, iptables failing), or null when they can. */
-export function iptablesProblem(): string | null {
+/** Why partitions cannot run here (not root, no iptables, iptables failing), or null when they can; `env` is
+ *  where iptables is looked up (its PATH). */
+export function iptablesProblem(env: Readonly<Record<string, string | undefined>> = process.env): string | null {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     return `partition faults change iptables rules, which needs root (this process runs as uid ${process.getuid()}); expected to run as root (sudo faultline run ...), or remove the partition faults`
   }
   try {
-    runSync('iptables', ['-w', '-S', 'OUTPUT'])
-    runSync('iptables-restore', ['--version'])
+    runSync('iptables', ['-w', '-S', 'OUTPUT'], undefined, env)
+    runSync('iptables-restore', ['--version'], undefined, env)
   } catch (err) {
     const missing = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
     return missing

@@ -35,13 +35,27 @@ describe('preflight', () => {
 
   it('runScenario refuses them without creating the output directory or starting a broker', async () => {
     const out = join(tmp, 'never-created')
+    const withLatency = parseScenario(
+      'name: t\ncluster: { backend: local, brokers: 2 }\ntopics: [ { name: a } ]\nworkload: { duration: 10s, producers: { rate: 100/s } }\nfaults:\n  - { at: 1s, latency: { delay: 5ms }, duration: 2s }\n',
+      'test.yaml',
+    )
+    const err = await refusal(runScenario(withLatency, { outDir: out, seed: 1 }))
+    expect(err.message).toMatch(/faults\[0\] \(latency-0\): latency faults are not supported yet/)
+    expect(existsSync(out)).toBe(false)
+  })
+
+  it('refuses partitions where iptables cannot run, saying so, before anything starts', async () => {
+    const out = join(tmp, 'no-iptables')
     const withPartition = parseScenario(
       'name: t\ncluster: { backend: local, brokers: 2 }\ntopics: [ { name: a } ]\nworkload: { duration: 10s, producers: { rate: 100/s } }\nfaults:\n  - { at: 1s, partition: { groups: [[1], [2]] }, heal: 2s }\n',
       'test.yaml',
     )
-    const err = await refusal(runScenario(withPartition, { outDir: out, seed: 1 }))
-    expect(err.message).toMatch(/faults\[0\] \(partition-0\): partition faults are not supported yet/)
+    // No iptables on this PATH: as on a machine without the package.
+    const err = await refusal(runScenario(withPartition, { outDir: out, seed: 1, env: { PATH: join(tmp, 'empty-path') } }))
+    expect(err.exitCode).toBe(2)
+    expect(err.message).toMatch(/faults\[0\] \(partition-0\): partition faults need iptables and iptables-restore, which are not installed/)
     expect(existsSync(out)).toBe(false)
+    await expect(preflight(withPartition)).resolves.toEqual({})
   })
 
   it('runs every SLO the schema accepts', async () => {
