@@ -142,7 +142,7 @@ export async function preflight(s: Scenario, env: Readonly<Record<string, string
   }
   s.faults.forEach((f, i) => {
     if (f.kind === 'latency' || f.kind === 'bandwidth') {
-      problems.push(`faults[${i}] (${f.name}): ${f.kind} faults are not supported yet (network faults are not implemented); expected kill or pause faults, or remove this one`)
+      problems.push(`faults[${i}] (${f.name}): ${f.kind} faults are not supported yet (network faults are not implemented); expected kill, pause or partition faults, or remove this one`)
     }
   })
   const driver = s.workload.driver

@@ -16,8 +16,9 @@ import { loadScenario } from '../../scenarios/schema.ts'
 import { formatDuration } from '../../scenarios/units.ts'
 import { cli, processesUsing } from './cli.ts'
 
-/** Refused until network faults exist; the chaos issue removes this list. Nothing else may be refused. */
-const NETWORK_FAULT_REFUSALS = ['latency-fault.yaml', 'leader-kill.yaml']
+/** Refused until latency and bandwidth faults exist (through proxies); the chaos issue removes this list.
+ *  Nothing else may be refused. */
+const NETWORK_FAULT_REFUSALS = ['latency-fault.yaml']
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '../../scenarios')
 const files = readdirSync(dir)
