@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Prng } from '../../workloads/generators.ts'
 import type { PartitionMember, PartitionSide, PartitionSplit, Target } from '../faults.ts'
 import type { Ledger } from '../ledger.ts'
-import { appendRules, createChain, deleteRules, removeChain, type Rule } from './iptables.ts'
+import { appendRules, createChain, deleteRules, removeChain, removeChainSync, type Rule } from './iptables.ts'
 
 /** Where the harness's clients come from: the kernel's source address for loopback destinations. */
 export const CLIENTS_HOST = '127.0.0.1'
@@ -150,6 +150,14 @@ export function rulesFor(cuts: readonly Cut[], nodes: readonly PartitionNode[], 
   return rules
 }
 
+function removeChainSafe(chain: string): void {
+  try {
+    removeChainSync(chain)
+  } catch {
+    // The ledger still holds it: `faultline cleanup` retries.
+  }
+}
+
 /** What the fault scheduler needs to cut traffic: rules in, and a heal that takes them out. */
 export interface PartitionControl {
   /** Adds the cuts' rules; resolves to their heal. */
@@ -167,6 +175,7 @@ export class IptablesPartitions implements PartitionControl {
   private chainRecord: number | null = null
   private readonly live = new Map<number, { rules: readonly Rule[]; record: number | null }>()
   private nextId = 1
+  private onExit: () => void = () => {}
 
   private constructor(chain: string, nodes: () => readonly PartitionNode[], ledger: Ledger | null) {
     this.chain = chain
@@ -183,9 +192,13 @@ export class IptablesPartitions implements PartitionControl {
     const ledger = opts.ledger ?? null
     const p = new IptablesPartitions(opts.chain ?? IptablesPartitions.chainName(ledger?.path), opts.nodes, ledger)
     p.chainRecord = ledger ? ledger.acquire({ kind: 'iptables-chain', chain: p.chain, description: `iptables chain ${p.chain}` }) : null
+    // A harness that crashes (an uncaught exception) still runs 'exit' handlers: take the rules with it.
+    p.onExit = () => void removeChainSafe(p.chain)
+    process.once('exit', p.onExit)
     try {
       await createChain(p.chain)
     } catch (err) {
+      process.off('exit', p.onExit)
       await removeChain(p.chain).catch(() => {})
       if (p.chainRecord !== null) ledger!.release(p.chainRecord)
       throw err
@@ -219,6 +232,7 @@ export class IptablesPartitions implements PartitionControl {
   async close(): Promise<void> {
     for (const id of [...this.live.keys()]) await this.heal(id)
     await removeChain(this.chain)
+    process.off('exit', this.onExit)
     if (this.chainRecord !== null) {
       this.ledger!.release(this.chainRecord)
       this.chainRecord = null

@@ -88,6 +88,27 @@ describe('no iptables rule outlives a run', () => {
     expect(outputJumps(chain)).toBe(false)
   }, 120_000)
 
+  it('after the harness crashes (an uncaught exception) mid-partition', async () => {
+    const partition = join(CLI_PATH, '../../chaos/network/partition.js')
+    const script = `
+      const { IptablesPartitions } = await import(${JSON.stringify(partition)})
+      const p = await IptablesPartitions.open({ nodes: () => [{ id: 1, host: '127.0.0.250', ports: [1] }] })
+      await p.cut('crash', [{ from: 'clients', to: 1 }])
+      console.log(p.chain)
+      setTimeout(() => { throw new Error('boom') }, 10)
+    `
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    expect(code).toBe(1)
+    const chain = out.trim()
+    expect(chain).toMatch(/^faultline-[0-9a-f]{12}$/)
+    chains.push(chain)
+    expect(chainExistsSync(chain)).toBe(false)
+    expect(outputJumps(chain)).toBe(false)
+  }, 60_000)
+
   it('after a SIGKILL mid-partition, `faultline cleanup` removes the rules and the chain', async () => {
     const { out, chain, run } = await partitioned('killed')
     run.child.kill('SIGKILL')
