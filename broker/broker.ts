@@ -168,7 +168,7 @@ export class Broker {
       clock: this.clock,
       logger: this.log.child({ component: 'replication' }),
       control: this.control,
-      connect: tcpChannel({ clock: this.clock, clientId: `broker-${this.nodeId}-fetcher`, requestTimeoutMs: socketTimeoutMs + fetchWaitMs, connectTimeoutMs: socketTimeoutMs }),
+      connect: tcpChannel({ clock: this.clock, clientId: `broker-${this.nodeId}-fetcher`, requestTimeoutMs: socketTimeoutMs + fetchWaitMs, connectTimeoutMs: socketTimeoutMs, localHost: ownHost(config) }),
       replicaLagTimeMaxMs: config.int('replica.lag.time.max.ms'),
       minInsyncReplicas: (topic) => {
         const t = this.topicStates.get(topic)
@@ -227,7 +227,7 @@ export class Broker {
     const ctlListener = config.controllerListeners[0]
     try {
       if (ctlListener || (voters && [...voters.keys()].some((id) => id !== config.nodeId))) {
-        channel = new ControllerChannel(config.nodeId, voters ?? new Map(), log.child({ component: 'controller-channel' }))
+        channel = new ControllerChannel(config.nodeId, voters ?? new Map(), log.child({ component: 'controller-channel' }), { localHost: ownHost(config) })
       }
       if (channel && ctlListener && config.roles.controller) {
         const port = await channel.listen(ctlListener.host, ctlListener.port)
@@ -691,6 +691,11 @@ export class Broker {
 }
 
 /** The replica manager hands back the partitions the broker gave it. */
+/** The host this broker's connections to its peers come from: its first client listener's, else its controller's. */
+function ownHost(config: BrokerConfig): string | undefined {
+  return (config.clientListeners[0] ?? config.controllerListeners[0])?.host
+}
+
 function asPartition(p: ReplicaPartition): Partition {
   return p as Partition
 }

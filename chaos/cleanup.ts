@@ -1,7 +1,7 @@
 // `faultline cleanup [RUN_DIR] [--force]`: undoes what a killed run left behind, from its ledger
-// (chaos/ledger.ts): broker processes (paused ones too), the cluster's data, and later rules, proxies and
-// containers. Without RUN_DIR it finds every ledger whose run is no longer running through the state
-// directory. A run still in progress is left alone unless --force.
+// (chaos/ledger.ts): broker processes (paused ones too), the cluster's data, iptables chains and rules, and
+// later proxies and containers. Without RUN_DIR it finds every ledger whose run is no longer running through
+// the state directory. A run still in progress is left alone unless --force.
 // Exit codes: 0 nothing left behind, 2 bad input (no ledger there, or its run is still running), 3 something
 // could not be undone.
 

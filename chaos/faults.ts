@@ -42,10 +42,28 @@ export interface PauseFault extends FaultBase {
   readonly target: Target
   readonly durationMs: number
 }
+/** A member of a partition's group: a broker, or the harness's clients. */
+export type PartitionMember = number | 'clients'
+/** One end of a one-way cut: brokers (a target or a list), or the harness's clients. */
+export type PartitionSide = Target | { readonly kind: 'clients' } | { readonly kind: 'nodes'; readonly nodes: readonly number[] }
+/** How a partition splits the cluster; chaos/network/partition.ts resolves it into cuts when the fault fires. */
+export type PartitionSplit =
+  /** The target's nodes cut off from the other brokers and the clients. */
+  | { readonly kind: 'isolate'; readonly target: Target }
+  /** Groups that cannot reach each other; clients reach every broker unless listed in a group. */
+  | { readonly kind: 'groups'; readonly groups: readonly (readonly PartitionMember[])[] }
+  /** The clients cut off from every broker. */
+  | { readonly kind: 'clients' }
+  /** A seeded random minority (floor(n/2) brokers) and majority; the clients on one side, or reaching both. */
+  | { readonly kind: 'halves'; readonly clients: 'majority' | 'minority' | 'both' }
+  /** Two halves that cannot reach each other, and a bridge node both reach (Jepsen's bridge). */
+  | { readonly kind: 'bridge'; readonly bridge: Target }
+  /** One way only: connections opened from `from` to `to` time out; `to` still reaches `from`. */
+  | { readonly kind: 'cut'; readonly from: PartitionSide; readonly to: PartitionSide }
 /** Brokers on different sides stop talking to each other (and an isolated node to clients) until healed. */
 export interface PartitionFault extends FaultBase {
   readonly kind: 'partition'
-  readonly split: { readonly kind: 'isolate'; readonly target: Target } | { readonly kind: 'groups'; readonly groups: readonly (readonly number[])[] }
+  readonly split: PartitionSplit
   readonly healAfterMs: number
 }
 /** Added delay on traffic to (upstream) and from (downstream) the target nodes. */

@@ -1,7 +1,7 @@
 // The run ledger: what a run acquired that would outlive the harness if it were killed (SIGKILL leaves no
 // chance to undo anything): broker processes (a SIGSTOPped broker cannot notice that its parent died), the
-// cluster's data directory, proxies on a Toxiproxy server the scenario named, and later iptables rules and
-// containers. See docs/architecture.md.
+// cluster's data directory, proxies on a Toxiproxy server the scenario named, iptables chains and rules
+// (partitions), and later containers. See docs/architecture.md.
 //
 // One file per run, RUN_DIR/ledger.jsonl, appended and fsynced as each resource is acquired and released, so
 // it is right whenever the harness dies. Each run also leaves a pointer to its ledger in the state directory
@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto'
 import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { isAbsolute, join, relative, resolve } from 'node:path'
+import { deleteRulesSync, removeChainSync } from './network/iptables.ts'
 
 /** Something a run holds that must be undone even if the run's process is killed. */
 export type LedgerResource =
@@ -33,6 +34,10 @@ export type LedgerResource =
   | { readonly kind: 'directory'; readonly path: string; readonly description: string }
   /** A proxy on a Toxiproxy server that outlives the run (a server the scenario named, not faultline's own). */
   | { readonly kind: 'toxiproxy'; readonly api: string; readonly proxy: string; readonly description: string }
+  /** A run's own iptables chain (faultline-<hex>) and the jump to it from OUTPUT (chaos/network/iptables.ts). */
+  | { readonly kind: 'iptables-chain'; readonly chain: string; readonly description: string }
+  /** A partition's DROP rules in that chain, each as iptables takes it after `-A CHAIN`. */
+  | { readonly kind: 'iptables-rules'; readonly chain: string; readonly rules: readonly (readonly string[])[]; readonly description: string }
 
 type Line =
   | { readonly op: 'open'; readonly owner: number; readonly ownerStart: string | null; readonly runDir: string; readonly at: string }
@@ -207,6 +212,7 @@ export interface UndoOutcome {
 
 function describe(r: LedgerResource): string {
   if (r.kind === 'toxiproxy') return `${r.description} (proxy ${r.proxy} at ${r.api})`
+  if (r.kind === 'iptables-chain' || r.kind === 'iptables-rules') return r.description
   return r.kind === 'process' ? `${r.description} (pid ${r.pid})` : `${r.description} (${r.path})`
 }
 
@@ -234,6 +240,14 @@ export function undoResource(r: LedgerResource, runDir: string): UndoOutcome {
       // SIGKILL ends a stopped (SIGSTOPped) process too, without resuming it first.
       process.kill(r.pid, 'SIGKILL')
       return { resource: r, state: 'undone', detail: `${describe(r)}: killed` }
+    }
+    // A chain is ours by its name (faultline-<hex>, drawn per run); a rule only ever lives in such a chain.
+    if (r.kind === 'iptables-chain') {
+      return removeChainSync(r.chain) ? { resource: r, state: 'undone', detail: `${describe(r)}: removed` } : { resource: r, state: 'gone', detail: `${describe(r)}: already gone` }
+    }
+    if (r.kind === 'iptables-rules') {
+      const n = deleteRulesSync(r.chain, r.rules)
+      return n > 0 ? { resource: r, state: 'undone', detail: `${describe(r)}: ${n} deleted` } : { resource: r, state: 'gone', detail: `${describe(r)}: already gone` }
     }
     const rel = relative(runDir, resolve(r.path))
     if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {

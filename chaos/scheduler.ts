@@ -3,6 +3,7 @@
 //
 //   kill   SIGKILL the target nodes; restart them after restartAfter (or when the run closes cleanly)
 //   pause  SIGSTOP the target nodes; SIGCONT after duration
+//   partition  cut traffic between the sides (chaos/network/partition.ts, through `partitions`); heal after heal
 //
 // Targets are resolved when the fault fires, not when the run starts: `leaderOf` asks the cluster's metadata
 // who leads the partition now (a leader moves after an earlier fault), `controller` asks for the metadata
@@ -14,6 +15,7 @@
 // Each fault's start in the history carries its kind, the node ids it resolved to and its parameters.
 // Network-quality faults (latency, bandwidth, reset, timeout, slowClose, slicer, limitData, down) go to the
 // proxies in front of the target's listeners (`network`, chaos/proxy/network.ts); healing removes them.
+// Partitions go to `partitions` (the local backend's iptables chain); healing takes their rules out.
 //
 // stop() heals everything: pending faults are cancelled, paused nodes resumed, killed nodes restarted when
 // the run is closing cleanly (so consumers can drain), and every open interval gets its end event, so no
@@ -23,7 +25,8 @@ import { deriveSeed, Prng } from '../workloads/generators.ts'
 import { historyTime, type HistorySink } from '../workloads/history/events.ts'
 import type { Cancel, Scheduler } from '../workloads/rate.ts'
 import type { NodeHandle } from './cluster/types.ts'
-import { type Fault, faultEndMs, type FaultKind, faultParams, isProxyFault, type ProxyFault, type Target } from './faults.ts'
+import { type Fault, faultEndMs, type FaultKind, faultParams, isProxyFault, type PartitionFault, type ProxyFault, type Target } from './faults.ts'
+import { type PartitionControl, resolveSplit } from './network/partition.ts'
 
 /** Answers target questions from the cluster's metadata at fault time. */
 export interface TargetResolver {
@@ -48,6 +51,8 @@ export interface FaultSchedulerOptions {
   onEvent?(line: string): void
   /** Applies network-quality faults (proxies in front of the listeners); without it they are refused. */
   readonly network?: NetworkFaults
+  /** Cuts traffic for partition faults (the local backend's iptables chain); needed when there are any. */
+  readonly partitions?: PartitionControl
 }
 
 /** Where network-quality faults go (chaos/proxy/network.ts). */
@@ -108,7 +113,7 @@ export class FaultScheduler {
   constructor(opts: FaultSchedulerOptions) {
     opts.faults.forEach((f, i) => {
       if (isProxyFault(f) && !opts.network) throw new RangeError(`faults[${i}]: ${f.kind} faults need proxies in front of the brokers (FaultSchedulerOptions.network)`)
-      if (f.kind === 'partition') throw new RangeError(`faults[${i}]: ${f.kind} faults are not implemented by the scheduler`)
+      if (f.kind === 'partition' && !opts.partitions) throw new RangeError(`faults[${i}]: partition faults need a network to cut (FaultSchedulerOptions.partitions)`)
     })
     this.o = opts
   }
@@ -164,6 +169,7 @@ export class FaultScheduler {
   }
 
   private async apply(id: number, f: Fault): Promise<void> {
+    if (!this.stopped && f.kind === 'partition') return this.applyPartition(id, f)
     if (this.stopped || f.kind === 'partition') return
     let resolved: { ids: number[]; label: string }
     try {
@@ -236,7 +242,7 @@ export class FaultScheduler {
         await a.undo()
         this.o.onEvent?.(`${f.name}: healed ${f.target}`)
       } catch (err) {
-        this.fail(f.name, `could not be healed through the proxies: ${(err as Error).message}`, err)
+        this.fail(f.name, `could not be healed: ${(err as Error).message}`, err)
       }
     } else if (f.kind === 'pause') {
       for (const h of a.handles) h.resume()
@@ -251,6 +257,40 @@ export class FaultScheduler {
     a.ended = true
     for (const n of f.nodes) if (this.held.get(n) === f.name) this.held.delete(n)
     this.edge('end', f, this.now())
+  }
+
+  /** Resolves the split into cuts now (targets, random draws), adds them, and arms the heal. */
+  private async applyPartition(id: number, f: PartitionFault): Promise<void> {
+    let resolved: Awaited<ReturnType<typeof resolveSplit>>
+    try {
+      resolved = await resolveSplit(f.split, {
+        nodes: this.o.nodes.map((n) => n.id),
+        resolveTarget: async (t) => (await this.resolve(id, t)).ids,
+        prng: new Prng(deriveSeed(this.o.seed, 'partition', id)),
+      })
+    } catch (err) {
+      this.fail(f.name, `could not resolve its sides: ${(err as Error).message}`, err)
+      return
+    }
+    if (this.stopped) return
+    const started = this.now()
+    const untilMs = faultEndMs(f)
+    const fault: ActiveFault = { id, name: f.name, kind: 'partition', target: resolved.label, nodes: resolved.nodes, sinceMs: started - this.o.originMs, untilMs }
+    let undo: () => Promise<void>
+    try {
+      undo = await this.o.partitions!.cut(f.name, resolved.cuts)
+    } catch (err) {
+      this.fail(f.name, `could not cut ${resolved.label}: ${(err as Error).message}`, err)
+      return
+    }
+    const a: Applied = { fault, handles: [], healing: false, ended: false, healTimer: null, undo }
+    this.applied.set(id, a)
+    this.edge('start', fault, started, { kind: f.kind, nodes: resolved.nodes, params: JSON.stringify(faultParams(f)) })
+    this.o.onEvent?.(`${f.name}: partitioned ${resolved.label}`)
+    if (untilMs !== null && !this.stopped) {
+      const s = this.o.scheduler
+      a.healTimer = s.schedule(() => this.track(this.heal(a, true)), this.o.originMs + untilMs - s.now())
+    }
   }
 
   private edge(edge: 'start' | 'end', f: ActiveFault, atMs: number, detail?: { kind: string; nodes: readonly number[]; params: string }): void {

@@ -4,7 +4,7 @@
 import { durationAdjustment, parseDurationFlag } from './duration.ts'
 import { formatDuration, formatRate, formatSize } from './units.ts'
 import { loadScenario, type Scenario, ScenarioError, scenarioJsonSchema, scheduledFaults } from './schema.ts'
-import { type Fault, faultEndMs, type Target } from '../chaos/faults.ts'
+import { type Fault, faultEndMs, type PartitionSide, type PartitionSplit, type Target } from '../chaos/faults.ts'
 
 export const MAX_SEED = 2 ** 32 - 1
 
@@ -28,13 +28,32 @@ export function describeTarget(t: Target): string {
   }
 }
 
+/** A partition's shape in words: `isolate leader of orders/0`, `cut clients -> nodes 2, 3`. */
+export function describeSplit(split: PartitionSplit): string {
+  const side = (p: PartitionSide): string => (p.kind === 'nodes' ? `nodes ${p.nodes.join(', ')}` : describeTarget(p))
+  switch (split.kind) {
+    case 'isolate':
+      return `isolate ${describeTarget(split.target)}`
+    case 'groups':
+      return JSON.stringify(split.groups)
+    case 'clients':
+      return 'isolate clients'
+    case 'halves':
+      return `random halves (clients: ${split.clients})`
+    case 'bridge':
+      return `bridge through ${describeTarget(split.bridge)}`
+    case 'cut':
+      return `cut ${side(split.from)} -> ${side(split.to)}`
+  }
+}
+
 /** One line per fault, in time order: `20s-30s kill-0: kill leader of orders/0`. */
 export function describeSchedule(faults: readonly Fault[]): string[] {
   return [...faults]
     .sort((a, b) => a.atMs - b.atMs)
     .map((f) => {
       const end = faultEndMs(f)
-      const target = 'target' in f ? describeTarget(f.target) : f.split.kind === 'isolate' ? `isolate ${describeTarget(f.split.target)}` : JSON.stringify(f.split.groups)
+      const target = 'target' in f ? describeTarget(f.target) : describeSplit(f.split)
       return `${formatDuration(f.atMs)}-${end === null ? 'end' : formatDuration(end)} ${f.name}: ${f.kind} ${target}`
     })
 }

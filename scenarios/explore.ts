@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path'
 import fc from 'fast-check'
 import { type Document, isMap, isSeq, parseDocument, YAMLMap, YAMLSeq } from 'yaml'
 import { type FaultSpace, checkSpace, explorableKinds, STEP_MS, scheduleArbitrary } from '../chaos/fault-space.ts'
-import { type Fault, FAULT_KINDS, type FaultKind, type Target } from '../chaos/faults.ts'
+import { type Fault, FAULT_KINDS, type FaultKind, type PartitionSide, type PartitionSplit, type Target } from '../chaos/faults.ts'
 import { silentProgress, type ProgressReporter } from '../reports/progress.ts'
 import { exitCodeOf, type Results } from '../reports/results.ts'
 import { RunError, runScenario, type RunOptions } from './runner.ts'
@@ -114,6 +114,24 @@ function targetYaml(t: Target): unknown {
   }
 }
 
+function splitYaml(split: PartitionSplit): unknown {
+  const side = (p: PartitionSide): unknown => (p.kind === 'nodes' ? [...p.nodes] : targetYaml(p))
+  switch (split.kind) {
+    case 'isolate':
+      return { isolate: targetYaml(split.target) }
+    case 'groups':
+      return { groups: split.groups }
+    case 'clients':
+      return { isolate: 'clients' }
+    case 'halves':
+      return split.clients === 'both' ? { halves: 'random' } : { halves: 'random', clients: split.clients }
+    case 'bridge':
+      return { bridge: targetYaml(split.bridge) }
+    case 'cut':
+      return { cut: { from: side(split.from), to: side(split.to) } }
+  }
+}
+
 /** A fault in the scenario file's form (schema.ts faultSchema), names left to their defaults. */
 export function faultYaml(f: Fault): Record<string, unknown> {
   const at = formatDuration(f.atMs)
@@ -123,7 +141,7 @@ export function faultYaml(f: Fault): Record<string, unknown> {
     case 'pause':
       return { at, pause: targetYaml(f.target), duration: formatDuration(f.durationMs) }
     case 'partition':
-      return { at, partition: f.split.kind === 'isolate' ? { isolate: targetYaml(f.split.target) } : { groups: f.split.groups }, heal: formatDuration(f.healAfterMs) }
+      return { at, partition: splitYaml(f.split), heal: formatDuration(f.healAfterMs) }
     case 'latency':
       return { at, latency: { target: targetYaml(f.target), delay: formatDuration(f.delayMs), jitter: formatDuration(f.jitterMs), direction: f.direction, ...toxicityYaml(f.toxicity) }, duration: formatDuration(f.durationMs) }
     case 'bandwidth':

@@ -1,7 +1,7 @@
 // `faultline run`: one scenario from cluster to results.json (docs/architecture.md has the whole data flow).
 //
-// preflight refuses what cannot run before anything is touched (network faults, options the driver lacks,
-// missing secrets): RunError with exit code 2. Then a Run goes through its phases in order:
+// preflight refuses what cannot run before anything is touched (latency and bandwidth faults, partitions
+// without root or iptables, options the driver lacks, missing secrets): RunError with exit code 2. Then a Run goes through its phases in order:
 //   cluster  start the local brokers (data under OUT/cluster) or attach to the external cluster;
 //   topics   CreateTopics through the driver's admin (ifNotExists; an existing topic with another partition
 //            count is an error, exit 2), until every partition has a leader;
@@ -30,6 +30,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { clusterResolver } from '../chaos/resolver.ts'
 import { FaultScheduler } from '../chaos/scheduler.ts'
+import { iptablesProblem } from '../chaos/network/iptables.ts'
+import { IptablesPartitions } from '../chaos/network/partition.ts'
 import { externalCluster } from '../chaos/cluster/external.ts'
 import { startLocalCluster } from '../chaos/cluster/local.ts'
 import { ClusterError, type ClusterTarget } from '../chaos/cluster/types.ts'
@@ -68,7 +70,7 @@ export interface RunOptions {
   readonly progress?: ProgressReporter
   /** Aborting stops the run early; results are still written, marked errored. */
   readonly signal?: AbortSignal
-  /** Where secrets named by `{ env: NAME }` are read. Default process.env. */
+  /** Where secrets named by `{ env: NAME }` are read, and iptables is looked up (PATH). Default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>
   /** How long consumers may take to own every partition. Default 30 s. */
   readonly assignTimeoutMs?: number
@@ -143,9 +145,14 @@ export function connectSecurity(s: Scenario, env: Readonly<Record<string, string
 /** Throws RunError (exit 2) naming the first thing in the scenario this harness cannot run yet. */
 export async function preflight(s: Scenario, env: Readonly<Record<string, string | undefined>> = process.env): Promise<Pick<ConnectOptions, 'sasl' | 'tls'>> {
   const problems: string[] = []
+  const partitionAt = s.faults.findIndex((f) => f.kind === 'partition')
+  if (partitionAt >= 0 && s.cluster.backend === 'local') {
+    const why = iptablesProblem(env)
+    if (why !== null) problems.push(`faults[${partitionAt}] (${s.faults[partitionAt]!.name}): ${why}`)
+  }
   s.faults.forEach((f, i) => {
-    if (f.kind === 'partition') {
-      problems.push(`faults[${i}] (${f.name}): ${f.kind} faults are not supported yet (network faults are not implemented); expected kill or pause faults, or remove this one`)
+    if (f.kind === 'partition' && s.cluster.backend !== 'local') {
+      problems.push(`faults[${i}] (${f.name}): partitions are iptables rules by broker address, which only the local backend sets up yet; expected cluster.backend: local`)
     }
     if (isProxyFault(f) && s.cluster.backend !== 'local') {
       problems.push(`faults[${i}] (${f.name}): ${f.kind} faults need proxies in front of the brokers, which only the local backend sets up yet; expected cluster.backend: local`)
@@ -414,6 +421,7 @@ class Run {
       const { connect, main, admin } = await this.createTopics(cluster)
       this.enter('clients')
       const { consumerSink, loops } = await this.startClients(connect, main)
+      await this.openPartitions(cluster)
       this.enter('warmup')
       const { runsDone, backlogs } = this.startLoad(consumerSink, loops, admin, connect())
       await this.until(this.sleepUntil(s.workload.warmupMs))
@@ -694,6 +702,7 @@ class Run {
     this.teardown.add('phase markers', () => phases.cancel())
     const scheduled = scheduledFaults(s, this.opts.seed)
     const faults = new FaultScheduler({
+      partitions: this.partitions ?? undefined,
       faults: scheduled,
       nodes: this.cluster!.nodes,
       resolver: clusterResolver({ connect, nodes: this.cluster!.nodes, groupId: (name) => `${this.groupPrefix}-${name}-g0` }),
@@ -736,6 +745,16 @@ class Run {
   private healFaults: Release | null = null
   /** Consumer group ids are <prefix>-<consumers name>-g<N>; `coordinatorOf: name` means its first group. */
   private groupPrefix = ''
+  private partitions: IptablesPartitions | null = null
+
+  /** The run's iptables chain, when a fault partitions: recorded in the ledger, removed at teardown. */
+  private async openPartitions(cluster: ClusterTarget): Promise<void> {
+    if (!this.s.faults.some((f) => f.kind === 'partition')) return
+    const opening = IptablesPartitions.open({ ledger: this.ledger, nodes: () => cluster.nodes.map((n) => ({ id: n.id, host: n.host, ports: n.ports ?? [n.port] })) })
+    this.teardown.add('iptables chain', async () => (await opening.catch(() => null))?.close())
+    this.partitions = await this.until(opening)
+    this.log(`partitions: iptables chain ${this.partitions.chain}`)
+  }
 
   /** Phase heal: every fault ends (paused brokers resume, killed ones restart) and paused consumers resume. */
   private async heal(): Promise<void> {

@@ -15,7 +15,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import { z } from 'zod'
 import { brokerConfigDefs, checkValue, topicConfigDefs, topicDefsByName } from '../broker/config.ts'
 import { type CompressionName, compressionNames } from '../broker/protocol/record-batch.ts'
-import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, isProxyFault, type PartitionFault, PROCESS_FAULT_KINDS, type Target } from '../chaos/faults.ts'
+import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, isProxyFault, type PartitionFault, type PartitionSide, PROCESS_FAULT_KINDS, type Target } from '../chaos/faults.ts'
 import { expandNemesis, type MsRange, type NemesisSpec, nemesisKinds, repeatFault } from '../chaos/nemesis.ts'
 import { type AnomalyKind, anomalyKinds, jepsenNames } from '../reports/checker.ts'
 import { anomalyMeaning } from '../reports/describe.ts'
@@ -434,24 +434,60 @@ const target = () =>
 
 const direction = () => oneOf(DIRECTIONS).default('both').describe('upstream: traffic to the target; downstream: from it.')
 
+const nodeId = () => int(0, 2 ** 31 - 1, 'a node id: an integer')
+const CLIENTS = z.literal('clients', { error: expecting('clients') }).describe("The harness's clients (they connect from 127.0.0.1).")
+const SIDE_WORDS = ['clients', 'controller', 'random', 'all', 'leaderOf']
+// One end of a one-way cut: a target, a list of node ids, or the clients.
+const partitionSide = () =>
+  z
+    .union([CLIENTS, z.array(nodeId(), { error: expecting('a list of node ids') }).min(1, { error: expecting('a non-empty list of node ids') }), target()], {
+      error: expecting(`clients, a list of node ids or ${TARGET_EXPECTED}`, (v) => didYouMean(v, SIDE_WORDS)),
+    })
+    .transform((v): PartitionSide => (v === 'clients' ? { kind: 'clients' } : Array.isArray(v) ? { kind: 'nodes', nodes: v } : v))
+
+const PARTITION_SPLITS = ['isolate', 'groups', 'halves', 'bridge', 'cut'] as const
 const partitionSpec = z
   .strictObject({
-    isolate: target().optional().describe('Cut this node off from the other brokers and the clients.'),
+    isolate: z
+      .union([CLIENTS, target()], { error: expecting(`clients or ${TARGET_EXPECTED}`, (v) => didYouMean(v, SIDE_WORDS)) })
+      .optional()
+      .describe('Cut these nodes off from the other brokers and the clients; or `clients`: cut the clients off from every broker.'),
     groups: z
-      .array(z.array(int(0, 2 ** 31 - 1, 'a node id: an integer'), { error: expecting('a list of node ids') }).min(1, { error: expecting('a non-empty list of node ids') }), {
+      .array(z.array(z.union([CLIENTS, nodeId()], { error: expecting('a node id or clients') }), { error: expecting('a list of node ids') }).min(1, { error: expecting('a non-empty list of node ids') }), {
         error: expecting('a list of node groups, like [[1], [2, 3]]'),
       })
       .min(2, { error: expecting('at least two groups, like [[1], [2, 3]]') })
       .optional()
-      .describe('Split the brokers into groups that cannot reach each other; every node in exactly one group.'),
-  }, { error: expecting('{ isolate: <target> } or { groups: [[1], [2, 3]] }') })
-  .meta({ oneOf: [{ required: ['isolate'] }, { required: ['groups'] }] })
+      .describe('Split the brokers into groups that cannot reach each other; every node in exactly one group. `clients` may join a group; unlisted, they reach every broker.'),
+    halves: z.literal('random', { error: expecting('random') }).optional().describe('A random minority (floor(n/2) brokers) and majority, drawn from the run\'s seed.'),
+    clients: oneOf(['majority', 'minority', 'both']).optional().describe('halves: the side the clients are on; both (default): they reach every broker.'),
+    bridge: target().optional().describe('Two halves that cannot reach each other, both reaching this node (Jepsen\'s bridge).'),
+    cut: z
+      .strictObject({ from: partitionSide(), to: partitionSide() }, { error: expecting('{ from, to }, like { from: 1, to: [2, 3] }') })
+      .optional()
+      .describe('One way only: connections opened from `from` to `to` time out; `to` still reaches `from`.'),
+  }, { error: expecting('{ isolate: <target> }, { groups: [[1], [2, 3]] }, { halves: random }, { bridge: <target> } or { cut: { from, to } }') })
+  .meta({ oneOf: PARTITION_SPLITS.map((k) => ({ required: [k] })) })
   .superRefine((p, ctx) => {
-    if ((p.isolate === undefined) === (p.groups === undefined)) {
-      ctx.addIssue({ code: 'custom', message: `${p.isolate === undefined ? 'is empty' : 'has both isolate and groups'}; expected exactly one of isolate or groups`, path: [] })
+    const present = PARTITION_SPLITS.filter((k) => p[k] !== undefined)
+    if (present.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: `${present.length === 0 ? 'is empty' : `has ${present.join(' and ')}`}; expected exactly one of ${list(PARTITION_SPLITS)}`, path: [] })
+    }
+    if (p.clients !== undefined && p.halves === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'applies to halves only; expected clients as a member of a group in groups, or isolate: clients', path: ['clients'] })
+    }
+    if (p.cut !== undefined && p.cut.to.kind === 'clients') {
+      ctx.addIssue({ code: 'custom', message: 'got clients, which accept no connections; expected brokers to cut off from `from`', path: ['cut', 'to'] })
     }
   })
-  .transform((p): PartitionFault['split'] => (p.groups !== undefined ? { kind: 'groups', groups: p.groups } : { kind: 'isolate', target: p.isolate! }))
+  .transform((p): PartitionFault['split'] => {
+    if (p.groups !== undefined) return { kind: 'groups', groups: p.groups }
+    if (p.halves !== undefined) return { kind: 'halves', clients: p.clients ?? 'both' }
+    if (p.bridge !== undefined) return { kind: 'bridge', bridge: p.bridge }
+    if (p.cut !== undefined) return { kind: 'cut', from: p.cut.from, to: p.cut.to }
+    if (p.isolate === 'clients' || (p.isolate as { kind: string }).kind === 'clients') return { kind: 'clients' }
+    return { kind: 'isolate', target: p.isolate as Target }
+  })
 
 const toxicity = () => percent().optional().describe('Share of connections affected, rolled per connection (Toxiproxy\'s toxicity); default 100%.')
 
@@ -1329,23 +1365,40 @@ function crossCheck(s: Scenario): PathProblem[] {
       return
     }
     if (f.kind === 'partition') {
-      if (brokers !== null && brokers < 2) add([...at, 'partition'], `needs at least 2 brokers, got cluster.brokers ${brokers}; expected more brokers or another fault`)
-      if (f.split.kind === 'isolate') {
-        if (f.split.target.kind === 'all') add([...at, 'partition', 'isolate'], 'got all; expected one node to cut off: a node id, leaderOf, controller or random')
-        else checkTarget(f.split.target, [...at, 'partition', 'isolate'])
-      } else {
-        const seen = new Map<number, number>()
-        f.split.groups.forEach((g, gi) =>
+      const sp = f.split
+      const here = [...at, 'partition']
+      if (brokers !== null && brokers < 2 && sp.kind !== 'clients' && !(sp.kind === 'cut' && sp.from.kind === 'clients')) {
+        add(here, `needs at least 2 brokers, got cluster.brokers ${brokers}; expected more brokers, isolate: clients, or another fault`)
+      }
+      if (sp.kind === 'isolate') {
+        if (sp.target.kind === 'all') add([...here, 'isolate'], 'got all; expected the nodes to cut off: a node id, leaderOf, controller or random (or clients)')
+        else checkTarget(sp.target, [...here, 'isolate'])
+      } else if (sp.kind === 'bridge') {
+        if (sp.bridge.kind === 'all') add([...here, 'bridge'], 'got all; expected one node both halves reach: a node id, leaderOf, controller or random')
+        else checkTarget(sp.bridge, [...here, 'bridge'])
+        if (brokers !== null && brokers < 3) add([...here, 'bridge'], `needs at least 3 brokers (two halves and the bridge), got cluster.brokers ${brokers}; expected more brokers`)
+      } else if (sp.kind === 'cut') {
+        for (const end of ['from', 'to'] as const) {
+          const side = sp[end]
+          if (side.kind === 'nodes') {
+            side.nodes.forEach((n, ni) => {
+              if (brokers !== null && (n < 1 || n > brokers)) add([...here, 'cut', end, ni], `names node ${n}, which does not exist; expected ${nodeRange.slice(0, -2)}`)
+            })
+          } else if (side.kind !== 'clients') checkTarget(side, [...here, 'cut', end])
+        }
+      } else if (sp.kind === 'groups') {
+        const seen = new Map<number | 'clients', number>()
+        sp.groups.forEach((g, gi) =>
           g.forEach((n, ni) => {
-            const path = [...at, 'partition', 'groups', gi, ni]
-            if (brokers !== null && (n < 1 || n > brokers)) add(path, `names node ${n}, which does not exist; expected ${nodeRange.slice(0, -2)}`)
-            else if (seen.has(n)) add(path, `names node ${n} again (also in group ${seen.get(n)}); expected every node in exactly one group`)
+            const path = [...here, 'groups', gi, ni]
+            if (n !== 'clients' && brokers !== null && (n < 1 || n > brokers)) add(path, `names node ${n}, which does not exist; expected ${nodeRange.slice(0, -2)}`)
+            else if (seen.has(n)) add(path, `names ${n === 'clients' ? 'clients' : `node ${n}`} again (also in group ${seen.get(n)}); expected every node in exactly one group`)
             seen.set(n, gi)
           }),
         )
         if (brokers !== null) {
           const left = Array.from({ length: brokers }, (_, k) => k + 1).filter((n) => !seen.has(n))
-          if (left.length > 0) add([...at, 'partition', 'groups'], `leaves out node${left.length > 1 ? 's' : ''} ${left.join(', ')}; expected every node in exactly one group`)
+          if (left.length > 0) add([...here, 'groups'], `leaves out node${left.length > 1 ? 's' : ''} ${left.join(', ')}; expected every node in exactly one group`)
         }
       }
       return

@@ -19,6 +19,7 @@
 
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { encodeFrame, FrameDecoder, FrameSizeError } from '../protocol/framing.ts'
+import { localAddressFor } from '../local-address.ts'
 import type { Logger } from '../logger.ts'
 import type { RaftMessage, RaftTransport } from './raft-types.ts'
 import { checkControllerArgs, checkControllerResult, checkFrame, checkRaftMessage, type ControllerMethod, type Frame, MAX_FRAME, raftMessage, showValue } from './wire-validate.ts'
@@ -129,6 +130,8 @@ const at = (root: string, e: string): string => `${root}${e}`
 export interface ControllerChannelOptions {
   /** Invalid frames from one host are logged at most once per this many ms (default 1000); the rest are counted. */
   readonly warnIntervalMs?: number
+  /** This broker's own address: connections to peers are bound to it (broker/local-address.ts). */
+  readonly localHost?: string
 }
 
 export class ControllerChannel implements RaftTransport {
@@ -138,6 +141,7 @@ export class ControllerChannel implements RaftTransport {
   readonly #voters = new Set<number>()
   readonly #log: Logger
   readonly #warnIntervalMs: number
+  readonly #localHost: string | undefined
   readonly #warned = new Map<string, { last: number; suppressed: number }>()
   readonly #out = new Map<number, Outgoing>()
   readonly #in = new Map<number, Socket>()
@@ -154,6 +158,7 @@ export class ControllerChannel implements RaftTransport {
     for (const id of peers.keys()) this.#voters.add(id)
     this.#log = log
     this.#warnIntervalMs = options.warnIntervalMs ?? WARN_INTERVAL_MS
+    this.#localHost = options.localHost
   }
 
   /** Binds the CONTROLLER listener; resolves to the bound port. */
@@ -282,7 +287,8 @@ export class ControllerChannel implements RaftTransport {
 
   #dial(to: number, out: Outgoing): void {
     const addr = this.#peers.get(to)!
-    const sock = connect({ host: addr.host, port: addr.port })
+    const localAddress = localAddressFor(this.#localHost, addr.host)
+    const sock = connect({ host: addr.host, port: addr.port, ...(localAddress === undefined ? {} : { localAddress }) })
     sock.setNoDelay(true)
     out.sock = sock
     this.#sockets.add(sock)

@@ -7,6 +7,7 @@
 
 import { connect as netConnect, type Socket } from 'node:net'
 import type { Clock, TimerHandle } from '../clock.ts'
+import { localAddressFor } from '../local-address.ts'
 import { beginFrame, FrameDecoder, FrameSizeError } from '../protocol/framing.ts'
 import { readResponseHeader, responseHeaderIsFlexible, writeRequestHeader } from '../protocol/header.ts'
 import { Reader } from '../protocol/reader.ts'
@@ -28,6 +29,8 @@ export interface TcpChannelOptions {
   clientId: string
   requestTimeoutMs: number
   connectTimeoutMs: number
+  /** This broker's own address: connections are bound to it (broker/local-address.ts). */
+  localHost?: string
 }
 
 const MAX_FRAME = 256 * 1024 * 1024
@@ -35,7 +38,8 @@ const MAX_FRAME = 256 * 1024 * 1024
 export function tcpChannel(opts: TcpChannelOptions): ConnectChannel {
   return (endpoint) =>
     new Promise((resolve) => {
-      const socket = netConnect({ host: endpoint.host, port: endpoint.port })
+      const localAddress = localAddressFor(opts.localHost, endpoint.host)
+      const socket = netConnect({ host: endpoint.host, port: endpoint.port, ...(localAddress === undefined ? {} : { localAddress }) })
       socket.setNoDelay(true)
       const timer = opts.clock.setTimeout(() => {
         socket.destroy()

@@ -82,6 +82,10 @@ export class BrokerProcess {
     return `${this.host}:${this.opts.advertisedPort ?? this.port}`
   }
 
+  get controllerPort(): number | undefined {
+    return this.opts.controllerPort
+  }
+
   get pid(): number | undefined {
     return this.proc?.pid
   }

@@ -61,6 +61,9 @@ export class LocalNode implements NodeHandle {
   get port(): number {
     return this.proc.port
   }
+  get ports(): readonly number[] {
+    return this.proc.controllerPort === undefined ? [this.proc.port] : [this.proc.port, this.proc.controllerPort]
+  }
   get running(): boolean {
     return this.proc.running
   }

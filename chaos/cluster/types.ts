@@ -7,6 +7,8 @@ export interface NodeHandle {
   readonly address: string
   readonly host: string
   readonly port: number
+  /** Every port the node listens on at `host` (clients' and CONTROLLER), where partitions cut; absent: `port`. */
+  readonly ports?: readonly number[]
   readonly running: boolean
   start(): Promise<void>
   /** Clean stop (SIGTERM). */

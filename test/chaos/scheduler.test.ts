@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { NodeHandle } from '../../chaos/cluster/types.ts'
 import type { Fault, Target } from '../../chaos/faults.ts'
+import type { PartitionControl } from '../../chaos/network/partition.ts'
 import { FaultScheduler, type TargetResolver } from '../../chaos/scheduler.ts'
 import type { FaultEvent, HistoryEvent } from '../../workloads/history/events.ts'
 import { SimScheduler } from '../../workloads/rate.ts'
@@ -257,12 +258,48 @@ describe('FaultScheduler', () => {
     expect(faultEvents().filter((e) => e.edge === 'end').map((e) => e.name).sort()).toEqual(['crash', 'stall'])
   })
 
-  it('refuses network faults, which it cannot apply', () => {
+  it('refuses a partition without a network to cut, and latency faults without proxies', () => {
     const sched = new SimScheduler(0)
     const partition: Fault = { kind: 'partition', name: 'split', atMs: 0, split: { kind: 'isolate', target: { kind: 'controller' } }, healAfterMs: 1000 }
-    expect(
-      () =>
-        new FaultScheduler({ faults: [partition], nodes: [], resolver: { leaderOf: async () => 1, controller: async () => 1, coordinatorOf: async () => 1 }, history: { append() {} }, scheduler: sched, originMs: 0, seed: 1 }),
-    ).toThrow(/faults\[0\]: partition faults are not implemented/)
+    const latency: Fault = { kind: 'latency', name: 'slow', atMs: 0, target: { kind: 'all' }, delayMs: 10, jitterMs: 0, direction: 'both', durationMs: 1000 }
+    const make = (f: Fault, partitions?: PartitionControl) =>
+      new FaultScheduler({ faults: [f], nodes: [], resolver: { leaderOf: async () => 1, controller: async () => 1, coordinatorOf: async () => 1 }, history: { append() {} }, scheduler: sched, originMs: 0, seed: 1, partitions })
+    expect(() => make(partition)).toThrow(/faults\[0\]: partition faults need a network to cut/)
+    expect(() => make(latency, { cut: async () => async () => {} })).toThrow(/faults\[0\]: latency faults need proxies/)
+  })
+
+  it('partitions through the network at the fault time, heals after heal, and records the resolved sides', async () => {
+    const cuts: string[] = []
+    const network: PartitionControl = {
+      cut: async (name, c) => {
+        cuts.push(`${name} cut ${c.map((x) => `${x.from}>${x.to}`).join(' ')}`)
+        return async () => void cuts.push(`${name} healed`)
+      },
+    }
+    const sched = new SimScheduler(ORIGIN)
+    const nodes = [1, 2, 3].map((id) => new FakeNode(id, sched))
+    const events: HistoryEvent[] = []
+    const split: Fault = { kind: 'partition', name: 'split', atMs: 1000, split: { kind: 'isolate', target: { kind: 'controller' } }, healAfterMs: 2000 }
+    const oneWay: Fault = { kind: 'partition', name: 'oneway', atMs: 1500, split: { kind: 'cut', from: { kind: 'clients' }, to: { kind: 'node', node: 2 } }, healAfterMs: 60_000 }
+    const s = new FaultScheduler({ faults: [split, oneWay], nodes, resolver: { leaderOf: async () => -1, controller: async () => 3, coordinatorOf: async () => -1 }, history: { append: (e) => events.push(e) }, scheduler: sched, originMs: ORIGIN, seed: 1, partitions: network })
+    s.start()
+    await advanceTo(sched, 1600)
+    expect(cuts).toEqual(['split cut 3>1 3>2 1>3 2>3 clients>3', 'oneway cut clients>2'])
+    expect(s.active).toMatchObject([
+      { name: 'split', kind: 'partition', target: 'isolate [3] | [1, 2, clients]', nodes: [1, 2, 3], untilMs: 3000 },
+      { name: 'oneway', kind: 'partition', target: 'clients -> 2 (one way)', nodes: [2] },
+    ])
+    await advanceTo(sched, 3100)
+    expect(cuts.slice(2)).toEqual(['split healed'])
+    await s.stop({ restart: true })
+    expect(cuts.slice(3)).toEqual(['oneway healed'])
+    expect(s.active).toEqual([])
+    expect(events.filter((e): e is FaultEvent => e.type === 'fault').map((e) => `${e.edge} ${e.name} ${e.target} ${e.time}`)).toEqual([
+      'start split isolate [3] | [1, 2, clients] 1000000',
+      'start oneway clients -> 2 (one way) 1500000',
+      'end split isolate [3] | [1, 2, clients] 3000000',
+      `end oneway clients -> 2 (one way) ${(sched.now() - ORIGIN) * 1000}`,
+    ])
+    expect(s.errors).toEqual([])
   })
 })

@@ -16,9 +16,6 @@ import { loadScenario } from '../../scenarios/schema.ts'
 import { formatDuration } from '../../scenarios/units.ts'
 import { cli, processesUsing } from './cli.ts'
 
-/** Refused until partitions exist (network-quality faults run through proxies); the chaos issue removes this list. Nothing else may be refused. */
-const NETWORK_FAULT_REFUSALS = ['leader-kill.yaml']
-
 const dir = join(dirname(fileURLToPath(import.meta.url)), '../../scenarios')
 const files = readdirSync(dir)
   .filter((f) => /\.ya?ml$/.test(f))
@@ -29,25 +26,9 @@ afterAll(() => rmSync(root, { recursive: true, force: true }))
 const durationFor = (path: string): string => formatDuration(Math.max(10_000, faultsNeedMs(loadScenario(path))))
 
 describe('every shipped scenario', () => {
-  it('exempts only files that exist', () => {
-    for (const f of NETWORK_FAULT_REFUSALS) expect(files).toContain(f)
-    expect(files.length).toBeGreaterThan(NETWORK_FAULT_REFUSALS.length)
-  })
-
   for (const file of files) {
     const path = join(dir, file)
     const out = join(root, file.replace(/\.ya?ml$/, ''))
-
-    if (NETWORK_FAULT_REFUSALS.includes(file)) {
-      it(`refuses ${file} for its network faults, running nothing`, async () => {
-        const run = await cli(['run', path, '--duration', durationFor(path), '--out', out, '--seed', '1'])
-        expect(run.code, run.stderr).toBe(2)
-        expect(run.stderr).toMatch(/faults\[\d+\] \([^)]+\): (partition|latency|bandwidth) faults are not supported yet \(network faults are not implemented\)/)
-        expect(run.stderr).toMatch(/nothing was run/)
-        expect(existsSync(out)).toBe(false)
-      }, 60_000)
-      continue
-    }
 
     it(`runs ${file} to a verdict`, async () => {
       const duration = durationFor(path)

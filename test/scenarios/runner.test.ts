@@ -25,30 +25,39 @@ async function refusal(p: Promise<unknown>): Promise<RunError> {
 }
 
 describe('preflight', () => {
-  it('refuses partitions, and network-quality faults on an external cluster (no proxies there yet), naming each one, before anything starts', async () => {
+  const external = parseScenario(
+    'name: t\ncluster: { backend: external, bootstrap: 127.0.0.1:9 }\ntopics: [ { name: a } ]\nworkload: { duration: 10s, producers: { rate: 100/s } }\nfaults:\n  - { name: slow, at: 1s, latency: { delay: 5ms }, duration: 2s }\n  - { at: 1s, reset: { target: all }, duration: 2s }\n',
+    'test.yaml',
+  )
+  it('refuses network-quality faults on an external cluster (no proxies there yet), naming each one, before anything starts', async () => {
     await expect(preflight(loadScenario('scenarios/latency-fault.yaml'))).resolves.toEqual({})
-    const err = await refusal(preflight(loadScenario('scenarios/leader-kill.yaml')))
+    await expect(preflight(loadScenario('scenarios/leader-kill.yaml'))).resolves.toEqual({})
+    const err = await refusal(preflight(external))
     expect(err.exitCode).toBe(2)
     expect(err.code).toBe('ERR_RUN_UNSUPPORTED')
-    expect(err.message).toMatch(/^faults\[1\] \(partition-1\): partition faults are not supported yet/m)
-    const external = parseScenario(
-      'name: t\ncluster: { backend: external, bootstrap: 127.0.0.1:9 }\ntopics: [ { name: a } ]\nworkload: { duration: 10s, producers: { rate: 100/s } }\nfaults:\n  - { name: slow, at: 1s, latency: { delay: 5ms }, duration: 2s }\n  - { at: 1s, reset: { target: all }, duration: 2s }\n',
-      'test.yaml',
-    )
-    const e2 = await refusal(preflight(external))
-    expect(e2.message).toMatch(/^faults\[0\] \(slow\): latency faults need proxies in front of the brokers, which only the local backend sets up yet/m)
-    expect(e2.message).toMatch(/^faults\[1\] \(reset-1\): reset faults need proxies/m)
+    expect(err.message).toMatch(/^faults\[0\] \(slow\): latency faults need proxies in front of the brokers, which only the local backend sets up yet/m)
+    expect(err.message).toMatch(/^faults\[1\] \(reset-1\): reset faults need proxies/m)
   })
 
   it('runScenario refuses them without creating the output directory or starting a broker', async () => {
     const out = join(tmp, 'never-created')
+    const err = await refusal(runScenario(external, { outDir: out, seed: 1 }))
+    expect(err.message).toMatch(/faults\[0\] \(slow\): latency faults need proxies/)
+    expect(existsSync(out)).toBe(false)
+  })
+
+  it('refuses partitions where iptables cannot run, saying so, before anything starts', async () => {
+    const out = join(tmp, 'no-iptables')
     const withPartition = parseScenario(
       'name: t\ncluster: { backend: local, brokers: 2 }\ntopics: [ { name: a } ]\nworkload: { duration: 10s, producers: { rate: 100/s } }\nfaults:\n  - { at: 1s, partition: { groups: [[1], [2]] }, heal: 2s }\n',
       'test.yaml',
     )
-    const err = await refusal(runScenario(withPartition, { outDir: out, seed: 1 }))
-    expect(err.message).toMatch(/faults\[0\] \(partition-0\): partition faults are not supported yet/)
+    // No iptables on this PATH: as on a machine without the package.
+    const err = await refusal(runScenario(withPartition, { outDir: out, seed: 1, env: { PATH: join(tmp, 'empty-path') } }))
+    expect(err.exitCode).toBe(2)
+    expect(err.message).toMatch(/faults\[0\] \(partition-0\): partition faults need iptables and iptables-restore, which are not installed/)
     expect(existsSync(out)).toBe(false)
+    await expect(preflight(withPartition)).resolves.toEqual({})
   })
 
   it('runs every SLO the schema accepts', async () => {
@@ -156,8 +165,10 @@ describe('faultline run flags', () => {
 
     const d = io()
     const out = join(tmp, 'partition-out')
-    expect(await runCommand('scenarios/leader-kill.yaml', { out, quiet: true }, d.io)).toBe(2)
-    expect(d.err()).toMatch(/faults\[1\] \(partition-1\): partition faults are not supported yet/)
+    const externalFile = join(tmp, 'external-partition.yaml')
+    writeFileSync(externalFile, 'name: t\ncluster: { backend: external, bootstrap: 127.0.0.1:9 }\ntopics: [ { name: a } ]\nworkload: { duration: 10s, producers: { rate: 100/s } }\nfaults:\n  - { name: slow, at: 1s, latency: { delay: 5ms }, duration: 2s }\n')
+    expect(await runCommand(externalFile, { out, quiet: true }, d.io)).toBe(2)
+    expect(d.err()).toMatch(/faults\[0\] \(slow\): latency faults need proxies/)
     expect(existsSync(out)).toBe(false)
     expect(d.out()).toBe('')
   })

@@ -370,6 +370,66 @@ faults:
     ])
   })
 
+  it('partitions of every shape parse into their splits; isolate and groups as before', () => {
+    const s = parseScenario(
+      `name: x
+cluster: { backend: local, brokers: 3 }
+topics: [ { name: t } ]
+workload: { duration: 1m, producers: { rate: 1/s } }
+faults:
+  - { at: 1s, partition: { isolate: 1 }, heal: 1s }
+  - { at: 1s, partition: { groups: [[1], [2, 3, clients]] }, heal: 1s }
+  - { at: 1s, partition: { isolate: clients }, heal: 1s }
+  - { at: 1s, partition: { halves: random, clients: majority }, heal: 1s }
+  - { at: 1s, partition: { halves: random }, heal: 1s }
+  - { at: 1s, partition: { bridge: random }, heal: 1s }
+  - { at: 1s, partition: { cut: { from: { leaderOf: t/0 }, to: [2, 3] } }, heal: 1s }
+  - { at: 1s, partition: { cut: { from: clients, to: controller } }, heal: 1s }
+`,
+      'x.yaml',
+    )
+    expect(s.faults.map((f) => (f.kind === 'partition' ? f.split : null))).toEqual([
+      { kind: 'isolate', target: { kind: 'node', node: 1 } },
+      { kind: 'groups', groups: [[1], [2, 3, 'clients']] },
+      { kind: 'clients' },
+      { kind: 'halves', clients: 'majority' },
+      { kind: 'halves', clients: 'both' },
+      { kind: 'bridge', bridge: { kind: 'random' } },
+      { kind: 'cut', from: { kind: 'leaderOf', topic: 't', partition: 0 }, to: { kind: 'nodes', nodes: [2, 3] } },
+      { kind: 'cut', from: { kind: 'clients' }, to: { kind: 'controller' } },
+    ])
+  })
+
+  it('partition problems name the field', () => {
+    const err = problemsOf(`name: x
+cluster: { backend: local, brokers: 3 }
+topics: [ { name: t } ]
+workload: { duration: 1m, producers: { rate: 1/s } }
+faults:
+  - { at: 1s, partition: { isolate: 1, bridge: 2 }, heal: 1s }
+  - { at: 1s, partition: { cut: { from: 1, to: clients } }, heal: 1s }
+  - { at: 1s, partition: { bridge: 2, clients: majority }, heal: 1s }
+`)
+    expect(err.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'faults[0].partition: has isolate and bridge; expected exactly one of isolate, groups, halves, bridge or cut',
+      'faults[1].partition.cut.to: got clients, which accept no connections; expected brokers to cut off from `from`',
+      'faults[2].partition.clients: applies to halves only; expected clients as a member of a group in groups, or isolate: clients',
+    ])
+    // Checked against the cluster once the structure is right.
+    const cross = problemsOf(`name: x
+cluster: { backend: local, brokers: 3 }
+topics: [ { name: t } ]
+workload: { duration: 1m, producers: { rate: 1/s } }
+faults:
+  - { at: 1s, partition: { groups: [[1, clients], [2, 3, clients]] }, heal: 1s }
+  - { at: 1s, partition: { cut: { from: [4], to: 1 } }, heal: 1s }
+`)
+    expect(cross.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'faults[0].partition.groups[1][2]: names clients again (also in group 0); expected every node in exactly one group',
+      'faults[1].partition.cut.from[0]: names node 4, which does not exist; expected a node id from 1 to 3 (cluster.brokers)',
+    ])
+  })
+
   it('a fault may end exactly when the run ends, not after', () => {
     const text = (heal: string) => `name: x
 cluster: { backend: local, brokers: 2 }
