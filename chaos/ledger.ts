@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto'
 import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { isAbsolute, join, relative, resolve } from 'node:path'
+import { describeDockerResource, type DockerLedgerResource, undoDockerResource } from './cluster/docker-ledger.ts'
 
 /** Something a run holds that must be undone even if the run's process is killed. */
 export type LedgerResource =
@@ -29,6 +30,7 @@ export type LedgerResource =
       readonly description: string
     }
   | { readonly kind: 'directory'; readonly path: string; readonly description: string }
+  | DockerLedgerResource
 
 type Line =
   | { readonly op: 'open'; readonly owner: number; readonly ownerStart: string | null; readonly runDir: string; readonly at: string }
@@ -202,7 +204,8 @@ export interface UndoOutcome {
 }
 
 function describe(r: LedgerResource): string {
-  return r.kind === 'process' ? `${r.description} (pid ${r.pid})` : `${r.description} (${r.path})`
+  if (r.kind.startsWith('docker-')) return describeDockerResource(r as DockerLedgerResource)
+  return r.kind === 'process' ? `${r.description} (pid ${r.pid})` : `${r.description} (${(r as { path: string }).path})`
 }
 
 /** Undoes one resource; never throws. */
@@ -214,6 +217,7 @@ export function undoResource(r: LedgerResource, runDir: string): UndoOutcome {
       process.kill(r.pid, 'SIGKILL')
       return { resource: r, state: 'undone', detail: `${describe(r)}: killed` }
     }
+    if (r.kind === 'docker-container' || r.kind === 'docker-network' || r.kind === 'docker-image') return { resource: r, ...undoDockerResource(r) }
     const rel = relative(runDir, resolve(r.path))
     if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
       return { resource: r, state: 'failed', detail: `${describe(r)}: not removed: it lies outside the run's directory ${runDir}` }

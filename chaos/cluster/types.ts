@@ -19,7 +19,7 @@ export interface NodeHandle {
 }
 
 export interface ClusterDescription {
-  readonly backend: 'local' | 'external'
+  readonly backend: 'local' | 'docker' | 'external'
   readonly bootstrap: readonly string[]
   readonly nodes: readonly { readonly id: number; readonly address: string }[]
   /** Data directory of a local cluster. */
