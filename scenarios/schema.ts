@@ -50,13 +50,20 @@ export interface Scenario {
   readonly checks: Checks
 }
 
-export type Cluster = LocalCluster | ExternalCluster
+export type Cluster = LocalCluster | DockerCluster | ExternalCluster
 
 /** Reference brokers started as processes on this machine; node ids are 1..brokers. */
 export interface LocalCluster {
   readonly backend: 'local'
   readonly brokers: number
   /** Broker config overrides (Kafka names), already checked against the broker's config table. */
+  readonly config: Readonly<Record<string, string>>
+}
+
+/** Reference brokers started as containers on a Docker network of the run's own; node ids are 1..brokers. */
+export interface DockerCluster {
+  readonly backend: 'docker'
+  readonly brokers: number
   readonly config: Readonly<Record<string, string>>
 }
 
@@ -680,6 +687,11 @@ const localCluster = z.strictObject({
     .describe('Broker config overrides (Kafka names), for every broker.'),
 })
 
+const dockerCluster = localCluster.extend({
+  backend: z.literal('docker'),
+  brokers: int(1, 64).default(3).describe('Reference brokers to start as containers, node ids 1..brokers, each at its own address on the run\'s Docker network.'),
+})
+
 const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/
 const hostPort = () =>
   text('host:port, like kafka-1.example.com:9092', HOST_PORT).refine((s) => {
@@ -719,16 +731,16 @@ const externalCluster = z.strictObject({
 })
 
 const clusterSchema = z
-  .discriminatedUnion('backend', [localCluster, externalCluster], {
+  .discriminatedUnion('backend', [localCluster, dockerCluster, externalCluster], {
     error: (iss: { readonly input?: unknown }) => {
       const input = iss.input
-      if (typeof input !== 'object' || input === null || Array.isArray(input)) return problem(input, 'a mapping with backend: local or backend: external')
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) return problem(input, 'a mapping with backend: local, docker or external')
       const backend = (input as Record<string, unknown>).backend
-      return problem(backend, 'local or external', didYouMean(backend, ['local', 'external']))
+      return problem(backend, 'local, docker or external', didYouMean(backend, ['local', 'docker', 'external']))
     },
   })
   .prefault({ backend: 'local' })
-  .describe('local: reference brokers started here; external: an existing Kafka-compatible cluster.')
+  .describe('local: reference brokers started here; docker: reference brokers in Docker containers; external: an existing Kafka-compatible cluster.')
 
 const topicSchema = z.strictObject({
   name: topicName(),
@@ -1031,8 +1043,8 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
   const allTopics = raw.topics.map((t) => t.name)
   const base = dirname(resolve(file))
   const cluster: Cluster =
-    raw.cluster.backend === 'local'
-      ? { backend: 'local', brokers: raw.cluster.brokers, config: raw.cluster.config }
+    raw.cluster.backend === 'local' || raw.cluster.backend === 'docker'
+      ? { backend: raw.cluster.backend, brokers: raw.cluster.brokers, config: raw.cluster.config }
       : {
           backend: 'external',
           bootstrap: raw.cluster.bootstrap,
@@ -1072,7 +1084,7 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
 function crossCheck(s: Scenario): PathProblem[] {
   const out: PathProblem[] = []
   const add = (path: Path, message: string) => out.push({ path, message })
-  const brokers = s.cluster.backend === 'local' ? s.cluster.brokers : null
+  const brokers = s.cluster.backend === 'external' ? null : s.cluster.brokers
   const topics = new Map(s.topics.map((t) => [t.name, t]))
   const topicNames = [...topics.keys()]
   const d = s.workload.durationMs
@@ -1087,7 +1099,7 @@ function crossCheck(s: Scenario): PathProblem[] {
     }
     for (const [key, value] of Object.entries(t.config)) {
       const path = ['topics', i, 'config', key]
-      if (s.cluster.backend === 'local') {
+      if (s.cluster.backend !== 'external') {
         const def = topicDefsByName.get(key)
         if (def === undefined) {
           const hint = didYouMean(key, topicConfigDefs.map((c) => c.name))

@@ -13,9 +13,9 @@ export interface NodeHandle {
   stop(): Promise<void>
   /** Crash (SIGKILL by default). */
   kill(signal?: NodeJS.Signals): Promise<void>
-  /** SIGSTOP / SIGCONT. */
-  pause(): void
-  resume(): void
+  /** SIGSTOP / SIGCONT (docker pause / unpause, a command for an external node: those return a promise). */
+  pause(): void | Promise<void>
+  resume(): void | Promise<void>
 }
 
 export interface ClusterDescription {
