@@ -482,7 +482,7 @@ class Run {
     const s = this.s
     if (s.cluster.backend === 'docker') return this.startDockerCluster(s.cluster.brokers, s.cluster.config)
     if (s.cluster.backend !== 'local') {
-      this.cluster = externalCluster(s.cluster.bootstrap)
+      this.cluster = externalCluster(s.cluster.bootstrap, { nodes: s.cluster.nodes, commandTimeoutMs: s.cluster.commandTimeoutMs, log: (line) => this.log(`cluster: ${line}`) })
       this.info(`cluster: external, bootstrap ${this.cluster.bootstrap.join(', ')}`)
       return this.cluster
     }

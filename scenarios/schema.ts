@@ -15,6 +15,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import { z } from 'zod'
 import { brokerConfigDefs, checkValue, topicConfigDefs, topicDefsByName } from '../broker/config.ts'
 import { type CompressionName, compressionNames } from '../broker/protocol/record-batch.ts'
+import { ACTIONS_FOR_FAULT, COMMAND_PLACEHOLDERS, type ExternalNodeSpec, NODE_ACTIONS } from '../chaos/cluster/external.ts'
 import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, type PartitionFault, type Target } from '../chaos/faults.ts'
 import { type AnomalyKind, anomalyKinds, jepsenNames } from '../reports/checker.ts'
 import { anomalyMeaning } from '../reports/describe.ts'
@@ -74,6 +75,9 @@ export interface ExternalCluster {
   readonly bootstrap: readonly string[]
   readonly sasl: Sasl | null
   readonly tls: Tls | null
+  /** Nodes that process faults can act on, each with its commands (cluster.commands merged with its own). */
+  readonly nodes: readonly ExternalNodeSpec[]
+  readonly commandTimeoutMs: number
 }
 
 export interface Sasl {
@@ -721,8 +725,34 @@ const tlsObject = z
     }
   })
 
+const PLACEHOLDER_LIST = COMMAND_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')
+const shellCommand = () =>
+  text('a shell command, like "ssh {host} sudo systemctl kill -s KILL kafka"').superRefine((cmd, ctx) => {
+    for (const m of cmd.matchAll(/\{(\w*)\}/g)) {
+      if (!(COMMAND_PLACEHOLDERS as readonly string[]).includes(m[1]!)) ctx.addIssue({ code: 'custom', message: `has the unknown placeholder ${m[0]}; expected ${PLACEHOLDER_LIST}` })
+    }
+  })
+const nodeCommands = z.strictObject(Object.fromEntries(NODE_ACTIONS.map((a) => [a, shellCommand().optional()])) as Record<(typeof NODE_ACTIONS)[number], z.ZodOptional<ReturnType<typeof shellCommand>>>, {
+  error: expecting(`a mapping of ${list(NODE_ACTIONS)} to shell commands`),
+})
+
 const externalCluster = z.strictObject({
   backend: z.literal('external'),
+  commands: nodeCommands
+    .extend({ timeout: duration(true).prefault('30s').describe('How long each command may run.') })
+    .optional()
+    .describe(`Commands that act on every node in nodes (process faults), with ${PLACEHOLDER_LIST} replaced per node, run by a shell.`),
+  nodes: z
+    .array(
+      z.strictObject({
+        id: int(0, 2_147_483_647).describe('The broker\'s node.id, as fault targets name it.'),
+        address: hostPort().describe('host:port of its client listener.'),
+        commands: nodeCommands.optional().describe('This node\'s commands, over cluster.commands.'),
+      }, { error: expecting('{ id, address, commands }') }),
+      { error: expecting('a list of { id, address, commands }') },
+    )
+    .default([])
+    .describe('Brokers that kill and pause faults can act on, through commands.'),
   bootstrap: oneOrMany(hostPort(), 'host:port or a list of them').describe('Bootstrap servers.'),
   sasl: z
     .strictObject({ mechanism: oneOf(saslMechanisms), username: text('a user name'), password: secret() }, { error: expecting('{ mechanism, username, password }') })
@@ -1048,6 +1078,11 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
       : {
           backend: 'external',
           bootstrap: raw.cluster.bootstrap,
+          nodes: raw.cluster.nodes.map((n): ExternalNodeSpec => {
+            const { timeout: _, ...shared } = (raw.cluster.backend === 'external' ? raw.cluster.commands : undefined) ?? { timeout: 0 }
+            return { id: n.id, address: n.address, commands: { ...stripUndefined(shared), ...stripUndefined(n.commands ?? {}) } }
+          }),
+          commandTimeoutMs: raw.cluster.commands?.timeout ?? 30_000,
           sasl: raw.cluster.sasl ?? null,
           tls:
             raw.cluster.tls === false
@@ -1079,6 +1114,27 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
     faults: raw.faults.map((f, i): Fault => ({ ...f, name: f.name ?? `${f.kind}-${i}` })),
     checks: raw.checks,
   }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+/** What stops a kill or pause fault from acting on an external cluster, or null: the commands it needs. */
+function missingCommands(nodes: readonly ExternalNodeSpec[], kind: 'kill' | 'pause', t: Target): string | null {
+  const actions = ACTIONS_FOR_FAULT[kind]
+  const needs = `a ${kind} on an external cluster runs the ${actions.join(' and ')} commands of its node`
+  if (nodes.length === 0) return `${needs}, and cluster.nodes lists none; expected cluster.nodes: [{ id, address }] and cluster.commands: { ${actions.map((a) => `${a}: ...`).join(', ')} }`
+  const targets = t.kind === 'node' ? nodes.filter((n) => n.id === t.node) : nodes
+  if (t.kind === 'node' && targets.length === 0) return `${needs}, and node ${t.node} is not in cluster.nodes (${nodes.map((n) => n.id).join(', ')}); expected a node listed there`
+  for (const n of targets) {
+    const missing = actions.filter((a) => n.commands[a] === undefined)
+    if (missing.length > 0) {
+      const i = nodes.indexOf(n)
+      return `${needs}; node ${n.id} has no ${missing.join(' or ')} command; expected ${missing.map((a) => `cluster.commands.${a} or cluster.nodes[${i}].commands.${a}`).join(', and ')}`
+    }
+  }
+  return null
 }
 
 function crossCheck(s: Scenario): PathProblem[] {
@@ -1167,8 +1223,13 @@ function crossCheck(s: Scenario): PathProblem[] {
       const modifier = FAULT_MODIFIER[f.kind]
       add([...at, modifier], `ends the fault at ${fmt(end)}, after the run ends at ${fmt(d)}; expected at + ${modifier} <= workload.duration`)
     }
-    if (s.cluster.backend === 'external' && (f.kind === 'kill' || f.kind === 'pause' || f.kind === 'partition')) {
-      add([...at, f.kind], `needs control of the broker processes and their network; expected cluster.backend: local (an external cluster only takes latency and bandwidth faults)`)
+    if (s.cluster.backend === 'external' && (f.kind === 'kill' || f.kind === 'pause')) {
+      const missing = missingCommands(s.cluster.nodes, f.kind, f.target)
+      if (missing !== null) add([...at, f.kind], missing)
+      return
+    }
+    if (s.cluster.backend === 'external' && f.kind === 'partition') {
+      add([...at, f.kind], `needs control of the brokers' network; expected cluster.backend: local (an external cluster takes kill and pause faults through cluster.commands, and latency and bandwidth faults)`)
       return
     }
     if (f.kind === 'partition') {
