@@ -36,10 +36,30 @@ async function labelled(ledger: string): Promise<{ containers: { id: string; nam
   return { containers: containers.map((c) => ({ id: c.Id, name: c.Names[0]!, state: c.State })), networks: networks.map((n) => ({ id: n.Id, name: n.Name })) }
 }
 
+/** A one-broker run of 2 minutes that pauses its broker 1 s in for a minute. */
+function writeScenario(name: string): string {
+  const file = join(root, `${name}.yaml`)
+  writeFileSync(
+    file,
+    `
+name: docker-${name}
+cluster: { backend: docker, brokers: 1 }
+topics: [ { name: t, partitions: 1 } ]
+workload:
+  duration: 120s
+  driver: raw
+  producers: { rate: 100/s, messageSize: 100B }
+faults:
+  - { at: 1s, pause: 1, duration: 60s }
+`,
+  )
+  return file
+}
+
 afterAll(async () => {
   // Whatever a failing test left: remove it, so no container outlives the suite.
-  const ledger = join(root, 'run', 'ledger.jsonl')
-  if (engine.ok) {
+  for (const ledger of [join(root, 'run', 'ledger.jsonl'), join(root, 'interrupted', 'ledger.jsonl')]) {
+    if (!engine.ok) break
     const left = await labelled(ledger)
     for (const c of left.containers) await engine.docker.getContainer(c.id).remove({ force: true })
     for (const n of left.networks) await engine.docker.getNetwork(n.id).remove()
@@ -51,21 +71,7 @@ describe.skipIf(!engine.ok)(dockerTitle('a harness killed while a broker contain
   it('`faultline cleanup RUN_DIR` removes its containers and its network', async () => {
     const out = join(root, 'run')
     const ledger = join(out, 'ledger.jsonl')
-    const file = join(root, 'paused.yaml')
-    writeFileSync(
-      file,
-      `
-name: docker-paused
-cluster: { backend: docker, brokers: 1 }
-topics: [ { name: t, partitions: 1 } ]
-workload:
-  duration: 120s
-  driver: raw
-  producers: { rate: 100/s, messageSize: 100B }
-faults:
-  - { at: 1s, pause: 1, duration: 60s }
-`,
-    )
+    const file = writeScenario('paused')
     const run = cli(['run', file, '--out', out, '--seed', '7'])
     await until('the broker container to be paused by the run', async () => (await labelled(ledger)).containers.some((c) => c.state === 'paused'), 120_000)
     run.child.kill('SIGKILL')
@@ -82,6 +88,19 @@ faults:
     expect(r.out).toMatch(/broker 1's container \(faultline-[0-9a-f]+-broker-1\): removed/)
     expect(r.out).toMatch(/the docker cluster's network \(faultline-[0-9a-f]+\): removed/)
     expect(r.code).toBe(0)
+    expect(await labelled(ledger)).toEqual({ containers: [], networks: [] })
+    expect(existsSync(ledger)).toBe(false)
+  }, 240_000)
+
+  it('Ctrl-C removes the containers and the network itself', async () => {
+    const out = join(root, 'interrupted')
+    const ledger = join(out, 'ledger.jsonl')
+    const run = cli(['run', writeScenario('interrupted'), '--out', out, '--seed', '7'])
+    await until('the broker container to be paused by the run', async () => (await labelled(ledger)).containers.some((c) => c.state === 'paused'), 120_000)
+    run.child.kill('SIGINT')
+    const ended = await run.done
+    expect(ended.out).toMatch(/interrupted/)
+    expect(ended.code).toBe(3)
     expect(await labelled(ledger)).toEqual({ containers: [], networks: [] })
     expect(existsSync(ledger)).toBe(false)
   }, 240_000)
