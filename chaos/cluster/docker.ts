@@ -17,10 +17,10 @@ import { randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
 import Docker from 'dockerode'
 import { BROKER_NODE_FLAGS } from '../../broker/node-flags.ts'
-import { RawCluster } from '../../workloads/drivers/raw.ts'
 import type { Ledger } from '../ledger.ts'
 import { LEDGER_LABEL } from './docker-ledger.ts'
 import { APP_DIR, ensureBrokerImage } from './docker-image.ts'
+import { waitForBrokers } from './local.ts'
 import { ClusterError, type ClusterDescription, type ClusterTarget, type NodeHandle } from './types.ts'
 
 const CLIENT_PORT = 9092
@@ -359,26 +359,4 @@ async function createNetwork(docker: Docker, name: string, labels: Record<string
 
 function ignoreMissing(err: unknown): void {
   if ((err as { statusCode?: number }).statusCode !== 404) throw err
-}
-
-/** Polls Metadata on every broker until each lists all `count` brokers. */
-async function waitForBrokers(addresses: readonly string[], count: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (const address of addresses) {
-    for (;;) {
-      const c = new RawCluster({ bootstrap: [address], requestTimeoutMs: 5000, connectTimeoutMs: 5000 }, 1)
-      let seen = 0
-      try {
-        await c.refresh()
-        seen = c.brokers.size
-      } catch {
-        seen = 0
-      } finally {
-        c.close()
-      }
-      if (seen >= count) break
-      if (Date.now() > deadline) throw new Error(`broker ${address} lists ${seen} of ${count} brokers after ${timeoutMs} ms`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
 }

@@ -94,6 +94,11 @@ async function consumeAll(topic: string, expected: number): Promise<string[]> {
 }
 
 async function createTopic(topic: string): Promise<void> {
+  // After a fault the quorum may still be electing: kafkajs' admin needs a controller.
+  await until('a controller and 3 brokers', async () => {
+    const md = await metadata('none')
+    return md.controller > 0 && md.brokers.length === 3
+  })
   const admin = kafka.admin()
   await admin.connect()
   try {
