@@ -19,6 +19,7 @@ import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, 
 import { homedir } from 'node:os'
 import { isAbsolute, join, relative, resolve } from 'node:path'
 import { deleteRulesSync, removeChainSync } from './network/iptables.ts'
+import { describeDockerResource, type DockerLedgerResource, undoDockerResource } from './cluster/docker-ledger.ts'
 
 /** Something a run holds that must be undone even if the run's process is killed. */
 export type LedgerResource =
@@ -38,6 +39,7 @@ export type LedgerResource =
   | { readonly kind: 'iptables-chain'; readonly chain: string; readonly description: string }
   /** A partition's DROP rules in that chain, each as iptables takes it after `-A CHAIN`. */
   | { readonly kind: 'iptables-rules'; readonly chain: string; readonly rules: readonly (readonly string[])[]; readonly description: string }
+  | DockerLedgerResource
 
 type Line =
   | { readonly op: 'open'; readonly owner: number; readonly ownerStart: string | null; readonly runDir: string; readonly at: string }
@@ -213,6 +215,7 @@ export interface UndoOutcome {
 function describe(r: LedgerResource): string {
   if (r.kind === 'toxiproxy') return `${r.description} (proxy ${r.proxy} at ${r.api})`
   if (r.kind === 'iptables-chain' || r.kind === 'iptables-rules') return r.description
+  if (r.kind === 'docker-container' || r.kind === 'docker-network' || r.kind === 'docker-image') return describeDockerResource(r)
   return r.kind === 'process' ? `${r.description} (pid ${r.pid})` : `${r.description} (${r.path})`
 }
 
@@ -249,6 +252,7 @@ export function undoResource(r: LedgerResource, runDir: string): UndoOutcome {
       const n = deleteRulesSync(r.chain, r.rules)
       return n > 0 ? { resource: r, state: 'undone', detail: `${describe(r)}: ${n} deleted` } : { resource: r, state: 'gone', detail: `${describe(r)}: already gone` }
     }
+    if (r.kind === 'docker-container' || r.kind === 'docker-network' || r.kind === 'docker-image') return { resource: r, ...undoDockerResource(r) }
     const rel = relative(runDir, resolve(r.path))
     if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
       return { resource: r, state: 'failed', detail: `${describe(r)}: not removed: it lies outside the run's directory ${runDir}` }

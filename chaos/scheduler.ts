@@ -223,7 +223,11 @@ export class FaultScheduler {
         this.fail(f.name, `could not be applied through the proxies: ${(err as Error).message}`, err)
       }
     } else {
-      for (const h of handles) h.pause()
+      // A container's pause is a request to the Docker engine: wait for it, and report it if it failed.
+      const results = await Promise.allSettled(handles.map(async (h) => h.pause()))
+      results.forEach((r, i) => {
+        if (r.status === 'rejected') this.fail(f.name, `pause of node ${handles[i]!.id} failed: ${(r.reason as Error).message}`, r.reason)
+      })
       this.o.onEvent?.(`${f.name}: paused ${resolved.label}`)
     }
     if (untilMs !== null && !this.stopped) {
@@ -245,7 +249,10 @@ export class FaultScheduler {
         this.fail(f.name, `could not be healed: ${(err as Error).message}`, err)
       }
     } else if (f.kind === 'pause') {
-      for (const h of a.handles) h.resume()
+      const results = await Promise.allSettled(a.handles.map(async (h) => h.resume()))
+      results.forEach((r, i) => {
+        if (r.status === 'rejected') this.fail(f.name, `resume of node ${a.handles[i]!.id} failed: ${(r.reason as Error).message}`, r.reason)
+      })
       this.o.onEvent?.(`${f.name}: resumed ${f.target}`)
     } else if (restart && f.kind === 'kill') {
       const results = await Promise.allSettled(a.handles.map((h) => (h.running ? Promise.resolve() : h.start())))

@@ -67,7 +67,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 
 /** One line: what the scenario will do, so a user can check it reads the way they meant. */
 export function summarize(s: Scenario): string {
-  const cluster = s.cluster.backend === 'local' ? `local, ${plural(s.cluster.brokers, 'broker')}` : `external, ${s.cluster.bootstrap.join(',')}`
+  const cluster = s.cluster.backend === 'external' ? `external, ${s.cluster.bootstrap.join(',')}` : `${s.cluster.backend}, ${plural(s.cluster.brokers, 'broker')}`
   const partitions = s.topics.reduce((n, t) => n + t.partitions, 0)
   const rates = s.workload.producers.map((p) => (p.rate.kind === 'max' ? 'max' : formatRate({ unit: 'messages', perSecond: p.rate.perSecond })))
   const backlog = s.workload.backlog === null ? '' : `; backlog ${formatSize(s.workload.backlog.bytes)}`

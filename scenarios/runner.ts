@@ -32,6 +32,7 @@ import { clusterResolver } from '../chaos/resolver.ts'
 import { FaultScheduler } from '../chaos/scheduler.ts'
 import { iptablesProblem } from '../chaos/network/iptables.ts'
 import { IptablesPartitions } from '../chaos/network/partition.ts'
+import { dockerEngine, startDockerCluster } from '../chaos/cluster/docker.ts'
 import { externalCluster } from '../chaos/cluster/external.ts'
 import { startLocalCluster } from '../chaos/cluster/local.ts'
 import { ClusterError, type ClusterTarget } from '../chaos/cluster/types.ts'
@@ -166,6 +167,13 @@ export async function preflight(s: Scenario, env: Readonly<Record<string, string
   })
   if (s.workload.consumers.length > 0 && !caps.consumerGroups && !caps.manualAssignment) {
     problems.push(`workload.consumers: the ${driver} driver can neither join groups nor assign partitions; expected another workload.driver`)
+  }
+  if (s.cluster.backend === 'docker') {
+    s.faults.forEach((f, i) => {
+      if (f.kind === 'latency' || f.kind === 'bandwidth') problems.push(`faults[${i}] (${f.name}): ${f.kind} faults on the docker backend need proxies in front of the containers, which it does not run yet; expected kill or pause faults`)
+    })
+    const engine = await dockerEngine()
+    if (!engine.ok) problems.push(`cluster.backend: docker: ${engine.reason}`)
   }
   if (s.cluster.backend === 'external') {
     const missing = missingCapability(caps, { sasl: s.cluster.sasl?.mechanism, tls: s.cluster.tls !== null })
@@ -506,8 +514,9 @@ class Run {
   /** Phase cluster: local brokers (their data under OUT/cluster, deleted afterwards) or the external cluster. */
   private async startCluster(): Promise<ClusterTarget> {
     const s = this.s
+    if (s.cluster.backend === 'docker') return this.startDockerCluster(s.cluster.brokers, s.cluster.config)
     if (s.cluster.backend !== 'local') {
-      this.cluster = externalCluster(s.cluster.bootstrap)
+      this.cluster = externalCluster(s.cluster.bootstrap, { nodes: s.cluster.nodes, commandTimeoutMs: s.cluster.commandTimeoutMs, log: (line) => this.log(`cluster: ${line}`) })
       this.info(`cluster: external, bootstrap ${this.cluster.bootstrap.join(', ')}`)
       return this.cluster
     }
@@ -577,6 +586,47 @@ class Run {
     const proxies = new ClusterProxies(api, undefined, external ? this.ledger : null)
     this.teardown.add('proxies', () => proxies.close())
     return proxies
+  }
+
+  /** Phase cluster on the docker backend: the broker image (built when this build has none), a network of the
+   *  run's own and a container per broker, all in the ledger until removed. */
+  private async startDockerCluster(brokers: number, config: Readonly<Record<string, string>>): Promise<ClusterTarget> {
+    this.info(`cluster: starting ${plural(brokers, 'broker container')}`)
+    const t0 = performance.now()
+    const logs = new Map<number, WriteStream>()
+    this.teardown.add('broker logs', () => {
+      for (const log of logs.values()) log.end()
+    })
+    const starting = startDockerCluster({
+      brokers,
+      config,
+      ledger: this.ledger,
+      log: (line) => this.info(`cluster: ${line}`),
+      onLog: (id, rec) => {
+        let log = logs.get(id)
+        if (!log) {
+          log = createWriteStream(join(this.outDir, `broker-${id}.log`))
+          log.on('error', () => {})
+          logs.set(id, log)
+        }
+        log.write(`${JSON.stringify(rec)}\n`)
+      },
+    })
+    // Registered before the start completes: Ctrl-C during startup still removes what was created.
+    this.teardown.add(
+      'cluster',
+      async () => {
+        const c = await starting.catch(() => null)
+        if (c) {
+          await c.close()
+          this.info('cluster: containers and network removed')
+        }
+      },
+      { timeoutMs: 35_000 },
+    )
+    this.cluster = await this.until(starting)
+    this.info(`cluster: up at ${this.cluster.bootstrap.join(', ')} (${((performance.now() - t0) / 1000).toFixed(1)} s)`)
+    return this.cluster
   }
 
   private async newDriver(connect: (requestTimeoutMs?: number) => ConnectOptions, requestTimeoutMs?: number): Promise<Driver> {
@@ -847,6 +897,15 @@ function clusterInfo(s: Scenario, cluster: ClusterTarget | null): ClusterInfo {
     return {
       backend: 'local',
       description: `${plural(n, 'reference broker')}, local process${n === 1 ? '' : 'es'}`,
+      bootstrap: cluster ? cluster.bootstrap.join(',') : null,
+      nodes: (cluster?.nodes ?? []).map((node) => ({ id: String(node.id), address: node.address, version: faultlineVersion() })),
+    }
+  }
+  if (s.cluster.backend === 'docker') {
+    const n = s.cluster.brokers
+    return {
+      backend: 'docker',
+      description: `${plural(n, 'reference broker')} in Docker container${n === 1 ? '' : 's'}`,
       bootstrap: cluster ? cluster.bootstrap.join(',') : null,
       nodes: (cluster?.nodes ?? []).map((node) => ({ id: String(node.id), address: node.address, version: faultlineVersion() })),
     }

@@ -15,6 +15,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import { z } from 'zod'
 import { brokerConfigDefs, checkValue, topicConfigDefs, topicDefsByName } from '../broker/config.ts'
 import { type CompressionName, compressionNames } from '../broker/protocol/record-batch.ts'
+import { ACTIONS_FOR_FAULT, COMMAND_PLACEHOLDERS, type ExternalNodeSpec, NODE_ACTIONS } from '../chaos/cluster/external.ts'
 import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, isProxyFault, type PartitionFault, type PartitionSide, PROCESS_FAULT_KINDS, type Target } from '../chaos/faults.ts'
 import { expandNemesis, type MsRange, type NemesisSpec, nemesisKinds, repeatFault } from '../chaos/nemesis.ts'
 import { type AnomalyKind, anomalyKinds, jepsenNames } from '../reports/checker.ts'
@@ -56,7 +57,7 @@ export interface Scenario {
   readonly seed?: number
 }
 
-export type Cluster = LocalCluster | ExternalCluster
+export type Cluster = LocalCluster | DockerCluster | ExternalCluster
 
 /** Reference brokers started as processes on this machine; node ids are 1..brokers. */
 export interface LocalCluster {
@@ -70,6 +71,13 @@ export interface LocalCluster {
   readonly toxiproxy?: string
 }
 
+/** Reference brokers started as containers on a Docker network of the run's own; node ids are 1..brokers. */
+export interface DockerCluster {
+  readonly backend: 'docker'
+  readonly brokers: number
+  readonly config: Readonly<Record<string, string>>
+}
+
 /** A cluster faultline does not run: it only connects, so process faults are not available. */
 export interface ExternalCluster {
   readonly backend: 'external'
@@ -77,6 +85,9 @@ export interface ExternalCluster {
   readonly bootstrap: readonly string[]
   readonly sasl: Sasl | null
   readonly tls: Tls | null
+  /** Nodes that process faults can act on, each with its commands (cluster.commands merged with its own). */
+  readonly nodes: readonly ExternalNodeSpec[]
+  readonly commandTimeoutMs: number
 }
 
 export interface Sasl {
@@ -822,6 +833,11 @@ const localCluster = z.strictObject({
   toxiproxy: text('a Toxiproxy API URL, like http://127.0.0.1:8474', /^https?:\/\/[^\s/]+\/?$/).optional().describe('A Toxiproxy server to create the proxies on; default: faultline starts its own proxy server (the same API).'),
 })
 
+const dockerCluster = localCluster.extend({
+  backend: z.literal('docker'),
+  brokers: int(1, 64).default(3).describe('Reference brokers to start as containers, node ids 1..brokers, each at its own address on the run\'s Docker network.'),
+})
+
 const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/
 const hostPort = () =>
   text('host:port, like kafka-1.example.com:9092', HOST_PORT).refine((s) => {
@@ -851,8 +867,34 @@ const tlsObject = z
     }
   })
 
+const PLACEHOLDER_LIST = COMMAND_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')
+const shellCommand = () =>
+  text('a shell command, like "ssh {host} sudo systemctl kill -s KILL kafka"').superRefine((cmd, ctx) => {
+    for (const m of cmd.matchAll(/\{(\w*)\}/g)) {
+      if (!(COMMAND_PLACEHOLDERS as readonly string[]).includes(m[1]!)) ctx.addIssue({ code: 'custom', message: `has the unknown placeholder ${m[0]}; expected ${PLACEHOLDER_LIST}` })
+    }
+  })
+const nodeCommands = z.strictObject(Object.fromEntries(NODE_ACTIONS.map((a) => [a, shellCommand().optional()])) as Record<(typeof NODE_ACTIONS)[number], z.ZodOptional<ReturnType<typeof shellCommand>>>, {
+  error: expecting(`a mapping of ${list(NODE_ACTIONS)} to shell commands`),
+})
+
 const externalCluster = z.strictObject({
   backend: z.literal('external'),
+  commands: nodeCommands
+    .extend({ timeout: duration(true).prefault('30s').describe('How long each command may run.') })
+    .optional()
+    .describe(`Commands that act on every node in nodes (process faults), with ${PLACEHOLDER_LIST} replaced per node, run by a shell.`),
+  nodes: z
+    .array(
+      z.strictObject({
+        id: int(0, 2_147_483_647).describe('The broker\'s node.id, as fault targets name it.'),
+        address: hostPort().describe('host:port of its client listener.'),
+        commands: nodeCommands.optional().describe('This node\'s commands, over cluster.commands.'),
+      }, { error: expecting('{ id, address, commands }') }),
+      { error: expecting('a list of { id, address, commands }') },
+    )
+    .default([])
+    .describe('Brokers that kill and pause faults can act on, through commands.'),
   bootstrap: oneOrMany(hostPort(), 'host:port or a list of them').describe('Bootstrap servers.'),
   sasl: z
     .strictObject({ mechanism: oneOf(saslMechanisms), username: text('a user name'), password: secret() }, { error: expecting('{ mechanism, username, password }') })
@@ -861,16 +903,16 @@ const externalCluster = z.strictObject({
 })
 
 const clusterSchema = z
-  .discriminatedUnion('backend', [localCluster, externalCluster], {
+  .discriminatedUnion('backend', [localCluster, dockerCluster, externalCluster], {
     error: (iss: { readonly input?: unknown }) => {
       const input = iss.input
-      if (typeof input !== 'object' || input === null || Array.isArray(input)) return problem(input, 'a mapping with backend: local or backend: external')
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) return problem(input, 'a mapping with backend: local, docker or external')
       const backend = (input as Record<string, unknown>).backend
-      return problem(backend, 'local or external', didYouMean(backend, ['local', 'external']))
+      return problem(backend, 'local, docker or external', didYouMean(backend, ['local', 'docker', 'external']))
     },
   })
   .prefault({ backend: 'local' })
-  .describe('local: reference brokers started here; external: an existing Kafka-compatible cluster.')
+  .describe('local: reference brokers started here; docker: reference brokers in Docker containers; external: an existing Kafka-compatible cluster.')
 
 const topicSchema = z.strictObject({
   name: topicName(),
@@ -1205,9 +1247,16 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
           ...(raw.cluster.proxies === undefined ? {} : { proxies: raw.cluster.proxies }),
           ...(raw.cluster.toxiproxy === undefined ? {} : { toxiproxy: raw.cluster.toxiproxy }),
         }
+      : raw.cluster.backend === 'docker'
+      ? { backend: 'docker', brokers: raw.cluster.brokers, config: raw.cluster.config }
       : {
           backend: 'external',
           bootstrap: raw.cluster.bootstrap,
+          nodes: raw.cluster.nodes.map((n): ExternalNodeSpec => {
+            const { timeout: _, ...shared } = (raw.cluster.backend === 'external' ? raw.cluster.commands : undefined) ?? { timeout: 0 }
+            return { id: n.id, address: n.address, commands: { ...stripUndefined(shared), ...stripUndefined(n.commands ?? {}) } }
+          }),
+          commandTimeoutMs: raw.cluster.commands?.timeout ?? 30_000,
           sasl: raw.cluster.sasl ?? null,
           tls:
             raw.cluster.tls === false
@@ -1252,10 +1301,31 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
 /** A bound on a nemesis's schedule, so a typo (interval: 0s-1ms) cannot schedule millions of faults. */
 const MAX_NEMESIS_FAULTS = 10_000
 
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+/** What stops a kill or pause fault from acting on an external cluster, or null: the commands it needs. */
+function missingCommands(nodes: readonly ExternalNodeSpec[], kind: 'kill' | 'pause', t: Target): string | null {
+  const actions = ACTIONS_FOR_FAULT[kind]
+  const needs = `a ${kind} on an external cluster runs the ${actions.join(' and ')} commands of its node`
+  if (nodes.length === 0) return `${needs}, and cluster.nodes lists none; expected cluster.nodes: [{ id, address }] and cluster.commands: { ${actions.map((a) => `${a}: ...`).join(', ')} }`
+  const targets = t.kind === 'node' ? nodes.filter((n) => n.id === t.node) : nodes
+  if (t.kind === 'node' && targets.length === 0) return `${needs}, and node ${t.node} is not in cluster.nodes (${nodes.map((n) => n.id).join(', ')}); expected a node listed there`
+  for (const n of targets) {
+    const missing = actions.filter((a) => n.commands[a] === undefined)
+    if (missing.length > 0) {
+      const i = nodes.indexOf(n)
+      return `${needs}; node ${n.id} has no ${missing.join(' or ')} command; expected ${missing.map((a) => `cluster.commands.${a} or cluster.nodes[${i}].commands.${a}`).join(', and ')}`
+    }
+  }
+  return null
+}
+
 function crossCheck(s: Scenario): PathProblem[] {
   const out: PathProblem[] = []
   const add = (path: Path, message: string) => out.push({ path, message })
-  const brokers = s.cluster.backend === 'local' ? s.cluster.brokers : null
+  const brokers = s.cluster.backend === 'external' ? null : s.cluster.brokers
   const topics = new Map(s.topics.map((t) => [t.name, t]))
   const topicNames = [...topics.keys()]
   const d = s.workload.durationMs
@@ -1270,7 +1340,7 @@ function crossCheck(s: Scenario): PathProblem[] {
     }
     for (const [key, value] of Object.entries(t.config)) {
       const path = ['topics', i, 'config', key]
-      if (s.cluster.backend === 'local') {
+      if (s.cluster.backend !== 'external') {
         const def = topicDefsByName.get(key)
         if (def === undefined) {
           const hint = didYouMean(key, topicConfigDefs.map((c) => c.name))
@@ -1360,8 +1430,13 @@ function crossCheck(s: Scenario): PathProblem[] {
       const modifier = FAULT_MODIFIER[f.kind]
       add([...at, modifier], `ends the fault at ${fmt(end)}, after the run ends at ${fmt(d)}; expected at + ${modifier} <= workload.duration`)
     }
-    if (s.cluster.backend === 'external' && (f.kind === 'kill' || f.kind === 'pause' || f.kind === 'partition')) {
-      add([...at, f.kind], `needs control of the broker processes and their network; expected cluster.backend: local (an external cluster only takes latency and bandwidth faults)`)
+    if (s.cluster.backend === 'external' && (f.kind === 'kill' || f.kind === 'pause')) {
+      const missing = missingCommands(s.cluster.nodes, f.kind, f.target)
+      if (missing !== null) add([...at, f.kind], missing)
+      return
+    }
+    if (s.cluster.backend === 'external' && f.kind === 'partition') {
+      add([...at, f.kind], `needs control of the brokers' network; expected cluster.backend: local (an external cluster takes kill and pause faults through cluster.commands, and latency and bandwidth faults)`)
       return
     }
     if (f.kind === 'partition') {

@@ -173,7 +173,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
 }
 
 /** Polls Metadata on every broker until each lists all `count` brokers. */
-async function waitForBrokers(addresses: readonly string[], count: number, timeoutMs: number): Promise<void> {
+export async function waitForBrokers(addresses: readonly string[], count: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (const address of addresses) {
     for (;;) {

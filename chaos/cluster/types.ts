@@ -15,13 +15,13 @@ export interface NodeHandle {
   stop(): Promise<void>
   /** Crash (SIGKILL by default). */
   kill(signal?: NodeJS.Signals): Promise<void>
-  /** SIGSTOP / SIGCONT. */
-  pause(): void
-  resume(): void
+  /** SIGSTOP / SIGCONT (docker pause / unpause, a command for an external node: those return a promise). */
+  pause(): void | Promise<void>
+  resume(): void | Promise<void>
 }
 
 export interface ClusterDescription {
-  readonly backend: 'local' | 'external'
+  readonly backend: 'local' | 'docker' | 'external'
   readonly bootstrap: readonly string[]
   readonly nodes: readonly { readonly id: number; readonly address: string }[]
   /** Data directory of a local cluster. */

@@ -10,10 +10,12 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { LEDGER_LABEL } from '../../chaos/cluster/docker-ledger.ts'
 import { readResults } from '../../reports/results.ts'
 import { faultsNeedMs } from '../../scenarios/duration.ts'
 import { loadScenario } from '../../scenarios/schema.ts'
 import { formatDuration } from '../../scenarios/units.ts'
+import { dockerTitle, ensureDockerEngine } from '../helpers/docker.ts'
 import { cli, processesUsing } from './cli.ts'
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '../../scenarios')
@@ -23,6 +25,18 @@ const files = readdirSync(dir)
 const root = mkdtempSync(join(tmpdir(), 'faultline-scenarios-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
+// Docker scenarios need an engine: started here when none runs; skipped, saying why, only where none can start.
+const docker = files.some((f) => loadScenario(join(dir, f)).cluster.backend === 'docker') ? await ensureDockerEngine() : null
+
+/** Containers and networks still labelled with a run's ledger. */
+async function leftInDocker(ledger: string): Promise<string[]> {
+  if (!docker?.ok) return []
+  const filters = JSON.stringify({ label: [`${LEDGER_LABEL}=${ledger}`] })
+  const containers = await docker.docker.listContainers({ all: true, filters })
+  const networks = await docker.docker.listNetworks({ filters })
+  return [...containers.map((c) => `container ${c.Names.join(',')}`), ...networks.map((n) => `network ${n.Name}`)]
+}
+
 const durationFor = (path: string): string => formatDuration(Math.max(10_000, faultsNeedMs(loadScenario(path))))
 
 describe('every shipped scenario', () => {
@@ -30,7 +44,8 @@ describe('every shipped scenario', () => {
     const path = join(dir, file)
     const out = join(root, file.replace(/\.ya?ml$/, ''))
 
-    it(`runs ${file} to a verdict`, async () => {
+    const needsDocker = loadScenario(path).cluster.backend === 'docker'
+    it.skipIf(needsDocker && !docker?.ok)(needsDocker && docker ? dockerTitle(`runs ${file} to a verdict`, docker) : `runs ${file} to a verdict`, async () => {
       const duration = durationFor(path)
       const run = await cli(['run', path, '--duration', duration, '--out', out, '--seed', '1'])
       expect([0, 1], run.stderr).toContain(run.code)
@@ -42,6 +57,7 @@ describe('every shipped scenario', () => {
       expect(r.metrics.totals.acked).toBeGreaterThan(0)
       expect(existsSync(join(out, 'results.md'))).toBe(true)
       expect(processesUsing(out)).toEqual([])
+      if (needsDocker) expect(await leftInDocker(join(out, 'ledger.jsonl'))).toEqual([])
     }, 180_000)
   }
 })

@@ -196,6 +196,8 @@ faults: [ { at: 1s, latency: { target: 1, delay: 50ms }, duration: 2s } ]
       bootstrap: ['kafka-1.example.com:9093'],
       sasl: { mechanism: 'SCRAM-SHA-512', username: 'bench', password: { from: 'env', name: 'KAFKA_PASSWORD' } },
       tls: { ca: '/work/scenarios/certs/ca.pem', cert: '/etc/client.pem', key: '/etc/client.key', servername: null, rejectUnauthorized: true },
+      nodes: [],
+      commandTimeoutMs: 30_000,
     })
     // Only the local backend's configs are known; an external cluster may take any.
     expect(s.topics[0]!.config).toEqual({ 'retention.ms': '60000', 'some.vendor.setting': 'on' })
