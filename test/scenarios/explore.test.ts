@@ -171,9 +171,9 @@ describe('a scenario that pins its seed (as a counterexample does)', () => {
     expect(() => parseScenario(PINNED.replace('4242', '-1'), 'p.yaml')).toThrow(/p\.yaml:6:7: seed: got -1; expected a seed: an integer from 0 to 4294967295/)
   })
 
-  // The partition fault is refused at preflight (exit 2, nothing run), after the seed line is printed.
+  // A latency fault on an external cluster is refused at preflight (exit 2, nothing run), after the seed line is printed.
   it('gives `faultline run` its seed unless --seed is given', async () => {
-    const file = write('pinned.yaml', PINNED)
+    const file = write('pinned.yaml', PINNED.replace('{ backend: local, brokers: 2 }', '{ backend: external, bootstrap: 127.0.0.1:9 }').replace('partition: { isolate: 1 }, heal: 1s', 'latency: { delay: 5ms }, duration: 1s'))
     const runWith = async (seedFlag?: string) => {
       const stderr = sink()
       const code = await runCommand(file, { seed: seedFlag, out: join(tmp, 'pinned-out') }, { stdout: sink(), stderr: stderr as unknown as NodeJS.WritableStream })
