@@ -324,9 +324,14 @@ export function kafkajsDriver(opts: ConnectOptions): Driver {
       }
       // kafkajs refuses an idempotent producer without retries.
       const retries = idempotent ? Math.max(1, p.retries ?? Number.MAX_SAFE_INTEGER) : (p.retries ?? 0)
+      // kafkajs 2.2.4 rolls a partition's sequence back whenever a produce request throws, even when the write
+      // may be stored, and numbers batches in lock order rather than send order: with more than one request in
+      // flight a later batch can reuse a stored batch's sequence range and be acked with its offsets (lost and
+      // duplicated records across a leader kill; docs/upstream/kafkajs-idempotent-sequences.md). One in flight
+      // per connection keeps idempotent sends exactly-once and in order.
       const producer = kafka.producer({
         idempotent,
-        maxInFlightRequests: p.maxInFlight ?? 5,
+        maxInFlightRequests: idempotent ? 1 : (p.maxInFlight ?? 5),
         allowAutoTopicCreation: false,
         retry: { retries },
       })
