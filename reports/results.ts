@@ -12,7 +12,7 @@
 // no backlog), so older runs still render and compare (their verdict reasons keep the words they were written with).
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { cpus, hostname, totalmem } from 'node:os'
+import { cpus, hostname, release, totalmem } from 'node:os'
 import { readHistoryTrailer, scanHistory } from '../workloads/history/reader.ts'
 import { type HistogramOptions, LatencyHistogram, type LatencySummary, percentiles } from '../workloads/history/latency.ts'
 import { type BacklogOutcome, backlogOutcome, type BacklogRun } from './backlog.ts'
@@ -20,6 +20,7 @@ import { anomalyKinds, DeliveryChecker, type DeliveryOptions, type DeliveryResul
 import { sloValue } from './describe.ts'
 import { formatCount } from './format.ts'
 import { type FaultInterval, type Metrics, MetricsAccumulator } from './metrics.ts'
+import type { Comparison, RegressionThresholds } from './compare.ts'
 import { checkSlos, type SloResult, type SloThresholds } from './slo.ts'
 import { TimeSeries, type TimeSeriesData } from './timeseries.ts'
 
@@ -70,6 +71,23 @@ export interface HistoryInfo {
   trailingBytes: number
 }
 
+/** What a comparison needs to know ran alike (reports/compare.ts warns when any field differs). */
+export interface Environment {
+  cpuModel: string | null
+  cores: number
+  memoryBytes: number
+  node: string
+  /** os.release(). */
+  kernel: string | null
+  /** platform/arch. */
+  platform: string
+  /** The git commit faultline ran from (with -dirty when its tracked files had changes); null outside a checkout. */
+  faultlineCommit: string | null
+  scenarioDigest: string
+  /** sha256 of the brokers' config overrides (local backend); null for an external cluster. */
+  brokerConfigDigest: string | null
+}
+
 export type DeliverySection = DeliveryResult | { state: 'skipped'; reason: string }
 
 export interface Verdict {
@@ -91,6 +109,12 @@ export interface Results {
   delivery: DeliverySection
   slos: SloResult[]
   verdict: Verdict
+  /** Added in place (schemaVersion 2 files without it still read): the run's environment. */
+  environment?: Environment
+  /** The scenario's checks.regression thresholds (fractions), for `faultline compare`. */
+  regression?: RegressionThresholds
+  /** `faultline run --baseline`: this run against the baseline; its verdict sets exit code 1 on a regression. */
+  comparison?: Comparison
 }
 
 export interface ResultsInputs {
@@ -102,7 +126,11 @@ export interface ResultsInputs {
     cluster: ClusterInfo
     /** Default: this machine. */
     host?: HostInfo
+    /** Recorded in the environment. */
+    faultlineCommit?: string | null
+    brokerConfigDigest?: string | null
   }
+  regression?: RegressionThresholds
   slo?: SloThresholds
   /** Backlog mode's outcome per consumer set (the drainRate SLOs read it). */
   backlog?: readonly BacklogRun[]
@@ -180,6 +208,22 @@ export async function buildResults(historyPath: string, inputs: ResultsInputs): 
     delivery,
     slos,
     verdict: verdictOf(history, delivery, slos, inputs.error),
+    environment: environmentOf(inputs.run.host ?? hostInfo(), inputs),
+    ...(inputs.regression ? { regression: inputs.regression } : {}),
+  }
+}
+
+function environmentOf(host: HostInfo, inputs: ResultsInputs): Environment {
+  return {
+    cpuModel: host.cpuModel,
+    cores: host.cpus,
+    memoryBytes: host.memoryBytes,
+    node: host.node,
+    kernel: release(),
+    platform: `${host.platform}/${host.arch}`,
+    faultlineCommit: inputs.run.faultlineCommit ?? null,
+    scenarioDigest: inputs.scenario.digest,
+    brokerConfigDigest: inputs.run.brokerConfigDigest ?? null,
   }
 }
 
