@@ -7,17 +7,12 @@
 // same interval.
 
 import { cumulativeStdNormalProbability, median, quantileSorted, sampleWithReplacement, wilcoxonRankSum } from 'simple-statistics'
+import { Prng } from '../workloads/generators.ts'
 
-/** mulberry32: a small seeded PRNG returning [0, 1). */
+/** Uniform [0, 1) numbers from a seed: the workloads' PRNG (xoshiro128**), as a function for simple-statistics. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const prng = new Prng(seed)
+  return () => prng.float()
 }
 
 export interface MannWhitney {
