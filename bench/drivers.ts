@@ -37,7 +37,7 @@ import { ProducerLoop } from '../workloads/producer.ts'
 import { systemScheduler } from '../workloads/rate.ts'
 import { KCAT, kcatVersion } from './kcat.ts'
 import { deleteTopic, removeTempDir, run, startBroker, stopGracefully, tempDir, type BrokerHandle } from './lib/proc.ts'
-import { median, ratioFigure, relativeSpread, type BenchContext, type Figure, type Section, type SectionOutput } from './lib/report.ts'
+import { median, ratioFigure, repetitions, type BenchContext, type Figure, type Section, type SectionOutput } from './lib/report.ts'
 
 /** The harness producers measured: a driver, optionally with pre-encoded batches (raw only). */
 export const benchedProducers = ['kafkajs', 'platformatic', 'platformatic-bare', 'harness-no-client', 'raw', 'raw-preencoded'] as const
@@ -279,7 +279,7 @@ export async function benchDrivers(opts: BenchDriversOptions = {}): Promise<Sect
             goal: isDefault ? 0.8 : undefined,
             recordsPerSec: rate,
             ceilingRecordsPerSec: kcatRate,
-            spread: relativeSpread(rates.map((x, i) => x / kcat[i]!)),
+            ...repetitions(rates.map((x, i) => x / kcat[i]!)),
             detail: { records: s.records, recordBytes: s.bytes, recordsPerSec: rates.map(Math.round), kcatRecordsPerSec: kcat.map(Math.round) },
           }),
         )

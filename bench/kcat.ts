@@ -22,7 +22,7 @@
 import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { cpuDelta, cpuTotal, deleteTopic, loopbackHost, processCpu, run, startBroker, startWorker, stopGracefully, tempDir, removeTempDir, type BrokerHandle, type WorkerHandle } from './lib/proc.ts'
-import { median, ratioFigure, relativeSpread, type BenchContext, type Figure, type Section, type SectionOutput } from './lib/report.ts'
+import { median, ratioFigure, repetitions, type BenchContext, type Figure, type Section, type SectionOutput } from './lib/report.ts'
 
 export const KCAT = process.env.KCAT ?? 'kcat'
 
@@ -153,7 +153,7 @@ export const kcatSection: Section = {
         }
         const rate = (xs: Sample[]): number => bytes / 1e6 / median(xs.map((x) => x.seconds))
         const recs = (xs: Sample[]): number => s.records / median(xs.map((x) => x.seconds))
-        const paired = (xs: Sample[], ceil: Sample[]): number => relativeSpread(xs.map((x, i) => ceil[i]!.seconds / x.seconds))
+        const paired = (xs: Sample[], ceil: Sample[]): ReturnType<typeof repetitions> => repetitions(xs.map((x, i) => ceil[i]!.seconds / x.seconds))
         // CPU seconds per wall second (1.0 = one core busy throughout), medians.
         const cores = (xs: Sample[], f: (x: Sample) => number): number => median(xs.map((x) => f(x) / x.seconds))
         const kcatCores = (xs: Sample[]): number => cores(xs, (x) => x.kcatUser + x.kcatSystem)
@@ -170,7 +170,7 @@ export const kcatSection: Section = {
             goal: 0.9,
             recordsPerSec: recs(onBroker),
             ceilingRecordsPerSec: recs(onSink),
-            spread: paired(onBroker, onSink),
+            ...paired(onBroker, onSink),
             detail: {
               records: s.records,
               recordBytes: s.recordBytes,
@@ -202,7 +202,7 @@ export const kcatSection: Section = {
             ceiling: { label: 'same kcat run -> storing sink', value: rate(onStoring) },
             recordsPerSec: recs(onBroker),
             ceilingRecordsPerSec: recs(onStoring),
-            spread: paired(onBroker, onStoring),
+            ...paired(onBroker, onStoring),
           }),
           ratioFigure({
             key: `kcat.${s.name}.cpu`,
@@ -210,7 +210,7 @@ export const kcatSection: Section = {
             unit: 'MB/CPU-s',
             value: bytes / 1e6 / median(onBroker.map((x) => x.serverCpu)),
             ceiling: { label: 'storing sink, same kcat runs', value: bytes / 1e6 / median(onStoring.map((x) => x.serverCpu)) },
-            spread: relativeSpread(onBroker.map((x, i) => onStoring[i]!.serverCpu / x.serverCpu)),
+            ...repetitions(onBroker.map((x, i) => onStoring[i]!.serverCpu / x.serverCpu)),
           }),
           ratioFigure({
             key: `kcat.${s.name}.storing-sink-vs-null`,
@@ -220,7 +220,7 @@ export const kcatSection: Section = {
             ceiling: nullSink,
             recordsPerSec: recs(onStoring),
             ceilingRecordsPerSec: recs(onSink),
-            spread: paired(onStoring, onSink),
+            ...paired(onStoring, onSink),
           }),
         )
         const c = (x: number): string => x.toFixed(2)

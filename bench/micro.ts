@@ -20,7 +20,7 @@ import { NodeFileSystem, type FileHandle } from '../broker/storage/file-system.t
 import { PartitionLog } from '../broker/storage/log.ts'
 import { OffsetIndex } from '../broker/storage/offset-index.ts'
 import { removeTempDir, tempDir } from './lib/proc.ts'
-import { median, ratioFigure, relativeSpread, type BenchContext, type Figure, type Section, type SectionOutput } from './lib/report.ts'
+import { median, ratioFigure, repetitions, type BenchContext, type Figure, type Section, type SectionOutput } from './lib/report.ts'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -71,7 +71,7 @@ function pair(key: string, label: string, unit: string, value: Rates, ceilingLab
     unit,
     value: median(value),
     ceiling: { label: ceilingLabel, value: median(ceiling) },
-    spread: relativeSpread(value.map((v, i) => v / ceiling[i]!)),
+    ...repetitions(value.map((v, i) => v / ceiling[i]!)),
     detail,
   })
 }

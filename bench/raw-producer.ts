@@ -20,7 +20,7 @@ import type { ApiDecl, Fields, In, Out } from '../broker/protocol/schema.ts'
 import { Writer } from '../broker/protocol/writer.ts'
 import { cpuDelta, cpuTotal, deleteTopic, loopbackHost, processCpu, removeTempDir, startBroker, startWorker, stopGracefully, tempDir, type BrokerHandle, type WorkerHandle } from './lib/proc.ts'
 import { deadline, pump } from './lib/pump.ts'
-import { median, ratioFigure, relativeSpread, type BenchContext, type Figure, type Section, type SectionOutput } from './lib/report.ts'
+import { median, ratioFigure, repetitions, type BenchContext, type Figure, type Section, type SectionOutput } from './lib/report.ts'
 
 const PRODUCE_VERSION = 9
 const CREATE_TOPICS_VERSION = 7
@@ -233,7 +233,7 @@ const cpuPerGB = (x: Sample): number => x.serverCores / (x.mbps / 1000)
 const mbPerCpuSecond = (x: Sample): number => x.mbps / x.serverCores
 
 /** Ratio spread of paired runs (run i of the measurement against run i of its ceiling). */
-const pairedSpread = (xs: Sample[], ceilings: Sample[]): number => relativeSpread(xs.map((x, i) => x.mbps / (ceilings[i]?.mbps ?? Number.NaN)))
+const pairedSpread = (xs: Sample[], ceilings: Sample[]): ReturnType<typeof repetitions> => repetitions(xs.map((x, i) => x.mbps / (ceilings[i]?.mbps ?? Number.NaN)))
 
 export const rawSection: Section = {
   name: 'raw',
@@ -300,7 +300,7 @@ export const rawSection: Section = {
             ceiling: loopback,
             goal: 0.5,
             recordsPerSec: med(b, (x) => x.recordsPerSec),
-            spread: pairedSpread(b, loop),
+            ...pairedSpread(b, loop),
             detail,
           }),
           ratioFigure({
@@ -311,7 +311,7 @@ export const rawSection: Section = {
             ceiling: { label: `same producer -> storing sink, ${what}`, value: med(s, (x) => x.mbps) },
             recordsPerSec: med(b, (x) => x.recordsPerSec),
             ceilingRecordsPerSec: med(s, (x) => x.recordsPerSec),
-            spread: pairedSpread(b, s),
+            ...pairedSpread(b, s),
           }),
           ratioFigure({
             key: `raw.${partitions}p.cpu`,
@@ -319,7 +319,7 @@ export const rawSection: Section = {
             unit: 'MB/CPU-s',
             value: med(b, mbPerCpuSecond),
             ceiling: { label: `storing sink, ${what}`, value: med(s, mbPerCpuSecond) },
-            spread: relativeSpread(b.map((x, i) => mbPerCpuSecond(x) / mbPerCpuSecond(s[i]!))),
+            ...repetitions(b.map((x, i) => mbPerCpuSecond(x) / mbPerCpuSecond(s[i]!))),
           }),
           ratioFigure({
             key: `raw.${partitions}p.storing-sink-vs-loopback`,
@@ -327,7 +327,7 @@ export const rawSection: Section = {
             unit: 'MB/s',
             value: med(s, (x) => x.mbps),
             ceiling: loopback,
-            spread: pairedSpread(s, loop),
+            ...pairedSpread(s, loop),
           }),
         )
       }

@@ -33,7 +33,7 @@ import { RawCluster, rawDriver } from '../workloads/drivers/raw.ts'
 import { Pacer, Schedule, systemScheduler } from '../workloads/rate.ts'
 import { KCAT, KCAT_SETTINGS, kcatRun, kcatVersion, lastOffset, writeRecordFile, type Sample, type Size } from './kcat.ts'
 import { cpuDelta, cpuTotal, processCpu, removeTempDir, tempDir, type CpuTime } from './lib/proc.ts'
-import { median, ratioFigure, relativeSpread, type BenchContext, type Figure, type Section, type SectionOutput } from './lib/report.ts'
+import { median, ratioFigure, repetitions, type BenchContext, type Figure, type Section, type SectionOutput } from './lib/report.ts'
 import { sleep, until } from './lib/until.ts'
 
 /** The cluster's settings (Kafka names), stored with the result. */
@@ -167,7 +167,7 @@ async function throughput(ctx: BenchContext, cluster: LocalCluster, leader: Loca
       ceiling: { label: 'same cluster, RF=1 acks=1', value: rate(rf1) },
       recordsPerSec: recs(rf3),
       ceilingRecordsPerSec: recs(rf1),
-      spread: relativeSpread(rf3.map((x, i) => rf1[i]!.seconds / x.seconds)),
+      ...repetitions(rf3.map((x, i) => rf1[i]!.seconds / x.seconds)),
       detail: {
         records: size.records,
         recordBytes: size.recordBytes,
@@ -189,7 +189,7 @@ async function throughput(ctx: BenchContext, cluster: LocalCluster, leader: Loca
       unit: 'MB/CPU-s',
       value: bytes / 1e6 / median(rf3.map(clusterCpu)),
       ceiling: { label: 'RF=1 acks=1, same kcat runs', value: bytes / 1e6 / median(rf1.map(clusterCpu)) },
-      spread: relativeSpread(rf3.map((x, i) => clusterCpu(rf1[i]!) / clusterCpu(x))),
+      ...repetitions(rf3.map((x, i) => clusterCpu(rf1[i]!) / clusterCpu(x))),
     }),
   ]
   const c = (x: number): string => x.toFixed(2)
@@ -310,7 +310,7 @@ async function latency(ctx: BenchContext, cluster: LocalCluster, leader: LocalNo
         value: v3,
         ceiling: { label: 'RF=1 acks=1, same cluster', value: v1 },
         lowerIsBetter: true,
-        spread: relativeSpread(rf3.map((x, i) => (x.latency.percentile(q) ?? Number.NaN) / (rf1[i]!.latency.percentile(q) ?? Number.NaN))),
+        ...repetitions(rf3.map((x, i) => (x.latency.percentile(q) ?? Number.NaN) / (rf1[i]!.latency.percentile(q) ?? Number.NaN))),
         detail: key === 'p50' ? detail : undefined,
       }),
     )
@@ -430,7 +430,7 @@ async function failover(ctx: BenchContext, cluster: LocalCluster): Promise<{ fig
     ceiling: { label: `goal (session timeout ${SESSION_TIMEOUT_MS} ms)`, value: FAILOVER_GOAL_MS },
     goal: 1,
     lowerIsBetter: true,
-    spread: relativeSpread(runs.map((r) => r.firstAckMs)),
+    ...repetitions(runs.map((r) => r.firstAckMs)),
     detail: {
       runsMs: runs.map((r) => +r.firstAckMs.toFixed(1)),
       medianMs: +med.toFixed(1),

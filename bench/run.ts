@@ -1,7 +1,8 @@
 // `npm run bench`: runs the bench sections, prints each as a table, writes bench/results/<YYYY-MM-DD>.json and
-// compares its same-run ratios with the newest committed result file.
+// compares its same-run ratios with the newest committed result file (per-repetition ratios, when both files
+// keep them, with the statistics of `faultline compare`: bench/lib/report.ts).
 //
-//   node dist/bench/run.js [--only micro,kcat,raw,drivers,checker,replication,proxy] [--quick] [--reps N] [--profile DIR] [--out FILE]
+//   node dist/bench/run.js [--only micro,kcat,raw,drivers,checker,replication,proxy,regression] [--quick] [--reps N] [--profile DIR] [--out FILE]
 //                          [--fail-on-regression]
 //
 // A section is one Section object in its own file (bench/<name>.ts), listed in SECTIONS below; adding one is a
@@ -24,9 +25,10 @@ import { compare, formatComparison, formatSection, type BenchContext, type Resul
 import { microSection } from './micro.ts'
 import { proxySection } from './proxy.ts'
 import { rawSection } from './raw-producer.ts'
+import { regressionSection } from './regression-section.ts'
 import { replicationSection } from './replication.ts'
 
-const SECTIONS: readonly Section[] = [microSection, kcatSection, rawSection, driversSection, checkerSection, replicationSection, proxySection]
+const SECTIONS: readonly Section[] = [microSection, kcatSection, rawSection, driversSection, checkerSection, replicationSection, proxySection, regressionSection]
 
 const ROOT = resolve(import.meta.dirname, '../..')
 const RESULTS_DIR = join(ROOT, 'bench/results')

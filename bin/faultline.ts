@@ -7,6 +7,7 @@ import { runBroker } from '../broker/main.ts'
 import { cleanupCommand } from '../chaos/cleanup.ts'
 import { clusterDown, clusterUp } from '../chaos/cluster/commands.ts'
 import { runProxyServer } from '../chaos/proxy/main.ts'
+import { compareCommand } from '../reports/compare-command.ts'
 import { reportCommand } from '../reports/report.ts'
 import { schemaCommand, validateCommand } from '../scenarios/commands.ts'
 import { DURATION_FLAG_HELP } from '../scenarios/duration.ts'
@@ -22,6 +23,13 @@ interface Command {
   exitWhenDone?: boolean
   run(values: Record<string, unknown>, positionals: string[]): Promise<number>
 }
+
+const REPEAT_FLAG_HELP = [
+  '  --repeat N    run the scenario N times, each on a fresh cluster, into OUT/repeat-1..N, plus OUT/aggregate.json;',
+  '                with --baseline or --baseline-cmd, OUT/comparison.json and exit 1 on a regression.',
+  '  --baseline-cmd CMD  a command running the baseline build (node ../main/dist/bin/faultline.js); its runs',
+  '                interleave with these (ABBA), into OUT/baseline/repeat-1..N, same seeds.',
+].join('\n')
 
 const commands: Record<string, Command> = {
   broker: {
@@ -74,8 +82,8 @@ const commands: Record<string, Command> = {
   },
   run: {
     summary: 'run a scenario: cluster, load, faults, checks; writes results.json, results.md and report.html, prints the summary',
-    usage: `faultline run SCENARIO.yaml [--out DIR] [--seed N] [--duration D] [--baseline RESULTS.json] [--quiet]\n${DURATION_FLAG_HELP}`,
-    options: { out: { type: 'string' }, seed: { type: 'string' }, duration: { type: 'string' }, baseline: { type: 'string' }, quiet: { type: 'boolean' } },
+    usage: `faultline run SCENARIO.yaml [--out DIR] [--seed N] [--duration D] [--baseline RESULTS.json|DIR] [--repeat N] [--baseline-cmd CMD] [--quiet]\n${DURATION_FLAG_HELP}\n${REPEAT_FLAG_HELP}`,
+    options: { out: { type: 'string' }, seed: { type: 'string' }, duration: { type: 'string' }, baseline: { type: 'string' }, repeat: { type: 'string' }, 'baseline-cmd': { type: 'string' }, quiet: { type: 'boolean' } },
     positionals: { min: 1, max: 1 },
     // Client libraries can leave sockets or timers behind after close(); the verdict is known, so exit.
     exitWhenDone: true,
@@ -85,6 +93,8 @@ const commands: Record<string, Command> = {
         seed: v.seed as string | undefined,
         duration: v.duration as string | undefined,
         baseline: v.baseline as string | undefined,
+        repeat: v.repeat as string | undefined,
+        baselineCmd: v['baseline-cmd'] as string | undefined,
         quiet: v.quiet === true,
       }),
   },
@@ -126,6 +136,14 @@ const commands: Record<string, Command> = {
         verbose: v.verbose === true,
       }),
   },
+  compare: {
+    summary: 'compare a candidate with a baseline (results.json or directories of repeated runs); exit 1 on a regression',
+    usage: 'faultline compare BASELINE CANDIDATE [--format console|md|json|junit] [--out FILE] [--threshold METRIC=PCT ...] [--seed N]',
+    options: { format: { type: 'string' }, out: { type: 'string' }, threshold: { type: 'string', multiple: true }, seed: { type: 'string' } },
+    positionals: { min: 2, max: 2 },
+    run: async (v, [baseline, candidate]) =>
+      compareCommand(baseline!, candidate!, { format: v.format as string | undefined, out: v.out as string | undefined, threshold: v.threshold as string[] | undefined, seed: v.seed as string | undefined }),
+  },
   validate: {
     summary: 'check a scenario file; exit 2 with every problem (file:line:col: path: ...) if it is invalid',
     usage: `faultline validate SCENARIO.yaml [--duration D] [--seed N]\n${DURATION_FLAG_HELP}\n  --seed N      print the fault schedule (a nemesis's too) a run with --seed N applies (default 1)`,
@@ -134,8 +152,8 @@ const commands: Record<string, Command> = {
     run: async (v, [file]) => validateCommand(file!, process, { duration: v.duration as string | undefined, seed: v.seed as string | undefined }),
   },
   report: {
-    summary: 're-render a run\'s results.json (console, md, json or html); exits with the run\'s verdict',
-    usage: 'faultline report RESULTS.json [--format console|md|json|html] [--out FILE]',
+    summary: 're-render a run\'s results.json (console, md, json, html or junit); exits with the run\'s verdict',
+    usage: 'faultline report RESULTS.json [--format console|md|json|html|junit] [--out FILE]',
     options: { format: { type: 'string' }, out: { type: 'string' } },
     positionals: { min: 1, max: 1 },
     run: async (v, [file]) => reportCommand(file!, (v.format as string | undefined) ?? 'console', v.out as string | undefined),

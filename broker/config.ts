@@ -109,6 +109,8 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'offsets.retention.check.interval.ms', type: 'long', default: '600000', doc: 'How often expired offsets are looked for.', min: 1 },
   { name: 'offsets.commit.timeout.ms', type: 'int', default: '5000', doc: 'An offset commit not durable within this long is answered REQUEST_TIMED_OUT.', min: 1 },
   { name: 'offset.metadata.max.bytes', type: 'int', default: '4096', doc: 'Largest metadata string an offset commit may carry.', min: 0 },
+  // A test knob, used only by bench/regression-ab.ts to inject a known slowdown; never set it in production.
+  { name: 'faultline.test.produce.cpu.burn.us.per.kib', type: 'long', default: '0', doc: 'TEST KNOB (bench/regression-ab.ts only): a leader busy-spins this many microseconds per KiB of records it appends, to inject a known slowdown. 0 = off.', min: 0 },
 ]
 
 /** Topic-level configs and the broker config each one falls back to. */

@@ -19,6 +19,7 @@ import { anomalyMeaning, describeExample, describeSlo, sloValue } from './descri
 import { formatAt, formatBytes, formatCount, formatRate, formatUs, plural } from './format.ts'
 import type { FaultInterval } from './metrics.ts'
 import { latencyRows } from './render-console.ts'
+import type { Comparison, MetricComparison } from './compare.ts'
 import type { Results } from './results.ts'
 import { LatencyHistogram, type LatencySummary } from '../workloads/history/latency.ts'
 
@@ -355,6 +356,33 @@ function percentText(v: number | null): string {
   return v === null ? '-' : `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`
 }
 
+/** `faultline compare`'s result (stored in results.json by `run --baseline`) as the report's comparison table. */
+export function htmlComparison(c: Comparison): HtmlComparison {
+  const figure = (m: MetricComparison, v: number | null): string => {
+    if (v === null) return 'n/a'
+    if (m.unit === 'us') return formatUs(v)
+    if (m.unit === 'fraction') return `${(v * 100).toFixed(2)}%`
+    return formatRate(v)
+  }
+  const side = (s: Comparison['baseline']): string => `${s.source} (${plural(s.runs, 'run')})`
+  return {
+    baseline: side(c.baseline),
+    candidate: side(c.candidate),
+    warnings: c.environment.map((d) => `environment differs: ${d.field}: ${d.baseline} vs ${d.candidate}`),
+    rows: c.metrics.map((m) => ({
+      metric: m.metric,
+      baseline: figure(m, m.baseline.value),
+      candidate: figure(m, m.candidate.value),
+      change: m.change,
+      ciLow: m.interval?.lo ?? null,
+      ciHigh: m.interval?.hi ?? null,
+      confidence: `${Math.round(c.settings.confidence * 100)}%`,
+      threshold: `${(m.threshold * 100).toFixed(m.threshold < 0.01 ? 2 : 0)}%`,
+      verdict: m.verdict,
+    })),
+  }
+}
+
 function comparisonSection(c: HtmlComparison | undefined): string {
   if (!c) return ''
   const out: string[] = ['<section id="comparison">', '<h2>Comparison with the baseline</h2>']
@@ -431,7 +459,7 @@ export function renderHtml(results: Results, options: HtmlOptions = {}): string 
     ),
   )
 
-  body.push(comparisonSection(options.comparison))
+  body.push(comparisonSection(options.comparison ?? (r.comparison ? htmlComparison(r.comparison) : undefined)))
 
   body.push('<h2 id="over-time">Over time</h2>')
   body.push(`<p class="muted">Per ${esc(formatUs(r.timeseries.intervalUs))}; shaded: fault intervals; grey: outside the measurement window (warmup, drain).</p>`)

@@ -6,6 +6,7 @@ import { describeBacklog } from './backlog.ts'
 import { anomalyMeaning, describeExample, describeSlo, sloValue } from './describe.ts'
 import { formatAt, formatBytes, formatCount, formatRate, formatUs, plural, sparkline } from './format.ts'
 import { faultMarks, latencyRows } from './render-console.ts'
+import { renderComparisonMarkdown } from './compare.ts'
 import type { Results } from './results.ts'
 
 /** Escapes what would break a table cell or start markup. */
@@ -235,6 +236,13 @@ export function renderMarkdown(results: Results): string {
       out.push('')
       for (const e of a.examples) out.push(`- ${describeExample(kind, e)}`)
     }
+  }
+
+  if (r.comparison) {
+    out.push('')
+    out.push('## Comparison with the baseline')
+    out.push('')
+    out.push(renderComparisonMarkdown(r.comparison).trimEnd())
   }
 
   if (r.slos.length > 0) {

@@ -1,20 +1,22 @@
-// `faultline report RESULTS.json [--format console|md|json|html] [--out FILE]`: re-renders a run from its
+// `faultline report RESULTS.json [--format console|md|json|html|junit] [--out FILE]`: re-renders a run from its
 // results.json. The exit code follows the run's verdict (0 passed, 1 failed, 3 errored), or 2 for bad input,
 // so CI can gate on a report as well as on the run.
 
 import { writeFileSync } from 'node:fs'
 import { renderConsole } from './render-console.ts'
 import { renderHtml } from './render-html.ts'
+import { renderJunit } from './render-junit.ts'
 import { renderMarkdown } from './render-markdown.ts'
 import { exitCodeOf, readResults, type Results, ResultsError } from './results.ts'
 
-export const reportFormats = ['console', 'md', 'json', 'html'] as const
+export const reportFormats = ['console', 'md', 'json', 'html', 'junit'] as const
 export type ReportFormat = (typeof reportFormats)[number]
 
 export function render(results: Results, format: ReportFormat): string {
   if (format === 'console') return renderConsole(results)
   if (format === 'md') return renderMarkdown(results)
   if (format === 'html') return renderHtml(results)
+  if (format === 'junit') return renderJunit(results)
   return `${JSON.stringify(results, null, 2)}\n`
 }
 

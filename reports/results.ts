@@ -16,7 +16,7 @@
 // files without them read with kind null, no nodes, no parameters and availability null.
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { cpus, hostname, totalmem } from 'node:os'
+import { cpus, hostname, release, totalmem } from 'node:os'
 import { EventKind } from '../workloads/history/events.ts'
 import { readHistoryTrailer, scanHistory } from '../workloads/history/reader.ts'
 import { type HistogramOptions, LatencyHistogram, type LatencySummary, percentiles } from '../workloads/history/latency.ts'
@@ -27,6 +27,7 @@ import { sloValue } from './describe.ts'
 import { formatCount } from './format.ts'
 import { type LivenessSection, livenessFailure } from './liveness.ts'
 import { type FaultInterval, type Metrics, MetricsAccumulator } from './metrics.ts'
+import type { Comparison, RegressionThresholds } from './compare.ts'
 import { checkSlos, type SloResult, type SloThresholds } from './slo.ts'
 import { TimeSeries, type TimeSeriesData } from './timeseries.ts'
 
@@ -77,6 +78,23 @@ export interface HistoryInfo {
   trailingBytes: number
 }
 
+/** What a comparison needs to know ran alike (reports/compare.ts warns when any field differs). */
+export interface Environment {
+  cpuModel: string | null
+  cores: number
+  memoryBytes: number
+  node: string
+  /** os.release(). */
+  kernel: string | null
+  /** platform/arch. */
+  platform: string
+  /** The git commit faultline ran from (with -dirty when its tracked files had changes); null outside a checkout. */
+  faultlineCommit: string | null
+  scenarioDigest: string
+  /** sha256 of the brokers' config overrides (local backend); null for an external cluster. */
+  brokerConfigDigest: string | null
+}
+
 export type DeliverySection = DeliveryResult | { state: 'skipped'; reason: string }
 
 export interface Verdict {
@@ -103,6 +121,12 @@ export interface Results {
   errors?: ClientErrors
   /** The liveness watchdog's findings (reports/liveness.ts). Absent in older files. */
   liveness?: LivenessSection
+  /** Added in place (schemaVersion 2 files without it still read): the run's environment. */
+  environment?: Environment
+  /** The scenario's checks.regression thresholds (fractions), for `faultline compare`. */
+  regression?: RegressionThresholds
+  /** `faultline run --baseline`: this run against the baseline; its verdict sets exit code 1 on a regression. */
+  comparison?: Comparison
 }
 
 export interface ClientErrors {
@@ -120,7 +144,11 @@ export interface ResultsInputs {
     cluster: ClusterInfo
     /** Default: this machine. */
     host?: HostInfo
+    /** Recorded in the environment. */
+    faultlineCommit?: string | null
+    brokerConfigDigest?: string | null
   }
+  regression?: RegressionThresholds
   slo?: SloThresholds
   /** Backlog mode's outcome per consumer set (the drainRate SLOs read it). */
   backlog?: readonly BacklogRun[]
@@ -213,6 +241,22 @@ export async function buildResults(historyPath: string, inputs: ResultsInputs): 
     verdict: verdictOf(history, delivery, slos, inputs.error, inputs.liveness),
     errors: { produce: produceErrors, consume: { ...inputs.clientErrors?.consume }, client: { ...inputs.clientErrors?.client } },
     ...(inputs.liveness ? { liveness: inputs.liveness } : {}),
+    environment: environmentOf(inputs.run.host ?? hostInfo(), inputs),
+    ...(inputs.regression ? { regression: inputs.regression } : {}),
+  }
+}
+
+function environmentOf(host: HostInfo, inputs: ResultsInputs): Environment {
+  return {
+    cpuModel: host.cpuModel,
+    cores: host.cpus,
+    memoryBytes: host.memoryBytes,
+    node: host.node,
+    kernel: release(),
+    platform: `${host.platform}/${host.arch}`,
+    faultlineCommit: inputs.run.faultlineCommit ?? null,
+    scenarioDigest: inputs.scenario.digest,
+    brokerConfigDigest: inputs.run.brokerConfigDigest ?? null,
   }
 }
 

@@ -1,5 +1,7 @@
-// `faultline run SCENARIO.yaml [--out DIR] [--seed N] [--duration D] [--baseline RESULTS.json] [--quiet]`: flags,
-// the scenario file, Ctrl-C, and what is printed; the run itself is runner.ts. --duration is duration.ts.
+// `faultline run SCENARIO.yaml [--out DIR] [--seed N] [--duration D] [--baseline RESULTS.json|DIR] [--repeat N]
+// [--baseline-cmd CMD] [--quiet]`: flags, the scenario file, Ctrl-C, and what is printed; the run itself is
+// runner.ts, --duration is duration.ts, --repeat and --baseline-cmd are runner-repeat.ts. --baseline compares
+// with reports/compare.ts, stores the comparison in results.json and exits 1 on a regression.
 //
 // Output: progress and run messages on stderr (a redrawn line on a terminal, plain lines in CI logs), the
 // summary on stdout, so `faultline run x.yaml > summary.txt` keeps just the summary.
@@ -7,13 +9,17 @@
 // interrupted. The first Ctrl-C stops the run, closes the cluster and still writes results.json (errored);
 // a second one quits at once (the brokers exit with us).
 
-import { resolve } from 'node:path'
+import { writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { consoleProgress, silentProgress } from '../reports/progress.ts'
 import { renderConsole } from '../reports/render-console.ts'
-import { exitCodeOf, readResults, type Results, ResultsError } from '../reports/results.ts'
+import { exitCodeOf, type Results, ResultsError, writeResults } from '../reports/results.ts'
 import { MAX_SEED, parseSeed, summarize } from './commands.ts'
 import { durationAdjustment, parseDurationFlag } from './duration.ts'
-import { formatBaselineComparison } from './runner-baseline.ts'
+import { compareRunSets, loadRunSet, renderComparisonConsole, type RunSet } from '../reports/compare.ts'
+import { warnEnvironment } from '../reports/compare-command.ts'
+import { renderMarkdown } from '../reports/render-markdown.ts'
+import { runRepeated } from './runner-repeat.ts'
 import { defaultOutDir, RunError, runScenario, timeSeed } from './runner.ts'
 import { loadScenario, type Scenario, ScenarioError } from './schema.ts'
 
@@ -23,6 +29,10 @@ export interface RunFlags {
   /** Replaces workload.duration (see duration.ts). */
   readonly duration?: string
   readonly baseline?: string
+  /** Runs of the scenario, each on a fresh cluster (runner-repeat.ts). */
+  readonly repeat?: string
+  /** A command running the baseline build's faultline, interleaved with this build's runs. */
+  readonly baselineCmd?: string
   readonly quiet?: boolean
 }
 
@@ -78,13 +88,33 @@ export async function runCommand(file: string, flags: RunFlags, io: RunIo = { st
   const seedFrom = seed !== undefined ? 'flag' : scenario.seed !== undefined ? 'scenario' : 'clock'
   seed ??= scenario.seed ?? timeSeed()
 
-  let baseline: Results | null = null
+  let repeat = 1
+  if (flags.repeat !== undefined) {
+    if (!/^\d{1,3}$/.test(flags.repeat) || Number(flags.repeat) < 1) {
+      err(`--repeat ${JSON.stringify(flags.repeat)}: expected a whole number of runs from 1 to 999`)
+      return 2
+    }
+    repeat = Number(flags.repeat)
+  }
+  if (flags.baseline !== undefined && flags.baselineCmd !== undefined) {
+    err('--baseline and --baseline-cmd exclude each other: compare with earlier runs, or run the baseline build now')
+    return 2
+  }
+  if (flags.baselineCmd !== undefined && flags.baselineCmd.trim() === '') {
+    err('--baseline-cmd: empty; expected a command running the baseline build, like "node ../main/dist/bin/faultline.js"')
+    return 2
+  }
+  let baseline: RunSet | null = null
   if (flags.baseline !== undefined) {
     try {
-      baseline = readResults(flags.baseline)
+      baseline = loadRunSet(flags.baseline)
     } catch (e) {
       if (!(e instanceof ResultsError)) throw e
-      err(`--baseline: ${e.message}; expected the results.json of an earlier run`)
+      err(`--baseline: ${e.message}; expected the results.json of an earlier run or a directory of repeated runs`)
+      return 2
+    }
+    if (baseline.runs.length === 0) {
+      err(`--baseline ${flags.baseline}: every run in it errored; nothing to compare with`)
       return 2
     }
   }
@@ -108,6 +138,27 @@ export async function runCommand(file: string, flags: RunFlags, io: RunIo = { st
   }
   signals.on('SIGINT', onSignal)
   signals.on('SIGTERM', onSignal)
+  if (repeat > 1 || flags.baselineCmd !== undefined) {
+    try {
+      return await runRepeated({
+        file,
+        scenario,
+        outDir,
+        seed,
+        repeat,
+        baseline: flags.baseline,
+        baselineCmd: flags.baselineCmd,
+        duration: flags.duration,
+        progress,
+        signal: controller.signal,
+        stdout: io.stdout,
+        stderr: io.stderr,
+      })
+    } finally {
+      signals.off('SIGINT', onSignal)
+      signals.off('SIGTERM', onSignal)
+    }
+  }
   let results: Results
   try {
     results = await runScenario(scenario, { outDir, seed, progress, signal: controller.signal })
@@ -124,7 +175,17 @@ export async function runCommand(file: string, flags: RunFlags, io: RunIo = { st
   }
 
   io.stdout.write(renderConsole(results))
-  if (baseline !== null) io.stdout.write(`\n${formatBaselineComparison(results, baseline, flags.baseline!)}`)
+  let code = exitCodeOf(results)
+  if (baseline !== null) {
+    const comparison = compareRunSets(baseline, { source: outDir, runs: results.verdict.state === 'errored' ? [] : [results], excluded: [], verdicts: [results.verdict.state] })
+    // Stored in results.json (and results.md), so `faultline report` renders it and CI keeps it.
+    results = { ...results, comparison }
+    writeResults(join(outDir, 'results.json'), results)
+    writeFileSync(join(outDir, 'results.md'), renderMarkdown(results))
+    warnEnvironment(comparison, (s) => io.stderr.write(s))
+    io.stdout.write(`\n${renderComparisonConsole(comparison)}`)
+    if (comparison.verdict === 'regressed' && code === 0) code = 1
+  }
   io.stdout.write(`\nresults  ${resolve(outDir, 'results.json')}\n         ${resolve(outDir, 'results.md')}\n         ${resolve(outDir, 'report.html')}\n`)
-  return exitCodeOf(results)
+  return code
 }

@@ -24,6 +24,7 @@
 // OriginShift, which holds them until the origin is taken and then rebases them onto it; assignments appear
 // just before time 0, everything else on the one clock the producers and the fault scheduler use.
 
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, type WriteStream } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -189,6 +190,29 @@ export async function preflight(s: Scenario, env: Readonly<Record<string, string
 /** A stable fingerprint of the validated scenario: two runs with the same digest ran the same thing. */
 export function scenarioDigest(s: Scenario): string {
   return createHash('sha256').update(JSON.stringify(s)).digest('hex')
+}
+
+/** The brokers' config overrides, digested (local backend); null for an external cluster, whose config we cannot see. */
+export function brokerConfigDigest(s: Scenario): string | null {
+  if (s.cluster.backend !== 'local') return null
+  const sorted = Object.entries(s.cluster.config).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex')
+}
+
+let commitCache: string | null | undefined
+
+/** The git commit this faultline runs from, `-dirty` when tracked files changed; null outside a git checkout. */
+export function faultlineCommit(): string | null {
+  if (commitCache !== undefined) return commitCache
+  const cwd = fileURLToPath(new URL('.', import.meta.url))
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== ''
+    commitCache = `${head}${dirty ? '-dirty' : ''}`
+  } catch {
+    commitCache = null
+  }
+  return commitCache
 }
 
 let versionCache: string | null = null
@@ -484,8 +508,9 @@ class Run {
     }
     const results = await buildResults(historyPath, {
       scenario: { name: s.name, digest: scenarioDigest(s) },
-      run: { startedAt, seed: this.opts.seed, faultlineVersion: faultlineVersion(), cluster: clusterInfo(s, this.cluster) },
+      run: { startedAt, seed: this.opts.seed, faultlineVersion: faultlineVersion(), cluster: clusterInfo(s, this.cluster), faultlineCommit: faultlineCommit(), brokerConfigDigest: brokerConfigDigest(s) },
       slo: sloThresholds(s.checks.slo),
+      regression: s.checks.regression,
       backlog: backlogRuns,
       delivery: deliveryOptions(s),
       error: errors.length > 0 ? errors.join('; ') : undefined,

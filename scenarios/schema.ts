@@ -20,6 +20,7 @@ import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, isProxyFault, type Par
 import { expandNemesis, type MsRange, type NemesisSpec, nemesisKinds, repeatFault } from '../chaos/nemesis.ts'
 import { type AnomalyKind, anomalyKinds, jepsenNames } from '../reports/checker.ts'
 import { anomalyMeaning } from '../reports/describe.ts'
+import { defaultRegressionThresholds, type RegressionThresholds, regressionMetrics } from '../reports/compare.ts'
 import { type Acks, type SaslMechanism, saslMechanisms, type StartFrom } from '../workloads/driver.ts'
 import { DEFAULT_DRIVER, describeDrivers, type DriverName, driverNames } from '../workloads/drivers/registry.ts'
 import { type KeySpec, sizeBounds, type SizeSpec } from '../workloads/generators.ts'
@@ -168,6 +169,8 @@ export interface Checks {
   /** Allowed count per anomaly kind; null = counted and reported, never fails the run. */
   readonly delivery: Readonly<Record<AnomalyKind, number | null>>
   readonly slo: readonly SloCheck[]
+  /** `faultline compare` thresholds (fractions) per metric; metrics left out keep the defaults. */
+  readonly regression: RegressionThresholds
 }
 
 export type SloCheck =
@@ -1048,13 +1051,32 @@ const allowedCount = () =>
     .optional()
     .transform((v) => (v === undefined || v === 'any' ? null : v))
 
+const regressionSchema = z
+  .record(z.string(), z.union([z.string(), z.number()], { error: expecting('a percentage, like 5%') }), { error: expecting(`a mapping of ${list(regressionMetrics)} to percentages`) })
+  .transform((raw, ctx): RegressionThresholds => {
+    const out: RegressionThresholds = {}
+    for (const [key, value] of Object.entries(raw)) {
+      if (!(regressionMetrics as readonly string[]).includes(key)) {
+        const hint = didYouMean(key, regressionMetrics)
+        ctx.addIssue({ code: 'custom', message: `unknown regression metric${hint === undefined ? '' : ` (${hint})`}; expected ${list(regressionMetrics)}`, path: [key], input: value, params: AT_KEY })
+        continue
+      }
+      const r = parsePercent(String(value))
+      if (r.ok && typeof value === 'string') out[key as keyof RegressionThresholds] = r.value
+      else ctx.addIssue({ code: 'custom', message: problem(value, 'the largest change that is not a regression, a percentage like 5% (errors: a share of sends, like 0.1%)', r.ok ? `write ${value}%` : r.problem), path: [key], input: value })
+    }
+    return out
+  })
+  .describe(`Regression thresholds for faultline compare: the largest worse change per metric that is not a regression. Defaults: ${regressionMetrics.map((m) => `${m} ${Number((defaultRegressionThresholds[m] * 100).toFixed(3))}%`).join(', ')}.`)
+
 const checksSchema = z.strictObject({
   delivery: z
     .strictObject(Object.fromEntries(anomalyKinds.map((k) => [k, allowedCount().describe(anomalyMeaning[k])])) as Record<AnomalyKind, ReturnType<typeof allowedCount>>, { error: expecting(`a mapping of ${list(anomalyKinds)} to allowed counts`) })
     .prefault({})
     .describe('Allowed anomalies per kind; a kind left out is reported but never fails the run.'),
   slo: sloSchema.prefault({}),
-}, { error: expecting('a mapping with delivery and slo') })
+  regression: regressionSchema.prefault({}),
+}, { error: expecting('a mapping with delivery, slo and regression') })
 
 const SCENARIO_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
 

@@ -5,6 +5,7 @@
 // more than most real regressions, while a same-run ratio cancels whatever slowed both sides down.
 
 import { cpus } from 'node:os'
+import { bootstrapChange, mannWhitney, medianOf } from '../../reports/stats.ts'
 
 const cpuCount = cpus().length
 
@@ -27,6 +28,8 @@ export interface Figure {
   ceilingRecordsPerSec?: number
   /** Relative spread of the per-repetition ratios ((max - min) / 2 / median): this run's own noise. */
   spread?: number
+  /** The per-repetition ratios themselves, which the comparison with an earlier result tests (compare below). */
+  samples?: number[]
   detail?: Record<string, unknown>
 }
 
@@ -71,9 +74,23 @@ export interface ResultFile {
 
 export interface Comparison {
   baseline: string
-  /** Regression threshold used, as a fraction of the baseline ratio. */
-  /** change: relative change of the ratio, signed so that positive is better. */
-  rows: { key: string; before: number; after: number; change: number; threshold: number; verdict: 'regressed' | 'improved' | 'same' }[]
+  /**
+   * change: relative change of the ratio, signed so that positive is better; threshold: the smallest change that
+   * counts, as a fraction. method statistics: both results kept per-repetition ratios, judged as `faultline compare`
+   * judges runs (Mann-Whitney p, bootstrap interval of the median ratio, threshold); floor: the older rule for
+   * baselines without them (a change beyond the section's floor or the runs' summed spreads).
+   */
+  rows: {
+    key: string
+    before: number
+    after: number
+    change: number
+    threshold: number
+    verdict: 'regressed' | 'improved' | 'same'
+    method?: 'statistics' | 'floor'
+    p?: number
+    interval?: { lo: number; hi: number }
+  }[]
 }
 
 export function ratioFigure(f: Omit<Figure, 'ratio'>): Figure {
@@ -85,6 +102,11 @@ export function median(xs: readonly number[]): number {
   if (s.length === 0) return Number.NaN
   const m = s.length >> 1
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+/** A figure's per-repetition ratios: their spread, and the ratios themselves for the comparison. */
+export function repetitions(ratios: readonly number[]): { spread: number; samples: number[] } {
+  return { spread: relativeSpread(ratios), samples: ratios.filter((x) => Number.isFinite(x)) }
 }
 
 /** (max - min) / 2 / median: half the relative range of a few repetitions. */
@@ -151,6 +173,22 @@ export function thresholdFor(key: string, spreadNow = 0, spreadBefore = 0): numb
 export const MACRO_FLOOR = 0.25
 export const MICRO_FLOOR = 0.15
 
+/** With per-repetition ratios on both sides: the smallest change of a ratio that counts as a regression. */
+export const STAT_THRESHOLD = 0.05
+export const STAT_ALPHA = 0.05
+
+/** The statistical verdict of one figure from both results' per-repetition ratios (reports/stats.ts). */
+export function judgeSamples(before: readonly number[], after: readonly number[], lowerIsBetter: boolean, seed = 1): Pick<Comparison['rows'][number], 'change' | 'verdict' | 'p' | 'interval' | 'threshold'> {
+  const sign = lowerIsBetter ? -1 : 1
+  const change = sign * (medianOf(after) / medianOf(before) - 1)
+  const boot = bootstrapChange(before, after, medianOf, medianOf, { scale: 'ratio', seed })
+  const { p } = mannWhitney(before, after)
+  const interval = boot === null ? undefined : sign > 0 ? { lo: boot.lo - 1, hi: boot.hi - 1 } : { lo: -(boot.hi - 1), hi: -(boot.lo - 1) }
+  const significant = p < STAT_ALPHA && interval !== undefined
+  const verdict = significant && interval.hi < 0 && change < -STAT_THRESHOLD ? 'regressed' : significant && interval.lo > 0 && change > STAT_THRESHOLD ? 'improved' : 'same'
+  return { change, verdict, p, interval, threshold: STAT_THRESHOLD }
+}
+
 export function compare(baselineName: string, before: ResultFile, after: ResultFile): Comparison {
   const old = new Map<string, Figure>()
   for (const s of Object.values(before.sections)) for (const f of s.figures) old.set(f.key, f)
@@ -159,10 +197,14 @@ export function compare(baselineName: string, before: ResultFile, after: ResultF
     for (const f of s.figures) {
       const b = old.get(f.key)
       if (!b || !Number.isFinite(b.ratio) || b.ratio === 0) continue
+      if ((b.samples?.length ?? 0) >= 2 && (f.samples?.length ?? 0) >= 2) {
+        rows.push({ key: f.key, before: b.ratio, after: f.ratio, method: 'statistics', ...judgeSamples(b.samples!, f.samples!, f.lowerIsBetter === true) })
+        continue
+      }
       const change = f.lowerIsBetter ? b.ratio / f.ratio - 1 : f.ratio / b.ratio - 1
       const threshold = thresholdFor(f.key, f.spread, b.spread)
       const verdict = change < -threshold ? 'regressed' : change > threshold ? 'improved' : 'same'
-      rows.push({ key: f.key, before: b.ratio, after: f.ratio, change, threshold, verdict })
+      rows.push({ key: f.key, before: b.ratio, after: f.ratio, change, threshold, verdict, method: 'floor' })
     }
   }
   return { baseline: baselineName, rows }
@@ -170,7 +212,19 @@ export function compare(baselineName: string, before: ResultFile, after: ResultF
 
 export function formatComparison(c: Comparison): string {
   if (c.rows.length === 0) return `== comparison with ${c.baseline}: no figure in common`
-  const rows = [['figure', 'ratio before', 'ratio now', 'change', 'threshold', 'verdict']]
-  for (const r of c.rows) rows.push([r.key, pct(r.before), pct(r.after), pct(r.change), pct(r.threshold), r.verdict === 'regressed' ? 'REGRESSED' : r.verdict])
-  return `== comparison with ${c.baseline} (ratios; a change beyond the threshold is flagged)\n${table(rows)}`
+  const rows = [['figure', 'ratio before', 'ratio now', 'change', '95% interval', 'p', 'threshold', 'method', 'verdict']]
+  for (const r of c.rows) {
+    rows.push([
+      r.key,
+      pct(r.before),
+      pct(r.after),
+      pct(r.change),
+      r.interval ? `[${pct(r.interval.lo)}, ${pct(r.interval.hi)}]` : '-',
+      r.p === undefined ? '-' : r.p.toFixed(3),
+      pct(r.threshold),
+      r.method ?? 'floor',
+      r.verdict === 'regressed' ? 'REGRESSED' : r.verdict,
+    ])
+  }
+  return `== comparison with ${c.baseline} (ratios; statistics: Mann-Whitney p < ${STAT_ALPHA}, bootstrap interval of the median ratio and a change beyond ${pct(STAT_THRESHOLD)}; floor: older baselines without per-repetition ratios)\n${table(rows)}`
 }

@@ -58,10 +58,24 @@ register(Produce, async (req, ctx) => {
       return r
     }),
   }))
+  burnCpu(broker, req.topicData)
   if (pending.length) await Promise.all(pending)
   if (acks === 0) return NO_RESPONSE
   return { responses, throttleTimeMs: 0 }
 })
+
+/** The faultline.test.produce.cpu.burn.us.per.kib test knob: a known slowdown for the A/B regression bench. */
+function burnCpu(broker: Broker, topics: readonly { partitionData: readonly { records: Buffer | null }[] }[]): void {
+  const perKiB = broker.config.int('faultline.test.produce.cpu.burn.us.per.kib')
+  if (perKiB <= 0) return
+  let bytes = 0
+  for (const t of topics) for (const p of t.partitionData) bytes += p.records?.length ?? 0
+  // Wall time on purpose: the knob models a handler that got slower, whatever the clock seam says.
+  const until = performance.now() + (perKiB * bytes) / 1024 / 1000
+  while (performance.now() < until) {
+    // spin
+  }
+}
 
 function fail(index: number, errorCode: number, errorMessage: string | null = null): PartitionResponse {
   return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage }

@@ -131,6 +131,31 @@ describe('result comparison', () => {
     expect(compare('base', file([rss(0.4)]), file([rss(0.2)])).rows[0]!.verdict).toBe('improved')
   })
 
+  it('with per-repetition ratios on both sides, judges them with the statistics of faultline compare', () => {
+    const reps = (key: string, samples: number[], lowerIsBetter = false): Figure => ({ ...fig(key, median(samples)), samples, ...(lowerIsBetter ? { lowerIsBetter } : {}) })
+    const base = [0.9, 0.91, 0.89, 0.905, 0.895]
+    const before = file([reps('micro.a', base), reps('micro.b', base), reps('micro.c', [0.5, 1.3, 0.9, 0.7, 1.1]), reps('micro.cost', base, true)])
+    const after = file([
+      reps('micro.a', base.map((x) => x * 0.85)),
+      reps('micro.b', base.map((x) => x * 0.98)),
+      reps('micro.c', [0.4, 1.2, 0.8, 0.6, 1.0]),
+      reps('micro.cost', base.map((x) => x * 1.2), true),
+    ])
+    const rows = compare('base', before, after).rows
+    // a: a 15% drop with no overlap is a regression; b: a significant 2% drop is below the threshold; c: a 10% drop
+    // inside the noise is not significant; cost: 20% more of a cost is a regression. The floor rule (25%) would
+    // have passed a and cost.
+    expect(rows.map((r) => [r.key, r.method, r.verdict])).toEqual([
+      ['micro.a', 'statistics', 'regressed'],
+      ['micro.b', 'statistics', 'same'],
+      ['micro.c', 'statistics', 'same'],
+      ['micro.cost', 'statistics', 'regressed'],
+    ])
+    expect(rows[0]!.p).toBeLessThan(0.05)
+    expect(rows[0]!.interval!.hi).toBeLessThan(0)
+    expect(rows[2]!.p).toBeGreaterThan(0.05)
+  })
+
   it('median and spread ignore missing values', () => {
     expect(median([3, Number.NaN, 1, 2])).toBe(2)
     expect(relativeSpread([90, 110, 100])).toBeCloseTo(0.1)

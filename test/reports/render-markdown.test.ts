@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { compareRunSets } from '../../reports/compare.ts'
 import { renderMarkdown } from '../../reports/render-markdown.ts'
 import { buildResults, readResults, type Results, writeResults } from '../../reports/results.ts'
 import { fixtureInputs, writeFixtureHistory } from './fixture.ts'
@@ -22,6 +23,24 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const cells = (row: string): string[] => row.slice(1, -1).split(/(?<!\\)\|/)
 
 describe('renderMarkdown', () => {
+  it('has the comparison table when the run was compared with a baseline, and none otherwise', () => {
+    expect(md).not.toMatch(/## Comparison/)
+    const side = (rate: number) => {
+      const runs = [0, 1, 2, 3, 4].map((i) => {
+        const r = structuredClone(results)
+        r.metrics.produce.rate = rate + i
+        return r
+      })
+      return { source: `rate-${rate}`, runs, excluded: [], verdicts: runs.map(() => 'passed' as const) }
+    }
+    const withComparison = renderMarkdown({ ...results, comparison: compareRunSets(side(1000), side(800)) })
+    expect(withComparison).toMatch(/## Comparison with the baseline\n\n\*\*Comparison: REGRESSED\*\* \(1 regressed, /)
+    const header = withComparison.split('\n').find((l) => l.startsWith('| metric | baseline (runs)'))!
+    expect(cells(header).map((c) => c.trim())).toEqual(['metric', 'baseline (runs)', 'candidate (runs)', 'change', '95% interval', 'p', 'threshold', 'verdict'])
+    const row = withComparison.split('\n').find((l) => l.startsWith('| throughput |'))!
+    expect(cells(row).map((c) => c.trim())).toEqual(['throughput', '1,002/s (5)', '802/s (5)', '-20.0%', expect.stringMatching(/^\[-20\.\d%, -19\.\d%\]$/), '0.008', '-5.0%', '**REGRESSED**'])
+  })
+
   it('re-renders identically from results.json', () => {
     const path = join(dir, 'results.json')
     writeResults(path, results)

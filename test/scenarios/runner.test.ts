@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Results } from '../../reports/results.ts'
-import { formatBaselineComparison, ratio } from '../../scenarios/runner-baseline.ts'
 import { parseSeed, runCommand, type RunIo } from '../../scenarios/runner-command.ts'
 import { deliveryOptions } from '../../scenarios/checks.ts'
 import { defaultOutDir, preflight, RunError, runScenario, scenarioDigest } from '../../scenarios/runner.ts'
@@ -171,36 +170,5 @@ describe('faultline run flags', () => {
     expect(d.err()).toMatch(/faults\[0\] \(slow\): latency faults need proxies/)
     expect(existsSync(out)).toBe(false)
     expect(d.out()).toBe('')
-  })
-})
-
-describe('baseline comparison', () => {
-  const results = (rate: number, p99: number | null, digest = 'a'.repeat(64)) =>
-    ({
-      scenario: { name: 'q', digest },
-      run: { startedAt: '2025-01-01T00:00:00.000Z', seed: 1 },
-      verdict: { state: 'passed', reasons: [] },
-      metrics: {
-        produce: { rate, latency: { p99 }, latencyFromIntended: { p99 } },
-        consume: { rate },
-        sendDelay: { p99: null },
-        e2e: { p99 },
-      },
-    }) as unknown as Results
-
-  it('prints this run over the baseline for throughput and p99s', () => {
-    const text = formatBaselineComparison(results(900, 2000), results(1000, 1000), 'base.json')
-    expect(text).toMatch(/^baseline {2}base\.json: q, started 2025-01-01T00:00:00\.000Z, seed 1, passed$/m)
-    expect(text).toMatch(/throughput \(acked\) +900\/s +baseline 1,000\/s +x0\.90 +worse/)
-    expect(text).toMatch(/produce p99 +2\.00 ms +baseline 1\.00 ms +x2\.00 +worse/)
-    expect(text).toMatch(/send delay p99 +- +baseline - +-/)
-    expect(text).not.toMatch(/different scenario/)
-    expect(formatBaselineComparison(results(1100, 500), results(1000, 1000, 'b'.repeat(64)), 'b.json')).toMatch(/different scenario[\s\S]*x1\.10 +better[\s\S]*x0\.50 +better/)
-  })
-
-  it('has no ratio without both figures', () => {
-    expect(ratio(1, null)).toBeNull()
-    expect(ratio(1, 0)).toBeNull()
-    expect(ratio(3, 2)).toBe(1.5)
   })
 })

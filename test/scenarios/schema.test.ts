@@ -139,6 +139,7 @@ describe('defaults', () => {
       checks: {
         delivery: { lost: null, unseen: null, duplicates: null, inconsistentOffsets: null, reordered: null, pollSkips: null, pollRewinds: null, failedWritesRead: null, rereads: null },
         slo: [],
+        regression: {},
       },
     }
     expect(s).toEqual(expected)
@@ -344,6 +345,15 @@ faults:
     expect(err.message).toBe(err.problems.map(formatProblem).join('\n'))
     expect(err.message.split('\n')[0]).toBe('dir/bad.yaml:2:34: topics[0].partitions: got 0; expected an integer from 1 to 100000')
     expect(err.problems[4]!.message).toContain('did you mean kill?')
+  })
+
+  it('checks.regression takes percentages per compared metric and names a bad key or value', () => {
+    const ok = parseScenario(`${MINIMAL}checks:\n  regression: { throughput: 5%, produce.p99: 12.5% }\n`, 'r.yaml')
+    expect(ok.checks.regression).toEqual({ throughput: 0.05, 'produce.p99': 0.125 })
+    const err = problemsOf(`${MINIMAL}checks:\n  regression: { thruput: 5%, e2e.p99: 10 }\n`)
+    expect(err.problems.map((p) => p.path)).toEqual(['checks.regression.thruput', 'checks.regression["e2e.p99"]'])
+    expect(err.problems[0]!.message).toMatch(/unknown regression metric \(did you mean throughput\?\); expected throughput, /)
+    expect(err.problems[1]!.message).toMatch(/^got 10 \(has no %; write 10%\); expected .*a percentage like 5%/)
   })
 
   it('cross-field problems point at the field at fault', () => {
