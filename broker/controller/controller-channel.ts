@@ -18,6 +18,7 @@
 // handler throws is answered with the error.
 
 import { connect, createServer, type Server, type Socket } from 'node:net'
+import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions, type TLSSocket, type TlsOptions } from 'node:tls'
 import { encodeFrame, FrameDecoder, FrameSizeError } from '../protocol/framing.ts'
 import type { Logger } from '../logger.ts'
 import type { RaftMessage, RaftTransport } from './raft-types.ts'
@@ -129,6 +130,9 @@ const at = (root: string, e: string): string => `${root}${e}`
 export interface ControllerChannelOptions {
   /** Invalid frames from one host are logged at most once per this many ms (default 1000); the rest are counted. */
   readonly warnIntervalMs?: number
+  /** The CONTROLLER listener is SSL: mutual TLS both ways (the server requires a client certificate), so a node
+   *  without a certificate from the truststore's CA can neither dial in nor be dialled. */
+  readonly tls?: { readonly server: TlsOptions; readonly client: ConnectionOptions }
 }
 
 export class ControllerChannel implements RaftTransport {
@@ -138,6 +142,7 @@ export class ControllerChannel implements RaftTransport {
   readonly #voters = new Set<number>()
   readonly #log: Logger
   readonly #warnIntervalMs: number
+  readonly #tls: ControllerChannelOptions['tls']
   readonly #warned = new Map<string, { last: number; suppressed: number }>()
   readonly #out = new Map<number, Outgoing>()
   readonly #in = new Map<number, Socket>()
@@ -154,11 +159,19 @@ export class ControllerChannel implements RaftTransport {
     for (const id of peers.keys()) this.#voters.add(id)
     this.#log = log
     this.#warnIntervalMs = options.warnIntervalMs ?? WARN_INTERVAL_MS
+    this.#tls = options.tls
   }
 
   /** Binds the CONTROLLER listener; resolves to the bound port. */
   listen(host: string, port: number): Promise<number> {
-    const server = createServer((sock) => this.#accept(sock))
+    const tls = this.#tls
+    const server = tls ? createTlsServer({ ...tls.server, requestCert: true, rejectUnauthorized: true }, (sock) => this.#accept(sock)) : createServer((sock) => this.#accept(sock))
+    if (tls) {
+      server.on('tlsClientError', (err: Error, sock: TLSSocket) => {
+        this.#warnOnce(`tls:${sock.remoteAddress}`, 'controller channel: TLS handshake refused; connection closed', err.message, 'warn', { peer: `${sock.remoteAddress}:${sock.remotePort}` })
+        sock.destroy()
+      })
+    }
     this.#server = server
     return new Promise((resolve, reject) => {
       server.once('error', reject)
@@ -282,11 +295,11 @@ export class ControllerChannel implements RaftTransport {
 
   #dial(to: number, out: Outgoing): void {
     const addr = this.#peers.get(to)!
-    const sock = connect({ host: addr.host, port: addr.port })
+    const sock = this.#tls ? tlsConnect({ ...this.#tls.client, host: addr.host, port: addr.port }) : connect({ host: addr.host, port: addr.port })
     sock.setNoDelay(true)
     out.sock = sock
     this.#sockets.add(sock)
-    sock.on('connect', () => {
+    sock.on(this.#tls ? 'secureConnect' : 'connect', () => {
       out.connected = true
       sock.write(encode({ k: 'hello', from: this.#nodeId }))
       for (const f of out.queue) sock.write(f)

@@ -6,6 +6,7 @@
 // The replication code takes a ConnectChannel, so tests can hand in anything that answers requests.
 
 import { connect as netConnect, type Socket } from 'node:net'
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import type { Clock, TimerHandle } from '../clock.ts'
 import { beginFrame, FrameDecoder, FrameSizeError } from '../protocol/framing.ts'
 import { readResponseHeader, responseHeaderIsFlexible, writeRequestHeader } from '../protocol/header.ts'
@@ -28,6 +29,8 @@ export interface TcpChannelOptions {
   clientId: string
   requestTimeoutMs: number
   connectTimeoutMs: number
+  /** The inter-broker listener is SSL: dial with TLS (our certificate, the truststore) and wait for the handshake. */
+  tls?: ConnectionOptions
 }
 
 const MAX_FRAME = 256 * 1024 * 1024
@@ -35,13 +38,13 @@ const MAX_FRAME = 256 * 1024 * 1024
 export function tcpChannel(opts: TcpChannelOptions): ConnectChannel {
   return (endpoint) =>
     new Promise((resolve) => {
-      const socket = netConnect({ host: endpoint.host, port: endpoint.port })
+      const socket = opts.tls ? tlsConnect({ ...opts.tls, host: endpoint.host, port: endpoint.port }) : netConnect({ host: endpoint.host, port: endpoint.port })
       socket.setNoDelay(true)
       const timer = opts.clock.setTimeout(() => {
         socket.destroy()
         resolve({ ok: false, error: `connecting to ${endpoint.host}:${endpoint.port} timed out` })
       }, opts.connectTimeoutMs)
-      socket.once('connect', () => {
+      socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
         timer.cancel()
         resolve({ ok: true, body: new TcpChannel(socket, opts) })
       })
