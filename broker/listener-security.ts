@@ -92,8 +92,12 @@ export function listenerSecurity(config: BrokerConfig): Security {
     const protocol = protocolOf(l.name, 'listeners')
     return { ...l, protocol, tls: protocol === 'SSL' ? tlsFor(l.name) : null }
   })
-  for (const key of ['advertised.listeners']) {
-    if (config.get(key)) for (const l of config.advertisedListeners) protocolOf(l.name, key)
+  if (config.get('advertised.listeners')) {
+    const names = new Set(config.listeners.map((l) => l.name))
+    for (const l of config.advertisedListeners) {
+      if (!names.has(l.name)) throw new ConfigError(`advertised.listeners: listener ${l.name} is not in listeners (${[...names].join(', ')}); each advertised listener names one of them`)
+      protocolOf(l.name, 'advertised.listeners')
+    }
   }
 
   const ibName = config.get('inter.broker.listener.name')
