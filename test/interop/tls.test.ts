@@ -128,6 +128,26 @@ describe('SSL listener with ssl.client.auth=required', () => {
   })
 })
 
+describe('SSL listener with ssl.client.auth=requested', () => {
+  let b: BrokerProcess
+  let other: CertFiles
+  beforeAll(async () => {
+    other = makeCerts({ dir: join(dir, 'other-ca'), brokers: 0, clients: ['mallory'] })
+    b = sslBroker({ 'ssl.client.auth': 'requested' }, 'debug')
+    await b.start()
+  })
+
+  test('a client without a certificate is served as User:ANONYMOUS; one from another CA is refused', async () => {
+    await execa('kcat', [...kcatSsl(b), '-L', '-m', '10'])
+    expect(b.logs.some((r) => r.msg === 'TLS connection' && r.principal === 'User:ANONYMOUS')).toBe(true)
+    const mallory = ['-X', `ssl.certificate.location=${other.entries['client-mallory']!.cert}`, '-X', `ssl.key.location=${other.entries['client-mallory']!.key}`]
+    const r = await execa('kcat', [...kcatSsl(b, ...mallory), '-L', '-m', '3'], { reject: false })
+    expect(r.exitCode).not.toBe(0)
+    expect(b.logs.some((rec) => rec.msg === 'client certificate not trusted; connection closed')).toBe(true)
+    expect(b.logs.some((rec) => rec.msg === 'TLS connection' && String(rec.principal).includes('mallory'))).toBe(false)
+  })
+})
+
 describe('listener configs that cannot be served stop the start, naming the key', () => {
   const startError = async (overrides: Record<string, string>) => {
     const b = sslBroker(overrides)
