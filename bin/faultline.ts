@@ -5,6 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { runBroker } from '../broker/main.ts'
 import { cleanupCommand } from '../chaos/cleanup.ts'
+import { certsCommand } from '../chaos/cluster/certs.ts'
 import { clusterDown, clusterUp } from '../chaos/cluster/commands.ts'
 import { runProxyServer } from '../chaos/proxy/main.ts'
 import { compareCommand } from '../reports/compare-command.ts'
@@ -164,6 +165,13 @@ const commands: Record<string, Command> = {
     options: { force: { type: 'boolean' } },
     positionals: { min: 0, max: 1 },
     run: async (v, [dir]) => cleanupCommand(dir, { force: v.force === true }),
+  },
+  certs: {
+    summary: 'make a test CA and broker and client certificates (PEM) for SSL listeners',
+    usage: 'faultline certs DIR [--brokers 3] [--clients alice,bob] [--hosts localhost,127.0.0.1,...]',
+    options: { brokers: { type: 'string' }, clients: { type: 'string' }, hosts: { type: 'string' } },
+    positionals: { min: 1, max: 1 },
+    run: async (v, [dir]) => certsCommand(dir, { brokers: v.brokers as string | undefined, clients: v.clients as string | undefined, hosts: v.hosts as string | undefined }),
   },
   schema: {
     summary: 'print the JSON Schema of scenario files (for editors)',

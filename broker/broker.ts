@@ -21,6 +21,7 @@ import { ProducerIdManager } from './producers/producer-ids.ts'
 import { loadProducerState, writeSnapshot } from './producers/snapshots.ts'
 import type { PartitionRegistration, ReplicationControl } from './replication/control.ts'
 import { tcpChannel } from './replication/channel.ts'
+import { listenerSecurity, tlsClientOptions, tlsServerOptions, type Security } from './listener-security.ts'
 import { Partition } from './replication/partition.ts'
 import { ReplicaManager, type ReplicaPartition } from './replication/replica-manager.ts'
 import { iterateBatches } from './protocol/record-batch.ts'
@@ -117,6 +118,7 @@ export class Broker {
     quorum: MetadataQuorum
     channel: ControllerChannel | null
     random: (n: number) => Buffer
+    security: Security
   }) {
     this.config = init.config
     this.nodeId = init.config.nodeId
@@ -140,7 +142,7 @@ export class Broker {
       endpoint: (nodeId) => {
         const b = this.quorum.image.broker(nodeId)
         if (!b || b.fenced) return null
-        const e = b.endpoints[0]
+        const e = b.endpoints.find((x) => x.name === init.security.interBrokerListener)
         return e ? { host: e.host, port: e.port } : null
       },
       isEligible: (nodeId) => {
@@ -168,7 +170,14 @@ export class Broker {
       clock: this.clock,
       logger: this.log.child({ component: 'replication' }),
       control: this.control,
-      connect: tcpChannel({ clock: this.clock, clientId: `broker-${this.nodeId}-fetcher`, requestTimeoutMs: socketTimeoutMs + fetchWaitMs, connectTimeoutMs: socketTimeoutMs, localHost: ownHost(config) }),
+      connect: tcpChannel({
+        clock: this.clock,
+        clientId: `broker-${this.nodeId}-fetcher`,
+        requestTimeoutMs: socketTimeoutMs + fetchWaitMs,
+        connectTimeoutMs: socketTimeoutMs,
+        localHost: ownHost(config),
+        tls: init.security.interBrokerTls ? tlsClientOptions(init.security.interBrokerTls) : undefined,
+      }),
       replicaLagTimeMaxMs: config.int('replica.lag.time.max.ms'),
       minInsyncReplicas: (topic) => {
         const t = this.topicStates.get(topic)
@@ -218,6 +227,8 @@ export class Broker {
     const random = opts.randomBytes ?? randomBytes
     const dataDir = config.dataDir
     fs.mkdirp(dataDir)
+    // Before anything is opened: a listener that cannot be served as configured stops the start here.
+    const security = listenerSecurity(config)
     const clusterId = await loadOrCreateMeta(fs, dataDir, config, random)
     const started = clock.monotonic()
     const logs = await LogManager.open(fs, clock, dataDir, logDefaults(config), log.child({ component: 'storage' }))
@@ -227,7 +238,11 @@ export class Broker {
     const ctlListener = config.controllerListeners[0]
     try {
       if (ctlListener || (voters && [...voters.keys()].some((id) => id !== config.nodeId))) {
-        channel = new ControllerChannel(config.nodeId, voters ?? new Map(), log.child({ component: 'controller-channel' }), { localHost: ownHost(config) })
+        const tls = security.controllerTls
+        channel = new ControllerChannel(config.nodeId, voters ?? new Map(), log.child({ component: 'controller-channel' }), {
+          tls: tls ? { server: tlsServerOptions(tls), client: tlsClientOptions(tls) } : undefined,
+          localHost: ownHost(config),
+        })
       }
       if (channel && ctlListener && config.roles.controller) {
         const port = await channel.listen(ctlListener.host, ctlListener.port)
@@ -273,7 +288,7 @@ export class Broker {
       throw err
     }
     if (channel) serveControllerRequests(channel, quorum)
-    const broker = new Broker({ config, clock, log, fs, logs, clusterId, quorum, channel, random })
+    const broker = new Broker({ config, clock, log, fs, logs, clusterId, quorum, channel, random, security })
     brokerRef.b = broker
     broker.replicas.start()
     quorum.sm.onDelta((delta, image) => broker.enqueueDelta(delta, image))
@@ -290,7 +305,8 @@ export class Broker {
       log.child({ component: 'network' }),
     )
     try {
-      await server.start(config.clientListeners)
+      const clientNames = new Set(config.clientListeners.map((l) => l.name))
+      await server.start(security.listeners.filter((l) => clientNames.has(l.name)))
     } catch (err) {
       await quorum.close()
       await channel?.close()

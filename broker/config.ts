@@ -111,6 +111,21 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'offset.metadata.max.bytes', type: 'int', default: '4096', doc: 'Largest metadata string an offset commit may carry.', min: 0 },
   // A test knob, used only by bench/regression-ab.ts to inject a known slowdown; never set it in production.
   { name: 'faultline.test.produce.cpu.burn.us.per.kib', type: 'long', default: '0', doc: 'TEST KNOB (bench/regression-ab.ts only): a leader busy-spins this many microseconds per KiB of records it appends, to inject a known slowdown. 0 = off.', min: 0 },
+  { name: 'listener.security.protocol.map', type: 'list', default: 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL', doc: 'Security protocol of each listener name: NAME:PROTOCOL,... (PLAINTEXT, SSL; SASL_PLAINTEXT and SASL_SSL are refused until SASL is implemented). Unset, controller listeners not in it are PLAINTEXT.' },
+  { name: 'inter.broker.listener.name', type: 'string', default: null, doc: 'The listener brokers fetch from each other on (replication); defaults to the listener named by security.inter.broker.protocol.' },
+  { name: 'security.inter.broker.protocol', type: 'string', default: 'PLAINTEXT', doc: 'The inter-broker listener by protocol name (used when inter.broker.listener.name is unset; not both).', oneOf: ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] },
+  { name: 'ssl.keystore.type', type: 'string', default: 'PEM', doc: 'Only PEM.', oneOf: ['PEM'] },
+  { name: 'ssl.keystore.location', type: 'string', default: null, doc: 'PEM file with the private key and the certificate chain of an SSL listener.' },
+  { name: 'ssl.keystore.certificate.chain', type: 'password', default: null, doc: 'The certificate chain as inline PEM (with ssl.keystore.key, instead of ssl.keystore.location).', sensitive: true },
+  { name: 'ssl.keystore.key', type: 'password', default: null, doc: 'The private key as inline PEM (with ssl.keystore.certificate.chain).', sensitive: true },
+  { name: 'ssl.key.password', type: 'password', default: null, doc: 'Password of an encrypted private key.', sensitive: true },
+  { name: 'ssl.truststore.type', type: 'string', default: 'PEM', doc: 'Only PEM.', oneOf: ['PEM'] },
+  { name: 'ssl.truststore.location', type: 'string', default: null, doc: 'PEM file of the CA certificates that client (and peer broker) certificates must chain to.' },
+  { name: 'ssl.truststore.certificates', type: 'password', default: null, doc: 'The trusted CA certificates as inline PEM (instead of ssl.truststore.location).' },
+  { name: 'ssl.client.auth', type: 'string', default: 'none', doc: 'Client certificates: none, requested (verified when presented) or required. A controller listener on SSL always requires them.', oneOf: ['none', 'requested', 'required'] },
+  { name: 'ssl.enabled.protocols', type: 'list', default: 'TLSv1.2,TLSv1.3', doc: 'TLS versions accepted and offered.', oneOf: ['TLSv1.2', 'TLSv1.3'] },
+  { name: 'ssl.endpoint.identification.algorithm', type: 'string', default: 'https', doc: 'https: a broker dialling another checks its host or address against the certificate; empty: no check.', oneOf: ['https', ''] },
+  { name: 'ssl.principal.mapping.rules', type: 'string', default: 'DEFAULT', doc: 'Only DEFAULT: the principal is User: and the certificate subject in RFC 2253 form.', oneOf: ['DEFAULT'] },
 ]
 
 /** Topic-level configs and the broker config each one falls back to. */
@@ -318,7 +333,7 @@ export function buildBrokerConfig(input: ConfigInput): BrokerConfig {
   const problems: string[] = []
   const known = () => `known keys: ${brokerConfigDefs.map((d) => d.name).join(', ')}`
   const apply = (key: string, value: string, where: string) => {
-    const def = brokerDefsByName.get(key)
+    const def = brokerDefsByName.get(key) ?? listenerPrefixedDef(key)
     if (!def) {
       const near = brokerConfigDefs.find((d) => editDistance(d.name, key) <= 2)
       problems.push(`${where}: unknown config ${JSON.stringify(key)}${near ? ` (did you mean ${near.name}?)` : ''}; ${known()}`)
@@ -369,6 +384,13 @@ export function buildBrokerConfig(input: ConfigInput): BrokerConfig {
   }
   if (problems.length) throw new ConfigError(problems.join('\n'))
   return new BrokerConfig(values, explicit)
+}
+
+/** `listener.name.<name>.ssl.*`: a listener's own value of an ssl.* key, checked as that key (Kafka's prefix). */
+function listenerPrefixedDef(key: string): ConfigDef | undefined {
+  const m = /^listener\.name\.([A-Za-z_][A-Za-z0-9_]*)\.(ssl\..+)$/.exec(key)
+  const def = m ? brokerDefsByName.get(m[2]!) : undefined
+  return def ? { ...def, name: key } : undefined
 }
 
 /** Parses server.properties syntax. */

@@ -3,6 +3,7 @@
 
 import { Broker } from './broker.ts'
 import { buildBrokerConfig, ConfigError, readPropertiesFile, type ConfigInput } from './config.ts'
+import { listenerSecurity } from './listener-security.ts'
 import { createLogger, type LogLevel } from './logger.ts'
 
 export interface BrokerFlags {
@@ -33,7 +34,10 @@ export function configFromFlags(flags: BrokerFlags) {
     if (eq <= 0) throw new ConfigError(`--override ${JSON.stringify(o)}: expected key=value, e.g. --override num.partitions=3`)
     add(o.slice(0, eq), o.slice(eq + 1), `--override ${o.slice(0, eq)}`)
   }
-  return buildBrokerConfig(input)
+  const config = buildBrokerConfig(input)
+  // Listener protocols, keys and certificates are bad input too (exit 2), not a failure to start.
+  listenerSecurity(config)
+  return config
 }
 
 export async function runBroker(flags: BrokerFlags): Promise<number> {

@@ -18,6 +18,7 @@
 // handler throws is answered with the error.
 
 import { connect, createServer, type Server, type Socket } from 'node:net'
+import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions, type TLSSocket, type TlsOptions } from 'node:tls'
 import { encodeFrame, FrameDecoder, FrameSizeError } from '../protocol/framing.ts'
 import { localAddressFor } from '../local-address.ts'
 import type { Logger } from '../logger.ts'
@@ -132,6 +133,9 @@ export interface ControllerChannelOptions {
   readonly warnIntervalMs?: number
   /** This broker's own address: connections to peers are bound to it (broker/local-address.ts). */
   readonly localHost?: string
+  /** The CONTROLLER listener is SSL: mutual TLS both ways (the server requires a client certificate), so a node
+   *  without a certificate from the truststore's CA can neither dial in nor be dialled. */
+  readonly tls?: { readonly server: TlsOptions; readonly client: ConnectionOptions }
 }
 
 export class ControllerChannel implements RaftTransport {
@@ -142,6 +146,7 @@ export class ControllerChannel implements RaftTransport {
   readonly #log: Logger
   readonly #warnIntervalMs: number
   readonly #localHost: string | undefined
+  readonly #tls: ControllerChannelOptions['tls']
   readonly #warned = new Map<string, { last: number; suppressed: number }>()
   readonly #out = new Map<number, Outgoing>()
   readonly #in = new Map<number, Socket>()
@@ -159,11 +164,19 @@ export class ControllerChannel implements RaftTransport {
     this.#log = log
     this.#warnIntervalMs = options.warnIntervalMs ?? WARN_INTERVAL_MS
     this.#localHost = options.localHost
+    this.#tls = options.tls
   }
 
   /** Binds the CONTROLLER listener; resolves to the bound port. */
   listen(host: string, port: number): Promise<number> {
-    const server = createServer((sock) => this.#accept(sock))
+    const tls = this.#tls
+    const server = tls ? createTlsServer({ ...tls.server, requestCert: true, rejectUnauthorized: true }, (sock) => this.#accept(sock)) : createServer((sock) => this.#accept(sock))
+    if (tls) {
+      server.on('tlsClientError', (err: Error, sock: TLSSocket) => {
+        this.#warnOnce(`tls:${sock.remoteAddress}`, 'controller channel: TLS handshake refused; connection closed', err.message, 'warn', { peer: `${sock.remoteAddress}:${sock.remotePort}` })
+        sock.destroy()
+      })
+    }
     this.#server = server
     return new Promise((resolve, reject) => {
       server.once('error', reject)
@@ -288,11 +301,12 @@ export class ControllerChannel implements RaftTransport {
   #dial(to: number, out: Outgoing): void {
     const addr = this.#peers.get(to)!
     const localAddress = localAddressFor(this.#localHost, addr.host)
-    const sock = connect({ host: addr.host, port: addr.port, ...(localAddress === undefined ? {} : { localAddress }) })
+    const bind = localAddress === undefined ? {} : { localAddress }
+    const sock = this.#tls ? tlsConnect({ ...this.#tls.client, host: addr.host, port: addr.port, ...bind }) : connect({ host: addr.host, port: addr.port, ...bind })
     sock.setNoDelay(true)
     out.sock = sock
     this.#sockets.add(sock)
-    sock.on('connect', () => {
+    sock.on(this.#tls ? 'secureConnect' : 'connect', () => {
       out.connected = true
       sock.write(encode({ k: 'hello', from: this.#nodeId }))
       for (const f of out.queue) sock.write(f)

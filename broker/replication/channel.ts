@@ -6,6 +6,7 @@
 // The replication code takes a ConnectChannel, so tests can hand in anything that answers requests.
 
 import { connect as netConnect, type Socket } from 'node:net'
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import type { Clock, TimerHandle } from '../clock.ts'
 import { localAddressFor } from '../local-address.ts'
 import { beginFrame, FrameDecoder, FrameSizeError } from '../protocol/framing.ts'
@@ -31,6 +32,8 @@ export interface TcpChannelOptions {
   connectTimeoutMs: number
   /** This broker's own address: connections are bound to it (broker/local-address.ts). */
   localHost?: string
+  /** The inter-broker listener is SSL: dial with TLS (our certificate, the truststore) and wait for the handshake. */
+  tls?: ConnectionOptions
 }
 
 const MAX_FRAME = 256 * 1024 * 1024
@@ -39,13 +42,14 @@ export function tcpChannel(opts: TcpChannelOptions): ConnectChannel {
   return (endpoint) =>
     new Promise((resolve) => {
       const localAddress = localAddressFor(opts.localHost, endpoint.host)
-      const socket = netConnect({ host: endpoint.host, port: endpoint.port, ...(localAddress === undefined ? {} : { localAddress }) })
+      const bind = localAddress === undefined ? {} : { localAddress }
+      const socket = opts.tls ? tlsConnect({ ...opts.tls, host: endpoint.host, port: endpoint.port, ...bind }) : netConnect({ host: endpoint.host, port: endpoint.port, ...bind })
       socket.setNoDelay(true)
       const timer = opts.clock.setTimeout(() => {
         socket.destroy()
         resolve({ ok: false, error: `connecting to ${endpoint.host}:${endpoint.port} timed out` })
       }, opts.connectTimeoutMs)
-      socket.once('connect', () => {
+      socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
         timer.cancel()
         resolve({ ok: true, body: new TcpChannel(socket, opts) })
       })

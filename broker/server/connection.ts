@@ -65,7 +65,7 @@ export class Connection {
   private closing = false
   private closed = false
 
-  constructor(socket: Socket, listenerName: string, broker: Broker, limits: ConnectionLimits, log: Logger, onClosed: (c: Connection) => void) {
+  constructor(socket: Socket, listenerName: string, broker: Broker, limits: ConnectionLimits, log: Logger, onClosed: (c: Connection) => void, principal = 'User:ANONYMOUS') {
     this.socket = socket
     this.broker = broker
     this.limits = limits
@@ -78,7 +78,7 @@ export class Connection {
       remoteAddress: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,
       listenerName,
-      principal: 'User:ANONYMOUS',
+      principal,
       clientSoftwareName: null,
       clientSoftwareVersion: null,
       close: (reason) => this.closeAfterFlush(reason),

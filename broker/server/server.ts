@@ -1,7 +1,11 @@
-// The socket server: one net.Server per listener, a Connection per accepted socket.
+// The socket server: one net.Server per listener (a tls.Server on SSL listeners), a Connection per accepted
+// socket. On SSL the Connection starts after the handshake, with the principal of the client's certificate;
+// a failed handshake (plaintext on a TLS port, garbage, an untrusted certificate) only ever closes that socket.
 
 import { createServer, type Server, type Socket } from 'node:net'
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import type { Listener } from '../config.ts'
+import { principalFromSubject, tlsServerOptions, type ListenerSecurity } from '../listener-security.ts'
 import type { Broker } from '../broker.ts'
 import type { Logger } from '../logger.ts'
 import { Connection, type ConnectionLimits } from './connection.ts'
@@ -20,9 +24,17 @@ export class SocketServer {
   }
 
   /** Binds every listener; rejects with a clear message if one cannot bind (the others are closed again). */
-  async start(listeners: readonly Listener[]): Promise<void> {
+  async start(listeners: readonly ListenerSecurity[]): Promise<void> {
     for (const l of listeners) {
-      const server = createServer({ noDelay: true }, (socket: Socket) => this.accept(l, socket))
+      const server = l.tls
+        ? createTlsServer({ ...tlsServerOptions(l.tls), noDelay: true }, (socket: TLSSocket) => this.acceptTls(l, socket))
+        : createServer({ noDelay: true }, (socket: Socket) => this.accept(l, socket))
+      if (l.tls) {
+        server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+          this.log.info('TLS handshake failed; connection closed', { listener: l.name, remote: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message })
+          socket.destroy()
+        })
+      }
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject)
@@ -38,7 +50,7 @@ export class SocketServer {
       }
       server.on('error', (err) => this.log.error('listener error', { listener: l.name, err }))
       this.servers.push({ listener: l, server })
-      this.log.info('listening', { listener: l.name, host: l.host, port: this.boundPort(l) })
+      this.log.info('listening', { listener: l.name, protocol: l.protocol, host: l.host, port: this.boundPort(l) })
     }
   }
 
@@ -53,9 +65,23 @@ export class SocketServer {
     return this.servers.map(({ listener }) => ({ ...listener, port: this.boundPort(listener) }))
   }
 
-  private accept(l: Listener, socket: Socket): void {
-    const conn = new Connection(socket, l.name, this.broker, this.limits, this.log, (c) => this.connections.delete(c))
+  private accept(l: Listener, socket: Socket, principal?: string): void {
+    const conn = new Connection(socket, l.name, this.broker, this.limits, this.log, (c) => this.connections.delete(c), principal)
     this.connections.add(conn)
+  }
+
+  /** After the handshake: a certificate that was presented must have verified (ssl.client.auth=requested lets
+   *  the handshake finish without one, so this is where a bad one is refused); its subject is the principal. */
+  private acceptTls(l: ListenerSecurity, socket: TLSSocket): void {
+    const cert = socket.getPeerX509Certificate()
+    if (cert && !socket.authorized) {
+      this.log.info('client certificate not trusted; connection closed', { listener: l.name, remote: `${socket.remoteAddress}:${socket.remotePort}`, err: String(socket.authorizationError) })
+      socket.destroy()
+      return
+    }
+    const principal = cert ? principalFromSubject(cert.subject) : undefined
+    this.log.debug('TLS connection', { listener: l.name, remote: `${socket.remoteAddress}:${socket.remotePort}`, protocol: socket.getProtocol(), principal: principal ?? 'User:ANONYMOUS' })
+    this.accept(l, socket, principal)
   }
 
   async stop(): Promise<void> {

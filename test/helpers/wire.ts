@@ -2,6 +2,7 @@
 // framed responses in order. Also starts an in-process broker on a random loopback address.
 
 import { connect, type Socket } from 'node:net'
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import { Broker } from '../../broker/broker.ts'
 import { buildBrokerConfig } from '../../broker/config.ts'
 import { createLogger, silentLogger, type Logger } from '../../broker/logger.ts'
@@ -41,6 +42,14 @@ export class WireClient {
   static connect(host: string, port: number): Promise<WireClient> {
     return new Promise((resolve, reject) => {
       const s = connect({ host, port }, () => resolve(new WireClient(s)))
+      s.once('error', reject)
+    })
+  }
+
+  /** Over TLS (an SSL listener); resolves after the handshake. */
+  static connectTls(host: string, port: number, options: ConnectionOptions): Promise<WireClient> {
+    return new Promise((resolve, reject) => {
+      const s = tlsConnect({ ...options, host, port }, () => resolve(new WireClient(s)))
       s.once('error', reject)
     })
   }
