@@ -327,7 +327,7 @@ export class ExploreInputError extends Error {
 /** Failing schedules of the shrink tried, smallest first, until one fails its confirmation runs. */
 const MAX_CONFIRM_CANDIDATES = 3
 
-const HEAVY = /^(history\.bin|broker-\d+\.log|results\.md)$/
+const HEAVY = /^(history\.bin|broker-\d+\.log|results\.md|report\.html)$/
 
 function dropHeavy(dir: string): void {
   if (!existsSync(dir)) return
