@@ -99,10 +99,21 @@ async function createTopic(topic: string): Promise<void> {
     const md = await metadata('none')
     return md.controller > 0 && md.brokers.length === 3
   })
+  // The controller may still answer REQUEST_TIMED_OUT or count a just-resumed broker as fenced: retry those, say which.
   const admin = kafka.admin()
   await admin.connect()
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }], waitForLeaders: true })
+    await until(`${topic} created`, async () => {
+      try {
+        await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }], waitForLeaders: true })
+        return true
+      } catch (err) {
+        const types = ((err as { errors?: { type?: string }[] }).errors ?? [err as { type?: string }]).map((e) => e.type ?? String(e))
+        if (!types.every((t) => t === 'REQUEST_TIMED_OUT' || t === 'INVALID_REPLICATION_FACTOR' || t === 'NOT_CONTROLLER')) throw err
+        console.log(`creating ${topic}: ${types.join(', ')}; retrying`)
+        return false
+      }
+    }, 30_000)
   } finally {
     await admin.disconnect()
   }

@@ -91,7 +91,7 @@ cluster:
   nodes: [${nodes.map((n) => `{ id: ${n.id}, address: "${n.address}" }`).join(', ')}]${clusterExtra}
 topics: [ { name: ${name}, partitions: 3, replicationFactor: 3, config: { min.insync.replicas: 2 } } ]
 workload:
-  duration: 14s
+  duration: 16s
   warmup: 1s
   driver: raw
   producers: { rate: 200/s, messageSize: 100B, acks: all, idempotent: true }
@@ -123,7 +123,7 @@ describe('process faults on an external cluster through commands', () => {
   it('kills, restarts, pauses and resumes brokers with the scenario\'s commands', async () => {
     const before = nodes.map((n) => pidOf(n.id))
     const file = join(root, 'run.yaml')
-    writeFileSync(file, scenario('ext', commands, `  - { at: 3s, kill: { leaderOf: ext/0 }, restartAfter: 3s }\n  - { at: 9s, pause: all, duration: 2s }`))
+    writeFileSync(file, scenario('ext', commands, `  - { at: 3s, kill: { leaderOf: ext/0 }, restartAfter: 3s }\n  - { at: 12s, pause: all, duration: 2s }`))
     const out = join(root, 'out')
     const run = await cli(['run', file, '--out', out, '--seed', '3'])
     expect([0, 1], run.stderr).toContain(run.code)

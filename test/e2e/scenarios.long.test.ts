@@ -1,3 +1,4 @@
+// In the long suite (`npm run test:long`, run by CI after `npm test`): the catalog takes ~15 minutes on 2 cores.
 // Every file in scenarios/ runs: `faultline run FILE --duration 10s` as a real process reaches a verdict
 // (exit 0 or 1, results.json written), so a shipped example can never again be refused. The directory is
 // listed, so a new scenario file is included without touching this test. Files run one after another.
