@@ -7,6 +7,8 @@ export default defineConfig({
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
+    // Concurrent tests (only the scenario catalog) run two at a time; each one's timeout starts when it runs.
+    maxConcurrency: 2,
     hookTimeout: 60_000,
     reporters: ['default'],
   },

@@ -41,6 +41,9 @@ import { Accumulator } from './batching.ts'
 
 /** Pause before the driver resends a produce that failed with a retriable error. */
 const RETRY_BACKOFF_MS = 100
+/** How long a consumer keeps trying to join its group at start, and the pause between attempts. */
+const START_DEADLINE_MS = 30_000
+const START_BACKOFF_MS = 500
 
 /** Members that vanish without leaving (a killed client, a replaced consumer) hold a rebalance this long. */
 const SESSION_TIMEOUT_MS = 10_000
@@ -319,7 +322,20 @@ class PlatformaticGroupConsumer implements DriverConsumer {
 
   async start(): Promise<void> {
     if (this.cur) return
-    await this.spawn(null)
+    // The Java consumer keeps looking for its coordinator for as long as poll() runs; the library gives up
+    // after its few retries (COORDINATOR_NOT_AVAILABLE while __consumer_offsets is still being placed on a
+    // busy cluster). Keep joining until the deadline; a client-side error (bad options) fails at once.
+    const deadline = Date.now() + START_DEADLINE_MS
+    for (;;) {
+      try {
+        await this.spawn(null)
+        break
+      } catch (e) {
+        if (this.closed || leaves(e).some((x) => x.code === 'PLT_KFK_USER') || Date.now() + START_BACKOFF_MS > deadline) throw e
+        this.report(e)
+        await new Promise((r) => setTimeout(r, START_BACKOFF_MS))
+      }
+    }
     this.commitTimer = setInterval(() => void this.commit(), 1000)
     this.commitTimer.unref()
   }

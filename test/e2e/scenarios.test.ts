@@ -1,10 +1,11 @@
-// In the long suite (`npm run test:long`, run by CI after `npm test`): the catalog takes ~15 minutes on 2 cores.
 // Every file in scenarios/ runs: `faultline run FILE --duration 10s` as a real process reaches a verdict
 // (exit 0 or 1, results.json written), so a shipped example can never again be refused. The directory is
 // listed, so a new scenario file is included without touching this test. Files run one after another.
 //
 // The duration is 10 s, or longer where a file's faults need it (--duration keeps fault times). Backlog
 // files need nothing special: a shorter run scales the backlog with the duration (scenarios/duration.ts).
+// Two files run at a time (vitest's maxConcurrency, 2 in vitest.config.ts): a run mostly waits on its
+// schedule, and one after another the catalog alone took 15 minutes of npm test on 2 cores.
 
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -40,7 +41,7 @@ async function leftInDocker(ledger: string): Promise<string[]> {
 
 const durationFor = (path: string): string => formatDuration(Math.max(10_000, faultsNeedMs(loadScenario(path))))
 
-describe('every shipped scenario', () => {
+describe.concurrent('every shipped scenario', () => {
   for (const file of files) {
     const path = join(dir, file)
     const out = join(root, file.replace(/\.ya?ml$/, ''))
