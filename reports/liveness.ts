@@ -35,6 +35,9 @@ export interface LivenessSection {
   drain: { state: 'caught-up' | 'behind'; behindRecords: number; waitedUs: number } | null
   /** Whether a drain left behind fails the verdict (the scenario checks delivery). */
   enforced: boolean
+  /** Sends still without an outcome when the producers' grace after the schedule ended (their outcome stays
+   *  indeterminate in the history). Absent: every send settled. Fails the verdict. */
+  unsettled?: { sends: number; graceUs: number }
 }
 
 interface Open {
@@ -104,8 +107,8 @@ export class LivenessWatchdog {
     return out
   }
 
-  section(drain: LivenessSection['drain'], enforced: boolean): LivenessSection {
-    return { thresholdUs: this.thresholdUs, consumers: this.consumers, producers: this.producers, drain, enforced }
+  section(drain: LivenessSection['drain'], enforced: boolean, unsettled?: LivenessSection['unsettled']): LivenessSection {
+    return { thresholdUs: this.thresholdUs, consumers: this.consumers, producers: this.producers, drain, enforced, ...(unsettled ? { unsettled } : {}) }
   }
 
   private keepConsumer(group: string, o: Open, nowUs: number): void {
@@ -119,11 +122,18 @@ export class LivenessWatchdog {
   }
 }
 
-/** The verdict's reason when a drain left acknowledged records unread (and the scenario checks delivery). */
-export function livenessFailure(l: LivenessSection | undefined): string | null {
-  if (!l || !l.enforced || !l.drain || l.drain.state !== 'behind') return null
-  const stall = l.consumers ? `; consumers made no progress for ${secs(l.consumers.durationUs)} while ${l.consumers.waitingRecords} acknowledged records waited (${l.consumers.group})` : ''
-  return `liveness: consumers did not catch up: ${l.drain.behindRecords} acknowledged records unread after ${secs(l.drain.waitedUs)} of drain${stall}`
+/** The verdict's reasons: sends that never got an outcome, and a drain that left acknowledged records unread
+ *  (the latter only when the scenario checks delivery). */
+export function livenessFailures(l: LivenessSection | undefined): string[] {
+  const out: string[] = []
+  if (!l) return out
+  // The cluster (or the client) gave no answer: a finding about the system under test, not a harness error.
+  if (l.unsettled) out.push(`liveness: ${l.unsettled.sends} sends had no outcome ${secs(l.unsettled.graceUs)} after the schedule ended (indeterminate: they may or may not have been written)`)
+  if (l.enforced && l.drain?.state === 'behind') {
+    const stall = l.consumers ? `; consumers made no progress for ${secs(l.consumers.durationUs)} while ${l.consumers.waitingRecords} acknowledged records waited (${l.consumers.group})` : ''
+    out.push(`liveness: consumers did not catch up: ${l.drain.behindRecords} acknowledged records unread after ${secs(l.drain.waitedUs)} of drain${stall}`)
+  }
+  return out
 }
 
 /** One line per finding, for the console and markdown summaries; empty when nothing stalled. */
@@ -131,6 +141,7 @@ export function describeLiveness(l: LivenessSection): string[] {
   const out: string[] = []
   if (l.consumers) out.push(`consumers made no progress for ${secs(l.consumers.durationUs)} while ${l.consumers.waitingRecords} acknowledged records waited (${l.consumers.group}, from ${secs(l.consumers.fromUs)})`)
   if (l.producers) out.push(`producers waited ${secs(l.producers.durationUs)} for outcomes (${l.producers.pendingSends} sends pending, from ${secs(l.producers.fromUs)})`)
+  if (l.unsettled) out.push(`${l.unsettled.sends} sends still had no outcome ${secs(l.unsettled.graceUs)} after the schedule ended`)
   if (l.drain) out.push(l.drain.state === 'caught-up' ? `drain: consumers caught up in ${secs(l.drain.waitedUs)}` : `drain: ${l.drain.behindRecords} acknowledged records still unread after ${secs(l.drain.waitedUs)}`)
   return out
 }

@@ -25,7 +25,7 @@ import { type BacklogOutcome, backlogOutcome, type BacklogRun } from './backlog.
 import { anomalyKinds, DeliveryChecker, type DeliveryOptions, type DeliveryResult, jepsenNames } from './checker.ts'
 import { sloValue } from './describe.ts'
 import { formatCount } from './format.ts'
-import { type LivenessSection, livenessFailure } from './liveness.ts'
+import { type LivenessSection, livenessFailures } from './liveness.ts'
 import { type FaultInterval, type Metrics, MetricsAccumulator } from './metrics.ts'
 import type { Comparison, RegressionThresholds } from './compare.ts'
 import { checkSlos, type SloResult, type SloThresholds } from './slo.ts'
@@ -275,8 +275,7 @@ export function verdictOf(history: HistoryInfo, delivery: DeliverySection, slos:
       if (a.exceeded) failures.push(`delivery: ${formatCount(a.count)} ${kind} (limit ${a.limit})`)
     }
   }
-  const stalled = livenessFailure(liveness)
-  if (stalled) failures.push(stalled)
+  failures.push(...livenessFailures(liveness))
   for (const s of slos) {
     if (s.state === 'failed') {
       failures.push(`SLO ${s.metric}: ${sloValue(s.unit, s.actual)}, wanted ${s.comparison} ${sloValue(s.unit, s.threshold)}`)

@@ -369,6 +369,8 @@ class Run {
   private faults: FaultScheduler | null = null
   private consumerSets: ConsumerGroupSet[] = []
   private harnessError: string | null = null
+  /** Sends without an outcome when the producers' grace ran out (liveness: fails the verdict). */
+  private unsettled: { sends: number; graceUs: number } | null = null
   /** Errors the consumers reported, and exceptions client libraries threw that reached the process, by code. */
   private readonly consumeErrors: Record<string, number> = {}
   private readonly clientCrashes: Record<string, number> = {}
@@ -515,7 +517,7 @@ class Run {
       delivery: deliveryOptions(s),
       error: errors.length > 0 ? errors.join('; ') : undefined,
       clientErrors: { consume: this.consumeErrors, client: this.clientCrashes },
-      liveness: this.watchdog?.section(this.drained, Object.values(s.checks.delivery).some((v) => v !== null)),
+      liveness: this.watchdog?.section(this.drained, Object.values(s.checks.delivery).some((v) => v !== null), this.unsettled ?? undefined),
     })
 
     this.enter('write')
@@ -844,7 +846,8 @@ class Run {
     const summaries = await this.until(within(runsDone, graceMs, null))
     if (summaries === null) {
       const open = loops.reduce((n, l) => n + l.loop.pending, 0)
-      this.harnessError = `producers still waited for the outcome of ${open} sends ${formatDuration(graceMs)} after the schedule ended; the cluster stopped answering`
+      this.unsettled = { sends: open, graceUs: graceMs * 1000 }
+      this.info(`producers: ${open} sends still had no outcome ${formatDuration(graceMs)} after the schedule ended; they stay indeterminate and the run fails`)
       for (const l of loops) l.loop.stop()
     } else {
       reportProducers(summaries, this.info)

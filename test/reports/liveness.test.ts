@@ -93,6 +93,16 @@ describe('client errors and liveness in results.json', () => {
     expect(r.verdict.reasons.some((x) => x.startsWith('liveness'))).toBe(false)
   })
 
+  it('sends without an outcome after the producers\' grace fail the verdict (exit 1), not the harness (exit 3)', async () => {
+    const history = join(dir, 'history3.bin')
+    await writeFixtureHistory(history)
+    const dog = new LivenessWatchdog({ thresholdMs: 1000, say: () => {} })
+    const r = await buildResults(history, { ...fixtureInputs, slo: {}, delivery: { skip: 'no consumers' }, liveness: dog.section(null, false, { sends: 433, graceUs: 30_000_000 }) })
+    expect(r.verdict).toEqual({ state: 'failed', reasons: ['liveness: 433 sends had no outcome 30.0 s after the schedule ended (indeterminate: they may or may not have been written)'] })
+    expect(exitCodeOf(r)).toBe(1)
+    expect(renderConsole(r)).toContain('433 sends still had no outcome 30.0 s after the schedule ended')
+  })
+
   it('describes errors by role and code, most frequent first', () => {
     expect(describeClientErrors({ produce: { A: 1 }, consume: { B: 1, C: 4 }, client: {} })).toEqual({ total: 6, line: 'produce A 1; consume C 4, B 1' })
   })
