@@ -81,7 +81,7 @@ export type CredentialLookup = (user: string, m: ScramMechanism) => ScramCredent
 export class ScramServer {
   readonly mechanism: ScramMechanism
   readonly #lookup: CredentialLookup
-  readonly #nonceBytes: () => Buffer
+  readonly #serverNonce: () => string
   #state: 'first' | 'final' | 'done' | 'failed' = 'first'
   #user = ''
   #credential: ScramCredential | null = null
@@ -91,10 +91,11 @@ export class ScramServer {
   #clientFirstBare = ''
   #serverFirst = ''
 
-  constructor(mechanism: ScramMechanism, lookup: CredentialLookup, nonceBytes: () => Buffer = () => randomBytes(24)) {
+  /** serverNonce: the server's part of the nonce (a test passes RFC 7677's); printable, no ','. */
+  constructor(mechanism: ScramMechanism, lookup: CredentialLookup, serverNonce: () => string = () => randomBytes(24).toString('base64url')) {
     this.mechanism = mechanism
     this.#lookup = lookup
-    this.#nonceBytes = nonceBytes
+    this.#serverNonce = serverNonce
   }
 
   get done(): boolean {
@@ -136,7 +137,7 @@ export class ScramServer {
     // An unknown user meets a credential nobody knows the password of: the exchange fails at the proof.
     this.#credential = this.#lookup(user, this.mechanism) ?? credentialFromSalted(this.mechanism, randomBytes(keyLength(this.mechanism)), randomBytes(32), MIN_ITERATIONS)
     this.#clientNonce = nonce
-    this.#nonce = nonce + this.#nonceBytes().toString('base64url')
+    this.#nonce = nonce + this.#serverNonce()
     this.#serverFirst = `r=${this.#nonce},s=${this.#credential.salt.toString('base64')},i=${this.#credential.iterations}`
     this.#state = 'final'
     return Buffer.from(this.#serverFirst, 'utf8')
