@@ -303,6 +303,7 @@ export class Broker {
         maxQueuedBytes: config.int('queued.max.request.bytes') > 0 ? config.int('queued.max.request.bytes') : 4 * config.int('socket.request.max.bytes'),
         idleMs: config.int('connections.max.idle.ms'),
         failedAuthenticationDelayMs: config.int('connection.failed.authentication.delay.ms'),
+        saslMaxReceiveBytes: config.int('sasl.server.max.receive.size'),
       },
       log.child({ component: 'network' }),
     )

@@ -128,6 +128,7 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'ssl.principal.mapping.rules', type: 'string', default: 'DEFAULT', doc: 'Only DEFAULT: the principal is User: and the certificate subject in RFC 2253 form.', oneOf: ['DEFAULT'] },
   { name: 'sasl.enabled.mechanisms', type: 'list', default: 'GSSAPI', doc: 'SASL mechanisms of SASL listeners (listener.name.<name>.sasl.enabled.mechanisms overrides it per listener): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512. The default is Kafka\'s GSSAPI, which is not implemented: a SASL listener must set it.' },
   { name: 'sasl.mechanism.inter.broker.protocol', type: 'string', default: 'GSSAPI', doc: 'The mechanism brokers authenticate with to each other on a SASL inter-broker listener, with the username and password of that listener\'s listener.name.<name>.<mechanism>.sasl.jaas.config.' },
+  { name: 'sasl.server.max.receive.size', type: 'int', default: '524288', doc: 'Largest frame a SASL listener reads before the client has authenticated (socket.request.max.bytes applies after).', min: 0 },
   { name: 'connection.failed.authentication.delay.ms', type: 'int', default: '100', doc: 'A failed SASL authentication is answered (SASL_AUTHENTICATION_FAILED) and the connection closed after this delay.', min: 0 },
   { name: 'sasl.jaas.config', type: 'password', default: null, doc: 'Only as listener.name.<name>.<mechanism>.sasl.jaas.config (as on Kafka brokers): PLAIN users as user_<name>="password", and the broker\'s own username and password for inter-broker SASL.', sensitive: true },
 ]

@@ -46,6 +46,8 @@ export interface ConnectionLimits {
   readonly idleMs: number
   /** connection.failed.authentication.delay.ms */
   readonly failedAuthenticationDelayMs: number
+  /** sasl.server.max.receive.size: the frame limit on a SASL listener until the client has authenticated. */
+  readonly saslMaxReceiveBytes: number
 }
 
 interface Slot {
@@ -136,12 +138,16 @@ export class Connection {
     if (this.closing) return
     this.frames.push(chunk)
     while (!this.closing) {
+      // An unauthenticated client cannot make us buffer a large frame (Kafka's sasl.server.max.receive.size).
+      const preAuth = this.sasl !== null && !this.sasl.authenticated
+      this.frames.maxFrameBytes = preAuth ? Math.min(this.limits.saslMaxReceiveBytes, this.limits.maxRequestBytes) : this.limits.maxRequestBytes
       let frame: Buffer | null
       try {
         frame = this.frames.next()
       } catch (err) {
         if (!(err instanceof FrameSizeError)) throw err
-        this.protocolError(`request size ${err.size} is outside 0..socket.request.max.bytes (${this.limits.maxRequestBytes})`)
+        const limit = preAuth ? `sasl.server.max.receive.size (${this.frames.maxFrameBytes}) before authentication` : `socket.request.max.bytes (${this.limits.maxRequestBytes})`
+        this.protocolError(`request size ${err.size} is outside 0..${limit}`)
         return
       }
       if (frame === null) break

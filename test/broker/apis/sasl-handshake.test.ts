@@ -1,9 +1,12 @@
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ErrorCode } from '../../../broker/protocol/errors.ts'
 import { ApiVersions } from '../../../broker/protocol/messages/api-versions.ts'
 import { Metadata } from '../../../broker/protocol/messages/metadata.ts'
 import { SaslAuthenticate } from '../../../broker/protocol/messages/sasl-authenticate.ts'
 import { SaslHandshake } from '../../../broker/protocol/messages/sasl-handshake.ts'
+import { Reader } from '../../../broker/protocol/reader.ts'
+import { ScramClient } from '../../../workloads/drivers/sasl.ts'
 import { loopbackHost } from '../../helpers/broker-process.ts'
 import { startInProcessBroker, WireClient, type InProcessBroker } from '../../helpers/wire.ts'
 
@@ -56,6 +59,51 @@ describe('SaslHandshake', () => {
     const early = await connect(sasl)
     early.send(SaslAuthenticate, 2, { authBytes: plainToken })
     expect(await early.nextFrame()).toBeNull()
+  })
+
+  test('before authentication a frame over sasl.server.max.receive.size closes the connection at its size prefix', async () => {
+    const c = await connect(sasl)
+    const prefix = Buffer.alloc(4)
+    prefix.writeInt32BE(524_289)
+    c.writeRaw(prefix)
+    expect(await c.nextFrame()).toBeNull()
+  })
+
+  test('property: random tokens to PLAIN or at either SCRAM step are refused, never admitted, and the broker keeps serving', async () => {
+    const seed = Number(process.env.FC_SEED ?? Date.now())
+    console.log(`sasl token fuzz seed=${seed}`)
+    const token = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+      fc.string({ maxLength: 120 }).map((t) => Buffer.from(t)),
+      fc.constantFrom('n,,n=alice,r=', 'n,,n=alice,r=abc,', 'c=biws,r=x,p=', 'y,,n=alice,r=x', '\u0000alice\u0000', '\u0000\u0000\u0000', 'bob\u0000alice\u0000alice-secret').map((t) => Buffer.from(t)),
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('PLAIN', 'SCRAM-SHA-256'), fc.boolean(), token, async (mechanism, second, t) => {
+        const c = await connect(sasl)
+        await c.request(SaslHandshake, 1, { mechanism })
+        const scramFinal = second && mechanism !== 'PLAIN'
+        if (scramFinal) expect((await c.request(SaslAuthenticate, 2, { authBytes: new ScramClient('sha256', 'alice', 'x').first() })).errorCode).toBe(0)
+        c.send(SaslAuthenticate, 2, { authBytes: t })
+        // Pipelined behind the token: answered only if the token admitted us.
+        c.send(ApiVersions, 3, { clientSoftwareName: 't', clientSoftwareVersion: '1' })
+        const frames: Buffer[] = []
+        for (let f = await c.nextFrame(); f !== null; f = await c.nextFrame()) frames.push(f)
+        expect(frames.length).toBeLessThanOrEqual(1)
+        if (frames.length === 1) {
+          const r = new Reader(frames[0]!)
+          r.int32()
+          r.uvarint()
+          const res = SaslAuthenticate.response.decode(2, r)
+          // Either refused, or a SCRAM server-first message (the token was a valid client-first): never admitted.
+          if (res.errorCode === 0) expect([mechanism, scramFinal, res.authBytes.toString().startsWith('r=')]).toEqual(['SCRAM-SHA-256', false, true])
+          else expect([ErrorCode.SASL_AUTHENTICATION_FAILED]).toContain(res.errorCode)
+        }
+      }),
+      { seed, numRuns: 60 },
+    )
+    const ok = await connect(sasl)
+    expect((await ok.request(ApiVersions, 3, { clientSoftwareName: 't', clientSoftwareVersion: '1' })).errorCode).toBe(0)
+    ok.close()
   })
 
   test('v0: the tokens that follow are raw int32-framed bytes; then requests are served', async () => {
