@@ -82,6 +82,7 @@ export class SaslSession {
   #stage: SaslStage = 'handshake'
   #mechanism: Mechanism | null = null
   #mechanismName: SaslMechanism | null = null
+  #handshakeVersion = -1
 
   constructor(opts: SaslSessionOptions) {
     this.#o = opts
@@ -119,6 +120,7 @@ export class SaslSession {
       return { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms }
     }
     this.#mechanismName = m
+    this.#handshakeVersion = version
     this.#mechanism = m === 'PLAIN' ? plain(this.#o.settings.plainUsers) : scram(m, this.#o.scramCredential)
     this.#stage = version === 0 ? 'raw' : 'authenticate'
     return { errorCode: ErrorCode.NONE, mechanisms }
@@ -144,7 +146,7 @@ export class SaslSession {
     if (step.user === null) return { ok: true, bytes: step.bytes, principal: null }
     this.#stage = 'done'
     const principal = `User:${step.user}`
-    this.#o.log.info('SASL authenticated', { mechanism: this.#mechanismName, principal })
+    this.#o.log.info('SASL authenticated', { mechanism: this.#mechanismName, principal, handshakeVersion: this.#handshakeVersion })
     return { ok: true, bytes: step.bytes, principal }
   }
 }
