@@ -7,6 +7,7 @@ import { runBroker } from '../broker/main.ts'
 import { cleanupCommand } from '../chaos/cleanup.ts'
 import { certsCommand } from '../chaos/cluster/certs.ts'
 import { clusterDown, clusterUp } from '../chaos/cluster/commands.ts'
+import { USERS_USAGE, usersCommand } from '../chaos/cluster/users.ts'
 import { runProxyServer } from '../chaos/proxy/main.ts'
 import { compareCommand } from '../reports/compare-command.ts'
 import { reportCommand } from '../reports/report.ts'
@@ -172,6 +173,25 @@ const commands: Record<string, Command> = {
     options: { brokers: { type: 'string' }, clients: { type: 'string' }, hosts: { type: 'string' } },
     positionals: { min: 1, max: 1 },
     run: async (v, [dir]) => certsCommand(dir, { brokers: v.brokers as string | undefined, clients: v.clients as string | undefined, hosts: v.hosts as string | undefined }),
+  },
+  users: {
+    summary: 'add, delete or list the SCRAM users of a cluster (AlterUserScramCredentials, DescribeUserScramCredentials)',
+    usage: USERS_USAGE,
+    options: {
+      bootstrap: { type: 'string' },
+      password: { type: 'string' },
+      'password-file': { type: 'string' },
+      mechanism: { type: 'string' },
+      iterations: { type: 'string' },
+      'security-protocol': { type: 'string' },
+      ca: { type: 'string' },
+      'sasl-mechanism': { type: 'string' },
+      'sasl-username': { type: 'string' },
+      'sasl-password': { type: 'string' },
+    },
+    positionals: { min: 1, max: 20 },
+    run: async (v, pos) =>
+      usersCommand(pos, v as Record<string, string | undefined>, (l) => process.stdout.write(`${l}\n`), (l) => process.stderr.write(`${l}\n`)),
   },
   schema: {
     summary: 'print the JSON Schema of scenario files (for editors)',

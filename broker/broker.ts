@@ -177,6 +177,7 @@ export class Broker {
         connectTimeoutMs: socketTimeoutMs,
         localHost: ownHost(config),
         tls: init.security.interBrokerTls ? tlsClientOptions(init.security.interBrokerTls) : undefined,
+        sasl: init.security.interBrokerSasl ?? undefined,
       }),
       replicaLagTimeMaxMs: config.int('replica.lag.time.max.ms'),
       minInsyncReplicas: (topic) => {
@@ -301,6 +302,8 @@ export class Broker {
         maxQueuedRequests: config.int('queued.max.requests'),
         maxQueuedBytes: config.int('queued.max.request.bytes') > 0 ? config.int('queued.max.request.bytes') : 4 * config.int('socket.request.max.bytes'),
         idleMs: config.int('connections.max.idle.ms'),
+        failedAuthenticationDelayMs: config.int('connection.failed.authentication.delay.ms'),
+        saslMaxReceiveBytes: config.int('sasl.server.max.receive.size'),
       },
       log.child({ component: 'network' }),
     )

@@ -111,7 +111,7 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'offset.metadata.max.bytes', type: 'int', default: '4096', doc: 'Largest metadata string an offset commit may carry.', min: 0 },
   // A test knob, used only by bench/regression-ab.ts to inject a known slowdown; never set it in production.
   { name: 'faultline.test.produce.cpu.burn.us.per.kib', type: 'long', default: '0', doc: 'TEST KNOB (bench/regression-ab.ts only): a leader busy-spins this many microseconds per KiB of records it appends, to inject a known slowdown. 0 = off.', min: 0 },
-  { name: 'listener.security.protocol.map', type: 'list', default: 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL', doc: 'Security protocol of each listener name: NAME:PROTOCOL,... (PLAINTEXT, SSL; SASL_PLAINTEXT and SASL_SSL are refused until SASL is implemented). Unset, controller listeners not in it are PLAINTEXT.' },
+  { name: 'listener.security.protocol.map', type: 'list', default: 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL', doc: 'Security protocol of each listener name: NAME:PROTOCOL,... (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL; controller listeners: PLAINTEXT or SSL). Unset, controller listeners not in it are PLAINTEXT.' },
   { name: 'inter.broker.listener.name', type: 'string', default: null, doc: 'The listener brokers fetch from each other on (replication); defaults to the listener named by security.inter.broker.protocol.' },
   { name: 'security.inter.broker.protocol', type: 'string', default: 'PLAINTEXT', doc: 'The inter-broker listener by protocol name (used when inter.broker.listener.name is unset; not both).', oneOf: ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] },
   { name: 'ssl.keystore.type', type: 'string', default: 'PEM', doc: 'Only PEM.', oneOf: ['PEM'] },
@@ -126,6 +126,11 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'ssl.enabled.protocols', type: 'list', default: 'TLSv1.2,TLSv1.3', doc: 'TLS versions accepted and offered.', oneOf: ['TLSv1.2', 'TLSv1.3'] },
   { name: 'ssl.endpoint.identification.algorithm', type: 'string', default: 'https', doc: 'https: a broker dialling another checks its host or address against the certificate; empty: no check.', oneOf: ['https', ''] },
   { name: 'ssl.principal.mapping.rules', type: 'string', default: 'DEFAULT', doc: 'Only DEFAULT: the principal is User: and the certificate subject in RFC 2253 form.', oneOf: ['DEFAULT'] },
+  { name: 'sasl.enabled.mechanisms', type: 'list', default: 'GSSAPI', doc: 'SASL mechanisms of SASL listeners (listener.name.<name>.sasl.enabled.mechanisms overrides it per listener): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512. The default is Kafka\'s GSSAPI, which is not implemented: a SASL listener must set it.' },
+  { name: 'sasl.mechanism.inter.broker.protocol', type: 'string', default: 'GSSAPI', doc: 'The mechanism brokers authenticate with to each other on a SASL inter-broker listener, with the username and password of that listener\'s listener.name.<name>.<mechanism>.sasl.jaas.config.' },
+  { name: 'sasl.server.max.receive.size', type: 'int', default: '524288', doc: 'Largest frame a SASL listener reads before the client has authenticated (socket.request.max.bytes applies after).', min: 0 },
+  { name: 'connection.failed.authentication.delay.ms', type: 'int', default: '100', doc: 'A failed SASL authentication is answered (SASL_AUTHENTICATION_FAILED) and the connection closed after this delay.', min: 0 },
+  { name: 'sasl.jaas.config', type: 'password', default: null, doc: 'Only as listener.name.<name>.<mechanism>.sasl.jaas.config (as on Kafka brokers): PLAIN users as user_<name>="password", and the broker\'s own username and password for inter-broker SASL.', sensitive: true },
 ]
 
 /** Topic-level configs and the broker config each one falls back to. */
@@ -388,8 +393,8 @@ export function buildBrokerConfig(input: ConfigInput): BrokerConfig {
 
 /** `listener.name.<name>.ssl.*`: a listener's own value of an ssl.* key, checked as that key (Kafka's prefix). */
 function listenerPrefixedDef(key: string): ConfigDef | undefined {
-  const m = /^listener\.name\.([A-Za-z_][A-Za-z0-9_]*)\.(ssl\..+)$/.exec(key)
-  const def = m ? brokerDefsByName.get(m[2]!) : undefined
+  const m = /^listener\.name\.([A-Za-z_][A-Za-z0-9_]*)\.(ssl\..+|sasl\.enabled\.mechanisms|(?:plain|scram-sha-256|scram-sha-512)\.sasl\.jaas\.config)$/.exec(key)
+  const def = m ? brokerDefsByName.get(m[2]!.replace(/^[a-z0-9-]+\.(?=sasl\.jaas\.config$)/, '')) : undefined
   return def ? { ...def, name: key } : undefined
 }
 

@@ -4,12 +4,19 @@
 // `listener.name.<name>.ssl.*` keys overriding the global `ssl.*` ones.
 //
 // Everything is resolved and every key and certificate file read at startup: a listener that cannot be served
-// as configured is a ConfigError naming the key, never a quieter protocol. SASL listeners are refused until
-// SASL is implemented.
+// as configured is a ConfigError naming the key, never a quieter protocol.
+//
+// SASL listeners (SASL_PLAINTEXT, SASL_SSL) take their mechanisms from `sasl.enabled.mechanisms` and their JAAS
+// options from `listener.name.<name>.<mechanism>.sasl.jaas.config`, as Kafka's brokers: PLAIN users are the
+// user_<name>="password" options of the PLAIN entry (Kafka's PlainServerCallbackHandler; PLAIN never reads the
+// SCRAM store), SCRAM users live in the metadata log. A CONTROLLER listener cannot be SASL: the quorum channel
+// is not Kafka's protocol, so it is secured with mutual TLS instead.
 
 import { readFileSync } from 'node:fs'
 import { createSecureContext, type ConnectionOptions, type SecureVersion, type TlsOptions } from 'node:tls'
 import { ConfigError, type BrokerConfig, type Listener } from './config.ts'
+import { parseJaas, PLAIN_LOGIN_MODULE, plainUsers, SCRAM_LOGIN_MODULE } from './sasl/jaas.ts'
+import type { ScramMechanism } from './sasl/scram.ts'
 
 export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL'
 export const SECURITY_PROTOCOLS: readonly SecurityProtocol[] = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL']
@@ -40,10 +47,28 @@ export interface TlsSettings {
   readonly verifyHostname: boolean
 }
 
+export type SaslMechanism = 'PLAIN' | ScramMechanism
+export const SASL_MECHANISMS: readonly SaslMechanism[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']
+
+export interface SaslSettings {
+  readonly mechanisms: readonly SaslMechanism[]
+  /** PLAIN's users and passwords (user_<name>="password" of the listener's PLAIN JAAS entry). */
+  readonly plainUsers: ReadonlyMap<string, string>
+}
+
+/** What this broker authenticates with when it dials a SASL listener of another broker. */
+export interface ClientSasl {
+  readonly mechanism: SaslMechanism
+  readonly username: string
+  readonly password: string
+}
+
 export interface ListenerSecurity extends Listener {
   readonly protocol: SecurityProtocol
-  /** Present exactly when protocol is SSL. */
+  /** Present exactly when protocol is SSL or SASL_SSL. */
   readonly tls: TlsSettings | null
+  /** Present exactly when protocol is SASL_PLAINTEXT or SASL_SSL. */
+  readonly sasl: SaslSettings | null
 }
 
 export interface Security {
@@ -51,8 +76,10 @@ export interface Security {
   readonly listeners: readonly ListenerSecurity[]
   /** The listener brokers fetch from each other on (one of the client listeners). */
   readonly interBrokerListener: string
-  /** TLS of the inter-broker listener, or null when it is PLAINTEXT. */
+  /** TLS of the inter-broker listener, or null when it is PLAINTEXT or SASL_PLAINTEXT. */
   readonly interBrokerTls: TlsSettings | null
+  /** The broker's own SASL credentials on a SASL inter-broker listener, else null. */
+  readonly interBrokerSasl: ClientSasl | null
   /** TLS of the CONTROLLER channel (first of controller.listener.names), or null when it is PLAINTEXT. */
   readonly controllerTls: TlsSettings | null
 }
@@ -82,15 +109,20 @@ export function listenerSecurity(config: BrokerConfig): Security {
   const protocolOf = (name: string, key: string): SecurityProtocol => {
     const p = map.get(name) ?? (!mapSet && controllerNames.includes(name) ? 'PLAINTEXT' : undefined)
     if (!p) throw new ConfigError(`${key}: listener ${name} has no entry in listener.security.protocol.map (${config.get('listener.security.protocol.map') ?? DEFAULT_PROTOCOL_MAP}); add ${name}:PLAINTEXT, ${name}:SSL, ...`)
-    if (p === 'SASL_PLAINTEXT' || p === 'SASL_SSL') {
-      throw new ConfigError(`${key}: listener ${name} is ${p}, which is not supported yet (SASL is not implemented); use PLAINTEXT or SSL`)
+    if ((p === 'SASL_PLAINTEXT' || p === 'SASL_SSL') && controllerNames.includes(name)) {
+      throw new ConfigError(`${key}: controller listener ${name} is ${p}; the metadata quorum's channel cannot carry SASL: use SSL (mutual TLS, client certificates always required) or PLAINTEXT`)
     }
     return p
+  }
+  if (config.get('sasl.jaas.config') !== null) {
+    throw new ConfigError('sasl.jaas.config: a broker reads JAAS options per listener and mechanism only: set listener.name.<listener>.<mechanism>.sasl.jaas.config, e.g. listener.name.sasl_plaintext.plain.sasl.jaas.config')
   }
   const tlsFor = (name: string): TlsSettings => sslSettings(config, name, controllerNames.includes(name))
   const listeners = config.listeners.map((l) => {
     const protocol = protocolOf(l.name, 'listeners')
-    return { ...l, protocol, tls: protocol === 'SSL' ? tlsFor(l.name) : null }
+    const tls = protocol === 'SSL' || protocol === 'SASL_SSL' ? tlsFor(l.name) : null
+    const sasl = protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL' ? saslSettings(config, l.name) : null
+    return { ...l, protocol, tls, sasl }
   })
   if (config.get('advertised.listeners')) {
     const names = new Set(config.listeners.map((l) => l.name))
@@ -113,7 +145,9 @@ export function listenerSecurity(config: BrokerConfig): Security {
       `${ibKey}: the inter-broker listener ${interBrokerListener} is not among listeners (${config.clientListeners.map((l) => l.name).join(', ')}); set inter.broker.listener.name to one of them`,
     )
   }
-  const interBrokerTls = listeners.find((l) => l.name === interBrokerListener)!.tls
+  const ibSecurity = listeners.find((l) => l.name === interBrokerListener)!
+  const interBrokerTls = ibSecurity.tls
+  const interBrokerSasl = ibSecurity.sasl ? interBrokerCredentials(config, ibSecurity.name, ibSecurity.sasl) : null
 
   const ctlName = controllerNames[0]
   let controllerTls: TlsSettings | null = null
@@ -121,10 +155,56 @@ export function listenerSecurity(config: BrokerConfig): Security {
     const own = listeners.find((l) => l.name === ctlName)
     controllerTls = own ? own.tls : protocolOf(ctlName, 'controller.listener.names') === 'SSL' ? tlsFor(ctlName) : null
   }
-  return { listeners, interBrokerListener, interBrokerTls, controllerTls }
+  return { listeners, interBrokerListener, interBrokerTls, interBrokerSasl, controllerTls }
 }
 
-/** The listener's value of an ssl.* key: `listener.name.<name>.<key>` over `<key>`; with the key that set it. */
+function jaasOf(config: BrokerConfig, listener: string, mechanism: SaslMechanism) {
+  const key = `listener.name.${listener.toLowerCase()}.${mechanism.toLowerCase()}.sasl.jaas.config`
+  const value = config.get(key)
+  if (value === null) return { key, entry: null }
+  const entry = parseJaas(value)
+  if (typeof entry === 'string') throw new ConfigError(`${key}: ${entry}`)
+  const module = mechanism === 'PLAIN' ? PLAIN_LOGIN_MODULE : SCRAM_LOGIN_MODULE
+  if (entry.loginModule !== module) throw new ConfigError(`${key}: login module ${entry.loginModule} does not serve ${mechanism}; expected ${module}`)
+  return { key, entry }
+}
+
+function saslSettings(config: BrokerConfig, listener: string): SaslSettings {
+  const enabled = sslValue(config, listener, 'sasl.enabled.mechanisms')
+  const names = (enabled.value ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+  if (names.length === 0) throw new ConfigError(`${enabled.key}: listener ${listener} is SASL but enables no mechanism; set it to PLAIN, SCRAM-SHA-256 and/or SCRAM-SHA-512`)
+  for (const n of names) {
+    if (!(SASL_MECHANISMS as readonly string[]).includes(n)) {
+      throw new ConfigError(`${enabled.key}=${enabled.value}: mechanism ${n} of SASL listener ${listener} is not supported; supported: ${SASL_MECHANISMS.join(', ')}${enabled.value === 'GSSAPI' && enabled.key === 'sasl.enabled.mechanisms' ? ' (GSSAPI is Kafka\'s default: set sasl.enabled.mechanisms)' : ''}`)
+    }
+  }
+  const mechanisms = [...new Set(names)] as SaslMechanism[]
+  let users = new Map<string, string>()
+  if (mechanisms.includes('PLAIN')) {
+    const { key, entry } = jaasOf(config, listener, 'PLAIN')
+    if (!entry) throw new ConfigError(`listener ${listener} enables PLAIN but ${key} is not set; PLAIN users come from its user_<name>="password" options, e.g. ${key}=${PLAIN_LOGIN_MODULE} required user_alice="alice-secret";`)
+    users = plainUsers(entry)
+  }
+  for (const m of mechanisms) if (m !== 'PLAIN') jaasOf(config, listener, m)
+  return { mechanisms, plainUsers: users }
+}
+
+function interBrokerCredentials(config: BrokerConfig, listener: string, sasl: SaslSettings): ClientSasl {
+  const mechKey = 'sasl.mechanism.inter.broker.protocol'
+  const mechanism = config.get(mechKey) ?? 'GSSAPI'
+  if (!(sasl.mechanisms as readonly string[]).includes(mechanism)) {
+    throw new ConfigError(`${mechKey}=${mechanism}: the inter-broker listener ${listener} is SASL and enables ${sasl.mechanisms.join(', ')}; set ${mechKey} to one of them`)
+  }
+  const { key, entry } = jaasOf(config, listener, mechanism as SaslMechanism)
+  const username = entry?.options.get('username')
+  const password = entry?.options.get('password')
+  if (!username || password === undefined) {
+    throw new ConfigError(`${key}: the inter-broker listener ${listener} authenticates brokers with ${mechanism}, so its JAAS entry needs this broker's username="..." and password="..."`)
+  }
+  return { mechanism: mechanism as SaslMechanism, username, password }
+}
+
+/** The listener's value of an ssl.* (or sasl.*) key: `listener.name.<name>.<key>` over `<key>`; with the key that set it. */
 function sslValue(config: BrokerConfig, listener: string, key: string): { value: string | null; key: string } {
   const prefixed = `listener.name.${listener.toLowerCase()}.${key}`
   const v = config.get(prefixed)

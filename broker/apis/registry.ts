@@ -4,6 +4,7 @@
 import type { RequestHeader } from '../protocol/header.ts'
 import type { ApiDecl, Fields, In, Out } from '../protocol/schema.ts'
 import type { Broker } from '../broker.ts'
+import type { SaslSession } from '../sasl/session.ts'
 
 /** What a handler knows about the connection a request came in on. */
 export interface ConnectionInfo {
@@ -13,6 +14,8 @@ export interface ConnectionInfo {
   readonly listenerName: string
   /** Kafka principal, `User:ANONYMOUS` until SASL or TLS says otherwise. */
   principal: string
+  /** The SASL state on a SASL listener, else null. */
+  readonly sasl: SaslSession | null
   clientSoftwareName: string | null
   clientSoftwareVersion: string | null
   /** Closes the connection after the responses queued so far are written. */

@@ -35,6 +35,11 @@ const FAILED: { readonly [M in Method]: (arg: ControllerArgs<M>, errorCode: numb
     Array.isArray(specs) ? { errorCode: ErrorCode.NONE, results: specs.map(() => ({ errorCode, errorMessage })), offset: -1 } : { errorCode, results: [], offset: -1 },
   alterConfigs: (changes, errorCode, errorMessage) =>
     Array.isArray(changes) ? { errorCode: ErrorCode.NONE, results: changes.map(() => ({ errorCode, errorMessage })), offset: -1 } : { errorCode, results: [], offset: -1 },
+  alterUserScramCredentials: (req, errorCode, errorMessage) => ({
+    errorCode: ErrorCode.NONE,
+    results: [...new Set([...(req?.deletions ?? []).map((d) => d.name), ...(req?.upsertions ?? []).map((u) => u.name)])].map((user) => ({ user, errorCode, errorMessage })),
+    offset: -1,
+  }),
 }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err))

@@ -7,6 +7,16 @@
 
 import type { LogEntry, RaftStateMachine, SnapshotId } from './raft-types.ts'
 import { decodeRecord, type Endpoint, type MetadataRecord } from './metadata-records.ts'
+import { SCRAM_TYPE, type ScramCredential, type ScramMechanism } from '../sasl/scram.ts'
+
+/** A user's SCRAM credential as stored (base64 byte fields), by user name then mechanism type. */
+export interface StoredScramCredential {
+  readonly mechanism: number
+  readonly salt: string
+  readonly storedKey: string
+  readonly serverKey: string
+  readonly iterations: number
+}
 
 export interface BrokerInfo {
   readonly brokerId: number
@@ -66,6 +76,8 @@ interface Snapshot {
   nextProducerId: number
   /** Dynamic broker configs by resource name ('' the cluster default); absent in older snapshots. */
   brokerConfigs?: Record<string, Record<string, string>>
+  /** SCRAM credentials by user name; absent in older snapshots. */
+  scramCredentials?: Record<string, StoredScramCredential[]>
 }
 
 export class MetadataImage {
@@ -74,6 +86,7 @@ export class MetadataImage {
   #byName = new Map<string, string>()
   #nextProducerId = 0
   #brokerConfigs = new Map<string, Readonly<Record<string, string>>>()
+  #scram = new Map<string, readonly StoredScramCredential[]>()
   /** Next offset to apply. */
   #offset = 0
 
@@ -96,6 +109,15 @@ export class MetadataImage {
   /** Dynamic configs of a broker resource: its id, or '' for the cluster-wide default. */
   brokerConfigs(resourceName: string): Readonly<Record<string, string>> {
     return this.#brokerConfigs.get(resourceName) ?? {}
+  }
+  /** SCRAM users and their credentials, by name. */
+  scramUsers(): ReadonlyMap<string, readonly StoredScramCredential[]> {
+    return this.#scram
+  }
+  scramCredential(user: string, m: ScramMechanism): ScramCredential | undefined {
+    const c = this.#scram.get(user)?.find((x) => x.mechanism === SCRAM_TYPE[m])
+    if (!c) return undefined
+    return { salt: Buffer.from(c.salt, 'base64'), storedKey: Buffer.from(c.storedKey, 'base64'), serverKey: Buffer.from(c.serverKey, 'base64'), iterations: c.iterations }
   }
   topics(): TopicInfo[] {
     return [...this.#topics.values()]
@@ -190,6 +212,18 @@ export class MetadataImage {
       case 'producer-ids':
         if (r.nextProducerId > this.#nextProducerId) this.#nextProducerId = r.nextProducerId
         return
+      case 'user-scram-credential': {
+        const { type: _, name, ...cred } = r
+        const others = (this.#scram.get(name) ?? []).filter((c) => c.mechanism !== r.mechanism)
+        this.#scram.set(name, [...others, cred].sort((a, b) => a.mechanism - b.mechanism))
+        return
+      }
+      case 'remove-user-scram-credential': {
+        const left = (this.#scram.get(r.name) ?? []).filter((c) => c.mechanism !== r.mechanism)
+        if (left.length > 0) this.#scram.set(r.name, left)
+        else this.#scram.delete(r.name)
+        return
+      }
       case 'config': {
         const withValue = (cur: Readonly<Record<string, string>>): Record<string, string> => {
           const next = { ...cur }
@@ -212,7 +246,7 @@ export class MetadataImage {
   }
 
   toSnapshot(): Buffer {
-    const doc: Snapshot = { version: 1, brokers: this.brokers(), topics: this.topics(), nextProducerId: this.#nextProducerId, brokerConfigs: Object.fromEntries(this.#brokerConfigs) }
+    const doc: Snapshot = { version: 1, brokers: this.brokers(), topics: this.topics(), nextProducerId: this.#nextProducerId, brokerConfigs: Object.fromEntries(this.#brokerConfigs), scramCredentials: Object.fromEntries([...this.#scram].map(([k, v]) => [k, [...v]])) }
     return Buffer.from(JSON.stringify(doc), 'utf8')
   }
 
@@ -226,6 +260,7 @@ export class MetadataImage {
     this.#byName = new Map(doc.topics.map((t) => [t.name, t.topicId]))
     this.#nextProducerId = doc.nextProducerId
     this.#brokerConfigs = new Map(Object.entries(doc.brokerConfigs ?? {}))
+    this.#scram = new Map(Object.entries(doc.scramCredentials ?? {}))
     this.#offset = offset
     const live = new Set(this.#topics.keys())
     return {

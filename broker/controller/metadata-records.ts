@@ -1,6 +1,7 @@
 // The records of the cluster metadata log, Kafka's KRaft record types reduced to what this broker uses
 // (RegisterBrokerRecord, FenceBrokerRecord, UnfenceBrokerRecord, TopicRecord, PartitionRecord,
-// PartitionChangeRecord, RemoveTopicRecord, ProducerIdsRecord, ConfigRecord). Each record is one Buffer in a Raft entry:
+// PartitionChangeRecord, RemoveTopicRecord, ProducerIdsRecord, ConfigRecord, UserScramCredentialRecord,
+// RemoveUserScramCredentialRecord). Each record is one Buffer in a Raft entry:
 // UTF-8 JSON with a type tag. Kafka encodes them with its generated message schemas; ours never leave the
 // metadata quorum, so readability wins over size.
 
@@ -51,6 +52,18 @@ export type MetadataRecord =
   | { readonly type: 'config'; readonly resourceType: 'topic' | 'broker'; readonly resourceName: string; readonly name: string; readonly value: string | null }
   /** The block [previous next, nextProducerId) goes to brokerId. */
   | { readonly type: 'producer-ids'; readonly brokerId: number; readonly brokerEpoch: number; readonly nextProducerId: number }
+  /** Kafka's UserScramCredentialRecord: a user's SCRAM credential for one mechanism (1 SHA-256, 2 SHA-512),
+   *  byte fields in base64. Never the password: the salt, StoredKey, ServerKey and iterations. */
+  | {
+      readonly type: 'user-scram-credential'
+      readonly name: string
+      readonly mechanism: number
+      readonly salt: string
+      readonly storedKey: string
+      readonly serverKey: string
+      readonly iterations: number
+    }
+  | { readonly type: 'remove-user-scram-credential'; readonly name: string; readonly mechanism: number }
 
 export type MetadataRecordType = MetadataRecord['type']
 
@@ -69,6 +82,8 @@ const TYPES: ReadonlySet<string> = new Set<MetadataRecordType>([
   'remove-topic',
   'producer-ids',
   'config',
+  'user-scram-credential',
+  'remove-user-scram-credential',
 ])
 
 /** Throws on bytes that are not a record: the metadata log is written only by controllers, so that is a bug. */

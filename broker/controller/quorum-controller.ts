@@ -115,6 +115,18 @@ export interface ConfigChange {
   readonly validateOnly: boolean
 }
 
+/** AlterUserScramCredentials as the controller gets it: checked by the broker that took the request, with
+ *  StoredKey and ServerKey already derived from the salted password (base64), which never reaches the log. */
+export interface ScramAlteration {
+  readonly deletions: readonly { readonly name: string; readonly mechanism: number }[]
+  readonly upsertions: readonly { readonly name: string; readonly mechanism: number; readonly salt: string; readonly storedKey: string; readonly serverKey: string; readonly iterations: number }[]
+}
+export interface ScramAlterationResult {
+  readonly user: string
+  readonly errorCode: number
+  readonly errorMessage: string | null
+}
+
 export interface AlterPartitionRequest {
   readonly brokerId: number
   readonly brokerEpoch: number
@@ -178,6 +190,7 @@ export interface ControllerApi {
   alterPartition(req: AlterPartitionRequest): Promise<AlterPartitionResponse & { offset: number }>
   createPartitions(specs: readonly CreatePartitionsSpec[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }>
   alterConfigs(changes: readonly ConfigChange[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }>
+  alterUserScramCredentials(req: ScramAlteration): Promise<{ errorCode: number; results: ScramAlterationResult[]; offset: number }>
   allocateProducerIds(req: { brokerId: number; brokerEpoch: number }): Promise<ProducerIdsResponse & { offset: number }>
   electLeaders(req: ElectLeadersRequest): Promise<ElectLeadersResponse & { offset: number }>
   alterPartitionReassignments(req: ReassignmentsRequest): Promise<ReassignmentsResponse & { offset: number }>
@@ -764,6 +777,31 @@ export class QuorumController implements ControllerApi {
       if (!e.ok) return { errorCode: ErrorCode.NONE, results, offset: c.offset }
       this.#log.warn('unclean leader elections', { partitions: unclean.length })
       return { errorCode: ErrorCode.NONE, results, offset: e.offset }
+    })
+  }
+
+  // ---- SCRAM credentials ----
+
+  /** Per user, all or nothing (Kafka's ScramControlManager): deleting a credential that does not exist fails
+   *  that user's whole alteration with RESOURCE_NOT_FOUND. Results in the order users first appear. */
+  alterUserScramCredentials(req: ScramAlteration): Promise<{ errorCode: number; results: ScramAlterationResult[]; offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return { ...notController, results: [] }
+      const users = [...new Set([...req.deletions.map((d) => d.name), ...req.upsertions.map((u) => u.name)])]
+      const records: MetadataRecord[] = []
+      const results = users.map((user) => {
+        const have = this.#o.image.scramUsers().get(user) ?? []
+        const missing = req.deletions.find((d) => d.name === user && !have.some((c) => c.mechanism === d.mechanism))
+        if (missing) return { user, errorCode: ErrorCode.RESOURCE_NOT_FOUND, errorMessage: 'Attempt to delete a user credential that does not exist' }
+        for (const d of req.deletions) if (d.name === user) records.push({ type: 'remove-user-scram-credential', name: user, mechanism: d.mechanism })
+        for (const u of req.upsertions) if (u.name === user) records.push({ type: 'user-scram-credential', ...u })
+        return { user, errorCode: ErrorCode.NONE, errorMessage: null }
+      })
+      if (records.length === 0) return { errorCode: ErrorCode.NONE, results, offset: -1 }
+      const c = await this.#commit(records)
+      if (!c.ok) return { ...notController, results: [] }
+      this.#log.info('SCRAM credentials changed', { changes: records.map((r) => `${r.type === 'remove-user-scram-credential' ? 'delete' : 'upsert'} ${'name' in r ? r.name : ''}:${'mechanism' in r ? r.mechanism : ''}`) })
+      return { errorCode: ErrorCode.NONE, results, offset: c.offset }
     })
   }
 

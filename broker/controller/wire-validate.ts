@@ -17,7 +17,7 @@
 
 import type { PartitionInfo } from './metadata-image.ts'
 import type { Endpoint } from './metadata-records.ts'
-import type { ConfigChange, ControllerApi, CreatePartitionsSpec, CreateTopicResult, CreateTopicSpec, ElectLeadersRequest, PartitionElectionResult, ReassignmentsRequest } from './quorum-controller.ts'
+import type { ConfigChange, ControllerApi, CreatePartitionsSpec, CreateTopicResult, CreateTopicSpec, ElectLeadersRequest, PartitionElectionResult, ReassignmentsRequest, ScramAlteration } from './quorum-controller.ts'
 import type { LogEntry, RaftMessage, SnapshotId } from './raft-types.ts'
 
 /** Null when the value fits, else what is wrong (a path relative to the value, then ': ...'). */
@@ -46,6 +46,9 @@ export const LIMITS = {
   configsPerTopic: 1000,
   configValueChars: 32_767,
   errorMessageChars: 65_536,
+  scramAlterations: 10_000,
+  userNameChars: 32_767,
+  scramKeyChars: 1024,
 } as const
 
 /** A short description of a value for error messages. */
@@ -277,7 +280,7 @@ export type ControllerMethod = keyof ControllerApi
 export type ControllerArgs<M extends ControllerMethod> = Parameters<ControllerApi[M]>[0]
 export type ControllerResult<M extends ControllerMethod> = Awaited<ReturnType<ControllerApi[M]>>
 
-export const CONTROLLER_METHODS: readonly ControllerMethod[] = ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds', 'electLeaders', 'alterPartitionReassignments', 'createPartitions', 'alterConfigs']
+export const CONTROLLER_METHODS: readonly ControllerMethod[] = ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds', 'electLeaders', 'alterPartitionReassignments', 'createPartitions', 'alterConfigs', 'alterUserScramCredentials']
 
 export const isControllerMethod = (m: unknown): m is ControllerMethod => typeof m === 'string' && (CONTROLLER_METHODS as readonly string[]).includes(m)
 
@@ -318,6 +321,14 @@ const configChange = obj<ConfigChange>({
   validateOnly: bool,
 })
 
+const userName = str(LIMITS.userNameChars, 1)
+const scramMechanism = int(1, 2)
+const scramKey = str(LIMITS.scramKeyChars, 1, /^[A-Za-z0-9+/]+={0,2}$/)
+const scramAlteration = obj<ScramAlteration>({
+  deletions: arr(obj({ name: userName, mechanism: scramMechanism }), LIMITS.scramAlterations),
+  upsertions: arr(obj({ name: userName, mechanism: scramMechanism, salt: scramKey, storedKey: scramKey, serverKey: scramKey, iterations: int(1, INT32_MAX) }), LIMITS.scramAlterations),
+})
+
 const ARGS: { readonly [M in ControllerMethod]: Schema<ControllerArgs<M>> } = {
   registerBroker: obj({ brokerId, incarnationId: str(256, 1), endpoints: arr(endpoint, LIMITS.endpoints), rack: nullable(str(1024)) }),
   heartbeat: obj({ brokerId, brokerEpoch, metadataOffset: offsetOrNone, wantShutDown: bool }),
@@ -336,17 +347,20 @@ const ARGS: { readonly [M in ControllerMethod]: Schema<ControllerArgs<M>> } = {
   }),
   createPartitions: arr(createPartitionsSpec, LIMITS.topicsPerRequest),
   alterConfigs: arr(configChange, LIMITS.topicsPerRequest),
+  alterUserScramCredentials: scramAlteration,
 }
 
 /** Methods whose argument is a list of topics (no brokerId): answered with one result per topic. */
 const PER_TOPIC: ReadonlySet<ControllerMethod> = new Set<ControllerMethod>(['createTopics', 'deleteTopics', 'createPartitions', 'alterConfigs'])
+/** Methods that do not speak for a broker (no brokerId to check against the sender). */
+const NO_BROKER_ID: ReadonlySet<ControllerMethod> = new Set<ControllerMethod>([...PER_TOPIC, 'alterUserScramCredentials'])
 
 /** Checks a controller request's arguments; with `from`, also that a broker speaks for itself (brokerId). */
 export function checkControllerArgs(method: unknown, args: unknown, from?: number): string | null {
   if (!isControllerMethod(method)) return `.method${expected(`one of ${CONTROLLER_METHODS.join(', ')}`, method)}`
   const e = (ARGS[method] as Schema<unknown>)(args)
   if (e !== null) return `.args${e}`
-  if (from !== undefined && !PER_TOPIC.has(method)) {
+  if (from !== undefined && !NO_BROKER_ID.has(method)) {
     const id = (args as { brokerId: number }).brokerId
     if (id !== from) return `.args.brokerId: ${method} for broker ${id} from node ${from}`
   }
@@ -392,6 +406,7 @@ const RESULTS: { readonly [M in ControllerMethod]: Schema<ControllerResult<M>> }
   }),
   createPartitions: obj({ errorCode, results: arr(obj({ errorCode, errorMessage }), LIMITS.topicsPerRequest), offset: offsetOrNone }),
   alterConfigs: obj({ errorCode, results: arr(obj({ errorCode, errorMessage }), LIMITS.topicsPerRequest), offset: offsetOrNone }),
+  alterUserScramCredentials: obj({ errorCode, results: arr(obj({ user: userName, errorCode, errorMessage }), LIMITS.scramAlterations * 2), offset: offsetOrNone }),
 }
 
 /** Checks the answer to our own request: its shape, and one result per topic asked about when it succeeded. */

@@ -30,7 +30,8 @@ const EMPTY = Buffer.alloc(0)
 const COMPACT_AFTER = 1024
 
 export class FrameDecoder {
-  readonly maxFrameBytes: number
+  /** Checked as each frame's size prefix is read, so a reader may lower or raise it between frames. */
+  maxFrameBytes: number
   private chunks: Buffer[] = []
   private head = 0
   private unread = 0

@@ -3,6 +3,9 @@
 // (connect, socket error, timeout, undecodable response) closes the channel and fails everything in flight, as
 // Kafka's NetworkClient does; the owner opens a new one. Failures are values, never exceptions.
 //
+// On a SASL inter-broker listener the channel authenticates (SaslHandshake v1, SaslAuthenticate) with this
+// broker's own credentials before it is handed out; a refusal is a failed connect.
+//
 // The replication code takes a ConnectChannel, so tests can hand in anything that answers requests.
 
 import { connect as netConnect, type Socket } from 'node:net'
@@ -14,6 +17,11 @@ import { readResponseHeader, responseHeaderIsFlexible, writeRequestHeader } from
 import { Reader } from '../protocol/reader.ts'
 import type { ApiDecl, Fields, In, Out } from '../protocol/schema.ts'
 import { Writer } from '../protocol/writer.ts'
+import { SaslAuthenticate } from '../protocol/messages/sasl-authenticate.ts'
+import { SaslHandshake } from '../protocol/messages/sasl-handshake.ts'
+import { errorName } from '../protocol/errors.ts'
+import type { ClientSasl } from '../listener-security.ts'
+import { ScramClient } from '../sasl/scram.ts'
 
 export type ChannelResult<T> = { ok: true; body: T } | { ok: false; error: string }
 
@@ -34,6 +42,8 @@ export interface TcpChannelOptions {
   localHost?: string
   /** The inter-broker listener is SSL: dial with TLS (our certificate, the truststore) and wait for the handshake. */
   tls?: ConnectionOptions
+  /** The inter-broker listener is SASL: authenticate with these credentials before the channel is used. */
+  sasl?: ClientSasl
 }
 
 const MAX_FRAME = 256 * 1024 * 1024
@@ -51,13 +61,47 @@ export function tcpChannel(opts: TcpChannelOptions): ConnectChannel {
       }, opts.connectTimeoutMs)
       socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
         timer.cancel()
-        resolve({ ok: true, body: new TcpChannel(socket, opts) })
+        const channel = new TcpChannel(socket, opts)
+        if (!opts.sasl) return resolve({ ok: true, body: channel })
+        void authenticate(channel, opts.sasl).then((error) => {
+          if (error === null) return resolve({ ok: true, body: channel })
+          channel.close()
+          resolve({ ok: false, error: `SASL ${opts.sasl!.mechanism} authentication to ${endpoint.host}:${endpoint.port} failed: ${error}` })
+        })
       })
       socket.once('error', (e) => {
         timer.cancel()
         resolve({ ok: false, error: `cannot connect to ${endpoint.host}:${endpoint.port}: ${e.message}` })
       })
     })
+}
+
+/** Runs the client side of a SASL exchange; null on success, else what went wrong. */
+async function authenticate(channel: BrokerChannel, sasl: ClientSasl): Promise<string | null> {
+  const hs = await channel.request(SaslHandshake, 1, { mechanism: sasl.mechanism })
+  if (!hs.ok) return hs.error
+  if (hs.body.errorCode !== 0) return `${errorName(hs.body.errorCode)} (the listener offers ${hs.body.mechanisms.join(', ')})`
+  const step = async (token: Buffer): Promise<{ ok: true; bytes: Buffer } | { ok: false; error: string }> => {
+    const r = await channel.request(SaslAuthenticate, 1, { authBytes: token })
+    if (!r.ok) return r
+    if (r.body.errorCode !== 0) return { ok: false, error: `${errorName(r.body.errorCode)}: ${r.body.errorMessage ?? ''}` }
+    return { ok: true, bytes: r.body.authBytes }
+  }
+  if (sasl.mechanism === 'PLAIN') {
+    const r = await step(Buffer.from(`\u0000${sasl.username}\u0000${sasl.password}`, 'utf8'))
+    return r.ok ? null : r.error
+  }
+  const client = new ScramClient(sasl.mechanism, sasl.username, sasl.password)
+  const first = await step(client.first())
+  if (!first.ok) return first.error
+  try {
+    const last = await step(client.final(first.bytes))
+    if (!last.ok) return last.error
+    client.verify(last.bytes)
+    return null
+  } catch (e) {
+    return (e as Error).message
+  }
 }
 
 interface Pending {

@@ -9,6 +9,10 @@
 // `maxQueuedBytes` request bytes are unanswered, or while the socket's write buffer is full (a client that
 // does not read its responses cannot make us buffer without bound).
 //
+// On a SASL listener the connection serves only ApiVersions and the SASL APIs until the client has
+// authenticated (broker/sasl/session.ts); any other request closes it, as in Kafka. After a v0 SaslHandshake
+// the frames are raw SASL tokens, answered by raw int32-framed tokens.
+//
 // Bad input never throws out of here: an oversized or malformed frame, an unknown API or version, or a
 // handler failure is logged with the connection's address, and the connection is closed after the
 // responses already due are written. The broker keeps serving everyone else.
@@ -27,6 +31,8 @@ import {
 import { Reader } from '../protocol/reader.ts'
 import { Writer } from '../protocol/writer.ts'
 import { NO_RESPONSE, registration, supportedApiKeys, type ConnectionInfo, type NoResponse, type Registration } from '../apis/registry.ts'
+import type { SaslSettings } from '../listener-security.ts'
+import { SaslSession } from '../sasl/session.ts'
 import type { Broker } from '../broker.ts'
 import type { Logger } from '../logger.ts'
 
@@ -38,10 +44,15 @@ export interface ConnectionLimits {
   readonly maxQueuedBytes: number
   /** connections.max.idle.ms */
   readonly idleMs: number
+  /** connection.failed.authentication.delay.ms */
+  readonly failedAuthenticationDelayMs: number
+  /** sasl.server.max.receive.size: the frame limit on a SASL listener until the client has authenticated. */
+  readonly saslMaxReceiveBytes: number
 }
 
 interface Slot {
-  readonly header: RequestHeader
+  /** Null for a raw SASL token (after a v0 SaslHandshake). */
+  readonly header: RequestHeader | null
   readonly bytes: number
   done: boolean
   out: Buffer[] | null
@@ -56,6 +67,7 @@ export class Connection {
   private readonly limits: ConnectionLimits
   private readonly log: Logger
   private readonly onClosed: (c: Connection) => void
+  private readonly sasl: SaslSession | null
 
   private readonly frames: FrameDecoder
   private readonly queue: Slot[] = []
@@ -65,7 +77,16 @@ export class Connection {
   private closing = false
   private closed = false
 
-  constructor(socket: Socket, listenerName: string, broker: Broker, limits: ConnectionLimits, log: Logger, onClosed: (c: Connection) => void, principal = 'User:ANONYMOUS') {
+  constructor(
+    socket: Socket,
+    listenerName: string,
+    broker: Broker,
+    limits: ConnectionLimits,
+    log: Logger,
+    onClosed: (c: Connection) => void,
+    principal = 'User:ANONYMOUS',
+    sasl: SaslSettings | null = null,
+  ) {
     this.socket = socket
     this.broker = broker
     this.limits = limits
@@ -73,12 +94,22 @@ export class Connection {
     this.onClosed = onClosed
     const id = `${listenerName}-${nextConnectionId++}`
     this.log = log.child({ conn: id, remote: `${socket.remoteAddress}:${socket.remotePort}` })
+    this.sasl = sasl
+      ? new SaslSession({
+          settings: sasl,
+          scramCredential: (user, m) => broker.image.scramCredential(user, m),
+          failureDelayMs: limits.failedAuthenticationDelayMs,
+          clock: broker.clock,
+          log: this.log,
+        })
+      : null
     this.info = {
       id,
       remoteAddress: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,
       listenerName,
       principal,
+      sasl: this.sasl,
       clientSoftwareName: null,
       clientSoftwareVersion: null,
       close: (reason) => this.closeAfterFlush(reason),
@@ -107,12 +138,16 @@ export class Connection {
     if (this.closing) return
     this.frames.push(chunk)
     while (!this.closing) {
+      // An unauthenticated client cannot make us buffer a large frame (Kafka's sasl.server.max.receive.size).
+      const preAuth = this.sasl !== null && !this.sasl.authenticated
+      this.frames.maxFrameBytes = preAuth ? Math.min(this.limits.saslMaxReceiveBytes, this.limits.maxRequestBytes) : this.limits.maxRequestBytes
       let frame: Buffer | null
       try {
         frame = this.frames.next()
       } catch (err) {
         if (!(err instanceof FrameSizeError)) throw err
-        this.protocolError(`request size ${err.size} is outside 0..socket.request.max.bytes (${this.limits.maxRequestBytes})`)
+        const limit = preAuth ? `sasl.server.max.receive.size (${this.frames.maxFrameBytes}) before authentication` : `socket.request.max.bytes (${this.limits.maxRequestBytes})`
+        this.protocolError(`request size ${err.size} is outside 0..${limit}`)
         return
       }
       if (frame === null) break
@@ -122,6 +157,10 @@ export class Connection {
   }
 
   private onFrame(frame: Buffer): void {
+    if (this.sasl?.stage === 'raw') {
+      this.onRawToken(frame)
+      return
+    }
     const r = new Reader(frame)
     let header: RequestHeader
     try {
@@ -131,6 +170,10 @@ export class Connection {
       return
     }
     const reg = registration(header.apiKey)
+    if (this.sasl && !this.sasl.allows(header.apiKey)) {
+      this.protocolError(`${reg?.api.name ?? `API key ${header.apiKey}`} request in SASL state ${this.sasl.stage} (only ApiVersions and the SASL APIs are served before authentication)`)
+      return
+    }
     if (header.apiKey === API_VERSIONS_KEY && reg && header.apiVersion > reg.maxVersion) {
       // KIP-511: a client newer than us gets a v0 body with UNSUPPORTED_VERSION and our ranges, and retries.
       const slot = this.enqueue(header, frame.length)
@@ -172,7 +215,27 @@ export class Connection {
     }
   }
 
-  private enqueue(header: RequestHeader, bytes: number): Slot {
+  /** A raw SASL token: answered by a raw token, or, when refused, by closing after the failure delay. */
+  private onRawToken(frame: Buffer): void {
+    const slot = this.enqueue(null, frame.length)
+    const answer = (res: Awaited<ReturnType<SaslSession['authenticate']>>) => {
+      if (this.closed) return
+      if (res.ok) {
+        if (res.principal) this.info.principal = res.principal
+        const w = new Writer(res.bytes.length + 4)
+        w.int32(res.bytes.length)
+        w.raw(res.bytes)
+        slot.out = w.chunksOut()
+      } else this.closeAfterFlush(`SASL authentication failed: ${res.message}`)
+      slot.done = true
+      this.flush()
+    }
+    const res = this.sasl!.authenticate(frame)
+    if (res instanceof Promise) void res.then(answer)
+    else answer(res)
+  }
+
+  private enqueue(header: RequestHeader | null, bytes: number): Slot {
     const slot: Slot = { header, bytes, done: false, out: null }
     this.queue.push(slot)
     this.queuedBytes += bytes
@@ -185,7 +248,7 @@ export class Connection {
       try {
         const w = new Writer(256)
         const endFrame = beginFrame(w)
-        writeResponseHeader(w, slot.header.correlationId, responseHeaderIsFlexible(reg.api.key, reg.api.isFlexible(version)))
+        writeResponseHeader(w, slot.header!.correlationId, responseHeaderIsFlexible(reg.api.key, reg.api.isFlexible(version)))
         reg.api.response.encode(version, res as Exclude<typeof res, NoResponse> as never, w)
         endFrame()
         slot.out = w.chunksOut()

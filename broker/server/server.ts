@@ -1,5 +1,6 @@
-// The socket server: one net.Server per listener (a tls.Server on SSL listeners), a Connection per accepted
-// socket. On SSL the Connection starts after the handshake, with the principal of the client's certificate;
+// The socket server: one net.Server per listener (a tls.Server on SSL and SASL_SSL listeners), a Connection per
+// accepted socket. On SSL the Connection starts after the handshake, with the principal of the client's certificate
+// (on SASL_SSL the SASL exchange sets it);
 // a failed handshake (plaintext on a TLS port, garbage, an untrusted certificate) only ever closes that socket.
 
 import { createServer, type Server, type Socket } from 'node:net'
@@ -65,8 +66,8 @@ export class SocketServer {
     return this.servers.map(({ listener }) => ({ ...listener, port: this.boundPort(listener) }))
   }
 
-  private accept(l: Listener, socket: Socket, principal?: string): void {
-    const conn = new Connection(socket, l.name, this.broker, this.limits, this.log, (c) => this.connections.delete(c), principal)
+  private accept(l: ListenerSecurity, socket: Socket, principal?: string): void {
+    const conn = new Connection(socket, l.name, this.broker, this.limits, this.log, (c) => this.connections.delete(c), principal, l.sasl)
     this.connections.add(conn)
   }
 

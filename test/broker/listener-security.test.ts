@@ -1,8 +1,10 @@
 // Listener security resolution (broker/listener-security.ts) on configs built the way the broker builds them:
-// which listener brokers and controllers use, per-listener ssl.* prefixes, and the errors that name the key.
+// which listener brokers and controllers use, per-listener ssl.* and sasl.* prefixes, JAAS entries, and the
+// errors that name the key.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { buildBrokerConfig } from '../../broker/config.ts'
 import { listenerSecurity, principalFromSubject } from '../../broker/listener-security.ts'
+import { parseJaas } from '../../broker/sasl/jaas.ts'
 import { makeCerts, type CertFiles } from '../../chaos/cluster/certs.ts'
 import { removeDir, tempDir } from '../helpers/broker-process.ts'
 
@@ -65,5 +67,70 @@ describe('listener security', () => {
 
   test('principal: the subject DN most specific first, RFC 2253 escapes kept', () => {
     expect(principalFromSubject('C=US\nO=Acme\\, Inc.\nOU=eng\nCN=alice')).toBe('User:CN=alice,OU=eng,O=Acme\\, Inc.,C=US')
+  })
+})
+
+describe('SASL listeners', () => {
+  const PLAIN = 'org.apache.kafka.common.security.plain.PlainLoginModule'
+  const SCRAM = 'org.apache.kafka.common.security.scram.ScramLoginModule'
+
+  test('mechanisms per listener, PLAIN users from the listener\'s JAAS entry, inter-broker credentials', () => {
+    const s = resolve({
+      listeners: 'SASL_PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:0',
+      'listener.security.protocol.map': 'SASL_PLAINTEXT:SASL_PLAINTEXT,INTERNAL:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'inter.broker.listener.name': 'INTERNAL',
+      'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256',
+      'listener.name.internal.sasl.enabled.mechanisms': 'SCRAM-SHA-512',
+      'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-512',
+      'listener.name.sasl_plaintext.plain.sasl.jaas.config': `${PLAIN} required user_alice="a-pw" user_bob="b\\"pw";`,
+      'listener.name.internal.scram-sha-512.sasl.jaas.config': `${SCRAM} required username="broker" password="broker-pw";`,
+    })
+    const [client, internal] = s.listeners
+    expect(client!.sasl!.mechanisms).toEqual(['PLAIN', 'SCRAM-SHA-256'])
+    expect([...client!.sasl!.plainUsers]).toEqual([
+      ['alice', 'a-pw'],
+      ['bob', 'b"pw'],
+    ])
+    expect(internal!.sasl!.mechanisms).toEqual(['SCRAM-SHA-512'])
+    expect([client!.tls, s.interBrokerTls]).toEqual([null, null])
+    expect(s.interBrokerSasl).toEqual({ mechanism: 'SCRAM-SHA-512', username: 'broker', password: 'broker-pw' })
+  })
+
+  test('SASL_SSL listeners get TLS too', () => {
+    const s = resolve({
+      listeners: 'SASL_SSL://127.0.0.1:0,PLAINTEXT://127.0.0.1:0',
+      'sasl.enabled.mechanisms': 'SCRAM-SHA-256',
+      'ssl.keystore.location': certs.entries['broker-1']!.keystore,
+    })
+    expect(s.listeners[0]!.tls).not.toBeNull()
+    expect(s.listeners[0]!.sasl!.mechanisms).toEqual(['SCRAM-SHA-256'])
+  })
+
+  test('what cannot be served is an error naming the key', () => {
+    const base = { listeners: 'SASL_PLAINTEXT://127.0.0.1:0,PLAINTEXT://127.0.0.1:0' }
+    expect(errorOf(base)).toMatch(/^sasl.enabled.mechanisms=GSSAPI: mechanism GSSAPI of SASL listener SASL_PLAINTEXT is not supported.*set sasl.enabled.mechanisms/)
+    expect(errorOf({ ...base, 'sasl.enabled.mechanisms': 'PLAIN' })).toMatch(/^listener SASL_PLAINTEXT enables PLAIN but listener.name.sasl_plaintext.plain.sasl.jaas.config is not set/)
+    expect(errorOf({ ...base, 'sasl.enabled.mechanisms': 'PLAIN', 'listener.name.sasl_plaintext.plain.sasl.jaas.config': `${SCRAM} required;` })).toMatch(/login module .*ScramLoginModule does not serve PLAIN/)
+    expect(errorOf({ ...base, 'sasl.enabled.mechanisms': 'PLAIN', 'listener.name.sasl_plaintext.plain.sasl.jaas.config': `${PLAIN} required user_a="x"` })).toMatch(/must end with ";"/)
+    expect(errorOf({ ...base, 'sasl.enabled.mechanisms': 'SCRAM-SHA-256', 'sasl.jaas.config': `${SCRAM} required;` })).toMatch(/^sasl.jaas.config: a broker reads JAAS options per listener and mechanism only/)
+    expect(errorOf({ ...base, 'listener.name.sasl_plaintext.sasl.enabled.mechanisms': 'OAUTHBEARER' })).toMatch(/^listener.name.sasl_plaintext.sasl.enabled.mechanisms=OAUTHBEARER: mechanism OAUTHBEARER .* not supported/)
+    const ib = { ...base, 'sasl.enabled.mechanisms': 'SCRAM-SHA-256', 'inter.broker.listener.name': 'SASL_PLAINTEXT' }
+    expect(errorOf(ib)).toMatch(/^sasl.mechanism.inter.broker.protocol=GSSAPI: the inter-broker listener SASL_PLAINTEXT is SASL and enables SCRAM-SHA-256/)
+    expect(errorOf({ ...ib, 'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-256' })).toMatch(/^listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config: .* needs this broker's username/)
+    expect(errorOf({ listeners: 'PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0', 'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT' })).toMatch(
+      /^listeners: controller listener CONTROLLER is SASL_PLAINTEXT; the metadata quorum's channel cannot carry SASL: use SSL/,
+    )
+  })
+
+  test('JAAS entries: quoted and bare values, escapes, flags', () => {
+    const e = parseJaas(`${PLAIN} required username=admin password="a b\\"c" user_x="";`)
+    expect(typeof e === 'string' ? e : [...e.options]).toEqual([
+      ['username', 'admin'],
+      ['password', 'a b"c'],
+      ['user_x', ''],
+    ])
+    expect(parseJaas(`${PLAIN} maybe;`)).toMatch(/unknown control flag/)
+    expect(parseJaas(`${PLAIN} required; ${PLAIN} required;`)).toMatch(/only one login module/)
+    expect(parseJaas('required')).toMatch(/expected/)
   })
 })

@@ -159,7 +159,7 @@ describe('listener configs that cannot be served stop the start, naming the key'
     return err!
   }
 
-  test('an unknown protocol, a listener missing from the map, a missing key file, SASL', async () => {
+  test('an unknown protocol, a listener missing from the map, a missing key file, SASL without a mechanism', async () => {
     const errors = await Promise.all([
       startError({ 'listener.security.protocol.map': 'SSL:TLS' }),
       startError({ 'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT' }),
@@ -171,6 +171,6 @@ describe('listener configs that cannot be served stop the start, naming the key'
     expect(errors[1]).toMatch(/listener SSL has no entry in listener.security.protocol.map/)
     expect(errors[2]).toMatch(/ssl.keystore.location=.*missing.pem: cannot read the file \(ENOENT\)/)
     expect(errors[3]).toMatch(/listener.name.ssl.ssl.keystore.location=.*: no PEM private key/)
-    expect(errors[4]).toMatch(/SASL_SSL, which is not supported yet/)
+    expect(errors[4]).toMatch(/GSSAPI is Kafka's default: set sasl.enabled.mechanisms/)
   })
 })

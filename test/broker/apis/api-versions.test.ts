@@ -52,6 +52,10 @@ describe('ApiVersions', () => {
       DescribeLogDirs: [0, 4],
       DeleteRecords: [0, 2],
       OffsetDelete: [0, 0],
+      SaslHandshake: [0, 1],
+      SaslAuthenticate: [0, 2],
+      DescribeUserScramCredentials: [0, 0],
+      AlterUserScramCredentials: [0, 0],
     }
     const res = await c.request(ApiVersions, 4, {})
     const got = Object.fromEntries(res.apiKeys.map((k) => [registrations().find((r) => r.api.key === k.apiKey)!.api.name, [k.minVersion, k.maxVersion]]))

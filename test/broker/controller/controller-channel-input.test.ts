@@ -221,6 +221,7 @@ const valid = {
   allocateProducerIds: { brokerId: OBSERVER, brokerEpoch: 3 },
   createPartitions: [{ topic: 'fuzz', count: 2, assignments: null, validateOnly: false }],
   alterConfigs: [{ resourceType: 'topic', resourceName: 'fuzz', set: { 'retention.ms': '1' }, remove: [], replace: false, validateOnly: false }],
+  alterUserScramCredentials: { deletions: [{ name: 'fuzz', mechanism: 1 }], upsertions: [{ name: 'fuzz2', mechanism: 2, salt: 'c2FsdA==', storedKey: 'a2V5', serverKey: 'a2V5', iterations: 4096 }] },
 } as const
 
 const raft = (m: unknown) => ({ k: 'raft', m })
@@ -339,6 +340,12 @@ const cases: Case[] = [
   { name: 'createPartitions: assignment 1.5', frames: [req('createPartitions', [withField(valid.createPartitions[0], 'assignments', [[1.5]])])], reason: /assignments\[0\]\[0\]/ },
   { name: 'alterConfigs: resource type "group"', frames: [req('alterConfigs', [withField(valid.alterConfigs[0], 'resourceType', 'group')])], reason: /\.args\[0\]\.resourceType/ },
   { name: 'alterConfigs: removed key with a space', frames: [req('alterConfigs', [withField(valid.alterConfigs[0], 'remove', ['a b'])])], reason: /\.args\[0\]\.remove\[0\]/ },
+  { name: 'alterUserScramCredentials: mechanism 3', frames: [req('alterUserScramCredentials', { ...valid.alterUserScramCredentials, deletions: [{ name: 'x', mechanism: 3 }] })], reason: /\.args\.deletions\[0\]\.mechanism/ },
+  {
+    name: 'alterUserScramCredentials: a key that is not base64',
+    frames: [req('alterUserScramCredentials', { ...valid.alterUserScramCredentials, upsertions: [withField(valid.alterUserScramCredentials.upsertions[0], 'storedKey', 'not base64!')] })],
+    reason: /\.args\.upsertions\[0\]\.storedKey/,
+  },
 ]
 
 describe('CONTROLLER listener: input of the wrong shape', () => {
@@ -365,7 +372,7 @@ describe('CONTROLLER listener: input of the wrong shape', () => {
       expect(checkRaftMessage(revived, OBSERVER, voters), m.type).toBeNull()
     }
     expect(checkRaftMessage({ ...valid.end, preferredSuccessors: [1] }, OBSERVER, voters)).toBeNull()
-    for (const m of ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds', 'createPartitions', 'alterConfigs'] as const) {
+    for (const m of ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds', 'createPartitions', 'alterConfigs', 'alterUserScramCredentials'] as const) {
       expect(checkControllerArgs(m, valid[m === 'registerBroker' ? 'register' : m], OBSERVER), m).toBeNull()
     }
   })

@@ -6,6 +6,23 @@ import { decodeRecord, encodeRecord, type MetadataRecord } from '../../../broker
 const reg = (brokerId: number): MetadataRecord => ({ type: 'register-broker', brokerId, incarnationId: `inc-${brokerId}`, endpoints: [{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9000 + brokerId }], rack: null })
 
 describe('MetadataImage', () => {
+  test('SCRAM credential records: upsert per mechanism, remove, survive a snapshot and a user with an odd name', () => {
+    const img = new MetadataImage()
+    const cred = (name: string, mechanism: number, iterations = 4096): MetadataRecord => ({ type: 'user-scram-credential', name, mechanism, salt: 'c2FsdA==', storedKey: 'AAAA', serverKey: 'BBBB', iterations })
+    img.apply(0, [cred('alice', 2), cred('alice', 1), cred('__proto__', 1)])
+    img.apply(1, [cred('alice', 2, 8192), { type: 'remove-user-scram-credential', name: 'alice', mechanism: 1 }, { type: 'remove-user-scram-credential', name: 'nobody', mechanism: 1 }])
+    expect(img.scramUsers().get('alice')!.map((c) => [c.mechanism, c.iterations])).toEqual([[2, 8192]])
+    expect(img.scramCredential('alice', 'SCRAM-SHA-512')).toEqual({ salt: Buffer.from('salt'), storedKey: Buffer.from('AAAA', 'base64'), serverKey: Buffer.from('BBBB', 'base64'), iterations: 8192 })
+    expect(img.scramCredential('alice', 'SCRAM-SHA-256')).toBeUndefined()
+    const copy = new MetadataImage()
+    copy.restore(img.toSnapshot(), 2)
+    expect([...copy.scramUsers().keys()].sort()).toEqual(['__proto__', 'alice'])
+    expect(copy.scramCredential('alice', 'SCRAM-SHA-512')).toEqual(img.scramCredential('alice', 'SCRAM-SHA-512'))
+    img.apply(2, [{ type: 'remove-user-scram-credential', name: 'alice', mechanism: 2 }])
+    expect(img.scramUsers().has('alice')).toBe(false)
+    expect(decodeRecord(encodeRecord(cred('x', 1)))).toMatchObject({ type: 'user-scram-credential' })
+  })
+
   test('config records: a topic\'s configs and broker configs change, survive a snapshot, and say so in the delta', () => {
     const img = new MetadataImage()
     const id = 'c'.repeat(32)

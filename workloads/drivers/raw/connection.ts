@@ -358,7 +358,7 @@ export class RawConnection {
     while (msg) {
       const res = await this.call(SaslAuthenticate, { authBytes: msg })
       if (res.errorCode !== 0) {
-        throw new DriverFailure(`SASL ${sasl.mechanism} authentication failed at ${this.host}:${this.port}: ${res.errorMessage ?? errorName(res.errorCode)}`, { code: 'ERR_FAULTLINE_AUTH' })
+        throw new DriverFailure(`SASL ${sasl.mechanism} authentication failed at ${this.host}:${this.port}: ${errorName(res.errorCode)}${res.errorMessage ? `: ${res.errorMessage}` : ''}`, { code: 'ERR_FAULTLINE_AUTH' })
       }
       msg = conv.next(res.authBytes)
     }
