@@ -134,7 +134,11 @@ class KafkajsProducer implements DriverProducer {
           },
           (err: unknown) => done({ ok: false, error: kafkajsError(err, retries) }),
         )
-    }, opts)
+      // An idempotent send waits for the previous one's outcome (retries included): kafkajs rolls a failed
+      // request's sequence range back, and a send already waiting would take that range although the failed
+      // records may be stored (acked with their offsets, never stored itself; the kafkajs producer's own
+      // maxInFlightRequests bounds requests per connection, not send() calls waiting for them).
+    }, opts.idempotent ? { ...opts, maxInFlight: 1 } : opts)
   }
 
   get pending(): number {
