@@ -4,6 +4,9 @@
 // compression beyond gzip (snappy, lz4 and zstd need codec packages we do not ship). Its logger is silenced
 // or routed to ours. Retries: kafkajs retries internally; we pass `retries` through (default 0) and an error
 // is definite only when the failed attempt was the only one (retryCount 0, or retries 0).
+// Faults: two kafkajs defects have workarounds here (docs/upstream/kafkajs-*.md): idempotent sends reusing a
+// failed batch's sequences (one send outstanding per idempotent producer), and consumers that restart as new
+// members after losing their coordinator (the abandoned member is removed at the new coordinator).
 
 import {
   CompressionTypes,
