@@ -701,6 +701,7 @@ class Run {
         runOriginMs: consumerOrigin,
         history: consumerSink,
         onError: (member, e) => this.consumerError(member, e.name, e.message),
+        onRecovery: (member, message) => this.log(`consumer ${member}: ${message}`),
       })
       this.teardown.add(`consumers ${cg.name}`, () => set.close())
       this.consumerSets.push({ set, groups: Array.from({ length: cg.groups }, (_, g) => `${cg.name}-g${g}`), topics: cg.topics })

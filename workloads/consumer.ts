@@ -34,6 +34,7 @@ export interface ConsumerSetOptions {
   readonly history?: HistorySink
   readonly maxWaitMs?: number
   onError?(member: string, error: DriverError): void
+  onRecovery?(member: string, message: string): void
 }
 
 export interface ConsumerSummary {
@@ -116,6 +117,7 @@ export class ConsumerSet {
             this.errors[e.name] = (this.errors[e.name] ?? 0) + 1
             o.onError?.(member.member, e)
           },
+          onRecovery: (message: string) => o.onRecovery?.(member.member, message),
           from: o.from ?? 'earliest',
           maxWaitMs: o.maxWaitMs,
         }

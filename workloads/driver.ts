@@ -265,6 +265,8 @@ export interface ConsumerOptions {
   onRevoke?(partitions: readonly TopicPartition[]): void
   /** Errors the client reports without stopping (fetch errors, rebalances that failed). */
   onError?(error: DriverError): void
+  /** A step the driver took to bring the client back from a library defect (docs/upstream/); runs log it. */
+  onRecovery?(message: string): void
 }
 
 export interface DriverConsumer {

@@ -2,7 +2,7 @@
 // producers, the leader of orders/0 SIGKILLed and restarted. Before the drivers recovered, the default driver's
 // consumers never read again (thousands of acked records unseen) while the summary said "errors 0" and
 // "delivery PASSED". Now every driver that claims consumer groups must read everything (unseen: 0) and pass.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -12,7 +12,9 @@ import { parseScenario } from '../../scenarios/schema.ts'
 const tmp = mkdtempSync(join(tmpdir(), 'faultline-leader-kill-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 
-const scenario = (driver: string) =>
+const LEADER_KILL = '{ at: 3s, kill: { leaderOf: orders/0 }, restartAfter: 3s }'
+
+const scenario = (driver: string, fault = LEADER_KILL) =>
   parseScenario(
     `name: leader-kill-recovery
 cluster:
@@ -27,11 +29,11 @@ workload:
   producers: { count: 2, rate: 200/s, messageSize: 256B, keys: { zipf: 1.1, count: 1000 }, acks: all, idempotent: true, deliveryTimeout: 20s }
   consumers: { groups: 1, membersPerGroup: 3 }
 faults:
-  - { at: 3s, kill: { leaderOf: orders/0 }, restartAfter: 3s }
+  - ${fault}
 checks:
   delivery: { lost: 0, duplicates: 0, inconsistentOffsets: 0, failedWritesRead: 0, unseen: 0 }
 `,
-    `leader-kill-${driver}.yaml`,
+    `${fault === LEADER_KILL ? 'leader' : 'coordinator'}-kill-${driver}.yaml`,
   )
 
 describe.each(['platformatic', 'kafkajs'])('a leader kill with the %s driver', (driver) => {
@@ -42,5 +44,24 @@ describe.each(['platformatic', 'kafkajs'])('a leader kill with the %s driver', (
     expect(d.state === 'skipped' ? null : d.anomalies.unseen.count, lines.join('\n')).toBe(0)
     expect(r.verdict, lines.join('\n')).toEqual({ state: 'passed', reasons: [] })
     expect(r.liveness?.drain?.state).toBe('caught-up')
+  }, 180_000)
+})
+
+// The CI flake behind this file's kafkajs case: when the killed leader was also the group's coordinator, kafkajs
+// retried the dead coordinator until its retries ran out, then restarted each consumer as a new member while the
+// old members stayed in the group until their session timed out (30 s): no generation, no reads, the drain
+// behind. Kept down here, the coordinator always makes kafkajs crash; the driver must remove the abandoned
+// members (docs/upstream/kafkajs-coordinator-failover.md) and say so in run.log.
+describe('a coordinator kill with the kafkajs driver', () => {
+  it('the restarted consumers form a generation at once and read everything', async () => {
+    const lines: string[] = []
+    const outDir = join(tmp, 'kafkajs-coordinator')
+    const r = await runScenario(scenario('kafkajs', '{ at: 2s, kill: { coordinatorOf: consumer-0 } }'), { outDir, seed: 11, progress: { info: (l) => lines.push(l), status() {}, done() {} } })
+    const runLog = readFileSync(join(outDir, 'run.log'), 'utf8')
+    const d = r.delivery
+    expect(d.state === 'skipped' ? null : d.anomalies.unseen.count, runLog).toBe(0)
+    expect(r.verdict, runLog).toEqual({ state: 'passed', reasons: [] })
+    expect(r.liveness?.drain?.state).toBe('caught-up')
+    expect(runLog, 'kafkajs did not crash out of the group: this case no longer exercises the recovery').toMatch(/kafkajs restarted as a new member; removed its abandoned member/)
   }, 180_000)
 })

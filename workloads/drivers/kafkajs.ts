@@ -4,6 +4,9 @@
 // compression beyond gzip (snappy, lz4 and zstd need codec packages we do not ship). Its logger is silenced
 // or routed to ours. Retries: kafkajs retries internally; we pass `retries` through (default 0) and an error
 // is definite only when the failed attempt was the only one (retryCount 0, or retries 0).
+// Faults: two kafkajs defects have workarounds here (docs/upstream/kafkajs-*.md): idempotent sends reusing a
+// failed batch's sequences (one send outstanding per idempotent producer), and consumers that restart as new
+// members after losing their coordinator (the abandoned member is removed at the new coordinator).
 
 import {
   CompressionTypes,
@@ -39,6 +42,9 @@ import {
   type TopicSpec,
 } from '../driver.ts'
 import { Accumulator } from './batching.ts'
+import { leaveGroupAs } from './kafkajs-group.ts'
+
+const DEFAULT_SESSION_TIMEOUT_MS = 30_000
 
 export const kafkajsCapabilities: Capabilities = {
   consumerGroups: true,
@@ -131,7 +137,11 @@ class KafkajsProducer implements DriverProducer {
           },
           (err: unknown) => done({ ok: false, error: kafkajsError(err, retries) }),
         )
-    }, opts)
+      // An idempotent send waits for the previous one's outcome (retries included): kafkajs rolls a failed
+      // request's sequence range back, and a send already waiting would take that range although the failed
+      // records may be stored (acked with their offsets, never stored itself; the kafkajs producer's own
+      // maxInFlightRequests bounds requests per connection, not send() calls waiting for them).
+    }, opts.idempotent ? { ...opts, maxInFlight: 1 } : opts)
   }
 
   get pending(): number {
@@ -160,15 +170,21 @@ class KafkajsConsumer implements DriverConsumer {
   private isPaused = false
   private started = false
   private closed = false
+  private readonly connect: ConnectOptions
+  /** The member id of the current generation (GROUP_JOIN); null once kafkajs has crashed out of it. */
+  private memberId: string | null = null
+  private readonly leaving = new Set<Promise<void>>()
   /** Runs started again after kafkajs stopped the consumer for a non-retriable error. */
   restarts = 0
 
-  constructor(consumer: Consumer, opts: ConsumerOptions) {
+  constructor(consumer: Consumer, opts: ConsumerOptions, connect: ConnectOptions) {
     this.consumer = consumer
     this.o = opts
+    this.connect = connect
     this.topics = opts.group!.topics
     const { GROUP_JOIN, REBALANCING, CRASH } = consumer.events
     consumer.on(GROUP_JOIN, (e) => {
+      this.memberId = e.payload.memberId
       const next: TopicPartition[] = []
       for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const partition of parts) next.push({ topic, partition })
       this.assigned = next
@@ -182,9 +198,33 @@ class KafkajsConsumer implements DriverConsumer {
     })
     consumer.on(CRASH, (e) => {
       this.o.onError?.(kafkajsError(e.payload.error, 0))
+      // Either restart (kafkajs's or ours) joins as a new member: the old member id is abandoned.
+      const abandoned = this.memberId
+      this.memberId = null
+      if (abandoned !== null) this.leaveAbandoned(abandoned)
       // kafkajs restarts itself after a retriable error only; after any other it stays stopped for good.
       if (!e.payload.restart) this.rerun()
     })
+  }
+
+  /**
+   * kafkajs's own LeaveGroup for a crashed member goes to the coordinator it cached, often the dead node that
+   * made it crash; the member then stays in the group until its session times out, and the group cannot form
+   * a generation without it (docs/upstream/kafkajs-coordinator-failover.md). Remove it at the current coordinator.
+   */
+  private leaveAbandoned(memberId: string): void {
+    const groupId = this.o.group!.groupId
+    const sessionMs = this.o.group!.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS
+    const leaving = leaveGroupAs(this.connect, groupId, memberId, {
+      giveUpMs: sessionMs,
+      reason: 'abandoned by a kafkajs consumer that restarted after a crash',
+      stopped: () => this.closed,
+    }).then((r) => {
+      if (r.state === 'failed') this.o.onRecovery?.(`kafkajs restarted as a new member; its abandoned member ${memberId} could not be removed (${r.reason}); the group waits for its session to time out`)
+      else this.o.onRecovery?.(`kafkajs restarted as a new member; removed its abandoned member ${memberId} at coordinator ${r.coordinator}${r.state === 'gone' ? ' (already gone)' : ''}`)
+    })
+    this.leaving.add(leaving)
+    void leaving.finally(() => this.leaving.delete(leaving))
   }
 
   /** Runs the consumer again after kafkajs gave up on it (same group, from the committed offsets). */
@@ -243,6 +283,7 @@ class KafkajsConsumer implements DriverConsumer {
   async close(): Promise<void> {
     this.closed = true
     await this.consumer.disconnect()
+    await Promise.allSettled([...this.leaving])
     if (this.assigned.length > 0) {
       const lost = this.assigned
       this.assigned = []
@@ -342,14 +383,14 @@ export function kafkajsDriver(opts: ConnectOptions): Driver {
       if (!c.group) throw new DriverFailure('kafkajs consumers are group members: give a group (manual assignment is not supported)', { code: 'ERR_FAULTLINE_UNSUPPORTED' })
       const consumer = kafka.consumer({
         groupId: c.group.groupId,
-        sessionTimeout: c.group.sessionTimeoutMs ?? 30_000,
+        sessionTimeout: c.group.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
         maxWaitTimeInMs: c.maxWaitMs ?? 500,
         minBytes: c.minBytes ?? 1,
         maxBytes: c.maxBytes ?? 50 << 20,
         maxBytesPerPartition: c.maxBytesPerPartition ?? 1 << 20,
         allowAutoTopicCreation: false,
       })
-      return track(new KafkajsConsumer(consumer, c))
+      return track(new KafkajsConsumer(consumer, c, opts))
     },
     async admin() {
       const admin = kafka.admin()
