@@ -6,7 +6,8 @@
 //   - the send delay grows (its mean over the window's last quarter exceeds the first quarter's by more than
 //     SEND_DELAY_GROWTH_US) while the cluster's produce latency grows by less than a quarter as much: the
 //     producers fall behind their schedule on their own side, not because the cluster answers slower;
-//   - a load process averages CPU_FULL cores or more (its JavaScript runs on one).
+//   - a load process's main thread, which runs its JavaScript, was busy (running or waiting for a core) for
+//     BUSY_FULL of the window or more; where /proc cannot say, the process averaged BUSY_FULL cores of CPU.
 // The event loop's delay is reported per process but decides nothing: on a machine shared with the brokers it
 // also grows when the process merely waits for a core.
 // The figures of such a run measure faultline; the remedy is more load processes (workload.workers) or a
@@ -17,13 +18,13 @@ import type { HistoryRecord } from '../workloads/history/reader.ts'
 
 export const SATURATED_MESSAGE = 'load generator saturated: these figures measure faultline'
 const SEND_DELAY_GROWTH_US = 50_000
-const CPU_FULL = 0.9
+const BUSY_FULL = 0.85
 
 /** A load process's samples, their times in history µs. */
 export interface ProcessLoadInput {
   readonly name: string
   readonly pid: number
-  readonly samples: readonly { readonly atUs: number; readonly cpu: number; readonly loopP99Ms: number; readonly loopMaxMs: number }[]
+  readonly samples: readonly { readonly atUs: number; readonly cpu: number; readonly busy: number | null; readonly loopP99Ms: number; readonly loopMaxMs: number }[]
 }
 
 export interface ProcessLoadSummary {
@@ -32,6 +33,8 @@ export interface ProcessLoadSummary {
   /** Over the measured window (every sample when none fell in it): cores, mean and highest second. */
   cpuMean: number
   cpuMax: number
+  /** Mean share of the window its main thread ran or waited for a core; null without /proc. */
+  busyMean: number | null
   /** Mean and highest per-second 99th percentile of the event loop's delay, ms. */
   loopP99MeanMs: number
   loopP99MaxMs: number
@@ -85,7 +88,13 @@ export class SaturationAccumulator {
     const processes = (inputs.processes ?? []).map((p) => summarize(p, window))
     for (const p of processes) {
       if (p.samples === 0) continue
-      if (p.cpuMean >= CPU_FULL) reasons.push(`${p.name} averaged ${p.cpuMean.toFixed(2)} cores of CPU (its JavaScript runs on one)`)
+      if (p.busyMean !== null ? p.busyMean >= BUSY_FULL : p.cpuMean >= BUSY_FULL) {
+        reasons.push(
+          p.busyMean !== null
+            ? `${p.name}'s main thread, which runs its JavaScript, was busy ${Math.round(p.busyMean * 100)}% of the time (running ${p.cpuMean.toFixed(2)} cores' worth, the rest waiting for a core)`
+            : `${p.name} averaged ${p.cpuMean.toFixed(2)} cores of CPU (its JavaScript runs on one)`,
+        )
+      }
     }
     const saturated = reasons.length > 0
     return {
@@ -134,6 +143,7 @@ function summarize(p: ProcessLoadInput, window: { startUs: number; endUs: number
     pid: p.pid,
     cpuMean: round(mean((s) => s.cpu)),
     cpuMax: round(Math.max(0, ...samples.map((s) => s.cpu))),
+    busyMean: samples.length > 0 && samples.every((s) => s.busy !== null) ? round(mean((s) => s.busy!)) : null,
     loopP99MeanMs: round(mean((s) => s.loopP99Ms)),
     loopP99MaxMs: round(Math.max(0, ...samples.map((s) => s.loopP99Ms))),
     samples: samples.length,

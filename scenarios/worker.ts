@@ -329,7 +329,7 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   mkdirSync(dir, { recursive: true })
   const historyPath = join(dir, 'history.bin')
   let run: WorkerRun | null = null
-  let preparing = false
+  let preparing: Promise<unknown> | null = null
   let heard = monotonicNow()
   const say = (line: string): void => void process.stderr.write(`faultline worker: ${line}\n`)
 
@@ -362,16 +362,17 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
     const route = `${req.method} ${(req.url ?? '/').split('?')[0]}`
     switch (route) {
       case 'GET /info':
-        return { faultline: faultlineVersion(), pid: process.pid, bootId: bootId(), clockMs: monotonicNow(), busy: run !== null || preparing } satisfies WorkerInfo
+        return { faultline: faultlineVersion(), pid: process.pid, bootId: bootId(), clockMs: monotonicNow(), busy: run !== null || preparing !== null } satisfies WorkerInfo
       case 'POST /prepare': {
         if (run || preparing) throw new HttpError(409, 'this worker is already part of a run; expected one runner at a time')
         const plan = (await body(req)) as WorkerPlan
-        preparing = true
+        rmSync(historyPath, { force: true })
+        const p = WorkerRun.prepare(plan, historyPath)
+        preparing = p
         try {
-          rmSync(historyPath, { force: true })
-          run = await WorkerRun.prepare(plan, historyPath)
+          run = await p
         } finally {
-          preparing = false
+          preparing = null
         }
         return { ok: true }
       }
@@ -385,6 +386,8 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
       case 'POST /finish':
         return { summaries: await need().finish() }
       case 'POST /stop':
+        // A runner that gives up while this worker still prepares: wait for the clients, then close them.
+        if (preparing) await preparing.catch(() => {})
         return need().stop()
       case 'GET /history': {
         need()

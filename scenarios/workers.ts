@@ -223,13 +223,20 @@ export class WorkerFleet {
     const fleet = new WorkerFleet(o)
     const runnerBoot = bootId()
     const count = spec.kind === 'local' ? spec.count : spec.addresses.length
+    // Started side by side: a process takes seconds to load on a busy machine.
+    const spawning = spec.kind === 'local' ? Array.from({ length: count }, (_, i) => spawnLocal(i, join(fleet.dir, `w${i}`))) : []
+    // Whatever started is stopped even when another one failed to.
+    spawning.forEach((p, i) => o.teardown.add(`load worker ${i} process`, async () => {
+      const started = await p.catch(() => null)
+      if (started) await stopProcess(started.proc)
+    }))
     for (let i = 0; i < count; i++) {
       let m: Member
       if (spec.kind === 'local') {
-        const dir = join(fleet.dir, `w${i}`)
-        const { proc, address, pid } = await spawnLocal(i, dir)
+        const { proc, address, pid } = await spawning[i]!
         const resource: LedgerResource = { kind: 'process', pid, startTime: processStartTime(pid), marker: 'worker --listen', description: `faultline load worker ${i}` }
-        o.teardown.add(`load worker ${i} process`, () => stopProcess(proc), { ledger: resource })
+        // In the ledger once its pid is known; its teardown step above stops it.
+        o.teardown.add(`load worker ${i} ledger entry`, () => stopProcess(proc), { ledger: resource })
         m = { index: i, address, local: proc, pid, offsetMs: 0, offsetErrorMs: 0, sameClockAsRunner: true, domain: runnerBoot ?? 'local', stopped: null, answeredAt: monotonicNow() }
         proc.once('exit', (code, signal) => fleet.fail(m, `exited (${signal ?? `code ${code}`})`))
       } else {
@@ -379,7 +386,7 @@ export class WorkerFleet {
 }
 
 function toInput(load: ProcessLoad, name: string, originOnItsClock: number): ProcessLoadInput {
-  return { name, pid: load.pid, samples: load.samples.map((s) => ({ atUs: Math.round((s.atMs - originOnItsClock) * 1000), cpu: s.cpu, loopP99Ms: s.loopP99Ms, loopMaxMs: s.loopMaxMs })) }
+  return { name, pid: load.pid, samples: load.samples.map((s) => ({ atUs: Math.round((s.atMs - originOnItsClock) * 1000), cpu: s.cpu, busy: s.busy, loopP99Ms: s.loopP99Ms, loopMaxMs: s.loopMaxMs })) }
 }
 
 /** The harness's own samples as history µs. */
