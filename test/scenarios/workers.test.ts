@@ -101,6 +101,40 @@ describe('load workers', () => {
     expect(processesUsing(out)).toEqual([])
   })
 
+  it('local workers never outlive their runner: a SIGKILLed harness takes them (and its brokers) with it', async () => {
+    const out = join(tmp, 'harness-killed')
+    const file = join(tmp, 'harness-killed.yaml')
+    writeFileSync(file, scenarioText('harness-killed', '2').replace('duration: 4s', 'duration: 30s'))
+    let workers: string[] = []
+    const run = await cli(['run', file, '--out', out, '--seed', '4'], (soFar, child) => {
+      if (workers.length > 0 || !soFar.includes('\nrunning ')) return
+      workers = processesUsing(join(out, 'workers'))
+      child.kill('SIGKILL')
+    })
+    expect(run.signal).toBe('SIGKILL')
+    expect(workers).toHaveLength(2)
+    await until('the workers and brokers of the killed run to exit', () => processesUsing(out).length === 0, 20_000)
+  })
+
+  it('a remote worker stops a run whose runner went silent, and refuses a second runner while it runs one', async () => {
+    const p = spawn(process.execPath, [CLI_PATH, 'worker', '--listen', '127.0.0.1:0', '--dir', join(tmp, 'silent')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    spawned.push(p)
+    let line = ''
+    let err = ''
+    p.stdout!.on('data', (d: Buffer) => (line += d.toString()))
+    p.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+    await until('the worker\'s listening line', () => line.includes('\n'), 30_000)
+    const url = `http://${(JSON.parse(line) as { address: string }).address}`
+    const plan = { index: 0, count: 1, driver: 'raw', connect: { bootstrap: ['127.0.0.1:9'] }, durationMs: 60_000, warmupMs: 0, heartbeatMs: 300, valueBlock: 4096, sameClock: [true], consumers: [], producers: [] }
+    const post = (path: string, body: unknown) => fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body) })
+    expect((await post('/prepare', plan)).status).toBe(200)
+    const second = await post('/prepare', plan)
+    expect(second.status).toBe(409)
+    expect(await second.json()).toEqual({ error: 'this worker is already part of a run; expected one runner at a time' })
+    await until('the worker to give up on its runner', () => err.includes('the runner was not heard for 300 ms: run stopped, clients closed'), 10_000)
+    expect(((await (await fetch(`${url}/info`)).json()) as { busy: boolean }).busy).toBe(false)
+  })
+
   it('remote workers started as their own `faultline worker` processes take part; their records are in the merged history', async () => {
     const host = `127.0.0.${2 + Math.floor(Math.random() * 250)}`
     const addresses: string[] = []
