@@ -144,6 +144,14 @@ export class BlockValueIds extends ValueIds {
   }
 }
 
+const CLOSE_MS = 10_000
+
+async function bounded(p: Promise<unknown>, ms = CLOSE_MS): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))])
+  clearTimeout(timer)
+}
+
 class WorkerRun {
   readonly plan: WorkerPlan
   private readonly sched = systemScheduler({ spinBelowMs: 0 })
@@ -273,11 +281,12 @@ class WorkerRun {
     return this.runsDone ?? Promise.resolve([])
   }
 
+  /** Closes every client (each kind within CLOSE_MS: a client of a dead cluster may never finish closing) and the history. */
   async stop(): Promise<WorkerStopped> {
     for (const l of this.loops) l.stop()
-    await Promise.allSettled(this.consumerSets.map((s) => s.close()))
-    await Promise.allSettled(this.producers.map((p) => p.close()))
-    await Promise.allSettled(this.drivers.map((d) => d.close()))
+    await bounded(Promise.allSettled(this.consumerSets.map((s) => s.close())))
+    await bounded(Promise.allSettled(this.producers.map((p) => p.close())))
+    await bounded(Promise.allSettled(this.drivers.map((d) => d.close())))
     const load = this.monitor.stop()
     let events = 0
     if (this.open) {
@@ -438,7 +447,7 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
     const stop = (): void => {
       clearInterval(heartbeat)
       server.closeAllConnections()
-      void drop('stopping').finally(() => server.close(() => resolve(0)))
+      void bounded(drop('stopping'), 5000).finally(() => server.close(() => resolve(0)))
     }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
