@@ -62,7 +62,7 @@ import { HistoryWriter } from '../workloads/history/writer.ts'
 import { ProducerLoop, type ProducerSummary, schedulePhases } from '../workloads/producer.ts'
 import { systemScheduler } from '../workloads/rate.ts'
 import { LoadMonitor } from '../workloads/load-monitor.ts'
-import { harnessLoad, WorkerFleet } from './workers.ts'
+import { harnessLoad, unreachableWorkers, WorkerFleet } from './workers.ts'
 import { deliveryOptions, sloThresholds } from './checks.ts'
 import { type Scenario, scheduledFaults } from './schema.ts'
 import { formatDuration } from './units.ts'
@@ -178,6 +178,8 @@ export async function preflight(s: Scenario, env: Readonly<Record<string, string
     const engine = await dockerEngine()
     if (!engine.ok) problems.push(`cluster.backend: docker: ${engine.reason}`)
   }
+  const workers = s.workload.workers
+  if (workers?.kind === 'remote') problems.push(...(await unreachableWorkers(workers.addresses)))
   if (s.cluster.backend === 'external') {
     const missing = missingCapability(caps, { sasl: s.cluster.sasl?.mechanism, tls: s.cluster.tls !== null })
     if (missing !== null) problems.push(`cluster: the ${driver} driver has no ${missing}; expected another workload.driver`)

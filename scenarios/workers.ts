@@ -122,6 +122,26 @@ async function call<T>(m: Member, method: 'GET' | 'POST', path: string, body?: u
   return json as T
 }
 
+/** Preflight: a problem line for each address where no idle `faultline worker` answers. */
+export async function unreachableWorkers(addresses: readonly string[], timeoutMs = 3000): Promise<string[]> {
+  const problems = await Promise.all(
+    addresses.map(async (address, i) => {
+      try {
+        const res = await fetch(`http://${address}/info`, { signal: AbortSignal.timeout(timeoutMs) })
+        const info = (await res.json()) as Partial<WorkerInfo>
+        if (typeof info.faultline !== 'string') return `workload.workers[${i}]: ${address} answers, but not as a faultline worker; expected \`faultline worker --listen ${address}\` there`
+        if (info.busy) return `workload.workers[${i}]: the faultline worker at ${address} is part of another run; expected an idle worker`
+        return null
+      } catch (err) {
+        const c = (err as Error).cause as NodeJS.ErrnoException | undefined
+        const cause = c?.code ?? c?.message ?? (err as Error).message
+        return `workload.workers[${i}]: no faultline worker answers at ${address} (${cause}); expected \`faultline worker --listen ${address}\` running there`
+      }
+    }),
+  )
+  return problems.filter((p): p is string => p !== null)
+}
+
 /** PEM as text, so the connect options travel as JSON. */
 function wireConnect(c: ConnectOptions): ConnectOptions {
   const tls = c.tls

@@ -5,12 +5,13 @@
 
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CLI_PATH } from '../../chaos/cluster/broker-process.ts'
 import type { Results } from '../../reports/results.ts'
-import { runScenario } from '../../scenarios/runner.ts'
+import { RunError, runScenario } from '../../scenarios/runner.ts'
 import { parseScenario } from '../../scenarios/schema.ts'
 import { BlockValueIds } from '../../scenarios/worker.ts'
 import { planWorkers } from '../../scenarios/workers.ts'
@@ -100,6 +101,20 @@ describe('load workers', () => {
     expect(run.stdout).toMatch(/ERR_RUN_WORKER: load worker 1 \(127\.0\.0\.1:\d+, pid \d+\) exited \(SIGKILL\) [\d.]+ s into the run; the run stopped/)
     expect(processesUsing(out)).toEqual([])
   }, 120_000)
+
+  it('refuses, before anything starts, a scenario naming an address where no faultline worker answers', async () => {
+    const out = join(tmp, 'nobody')
+    // A port that was free a moment ago: nothing listens there.
+    const probe = createServer()
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
+    const port = (probe.address() as AddressInfo).port
+    await new Promise((r) => probe.close(r))
+    const err = await runScenario(parseScenario(scenarioText('nobody', `[ "127.0.0.1:${port}" ]`), 'nobody.yaml'), { outDir: out, seed: 1 }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(RunError)
+    expect((err as RunError).exitCode).toBe(2)
+    expect((err as RunError).message).toBe(`workload.workers[0]: no faultline worker answers at 127.0.0.1:${port} (ECONNREFUSED); expected \`faultline worker --listen 127.0.0.1:${port}\` running there`)
+    expect(existsSync(out)).toBe(false)
+  })
 
   it('a remote worker stops a run whose runner went silent, and refuses a second runner while it runs one', async () => {
     const p = spawn(process.execPath, [CLI_PATH, 'worker', '--listen', '127.0.0.1:0', '--dir', join(tmp, 'silent')], { stdio: ['ignore', 'pipe', 'pipe'] })
