@@ -19,6 +19,8 @@ import type { HistoryRecord } from '../workloads/history/reader.ts'
 export const SATURATED_MESSAGE = 'load generator saturated: these figures measure faultline'
 const SEND_DELAY_GROWTH_US = 50_000
 const BUSY_FULL = 0.85
+/** 8 days, as reports/timeseries.ts. */
+const MAX_SECONDS = 8 * 24 * 3600
 
 /** A load process's samples, their times in history µs. */
 export interface ProcessLoadInput {
@@ -60,14 +62,32 @@ export interface LoadGeneratorSection {
   clocks: string | null
 }
 
+/** Per-second sums and counts, indexed by the second (arrays: this runs once per event of the history scan). */
+class PerSecond {
+  readonly sum: number[] = []
+  readonly count: number[] = []
+
+  add(time: number, v: number): void {
+    const s = Math.floor(time / 1_000_000)
+    // A bogus time must not allocate without bound (the time series folds such samples the same way).
+    if (s < 0 || s > MAX_SECONDS) return
+    while (this.sum.length <= s) {
+      this.sum.push(0)
+      this.count.push(0)
+    }
+    this.sum[s]! += v
+    this.count[s]!++
+  }
+}
+
 /** Per-second sums of send delay and produce latency, fed from the history scan. */
 export class SaturationAccumulator {
-  private readonly delay = new Map<number, [number, number]>()
-  private readonly service = new Map<number, [number, number]>()
+  private readonly delay = new PerSecond()
+  private readonly service = new PerSecond()
 
   observe(rec: HistoryRecord): void {
-    if (rec.kind === EventKind.send) add(this.delay, rec.time, rec.time - rec.intended)
-    else if (rec.kind === EventKind.ack) add(this.service, rec.time, rec.time - rec.sent)
+    if (rec.kind === EventKind.send) this.delay.add(rec.time, rec.time - rec.intended)
+    else if (rec.kind === EventKind.ack) this.service.add(rec.time, rec.time - rec.sent)
   }
 
   finish(window: { startUs: number; endUs: number }, inputs: { processes?: readonly ProcessLoadInput[]; workers?: number; clocks?: string | null }): LoadGeneratorSection {
@@ -111,25 +131,13 @@ export class SaturationAccumulator {
   }
 }
 
-function add(m: Map<number, [number, number]>, time: number, v: number): void {
-  const s = Math.floor(time / 1_000_000)
-  const cur = m.get(s)
-  if (cur) {
-    cur[0] += v
-    cur[1]++
-  } else m.set(s, [v, 1])
-}
-
 /** The mean over the seconds that overlap [from, to). */
-function meanIn(m: Map<number, [number, number]>, r: { from: number; to: number }): number | null {
+function meanIn(m: PerSecond, r: { from: number; to: number }): number | null {
   let sum = 0
   let n = 0
-  for (let s = Math.floor(r.from / 1_000_000); s * 1_000_000 < r.to; s++) {
-    const v = m.get(s)
-    if (v) {
-      sum += v[0]
-      n += v[1]
-    }
+  for (let s = Math.max(0, Math.floor(r.from / 1_000_000)); s * 1_000_000 < r.to && s < m.sum.length; s++) {
+    sum += m.sum[s]!
+    n += m.count[s]!
   }
   return n === 0 ? null : sum / n
 }
