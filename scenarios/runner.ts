@@ -712,7 +712,7 @@ class Run {
     const groupPrefix = `faultline-${s.name}-${this.opts.seed}-${Date.now().toString(36)}`
     this.groupPrefix = groupPrefix
     if (w.workers && this.mergedLive) {
-      this.fleet = await this.until(WorkerFleet.open(w.workers, { outDir: this.outDir, teardown: this.teardown, live: this.mergedLive, log: this.info, onLost: (err) => this.abort.abort(err) }))
+      this.fleet = await this.until(WorkerFleet.open(w.workers, { outDir: this.outDir, teardown: this.teardown, live: this.mergedLive, log: this.info, logQuietly: (line) => this.log(line), onLost: (err) => this.abort.abort(err) }))
       await this.until(this.fleet.prepare(s, { connect: connect(), seed: this.opts.seed, groupPrefix }))
     }
     for (const cg of w.consumers) {

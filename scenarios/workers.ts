@@ -213,6 +213,8 @@ export interface FleetOptions {
   readonly teardown: TeardownStack
   readonly live: MergedLiveStats
   readonly log: (line: string) => void
+  /** A local worker's own messages (stderr), for the run's log file. */
+  readonly logQuietly?: (line: string) => void
   /** A worker exited or stopped answering: the run must stop (exit 3). */
   readonly onLost: (err: WorkerLost) => void
 }
@@ -254,6 +256,12 @@ export class WorkerFleet {
       let m: Member
       if (spec.kind === 'local') {
         const { proc, address, pid } = await spawning[i]!
+        let partial = ''
+        proc.stderr!.on('data', (d: Buffer) => {
+          const lines = (partial + d.toString()).split('\n')
+          partial = lines.pop()!
+          for (const l of lines) if (l !== '') o.logQuietly?.(`worker ${i}: ${l}`)
+        })
         const resource: LedgerResource = { kind: 'process', pid, startTime: processStartTime(pid), marker: 'worker --listen', description: `faultline load worker ${i}` }
         // In the ledger once its pid is known; its teardown step above stops it.
         o.teardown.add(`load worker ${i} ledger entry`, () => stopProcess(proc), { ledger: resource })
