@@ -3,7 +3,7 @@
 // affects both alike; the figure is the ratio of their acked rates in each pair, and whether each run's load
 // generator was saturated (reports/saturation.ts).
 //
-//   node dist/bench/load-workers.js [--reps N] [--duration 15s] [--driver platformatic] [--size 1KiB]
+//   node dist/bench/load-workers.js [--reps N] [--duration 15s] [--driver platformatic] [--size 1KiB] [--rate max|N/s]
 //
 // On a 2-core machine the broker and the load processes share the cores, so workers: 2 can only help as far as
 // the broker leaves a core idle; the saturation flag says which side was the limit.
@@ -16,13 +16,13 @@ import type { Results } from '../reports/results.ts'
 import { runScenario } from '../scenarios/runner.ts'
 import { parseScenario } from '../scenarios/schema.ts'
 
-const { values } = parseArgs({ options: { reps: { type: 'string', default: '2' }, duration: { type: 'string', default: '15s' }, driver: { type: 'string', default: 'platformatic' }, size: { type: 'string', default: '1KiB' } } })
+const { values } = parseArgs({ options: { reps: { type: 'string', default: '2' }, duration: { type: 'string', default: '15s' }, driver: { type: 'string', default: 'platformatic' }, size: { type: 'string', default: '1KiB' }, rate: { type: 'string', default: 'max' } } })
 const reps = Number(values.reps)
 const dir = mkdtempSync(join(tmpdir(), 'faultline-bench-workers-'))
 
 const scenario = (workers: number) =>
   parseScenario(
-    `name: bench-workers-${workers}\ncluster: { backend: local, brokers: 1 }\ntopics: [ { name: t, partitions: 8 } ]\nworkload:\n  duration: ${values.duration}\n  warmup: 3s\n  driver: ${values.driver}\n  workers: ${workers}\n  producers: { count: 2, rate: max, messageSize: ${values.size} }\n`,
+    `name: bench-workers-${workers}\ncluster: { backend: local, brokers: 1 }\ntopics: [ { name: t, partitions: 8 } ]\nworkload:\n  duration: ${values.duration}\n  warmup: 3s\n  driver: ${values.driver}\n  workers: ${workers}\n  producers: { count: 2, rate: ${values.rate}, messageSize: ${values.size} }\n`,
     'bench-workers.yaml',
   )
 
@@ -42,7 +42,7 @@ try {
     ratios.push(two.metrics.produce.rate / one.metrics.produce.rate)
   }
   const sorted = [...ratios].sort((a, b) => a - b)
-  console.log(`workers 2 / workers 1 acked rate: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}x over ${reps} pairs (${ratios.map((r) => r.toFixed(2)).join(', ')}); driver ${values.driver}, ${values.size} records, load average ${loadavg()[0]!.toFixed(1)}`)
+  console.log(`workers 2 / workers 1 acked rate: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}x over ${reps} pairs (${ratios.map((r) => r.toFixed(2)).join(', ')}); driver ${values.driver}, ${values.size} records, rate ${values.rate}, load average ${loadavg()[0]!.toFixed(1)}`)
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }

@@ -93,6 +93,8 @@ export interface WorkerInfo {
 }
 
 export interface WorkerStatus {
+  /** Grows with every status: answers that arrive out of order are told apart. */
+  readonly seq: number
   readonly live: LiveSnapshot
   readonly load: LoadSample | null
   readonly pending: number
@@ -106,8 +108,11 @@ export interface WorkerStopped {
   readonly clientErrors: Record<string, number>
 }
 
-/** This machine's boot id: two processes with the same one share CLOCK_MONOTONIC. */
+/** This machine's boot id: two processes with the same one share CLOCK_MONOTONIC. FAULTLINE_BOOT_ID stands in
+ *  for it, so a test can play a worker on another machine. */
 export function bootId(): string | null {
+  const stand = process.env.FAULTLINE_BOOT_ID
+  if (stand) return stand
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
   } catch {
@@ -169,6 +174,7 @@ class WorkerRun {
   readonly consumeErrors: Record<string, number> = {}
   readonly clientErrors: Record<string, number> = {}
   private open = true
+  private statusSeq = 0
 
   private constructor(plan: WorkerPlan, history: HistoryWriter) {
     this.plan = plan
@@ -274,7 +280,7 @@ class WorkerRun {
 
   status(): WorkerStatus {
     const nowUs = this.origin === null ? 0 : Math.round((this.sched.now() - this.origin) * 1000)
-    return { live: this.live.snapshot(nowUs), load: this.monitor.latest(), pending: this.loops.reduce((k, l) => k + l.pending, 0), consumeErrors: { ...this.consumeErrors } }
+    return { seq: ++this.statusSeq, live: this.live.snapshot(nowUs), load: this.monitor.latest(), pending: this.loops.reduce((k, l) => k + l.pending, 0), consumeErrors: { ...this.consumeErrors } }
   }
 
   finish(): Promise<ProducerSummary[]> {

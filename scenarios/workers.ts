@@ -62,6 +62,8 @@ interface Member {
   stopped: WorkerStopped | null
   /** Monotonic ms of its last answer. */
   answeredAt: number
+  /** The newest status absorbed. */
+  seq: number
 }
 
 const describe = (m: Member): string => `worker ${m.index} (${m.address}${m.local ? `, pid ${m.pid}` : ''})`
@@ -265,10 +267,10 @@ export class WorkerFleet {
         const resource: LedgerResource = { kind: 'process', pid, startTime: processStartTime(pid), marker: 'worker --listen', description: `faultline load worker ${i}` }
         // In the ledger once its pid is known; its teardown step above stops it.
         o.teardown.add(`load worker ${i} ledger entry`, () => stopProcess(proc), { ledger: resource })
-        m = { index: i, address, local: proc, pid, offsetMs: 0, offsetErrorMs: 0, sameClockAsRunner: true, domain: runnerBoot ?? 'local', stopped: null, answeredAt: monotonicNow() }
+        m = { index: i, address, local: proc, pid, offsetMs: 0, offsetErrorMs: 0, sameClockAsRunner: true, domain: runnerBoot ?? 'local', stopped: null, answeredAt: monotonicNow(), seq: 0 }
         proc.once('exit', (code, signal) => fleet.fail(m, `exited (${signal ?? `code ${code}`})`))
       } else {
-        m = { index: i, address: spec.addresses[i]!, local: null, pid: 0, offsetMs: 0, offsetErrorMs: 0, sameClockAsRunner: false, domain: '', stopped: null, answeredAt: monotonicNow() }
+        m = { index: i, address: spec.addresses[i]!, local: null, pid: 0, offsetMs: 0, offsetErrorMs: 0, sameClockAsRunner: false, domain: '', stopped: null, answeredAt: monotonicNow(), seq: 0 }
       }
       fleet.members.push(m)
       await fleet.measureClock(m, runnerBoot)
@@ -326,22 +328,32 @@ export class WorkerFleet {
           throw this.lost ?? err
         },
       )
-    return started.then(async () => (await Promise.all(this.members.map(finish))).flat())
+    return started.then(async () => {
+      const summaries = (await Promise.all(this.members.map(finish))).flat()
+      // The drain compares reads with the last acked offsets: a snapshot from before the last acks would let it
+      // end early, with records still unread. Later snapshots can only show more reads.
+      await Promise.all(this.members.map(async (m) => this.absorb(m, await call<WorkerStatus>(m, 'GET', '/status'))))
+      return summaries
+    })
   }
 
   private poll(): void {
     if (this.closing) return
     for (const m of this.members) {
       call<WorkerStatus>(m, 'GET', '/status', undefined, POLL_MS * 4).then(
-        (st) => {
-          m.answeredAt = monotonicNow()
-          this.o.live.absorb(`w${m.index}`, st.live)
-        },
+        (st) => this.absorb(m, st),
         (err: Error) => {
           if (monotonicNow() - m.answeredAt > HEARTBEAT_MS) this.fail(m, `stopped answering for ${HEARTBEAT_MS / 1000} s (${err.message})`)
         },
       )
     }
+  }
+
+  private absorb(m: Member, st: WorkerStatus): void {
+    m.answeredAt = monotonicNow()
+    if (st.seq <= m.seq) return
+    m.seq = st.seq
+    this.o.live.absorb(`w${m.index}`, st.live)
   }
 
   private fail(m: Member, what: string): void {
