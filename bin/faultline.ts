@@ -15,6 +15,7 @@ import { schemaCommand, validateCommand } from '../scenarios/commands.ts'
 import { DURATION_FLAG_HELP } from '../scenarios/duration.ts'
 import { EXPLORE_USAGE, exploreCommand } from '../scenarios/explore-command.ts'
 import { runCommand } from '../scenarios/runner-command.ts'
+import { runWorker } from '../scenarios/worker.ts'
 
 interface Command {
   summary: string
@@ -81,6 +82,14 @@ const commands: Record<string, Command> = {
     positionals: { min: 0, max: 0 },
     exitWhenDone: true,
     run: (v) => runProxyServer({ listen: v.listen as string | undefined, exitWithParent: v['exit-with-parent'] === true }),
+  },
+  worker: {
+    summary: 'run a load worker that a scenario names (workload.workers: [ "host:port" ]), driven over HTTP/JSON by `faultline run`',
+    usage: 'faultline worker [--listen 127.0.0.1:7070] [--dir DIR] [--exit-with-parent]',
+    options: { listen: { type: 'string' }, dir: { type: 'string' }, 'exit-with-parent': { type: 'boolean' } },
+    positionals: { min: 0, max: 0 },
+    exitWhenDone: true,
+    run: (v) => runWorker({ listen: v.listen as string | undefined, dir: v.dir as string | undefined, exitWithParent: v['exit-with-parent'] === true }),
   },
   run: {
     summary: 'run a scenario: cluster, load, faults, checks; writes results.json, results.md and report.html, prints the summary',

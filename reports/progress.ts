@@ -11,8 +11,8 @@
 
 import type { HistoryEvent } from '../workloads/history/events.ts'
 import { formatCount, formatRate, formatUs } from './format.ts'
-import { LatencyHistogram } from '../workloads/history/latency.ts'
-import { TimeSeries } from './timeseries.ts'
+import { LatencyHistogram, type LatencySummary } from '../workloads/history/latency.ts'
+import { type BucketSnapshot, TimeSeries } from './timeseries.ts'
 
 /** Where a run's events go: the history writer, or anything with its append(). */
 export interface EventSink {
@@ -149,6 +149,148 @@ export class LiveStats implements EventSink {
 
   e2eP99(): number | null {
     return this.e2e.percentile(99)
+  }
+
+  /** This process's live figures as JSON, for a runner that merges its load workers' (MergedLiveStats). */
+  snapshot(nowUs: number): LiveSnapshot {
+    return {
+      sent: this.sent,
+      acked: this.acked,
+      failed: this.failed,
+      consumed: this.consumed,
+      ackedTo: [...this.ackedTo],
+      readTo: [...this.readTo].map(([g, m]) => [g, [...m]]),
+      owned: [...this.owned].map(([g, members]) => [g, [...new Set([...members.values()].flatMap((m) => [...m]))]]),
+      produce: this.produce.count > 0 ? this.produce.summary() : null,
+      e2e: this.e2e.count > 0 ? this.e2e.summary() : null,
+      latest: this.series.latest(nowUs),
+    }
+  }
+}
+
+/** A LiveStats as JSON: what a load worker reports to its runner twice a second. Keys are topic NUL partition. */
+export interface LiveSnapshot {
+  sent: number
+  acked: number
+  failed: number
+  consumed: number
+  ackedTo: [string, number][]
+  readTo: [string, [string, number][]][]
+  /** Per group, the partitions some member in that process owns. */
+  owned: [string, string[]][]
+  produce: LatencySummary | null
+  e2e: LatencySummary | null
+  latest: BucketSnapshot | null
+}
+
+/** The latest buckets of every snapshot, summed (what the status line shows). */
+class MergedSeries extends TimeSeries {
+  private readonly parts: () => Iterable<LiveSnapshot>
+  constructor(parts: () => Iterable<LiveSnapshot>) {
+    super()
+    this.parts = parts
+  }
+
+  override latest(nowUs: number): BucketSnapshot | null {
+    let sum: BucketSnapshot | null = null
+    for (const p of this.parts()) {
+      const b = p.latest
+      if (!b) continue
+      if (!sum) sum = { ...b, errors: { ...b.errors }, produceP99: null, e2eP99: null }
+      else {
+        sum.sent += b.sent
+        sum.acked += b.acked
+        sum.failed += b.failed
+        sum.consumed += b.consumed
+        sum.sentBytes += b.sentBytes
+        sum.ackedBytes += b.ackedBytes
+        sum.consumedBytes += b.consumedBytes
+        for (const [code, n] of Object.entries(b.errors)) sum.errors[code] = (sum.errors[code] ?? 0) + n
+      }
+    }
+    return sum ?? super.latest(nowUs)
+  }
+}
+
+/**
+ * The runner's live figures when the load runs in worker processes: its own events (phases, faults) as in
+ * LiveStats, and the workers' figures from their latest snapshots (absorb), merged: offsets by their highest,
+ * ownership by union, counts by sum, latencies by merging the HdrHistograms.
+ */
+export class MergedLiveStats extends LiveStats {
+  private readonly parts = new Map<string, LiveSnapshot>()
+  override readonly series: TimeSeries = new MergedSeries(() => this.parts.values())
+
+  absorb(worker: string, snap: LiveSnapshot): void {
+    this.parts.set(worker, snap)
+    let sent = 0
+    let acked = 0
+    let failed = 0
+    let consumed = 0
+    for (const p of this.parts.values()) {
+      sent += p.sent
+      acked += p.acked
+      failed += p.failed
+      consumed += p.consumed
+    }
+    this.sent = sent
+    this.acked = acked
+    this.failed = failed
+    this.consumed = consumed
+  }
+
+  private readMap(group: string): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const p of this.parts.values()) {
+      for (const [g, offsets] of p.readTo) if (g === group) for (const [k, o] of offsets) if (o > (out.get(k) ?? -1)) out.set(k, o)
+    }
+    return out
+  }
+
+  override readProgress(group: string): number {
+    let n = 0
+    for (const o of this.readMap(group).values()) n += o + 1
+    return n
+  }
+
+  override assignedCount(group: string, partitions: ReadonlyMap<string, number>): number {
+    const owned = new Set<string>()
+    for (const p of this.parts.values()) for (const [g, keys] of p.owned) if (g === group) for (const k of keys) owned.add(k)
+    let n = 0
+    for (const [topic, count] of partitions) for (let i = 0; i < count; i++) if (owned.has(tp(topic, i))) n++
+    return n
+  }
+
+  override behind(group: string, topics: readonly string[]): number {
+    const acked = new Map<string, number>()
+    for (const p of this.parts.values()) for (const [k, o] of p.ackedTo) if (o > (acked.get(k) ?? -1)) acked.set(k, o)
+    const read = this.readMap(group)
+    let n = 0
+    for (const [k, last] of acked) {
+      if (!topics.includes(k.slice(0, k.indexOf('\u0000')))) continue
+      n += Math.max(0, last - (read.get(k) ?? -1))
+    }
+    return n
+  }
+
+  override produceP99(): number | null {
+    return this.merged('produce')
+  }
+
+  override e2eP99(): number | null {
+    return this.merged('e2e')
+  }
+
+  private merged(which: 'produce' | 'e2e'): number | null {
+    let h: LatencyHistogram | null = null
+    for (const p of this.parts.values()) {
+      const s = p[which]
+      if (!s) continue
+      const one = LatencyHistogram.fromSummary(s)
+      if (h) h.merge(one)
+      else h = one
+    }
+    return h?.percentile(99) ?? null
   }
 }
 

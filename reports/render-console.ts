@@ -8,6 +8,7 @@ import { formatAt, formatBytes, formatCount, formatRate, formatUs, plural, spark
 import type { LatencySummary } from '../workloads/history/latency.ts'
 import { describeClientErrors, describeLiveness } from './liveness.ts'
 import type { Results } from './results.ts'
+import { describeLoadGenerator } from './saturation.ts'
 import type { TimeSeriesData } from './timeseries.ts'
 import type { FaultInterval } from './metrics.ts'
 
@@ -80,6 +81,7 @@ export function renderConsole(results: Results): string {
   } else {
     out.push(`  errors ${formatCount(e.total)}${e.total > 0 ? ` (${split}${share}): ${byCode.join(', ')}` : ''}`)
   }
+  out.push(...describeLoadGenerator(r.loadGenerator))
   const u = m.unavailability
   out.push(`  unavailability ${formatUs(u.longestGapUs)} longest ack gap${u.fromUs !== null ? ` (${formatAt(u.fromUs)} .. ${formatAt(u.toUs)})` : ''}`)
   out.push('')

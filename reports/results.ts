@@ -29,6 +29,7 @@ import { type LivenessSection, livenessFailures } from './liveness.ts'
 import { type FaultInterval, type Metrics, MetricsAccumulator } from './metrics.ts'
 import type { Comparison, RegressionThresholds } from './compare.ts'
 import { checkSlos, type SloResult, type SloThresholds } from './slo.ts'
+import { type LoadGeneratorSection, type ProcessLoadInput, SaturationAccumulator } from './saturation.ts'
 import { TimeSeries, type TimeSeriesData } from './timeseries.ts'
 
 export const resultsSchemaVersion = 2
@@ -127,6 +128,8 @@ export interface Results {
   regression?: RegressionThresholds
   /** `faultline run --baseline`: this run against the baseline; its verdict sets exit code 1 on a regression. */
   comparison?: Comparison
+  /** Whether the load generator was the bottleneck (reports/saturation.ts), and its processes' load. Absent in older files. */
+  loadGenerator?: LoadGeneratorSection
 }
 
 export interface ClientErrors {
@@ -162,6 +165,8 @@ export interface ResultsInputs {
   /** Errors the consumers reported and exceptions caught from client libraries, by code (produce errors come from the history). */
   clientErrors?: { consume: Record<string, number>; client: Record<string, number> }
   liveness?: LivenessSection
+  /** The load processes' CPU and event-loop samples, the worker count and a note on clocks (reports/saturation.ts). */
+  loadGenerator?: { processes: readonly ProcessLoadInput[]; workers?: number; clocks?: string | null }
 }
 
 export class ResultsError extends Error {
@@ -193,7 +198,9 @@ export async function buildResults(historyPath: string, inputs: ResultsInputs): 
   const trailer = await readHistoryTrailer(historyPath)
   const checker = 'skip' in deliveryInput ? null : new DeliveryChecker({ expectedValues: trailer?.values, ...deliveryInput })
   const produceErrors: Record<string, number> = {}
+  const saturation = new SaturationAccumulator()
   const scan = await scanHistory(historyPath, (rec) => {
+    saturation.observe(rec)
     if (rec.kind === EventKind.fail) {
       const code = rec.str(rec.error)
       produceErrors[code] = (produceErrors[code] ?? 0) + 1
@@ -243,6 +250,7 @@ export async function buildResults(historyPath: string, inputs: ResultsInputs): 
     ...(inputs.liveness ? { liveness: inputs.liveness } : {}),
     environment: environmentOf(inputs.run.host ?? hostInfo(), inputs),
     ...(inputs.regression ? { regression: inputs.regression } : {}),
+    ...(inputs.loadGenerator ? { loadGenerator: saturation.finish(m.window, inputs.loadGenerator) } : {}),
   }
 }
 

@@ -43,7 +43,7 @@ import { cleanupLedger, cleanupStale, Ledger, LEDGER_FILE } from '../chaos/ledge
 import { type Release, TeardownStack } from '../chaos/teardown.ts'
 import { backlogOutcome, type BacklogRun, describeBacklog } from '../reports/backlog.ts'
 import { type LivenessSection, LivenessWatchdog } from '../reports/liveness.ts'
-import { type EventSink, LiveStats, type ProgressReporter, silentProgress } from '../reports/progress.ts'
+import { type EventSink, LiveStats, MergedLiveStats, type ProgressReporter, silentProgress } from '../reports/progress.ts'
 import { renderHtml } from '../reports/render-html.ts'
 import { renderMarkdown } from '../reports/render-markdown.ts'
 import { buildResults, type ClusterInfo, readResults, type Results, writeResults } from '../reports/results.ts'
@@ -61,6 +61,8 @@ import type { HistoryEvent } from '../workloads/history/events.ts'
 import { HistoryWriter } from '../workloads/history/writer.ts'
 import { ProducerLoop, type ProducerSummary, schedulePhases } from '../workloads/producer.ts'
 import { systemScheduler } from '../workloads/rate.ts'
+import { LoadMonitor } from '../workloads/load-monitor.ts'
+import { harnessLoad, unreachableWorkers, WorkerFleet } from './workers.ts'
 import { deliveryOptions, sloThresholds } from './checks.ts'
 import { type Scenario, scheduledFaults } from './schema.ts'
 import { formatDuration } from './units.ts'
@@ -176,6 +178,8 @@ export async function preflight(s: Scenario, env: Readonly<Record<string, string
     const engine = await dockerEngine()
     if (!engine.ok) problems.push(`cluster.backend: docker: ${engine.reason}`)
   }
+  const workers = s.workload.workers
+  if (workers?.kind === 'remote') problems.push(...(await unreachableWorkers(workers.addresses)))
   if (s.cluster.backend === 'external') {
     const missing = missingCapability(caps, { sasl: s.cluster.sasl?.mechanism, tls: s.cluster.tls !== null })
     if (missing !== null) problems.push(`cluster: the ${driver} driver has no ${missing}; expected another workload.driver`)
@@ -272,7 +276,7 @@ async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T |
  * assignments sees them), then every consumer event is rebased from the consumers' own origin onto the run's
  * (see the header).
  */
-class OriginShift implements EventSink {
+export class OriginShift implements EventSink {
   private readonly live: LiveStats
   private readonly consumerOriginMs: number
   private shiftUs: number | null = null
@@ -379,6 +383,12 @@ class Run {
   private loops: readonly Loop[] = []
   /** Set when the run ends early; faults then heal without restarting killed brokers. */
   private stopping = false
+  /** workload.workers: the load runs in these processes (scenarios/workers.ts); null runs it here. */
+  private fleet: WorkerFleet | null = null
+  /** With load workers, this.live: the runner's own events and the workers' snapshots. */
+  private mergedLive: MergedLiveStats | null = null
+  /** This process's CPU and event-loop delay while the load runs (reports/saturation.ts). */
+  private readonly monitor = new LoadMonitor('harness')
 
   constructor(s: Scenario, opts: RunOptions, security: Pick<ConnectOptions, 'sasl' | 'tls'>) {
     this.s = s
@@ -444,7 +454,9 @@ class Run {
     const history = await HistoryWriter.open(historyPath)
     let historyOpen = true
     // A client callback that fires after the run gave up on it (a close that timed out) must not write to a closed file.
-    this.live = new LiveStats({ append: (e) => historyOpen && history.append(e) })
+    const sink: EventSink = { append: (e) => historyOpen && history.append(e) }
+    this.mergedLive = s.workload.workers ? new MergedLiveStats(sink) : null
+    this.live = this.mergedLive ?? new LiveStats(sink)
     let inputError: RunError | null = null
     let backlogRuns: BacklogRun[] = []
     const unguard = this.guardClients()
@@ -508,6 +520,18 @@ class Run {
       this.runLog.end()
       throw inputError
     }
+    const harness = this.monitor.stop()
+    if (this.fleet) {
+      try {
+        errors.push(...(await this.fleet.merge(historyPath)))
+      } catch (err) {
+        errors.push(`merging the load workers' histories: ${describeError(err)}`)
+      }
+      const fleetErrors = this.fleet.errors()
+      for (const [k, v] of Object.entries(fleetErrors.consume)) this.consumeErrors[k] = (this.consumeErrors[k] ?? 0) + v
+      for (const [k, v] of Object.entries(fleetErrors.client)) this.clientCrashes[k] = (this.clientCrashes[k] ?? 0) + v
+    }
+    const loadGenerator = this.origin === null ? undefined : { processes: [harnessLoad(harness, this.origin), ...(this.fleet?.loads() ?? [])], workers: this.fleet?.size ?? 0, clocks: this.fleet?.clocks() ?? null }
     const results = await buildResults(historyPath, {
       scenario: { name: s.name, digest: scenarioDigest(s) },
       run: { startedAt, seed: this.opts.seed, faultlineVersion: faultlineVersion(), cluster: clusterInfo(s, this.cluster), faultlineCommit: faultlineCommit(), brokerConfigDigest: brokerConfigDigest(s) },
@@ -518,6 +542,7 @@ class Run {
       error: errors.length > 0 ? errors.join('; ') : undefined,
       clientErrors: { consume: this.consumeErrors, client: this.clientCrashes },
       liveness: this.watchdog?.section(this.drained, Object.values(s.checks.delivery).some((v) => v !== null), this.unsettled ?? undefined),
+      loadGenerator,
     })
 
     this.enter('write')
@@ -688,6 +713,10 @@ class Run {
     const consumerSink = new OriginShift(this.live, consumerOrigin)
     const groupPrefix = `faultline-${s.name}-${this.opts.seed}-${Date.now().toString(36)}`
     this.groupPrefix = groupPrefix
+    if (w.workers && this.mergedLive) {
+      this.fleet = await this.until(WorkerFleet.open(w.workers, { outDir: this.outDir, teardown: this.teardown, live: this.mergedLive, log: this.info, logQuietly: (line) => this.log(line), onLost: (err) => this.abort.abort(err) }))
+      await this.until(this.fleet.prepare(s, { connect: connect(), seed: this.opts.seed, groupPrefix }))
+    }
     for (const cg of w.consumers) {
       const set = new ConsumerSet({
         name: cg.name,
@@ -702,6 +731,8 @@ class Run {
         history: consumerSink,
         onError: (member, e) => this.consumerError(member, e.name, e.message),
         onRecovery: (member, message) => this.log(`consumer ${member}: ${message}`),
+        // With load workers, they run every member (under these group ids) and this process none.
+        ...(this.fleet ? { members: [] } : {}),
       })
       this.teardown.add(`consumers ${cg.name}`, () => set.close())
       this.consumerSets.push({ set, groups: Array.from({ length: cg.groups }, (_, g) => `${cg.name}-g${g}`), topics: cg.topics })
@@ -713,6 +744,7 @@ class Run {
       const members = w.consumers.reduce((n, c) => n + c.groups * c.membersPerGroup, 0)
       this.info(`consumers: ${plural(members, 'member')} in ${plural(this.consumerSets.reduce((n, c) => n + c.groups.length, 0), 'group')} own every partition (${((performance.now() - t0) / 1000).toFixed(1)} s)`)
     }
+    if (this.fleet) return { consumerSink, loops: [] }
 
     // One client per `count`, one loop per client and topic; the group's rate is split evenly.
     const loops: Loop[] = []
@@ -810,10 +842,11 @@ class Run {
         backlogs.push(runBacklog({ consumers: c.set, producedBytes: () => feeding.reduce((n, l) => n + l.loop.bytesAcked, 0), targetBytes: b.bytes, drainFraction: b.drainFraction, timeoutMs: w.durationMs, scheduler: this.sched }))
       }
     }
-    this.info(`running ${formatDuration(w.durationMs)}${w.warmupMs > 0 ? ` (${formatDuration(w.warmupMs)} warmup)` : ''}: ${plural(loops.length, 'producer loop')}, ${plural(scheduled.length, 'fault')}${s.nemesis === null ? '' : ` (${plural(scheduled.length - s.faults.length, 'nemesis fault')})`}`)
+    this.info(`running ${formatDuration(w.durationMs)}${w.warmupMs > 0 ? ` (${formatDuration(w.warmupMs)} warmup)` : ''}: ${this.fleet ? plural(this.fleet.size, 'load worker') : plural(loops.length, 'producer loop')}, ${plural(scheduled.length, 'fault')}${s.nemesis === null ? '' : ` (${plural(scheduled.length - s.faults.length, 'nemesis fault')})`}`)
     this.loops = loops
     this.watchdog = new LivenessWatchdog({ thresholdMs: this.opts.livenessMs ?? 10_000, say: this.info })
-    const runsDone = Promise.all(loops.map((l) => l.loop.run()))
+    this.monitor.start()
+    const runsDone = this.fleet ? this.fleet.startLoad(origin) : Promise.all(loops.map((l) => l.loop.run()))
     runsDone.catch(() => {})
     const ticker = setInterval(() => this.statusTick(), 1000)
     this.teardown.add('status line', () => clearInterval(ticker))

@@ -126,7 +126,12 @@ export interface Workload {
   readonly producers: readonly ProducerGroup[]
   readonly consumers: readonly ConsumerGroup[]
   readonly backlog: Backlog | null
+  /** Load workers (scenarios/workers.ts): absent runs the load in the runner's own process. */
+  readonly workers?: Workers
 }
+
+/** `workload.workers`: N local worker processes, or `faultline worker` processes at these host:port addresses. */
+export type Workers = { readonly kind: 'local'; readonly count: number } | { readonly kind: 'remote'; readonly addresses: readonly string[] }
 
 export interface ProducerGroup {
   readonly name: string
@@ -804,7 +809,14 @@ const workloadSchema = z.strictObject({
     }, { error: expecting('{ size, drain }, like { size: 1GiB }') })
     .optional()
     .describe('Backlog mode: consumers start paused until `size` is unconsumed, then drain it while producers go on.'),
-}, { error: expecting('a mapping with duration, producers and optionally warmup, consumers, backlog and driver') })
+  workers: z
+    .union([
+      int(1, 64),
+      z.array(text('a worker address host:port, like 10.0.0.5:7070', /^[^\s:]+:\d{1,5}$/), { error: expecting('a list of host:port addresses') }).min(1, { error: expecting('a non-empty list of host:port addresses') }),
+    ], { error: expecting('a number of local worker processes (1 to 64) or a list of `faultline worker` addresses, like [ "10.0.0.5:7070" ]') })
+    .optional()
+    .describe('Load workers: N local processes, or the host:port of `faultline worker --listen` processes; producers and consumers are split among them.'),
+}, { error: expecting('a mapping with duration, producers and optionally warmup, consumers, backlog, driver and workers') })
 
 const RESERVED_BROKER_KEYS = ['node.id', 'listeners', 'advertised.listeners', 'log.dirs']
 const BROKER_KEYS = brokerConfigDefs.map((d) => d.name).filter((n) => !RESERVED_BROKER_KEYS.includes(n))
@@ -1294,6 +1306,9 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
                   },
         }
   const { backlog } = raw.workload
+  // workers: 1 is the runner's own process, exactly as when workers is absent.
+  const workersOf = (w: number | string[] | undefined): { workers?: Workers } =>
+    w === undefined || w === 1 ? {} : typeof w === 'number' ? { workers: { kind: 'local', count: w } } : { workers: { kind: 'remote', addresses: w } }
   return {
     name: raw.name,
     description: raw.description,
@@ -1306,6 +1321,7 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
       producers: raw.workload.producers.map((p, i): ProducerGroup => ({ ...p, name: p.name ?? `producer-${i}`, topics: p.topics ?? allTopics })),
       consumers: raw.workload.consumers.map((c, i): ConsumerGroup => ({ ...c, name: c.name ?? `consumer-${i}`, topics: c.topics ?? allTopics })),
       backlog: backlog === undefined ? null : { bytes: backlog.size, drainFraction: backlog.drain },
+      ...workersOf(raw.workload.workers),
     },
     faults: raw.faults.flatMap((draft, i): Fault[] => {
       const { repeat, ...f } = draft
@@ -1395,6 +1411,7 @@ function crossCheck(s: Scenario): PathProblem[] {
   }
   checkGroups('producers', w.producers)
   checkGroups('consumers', w.consumers)
+  if (w.workers !== undefined && w.backlog !== null) add(['workload', 'workers'], 'is set with workload.backlog, which pauses consumers in the runner\'s own process; expected no workers (or workers: 1) for backlog mode')
   if (w.backlog !== null) {
     if (w.consumers.length === 0) add(['workload', 'backlog'], 'is set without consumers; expected workload.consumers to drain the backlog')
     if (w.producers.every((p) => p.rate.kind === 'fixed')) {

@@ -33,6 +33,9 @@ export interface ConsumerSetOptions {
   readonly warmupEndMs?: number
   readonly history?: HistorySink
   readonly maxWaitMs?: number
+  /** The member indexes (0 .. membersPerGroup - 1) this process runs; default all. A load worker runs its
+   *  share, the other workers the rest, under the same group ids. */
+  readonly members?: readonly number[]
   onError?(member: string, error: DriverError): void
   onRecovery?(member: string, message: string): void
 }
@@ -108,6 +111,7 @@ export class ConsumerSet {
       const group = `${o.name}-g${g}`
       this.groupTotals.set(group, { records: 0, bytes: 0 })
       for (let m = 0; m < o.membersPerGroup; m++) {
+        if (o.members && !o.members.includes(m)) continue
         const member: Member = { group, member: `${group}-m${m}`, consumer: null }
         const callbacks = {
           onRecords: (b: ConsumedBatch) => this.onRecords(member, b),
