@@ -9,7 +9,11 @@
 // - A request older than requestTimeoutMs fails every outstanding request of its connection (TIMEOUT, not
 //   definite) and closes it; the next use reconnects. Requests never written fail definitely (NOT_CONNECTED).
 // - Produce: batches encoded with encodeRecordBatch, one partition per request, never retried (the outcome
-//   of each attempt stays exact for the checker). BatchTemplate pre-encodes a batch once and stamps a copy
+//   of each attempt stays exact for the checker). Under acks=all NOT_LEADER_OR_FOLLOWER is not definite (a
+//   leader deposed while waiting for its ISR answers it after the append). A failure (a timeout, a stale
+//   leader, REQUEST_TIMED_OUT) refreshes metadata, and sends wait for that refresh before they are routed.
+// - Metadata comes from the least loaded connection, and a partition's leader is replaced only by one of an
+//   equal or newer leader epoch (KIP-320): a broker resumed after a pause still names itself for a while. BatchTemplate pre-encodes a batch once and stamps a copy
 //   per send (value headers, then restampBatch: timestamps, producer id and sequence, CRC), for
 //   raw-ingest load; the harness reaches it as DriverProducer.preEncoded.
 // - Fetch by partition without groups (manual assignment), ListOffsets, Metadata, CreateTopics, DeleteTopics.

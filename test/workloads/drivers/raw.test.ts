@@ -4,12 +4,14 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { FrameDecoder } from '../../../broker/protocol/framing.ts'
 import { readRequestHeader, skipTaggedFields, writeResponseHeader } from '../../../broker/protocol/header.ts'
 import { ApiVersions } from '../../../broker/protocol/messages/api-versions.ts'
+import { Metadata } from '../../../broker/protocol/messages/metadata.ts'
 import { Produce } from '../../../broker/protocol/messages/produce.ts'
 import { Reader } from '../../../broker/protocol/reader.ts'
 import { decodeRecords, encodeRecordBatch, RecordBatchView, validateBatches } from '../../../broker/protocol/record-batch.ts'
 import { Writer } from '../../../broker/protocol/writer.ts'
 import { silentLogger, type DriverError } from '../../../workloads/driver.ts'
-import { BatchTemplate, RawConnection } from '../../../workloads/drivers/raw.ts'
+import { BatchTemplate, RawCluster, RawConnection } from '../../../workloads/drivers/raw.ts'
+import { produceError } from '../../../workloads/drivers/raw/common.ts'
 import { PayloadPool, readPayloadHeader } from '../../../workloads/generators.ts'
 
 describe('BatchTemplate', () => {
@@ -78,11 +80,16 @@ async function misbehavingServer(behaviour: Behaviour): Promise<{ port: number; 
     })
     sock.on('error', () => {})
   })
+  return { port: await listening(server), produceRequests: () => produces }
+}
+
+/** Listens on a loopback port, closed after the test. */
+async function listening(server: Server): Promise<number> {
   servers.push(server)
   await new Promise<void>((res) => server.listen(0, '127.0.0.1', res))
   const addr = server.address()
   if (addr === null || typeof addr === 'string') throw new Error('no port')
-  return { port: addr.port, produceRequests: () => produces }
+  return addr.port
 }
 
 function produceOn(conn: RawConnection): Promise<DriverError | null> {
@@ -101,6 +108,21 @@ function produceOn(conn: RawConnection): Promise<DriverError | null> {
 const settings = (requestTimeoutMs: number, window: number) => ({ clientId: 'test', tls: undefined, sasl: undefined, requestTimeoutMs, connectTimeoutMs: 5000, window, logger: silentLogger })
 
 describe('RawConnection', () => {
+  it('is closed before a timed-out request fails, so a failure handler looking for a connection does not get it', async () => {
+    const s = await misbehavingServer('silent')
+    const conn = new RawConnection('127.0.0.1', s.port, settings(100, 5))
+    await conn.open()
+    let closeHeard = false
+    conn.onClose(() => (closeHeard = true))
+    const seen = await new Promise<{ ready: boolean; closeHeard: boolean; err: DriverError | null }>((resolve) => {
+      const version = conn.version(Produce)
+      conn.request(Produce.key, version, Produce.isFlexible(version), (w) => Produce.request.encode(version, { acks: -1, timeoutMs: 1000, topicData: [] }, w), (err) =>
+        resolve({ ready: conn.ready, closeHeard, err }),
+      )
+    })
+    expect(seen).toMatchObject({ ready: false, closeHeard: true, err: { name: 'TIMEOUT', definite: false } })
+  })
+
   it('fails an unanswered request with a TIMEOUT that is not definite', async () => {
     const s = await misbehavingServer('silent')
     const conn = new RawConnection('127.0.0.1', s.port, settings(100, 5))
@@ -141,5 +163,62 @@ describe('RawConnection', () => {
     const { Fetch } = await import('../../../broker/protocol/messages/fetch.ts')
     expect(() => conn.version(Fetch)).toThrow(/does not support Fetch/)
     conn.close()
+  })
+})
+
+describe('produceError', () => {
+  it('under acks=all, NOT_LEADER_OR_FOLLOWER may come after the append: not definite; under acks=1 it is', () => {
+    expect(produceError(6, null, -1)).toMatchObject({ name: 'NOT_LEADER_OR_FOLLOWER', definite: false })
+    expect(produceError(6, null, 1)).toMatchObject({ name: 'NOT_LEADER_OR_FOLLOWER', definite: true })
+    expect(produceError(7, null, -1)).toMatchObject({ name: 'REQUEST_TIMED_OUT', definite: false })
+    expect(produceError(10, null, -1)).toMatchObject({ name: 'MESSAGE_TOO_LARGE', definite: true })
+  })
+})
+
+// ---- metadata: a broker that answers with an older leader epoch (one resumed after a pause) is not believed ----
+
+async function metadataServer(): Promise<{ port: number; answer: (leaderId: number, leaderEpoch: number) => void }> {
+  let leader = { leaderId: -1, leaderEpoch: -1 }
+  const server = createServer((sock: Socket) => {
+    const frames = new FrameDecoder()
+    sock.on('data', (d: Buffer) => {
+      frames.push(d)
+      for (let frame = frames.next(); frame !== null; frame = frames.next()) {
+        const h = readRequestHeader(new Reader(frame))
+        const w = new Writer()
+        const setSize = w.reserveInt32()
+        writeResponseHeader(w, h.correlationId, false)
+        if (h.apiKey === ApiVersions.key) {
+          ApiVersions.response.encode(3, { errorCode: 0, apiKeys: [{ apiKey: ApiVersions.key, minVersion: 0, maxVersion: 3 }, { apiKey: Metadata.key, minVersion: 0, maxVersion: 8 }] }, w)
+        } else {
+          const partitions = [{ errorCode: 0, partitionIndex: 0, ...leader, replicaNodes: [1, 2, 3], isrNodes: [1, 2, 3], offlineReplicas: [] }]
+          Metadata.response.encode(8, { brokers: [1, 2, 3].map((nodeId) => ({ nodeId, host: '127.0.0.1', port: 1 })), controllerId: 1, topics: [{ errorCode: 0, name: 't', partitions }] }, w)
+        }
+        setSize(w.length - 4)
+        sock.write(w.toBuffer())
+      }
+    })
+    sock.on('error', () => {})
+  })
+  return { port: await listening(server), answer: (leaderId, leaderEpoch) => (leader = { leaderId, leaderEpoch }) }
+}
+
+describe('RawCluster', () => {
+  it('keeps the leader of a partition when a refresh names an older leader epoch (KIP-320), and takes a newer one', async () => {
+    const s = await metadataServer()
+    const cluster = new RawCluster({ bootstrap: [`127.0.0.1:${s.port}`] }, 5)
+    try {
+      s.answer(2, 5)
+      await cluster.refresh(['t'])
+      expect(cluster.leaderOf('t', 0)).toBe(2)
+      s.answer(1, 4)
+      await cluster.refresh(['t'])
+      expect(cluster.leaderOf('t', 0)).toBe(2)
+      s.answer(3, 6)
+      await cluster.refresh(['t'])
+      expect(cluster.leaderOf('t', 0)).toBe(3)
+    } finally {
+      cluster.close()
+    }
   })
 })

@@ -46,10 +46,15 @@ export class RawCluster {
     return this.settings.logger
   }
 
-  /** A ready connection to any broker: one we have, else the bootstrap servers in turn. */
+  /**
+   * A ready connection to any broker, the least loaded first (Java's leastLoadedNode): a broker that went silent
+   * holds its requests in flight, and a request queued behind them would wait for the same timeout. Else the
+   * bootstrap servers in turn.
+   */
   async any(): Promise<RawConnection> {
-    for (const c of this.nodes.values()) if (c.ready) return c
-    if (this.bootstrapConn?.ready) return this.bootstrapConn
+    let best: RawConnection | null = null
+    for (const c of [...this.nodes.values(), this.bootstrapConn]) if (c?.ready && (best === null || c.inFlight < best.inFlight)) best = c
+    if (best) return best
     const errors: string[] = []
     for (let i = 0; i < this.bootstrap.length; i++) {
       const addr = this.bootstrap[(this.bootstrapIndex + i) % this.bootstrap.length]!
@@ -130,6 +135,15 @@ export class RawCluster {
       })
   }
 
+  get refreshPending(): boolean {
+    return this.refreshing !== null
+  }
+
+  /** Waits for a refresh under way, if any (its failure included): a send routed now would use the old leader. */
+  async settled(): Promise<void> {
+    await this.refreshing?.catch(() => undefined)
+  }
+
   private async doRefresh(): Promise<void> {
     const conn = await this.any()
     const names = [...this.wanted]
@@ -143,8 +157,16 @@ export class RawCluster {
         this.topics.delete(t.name)
         continue
       }
+      const known = this.topics.get(t.name)
       const parts: PartitionInfo[] = []
       for (const p of t.partitions) {
+        const had = known?.[p.partitionIndex]
+        // KIP-320: a broker that has not yet heard of a newer leader epoch (one resumed after a pause) answers
+        // with the old leader; keep what we know rather than going back to it.
+        if (had && p.leaderEpoch >= 0 && p.leaderEpoch < had.leaderEpoch) {
+          parts[p.partitionIndex] = had
+          continue
+        }
         parts[p.partitionIndex] = { leader: p.errorCode === 0 ? p.leaderId : -1, leaderEpoch: p.leaderEpoch, replicas: p.replicaNodes, isr: p.isrNodes }
       }
       this.topics.set(t.name, parts)

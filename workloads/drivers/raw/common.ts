@@ -28,3 +28,13 @@ export function asDriverError(e: unknown, definite: boolean): DriverError {
 export function kafkaError(code: number, message?: string | null): DriverError {
   return produceErrorFromCode(code, errorName(code), errorInfo(code).retriable, 'one', message ?? undefined)
 }
+
+/**
+ * A Produce error. With acks=all a leader answers NOT_LEADER_OR_FOLLOWER also after the append, when it loses
+ * the leadership while waiting for the ISR (Kafka's DelayedProduce does the same); the followers may have
+ * fetched the batch already, and the new leader then keeps it. So under acks=all it is not definite.
+ */
+export function produceError(code: number, message: string | null | undefined, acks: number): DriverError {
+  const e = kafkaError(code, message)
+  return acks === -1 && code === 6 && e.definite ? { ...e, definite: false } : e
+}

@@ -283,8 +283,7 @@ export class RawConnection {
   private checkTimeouts(): void {
     const o = this.outstanding[this.head]
     if (o && performance.now() - o.sentAt > this.s.requestTimeoutMs) {
-      this.failAll(clientError('TIMEOUT', `no response from ${this.host}:${this.port} within ${this.s.requestTimeoutMs} ms`, false))
-      this.destroy('request timed out')
+      this.destroy('request timed out', clientError('TIMEOUT', `no response from ${this.host}:${this.port} within ${this.s.requestTimeoutMs} ms`, false))
     }
   }
 
@@ -303,15 +302,16 @@ export class RawConnection {
     }
   }
 
-  private destroy(reason: string): void {
+  /** Closed before the requests fail: a failure callback that picks a connection (a metadata refresh) must not get this one. */
+  private destroy(reason: string, inFlight?: DriverError): void {
     if (this.state === 'closed') return
     this.s.logger.debug('raw connection closing', { host: this.host, port: this.port, reason })
     this.state = 'closed'
     if (this.sweep) clearInterval(this.sweep)
     this.socket?.destroy()
     this.frames.clear()
-    this.failAll(clientError('NETWORK', `connection to ${this.host}:${this.port} closed with the request in flight (${reason})`, false))
     for (const fn of this.closeListeners) fn()
+    this.failAll(inFlight ?? clientError('NETWORK', `connection to ${this.host}:${this.port} closed with the request in flight (${reason})`, false))
   }
 
   private onSocketClose(): void {

@@ -22,7 +22,7 @@ import {
 import { writePayloadHeader } from '../../generators.ts'
 import { Accumulator } from '../batching.ts'
 import type { RawCluster } from './cluster.ts'
-import { asDriverError, kafkaError, rawCapabilities, STALE_METADATA } from './common.ts'
+import { asDriverError, kafkaError, produceError, rawCapabilities, STALE_METADATA } from './common.ts'
 import type { RawConnection } from './connection.ts'
 
 interface ProducerIdentity {
@@ -126,7 +126,7 @@ export class RawProducer implements DriverProducer {
   }
 
   private sendBatch(topic: string, partition: number, records: ProduceRecord[], done: (r: ProduceResult) => void): void {
-    if (this.slow === null && (!this.idempotent || this.identity)) {
+    if (this.slow === null && !this.cluster.refreshPending && (!this.idempotent || this.identity)) {
       const conn = this.cluster.readyNode(this.cluster.leaderOf(topic, partition))
       if (conn) {
         this.produceOn(conn, topic, partition, this.encode(topic, partition, records), done)
@@ -148,7 +148,7 @@ export class RawProducer implements DriverProducer {
   }
 
   private route(topic: string, partition: number, batch: Buffer, done: (r: ProduceResult) => void): void {
-    if (this.slow === null) {
+    if (this.slow === null && !this.cluster.refreshPending) {
       const conn = this.cluster.readyNode(this.cluster.leaderOf(topic, partition))
       if (conn) {
         this.produceOn(conn, topic, partition, batch, done)
@@ -164,6 +164,8 @@ export class RawProducer implements DriverProducer {
     const prev = this.slow ?? Promise.resolve()
     this.slow = prev.then(async () => {
       try {
+        // A failure just marked the metadata stale: route by the refreshed leader, not back to the one that failed.
+        await this.cluster.settled()
         await this.cluster.ensureTopic(topic, 5000)
         if (this.idempotent) await this.ensureIdentity()
         const leader = this.cluster.leaderOf(topic, partition)
@@ -237,7 +239,7 @@ export class RawProducer implements DriverProducer {
       }
       if (pr.errorCode !== 0) {
         this.afterFailure(pr.errorCode)
-        done({ ok: false, error: kafkaError(pr.errorCode, pr.errorMessage) })
+        done({ ok: false, error: produceError(pr.errorCode, pr.errorMessage, this.acks) })
         return
       }
       done({ ok: true, baseOffset: pr.baseOffset })
@@ -245,7 +247,9 @@ export class RawProducer implements DriverProducer {
   }
 
   private afterFailure(code: number | null): void {
-    if (code === null || STALE_METADATA.has(code)) this.cluster.invalidate()
+    // REQUEST_TIMED_OUT too: a leader that no longer hears from its followers (one resumed after a pause that
+    // has not learnt of its successor) parks every acks=all write until the timeout.
+    if (code === null || code === 7 || STALE_METADATA.has(code)) this.cluster.invalidate()
     // A sequence gap would fail every later batch: start over with a new producer id.
     if (this.idempotent) this.identity = null
   }
