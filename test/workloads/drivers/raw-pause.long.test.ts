@@ -1,3 +1,4 @@
+// In the long suite: about 35 s, most of it cluster start; the unit tests in raw.test.ts pin the fix itself.
 // The raw producer under a leader that goes silent (SIGSTOP keeps its TCP connections open): its requests time
 // out (request timeout), the connection closes, fresh metadata names the new leader (a broker that still has the
 // old leader epoch is not believed), and later sends go there while the old leader is still frozen. After SIGCONT
