@@ -155,3 +155,62 @@ export class Authorizer {
     )
   }
 }
+
+/** Kafka's AclBindingFilter: null strings and ANY codes match everything; patternType MATCH matches the
+ *  patterns that would apply to a resource of that name (LITERAL same or `*`, PREFIXED a prefix of it). */
+export interface AclFilter {
+  readonly resourceType: number
+  readonly resourceName: string | null
+  readonly patternType: number
+  readonly principal: string | null
+  readonly host: string | null
+  readonly operation: number
+  readonly permissionType: number
+}
+
+export function filterMatches(f: AclFilter, a: Acl): boolean {
+  if (f.resourceType !== ResourceType.ANY && f.resourceType !== a.resourceType) return false
+  if (f.patternType !== PatternType.ANY && f.patternType !== PatternType.MATCH && f.patternType !== a.patternType) return false
+  if (f.resourceName !== null) {
+    if (f.patternType === PatternType.MATCH) {
+      if (a.patternType === PatternType.LITERAL && !(a.resourceName === f.resourceName || a.resourceName === WILDCARD)) return false
+      if (a.patternType === PatternType.PREFIXED && !f.resourceName.startsWith(a.resourceName)) return false
+    } else if (f.resourceName !== a.resourceName) return false
+  }
+  if (f.principal !== null && f.principal !== a.principal) return false
+  if (f.host !== null && f.host !== a.host) return false
+  if (f.operation !== AclOperation.ANY && f.operation !== a.operation) return false
+  if (f.permissionType !== Permission.ANY && f.permissionType !== a.permissionType) return false
+  return true
+}
+
+/** Why an ACL cannot be created (Kafka's AclControlManager.validateNewAcl), or null. */
+export function invalidAcl(a: Acl): string | null {
+  if (!([ResourceType.TOPIC, ResourceType.GROUP, ResourceType.CLUSTER, ResourceType.TRANSACTIONAL_ID, ResourceType.DELEGATION_TOKEN, ResourceType.USER] as number[]).includes(a.resourceType)) return `Invalid resource type ${a.resourceType}`
+  if (a.patternType !== PatternType.LITERAL && a.patternType !== PatternType.PREFIXED) return `Invalid pattern type ${a.patternType}`
+  if (a.operation <= AclOperation.ANY || a.operation > AclOperation.DESCRIBE_TOKENS) return `Invalid operation ${a.operation}`
+  if (a.permissionType !== Permission.ALLOW && a.permissionType !== Permission.DENY) return `Invalid permission type ${a.permissionType}`
+  if (a.resourceName === '') return 'Resource name should not be empty'
+  if (a.resourceType === ResourceType.CLUSTER && a.resourceName !== CLUSTER_NAME) return `The only valid name for the CLUSTER resource is ${CLUSTER_NAME}`
+  if (!/^[^:]+:.+$/.test(a.principal)) return `Could not parse principal from \`${a.principal}\` (no colon is found separating the principal type from the principal name)`
+  if (a.host === '') return 'Host should not be empty'
+  return null
+}
+
+/** Why a filter is refused (Kafka: UNKNOWN codes), or null. */
+export function invalidFilter(f: AclFilter): string | null {
+  if (f.resourceType === ResourceType.UNKNOWN || f.resourceType > ResourceType.USER) return `Invalid resource type filter ${f.resourceType}`
+  if (f.patternType === PatternType.UNKNOWN || f.patternType > PatternType.PREFIXED) return `Invalid pattern type filter ${f.patternType}`
+  if (f.operation === AclOperation.UNKNOWN || f.operation > AclOperation.DESCRIBE_TOKENS) return `Invalid operation filter ${f.operation}`
+  if (f.permissionType === Permission.UNKNOWN || f.permissionType > Permission.ALLOW) return `Invalid permission type filter ${f.permissionType}`
+  return null
+}
+
+/** The identity of an ACL: two equal ACLs are one (creating it again changes nothing, as in Kafka). */
+export function aclKey(a: Acl): string {
+  return JSON.stringify([a.resourceType, a.resourceName, a.patternType, a.principal, a.host, a.operation, a.permissionType])
+}
+
+export function sameAcl(a: Acl): Acl {
+  return { resourceType: a.resourceType, resourceName: a.resourceName, patternType: a.patternType, principal: a.principal, host: a.host, operation: a.operation, permissionType: a.permissionType }
+}
