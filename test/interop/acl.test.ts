@@ -7,6 +7,7 @@ import { execa } from 'execa'
 import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, logLevel, ResourcePatternTypes, type Admin } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { BrokerProcess } from '../../chaos/cluster/broker-process.ts'
+import { startLocalCluster } from '../../chaos/cluster/local.ts'
 import { loopbackHost, removeDir, tempDir } from '../helpers/broker-process.ts'
 
 const PLAIN_JAAS = 'org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";'
@@ -144,5 +145,28 @@ describe('ACLs with real clients', () => {
     await send('after restart')
     const { stdout } = await execa('kcat', ['-b', address('PLAINTEXT'), '-C', '-t', 'acl-orders', '-p', '0', '-o', 'beginning', '-e', '-q'])
     expect(stdout.split('\n')).toEqual(['before restart', 'after restart'])
+  }, 60_000)
+})
+
+describe('brokers under the authorizer', () => {
+  // Followers fetch with the inter-broker listener's principal (here PLAINTEXT's User:ANONYMOUS), which needs
+  // CLUSTER_ACTION: as in Kafka, the brokers' principal is made a super user.
+  test('a replicated topic keeps its followers in sync when the brokers\' principal is in super.users', async () => {
+    const cluster = await startLocalCluster({ brokers: 2, config: { 'authorizer.class.name': 'x', 'super.users': 'User:ANONYMOUS', 'offsets.topic.num.partitions': '1' } })
+    try {
+      const k = new Kafka({ clientId: 'repl', brokers: [...cluster.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100 } })
+      const a = k.admin()
+      await a.connect()
+      await a.createTopics({ topics: [{ topic: 'acl-repl', numPartitions: 1, replicationFactor: 2 }], waitForLeaders: true })
+      const p = k.producer()
+      await p.connect()
+      await p.send({ topic: 'acl-repl', acks: -1, timeout: 10_000, messages: [{ value: 'replicated' }] })
+      await p.disconnect()
+      const md = await a.fetchTopicMetadata({ topics: ['acl-repl'] })
+      expect(md.topics[0]!.partitions[0]!.isr.sort()).toEqual([1, 2])
+      await a.disconnect()
+    } finally {
+      await cluster.close()
+    }
   }, 60_000)
 })
