@@ -6,7 +6,7 @@
 import { execa } from 'execa'
 import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, logLevel, ResourcePatternTypes, type Admin } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { BrokerProcess } from '../../chaos/cluster/broker-process.ts'
+import { BrokerProcess, CLI_PATH } from '../../chaos/cluster/broker-process.ts'
 import { startLocalCluster } from '../../chaos/cluster/local.ts'
 import { loopbackHost, removeDir, tempDir } from '../helpers/broker-process.ts'
 
@@ -146,6 +146,22 @@ describe('ACLs with real clients', () => {
     const { stdout } = await execa('kcat', ['-b', address('PLAINTEXT'), '-C', '-t', 'acl-orders', '-p', '0', '-o', 'beginning', '-e', '-q'])
     expect(stdout.split('\n')).toEqual(['before restart', 'after restart'])
   }, 60_000)
+})
+
+describe('faultline acls', () => {
+  test('add, list and delete through the CLI; bad input is exit 2 naming the flag', async () => {
+    const cli = (...args: string[]) => execa(process.execPath, [CLI_PATH, 'acls', ...args, '--bootstrap', address('PLAINTEXT')], { reject: false })
+    const add = await cli('add', '--principal', ALICE, '--operation', 'READ,DESCRIBE', '--group', 'acl-cli', '--prefixed')
+    expect([add.exitCode, add.stdout, add.stderr]).toEqual([0, 'added 2 ACL(s) for User:alice', ''])
+    const list = await cli('list', '--group', 'acl-cli')
+    expect(list.stdout.split('\n')).toEqual(['GROUP:PREFIXED:acl-cli\tUser:alice\t*\tREAD\tALLOW', 'GROUP:PREFIXED:acl-cli\tUser:alice\t*\tDESCRIBE\tALLOW'])
+    const del = await cli('delete', '--group', 'acl-cli', '--prefixed', '--operation', 'READ')
+    expect([del.exitCode, del.stdout]).toEqual([0, 'deleted GROUP:PREFIXED:acl-cli\tUser:alice\t*\tREAD\tALLOW'])
+    expect((await cli('list', '--group', 'acl-cli')).stdout).toBe('GROUP:PREFIXED:acl-cli\tUser:alice\t*\tDESCRIBE\tALLOW')
+    const bad = await cli('add', '--principal', ALICE, '--operation', 'FLY', '--topic', 't')
+    expect(bad.exitCode).toBe(2)
+    expect(bad.stderr).toMatch(/--operation FLY: expected one of/)
+  })
 })
 
 describe('brokers under the authorizer', () => {
