@@ -8,6 +8,7 @@ import { cleanupCommand } from '../chaos/cleanup.ts'
 import { certsCommand } from '../chaos/cluster/certs.ts'
 import { clusterDown, clusterUp } from '../chaos/cluster/commands.ts'
 import { USERS_USAGE, usersCommand } from '../chaos/cluster/users.ts'
+import { ACLS_USAGE, aclsCommand } from '../chaos/cluster/acls.ts'
 import { runProxyServer } from '../chaos/proxy/main.ts'
 import { compareCommand } from '../reports/compare-command.ts'
 import { reportCommand } from '../reports/report.ts'
@@ -201,6 +202,30 @@ const commands: Record<string, Command> = {
     positionals: { min: 1, max: 20 },
     run: async (v, pos) =>
       usersCommand(pos, v as Record<string, string | undefined>, (l) => process.stdout.write(`${l}\n`), (l) => process.stderr.write(`${l}\n`)),
+  },
+  acls: {
+    summary: 'add, list or delete the ACLs of a cluster (CreateAcls, DescribeAcls, DeleteAcls)',
+    usage: ACLS_USAGE,
+    options: {
+      bootstrap: { type: 'string' },
+      principal: { type: 'string' },
+      operation: { type: 'string' },
+      host: { type: 'string' },
+      topic: { type: 'string' },
+      group: { type: 'string' },
+      'transactional-id': { type: 'string' },
+      cluster: { type: 'boolean' },
+      prefixed: { type: 'boolean' },
+      deny: { type: 'boolean' },
+      'security-protocol': { type: 'string' },
+      ca: { type: 'string' },
+      'sasl-mechanism': { type: 'string' },
+      'sasl-username': { type: 'string' },
+      'sasl-password': { type: 'string' },
+    },
+    positionals: { min: 1, max: 1 },
+    run: async (v, pos) =>
+      aclsCommand(pos, Object.fromEntries(Object.entries(v).map(([k, x]) => [k, x === true ? '' : (x as string | undefined)])), (l) => process.stdout.write(`${l}\n`), (l) => process.stderr.write(`${l}\n`)),
   },
   schema: {
     summary: 'print the JSON Schema of scenario files (for editors)',

@@ -25,6 +25,7 @@ import { listenerSecurity, tlsClientOptions, tlsServerOptions, type Security } f
 import { Partition } from './replication/partition.ts'
 import { ReplicaManager, type ReplicaPartition } from './replication/replica-manager.ts'
 import { iterateBatches } from './protocol/record-batch.ts'
+import { Authorizer, parseSuperUsers } from './security/authorizer.ts'
 import { SocketServer } from './server/server.ts'
 import { NodeFileSystem, type FileSystem } from './storage/file-system.ts'
 import { LogManager } from './storage/log-manager.ts'
@@ -89,6 +90,8 @@ export class Broker {
   readonly control: ReplicationControl
   /** The replication data path: leader state (high watermark, ISR, acks=all) and follower fetchers. */
   readonly replicas: ReplicaManager
+  /** The ACL authorizer over the image's ACLs when authorizer.class.name is set, else null (all allowed). */
+  readonly authorizer: Authorizer | null
   private readonly channel: ControllerChannel | null
   private readonly topicStates = new Map<string, TopicState>()
   private readonly partitionListeners: ((reg: PartitionRegistration) => void)[] = []
@@ -130,6 +133,12 @@ export class Broker {
     this.quorum = init.quorum
     this.channel = init.channel
     this.incarnationId = init.random(16).toString('hex')
+    this.authorizer = init.config.get('authorizer.class.name')
+      ? new Authorizer(
+          { superUsers: parseSuperUsers(init.config.get('super.users')), allowEveryoneIfNoAclFound: init.config.bool('allow.everyone.if.no.acl.found') },
+          () => init.quorum.image.acls(),
+        )
+      : null
     this.controllerClient = new ControllerClient(this.nodeId, init.quorum, init.channel, init.clock, init.log.child({ component: 'controller-client' }))
     this.producerIds = new ProducerIdManager({
       nextBlock: async () => {

@@ -130,6 +130,9 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'sasl.mechanism.inter.broker.protocol', type: 'string', default: 'GSSAPI', doc: 'The mechanism brokers authenticate with to each other on a SASL inter-broker listener, with the username and password of that listener\'s listener.name.<name>.<mechanism>.sasl.jaas.config.' },
   { name: 'sasl.server.max.receive.size', type: 'int', default: '524288', doc: 'Largest frame a SASL listener reads before the client has authenticated (socket.request.max.bytes applies after).', min: 0 },
   { name: 'connection.failed.authentication.delay.ms', type: 'int', default: '100', doc: 'A failed SASL authentication is answered (SASL_AUTHENTICATION_FAILED) and the connection closed after this delay.', min: 0 },
+  { name: 'authorizer.class.name', type: 'string', default: '', doc: 'Any non-empty value (Kafka\'s org.apache.kafka.metadata.authorizer.StandardAuthorizer, say) turns on the built-in ACL authorizer; empty: every request is allowed.' },
+  { name: 'super.users', type: 'string', default: null, doc: 'Principals allowed everything by the authorizer, semicolon-separated (User:admin;User:broker). The brokers\' own inter-broker principals belong here.' },
+  { name: 'allow.everyone.if.no.acl.found', type: 'boolean', default: 'false', doc: 'With the authorizer on: a resource that no ACL matches is open to everyone (true) or to super users only (false).' },
   { name: 'sasl.jaas.config', type: 'password', default: null, doc: 'Only as listener.name.<name>.<mechanism>.sasl.jaas.config (as on Kafka brokers): PLAIN users as user_<name>="password", and the broker\'s own username and password for inter-broker SASL.', sensitive: true },
 ]
 

@@ -1,6 +1,7 @@
 // AlterPartitionReassignments: v0
 //
 // Behavior:
+// * Needs ALTER on the CLUSTER (CLUSTER_AUTHORIZATION_FAILED).
 // * Moves partitions to new replica sets through the active controller (the Raft metadata quorum), as Kafka
 //   3.9's KRaft controller does: the answer comes once the reassignment is recorded (the replica set is then the
 //   target plus the replicas being removed); the new replicas catch up, join the ISR, and the move completes by
@@ -12,6 +13,8 @@
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { AlterPartitionReassignments } from '../protocol/messages/alter-partition-reassignments.ts'
+import { clusterAllowed } from '../security/access.ts'
+import { AclOperation } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 const CONTROLLER_TIMEOUT_MS = 30_000
@@ -19,6 +22,9 @@ const CONTROLLER_TIMEOUT_MS = 30_000
 register(AlterPartitionReassignments, async (req, ctx) => {
   const { broker } = ctx
   const topics = req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, replicas: p.replicas })) }))
+  if (!clusterAllowed(ctx, AclOperation.ALTER)) {
+    return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: 'Cluster authorization failed.', responses: [] }
+  }
   const r = await broker.controllerClient.call('alterPartitionReassignments', { brokerId: broker.nodeId, topics }, req.timeoutMs > 0 ? req.timeoutMs : CONTROLLER_TIMEOUT_MS)
   if (!('results' in r) || r.errorCode !== ErrorCode.NONE) {
     const errorCode = r.errorCode === ErrorCode.NOT_CONTROLLER ? ErrorCode.REQUEST_TIMED_OUT : r.errorCode

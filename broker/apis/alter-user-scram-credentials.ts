@@ -1,6 +1,7 @@
 // AlterUserScramCredentials: v0
 //
 // Behavior:
+// * Needs ALTER on the CLUSTER (CLUSTER_AUTHORIZATION_FAILED for every user).
 // * Checked here, per user, all or nothing (as Kafka): an empty name or an empty salt or salted password is
 //   UNACCEPTABLE_CREDENTIAL; a mechanism other than 1 (SCRAM-SHA-256) or 2 (SCRAM-SHA-512)
 //   UNSUPPORTED_SASL_MECHANISM; iterations outside 4096..16384 UNACCEPTABLE_CREDENTIAL; one user and mechanism
@@ -16,6 +17,8 @@ import { ErrorCode } from '../protocol/errors.ts'
 import { AlterUserScramCredentials } from '../protocol/messages/alter-user-scram-credentials.ts'
 import type { ScramAlteration, ScramAlterationResult } from '../controller/quorum-controller.ts'
 import { credentialFromSalted, MAX_ITERATIONS, MIN_ITERATIONS, scramMechanismOfType } from '../sasl/scram.ts'
+import { clusterAllowed } from '../security/access.ts'
+import { AclOperation } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 const CONTROLLER_TIMEOUT_MS = 30_000
@@ -28,6 +31,7 @@ register(AlterUserScramCredentials, async (req, ctx) => {
   const refuse = (user: string, errorCode: number, errorMessage: string) => {
     if (!refused.has(user)) refused.set(user, { errorCode, errorMessage })
   }
+  if (!clusterAllowed(ctx, AclOperation.ALTER)) for (const u of users) refuse(u, ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'Cluster authorization failed.')
   const seen = new Set<string>()
   const check = (name: string, mechanism: number) => {
     if (name === '') refuse(name, ErrorCode.UNACCEPTABLE_CREDENTIAL, 'Username must not be empty')

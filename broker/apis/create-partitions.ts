@@ -1,6 +1,7 @@
 // CreatePartitions: v0-3
 //
 // Behavior:
+// * Needs ALTER on the topic (TOPIC_AUTHORIZATION_FAILED).
 // * Raises each topic's partition count through the controller (Kafka's ReplicationControlManager): the new
 //   partitions get replicas round robin over the unfenced brokers (or the request's assignments, one replica
 //   list per new partition), their live replicas as ISR and the first of them as leader; every broker hosting
@@ -17,6 +18,8 @@
 import { ErrorCode } from '../protocol/errors.ts'
 import { CreatePartitions } from '../protocol/messages/create-partitions.ts'
 import type { CreatePartitionsSpec } from '../controller/quorum-controller.ts'
+import { allowed } from '../security/access.ts'
+import { AclOperation, ResourceType } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 const CONTROLLER_TIMEOUT_MS = 30_000
@@ -31,6 +34,10 @@ register(CreatePartitions, async (req, ctx) => {
   req.topics.forEach((t, i) => {
     if (count.get(t.name)! > 1) {
       results[i] = { name: t.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate topic name.' }
+      return
+    }
+    if (!allowed(ctx, AclOperation.ALTER, ResourceType.TOPIC, t.name)) {
+      results[i] = { name: t.name, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null }
       return
     }
     specs.push({ topic: t.name, count: t.count, assignments: t.assignments === null ? null : t.assignments.map((a) => [...a.brokerIds]), validateOnly: req.validateOnly })

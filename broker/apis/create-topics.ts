@@ -1,6 +1,7 @@
 // CreateTopics: v0-7
 //
 // Behavior:
+// * Needs CREATE on the CLUSTER or on the topic (TOPIC_AUTHORIZATION_FAILED).
 // * Creates each topic with its partition count, replication factor and config overrides; numPartitions or
 //   replicationFactor -1 (v4+) take num.partitions / default.replication.factor. The controller assigns
 //   replicas round robin over the unfenced brokers; manual assignments may name any registered broker.
@@ -20,6 +21,8 @@ import { ErrorCode } from '../protocol/errors.ts'
 import { CreateTopics } from '../protocol/messages/create-topics.ts'
 import { ZERO_UUID } from '../protocol/schema.ts'
 import type { Broker } from '../broker.ts'
+import { allowed, clusterAllowed } from '../security/access.ts'
+import { AclOperation, ResourceType } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 import { configSource } from './describe-configs.ts'
 
@@ -28,11 +31,16 @@ register(CreateTopics, async (req, ctx) => {
   const seen = new Map<string, number>()
   for (const t of req.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1)
   const topics = []
+  const clusterCreate = clusterAllowed(ctx, AclOperation.CREATE)
   for (const t of req.topics) {
     const base = { name: t.name, topicId: ZERO_UUID, numPartitions: -1, replicationFactor: -1, configs: null }
     const fail = (errorCode: number, errorMessage: string) => ({ ...base, errorCode, errorMessage })
     if ((seen.get(t.name) ?? 0) > 1) {
       topics.push(fail(ErrorCode.INVALID_REQUEST, `Create topics request from client ${ctx.header.clientId} contains multiple entries for the following topics: ${t.name}`))
+      continue
+    }
+    if (!clusterCreate && !allowed(ctx, AclOperation.CREATE, ResourceType.TOPIC, t.name)) {
+      topics.push(fail(ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'Authorization failed.'))
       continue
     }
     let partitions = t.numPartitions === -1 ? broker.config.int('num.partitions') : t.numPartitions

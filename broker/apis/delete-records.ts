@@ -1,6 +1,7 @@
 // DeleteRecords: v0-2
 //
 // Behavior:
+// * Needs DELETE on the topic (TOPIC_AUTHORIZATION_FAILED).
 // * On the partition's leader, raises the log start offset to the requested offset (-1: the high watermark);
 //   followers follow it through the log start offset in their fetch responses and report theirs back in their
 //   fetches. Whole segments below it go at the next retention check. Answered once the low watermark (the
@@ -17,6 +18,8 @@ import { ErrorCode } from '../protocol/errors.ts'
 import { DeleteRecords } from '../protocol/messages/delete-records.ts'
 import type { Broker } from '../broker.ts'
 import type { Partition } from '../replication/partition.ts'
+import { allowed } from '../security/access.ts'
+import { AclOperation, ResourceType } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 const HIGH_WATERMARK = -1
@@ -42,6 +45,10 @@ register(DeleteRecords, async (req, ctx) => {
     name: t.name,
     partitions: t.partitions.map((rp) => {
       const out: Pending['out'] = { partitionIndex: rp.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.NONE }
+      if (!allowed(ctx, AclOperation.DELETE, ResourceType.TOPIC, t.name)) {
+        out.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+        return out
+      }
       const p = broker.partition(t.name, rp.partitionIndex)
       if (!p) {
         const known = rp.partitionIndex >= 0 && rp.partitionIndex < (broker.image.topic(t.name)?.partitions.length ?? 0)

@@ -1,6 +1,7 @@
 // DeleteTopics: v0-6
 //
 // Behavior:
+// * Needs DELETE on the topic (TOPIC_AUTHORIZATION_FAILED).
 // * Deletes each named topic (v6+: by name or by id) through the controller; every broker deletes its
 //   partition logs when it applies the removal, and fetchers waiting on them wake up and see
 //   UNKNOWN_TOPIC_OR_PARTITION. Answered once this broker applied the removal.
@@ -13,6 +14,8 @@
 import { ErrorCode } from '../protocol/errors.ts'
 import { DeleteTopics } from '../protocol/messages/delete-topics.ts'
 import { ZERO_UUID } from '../protocol/schema.ts'
+import { allowed } from '../security/access.ts'
+import { AclOperation, ResourceType } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 register(DeleteTopics, async (req, ctx) => {
@@ -29,6 +32,10 @@ register(DeleteTopics, async (req, ctx) => {
     const name = byId ? broker.image.topicById(w.topicId)?.name : w.name!
     if (name === undefined) {
       responses.push({ name: null, topicId: w.topicId, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, errorMessage: 'This server does not host this topic ID.' })
+      continue
+    }
+    if (!allowed(ctx, AclOperation.DELETE, ResourceType.TOPIC, name)) {
+      responses.push({ name: byId ? null : name, topicId: w.topicId, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: 'Authorization failed.' })
       continue
     }
     const res = await broker.deleteTopic(name, req.timeoutMs > 0 ? req.timeoutMs : undefined)

@@ -1,6 +1,7 @@
 // DescribeConfigs: v0-4
 //
 // Behavior:
+// * Needs DESCRIBE_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED) or, for a broker, the CLUSTER (CLUSTER_AUTHORIZATION_FAILED).
 // * TOPIC (2): every topic config with its effective value and where it came from (the topic's own
 //   override, the broker's setting, or the default), with synonyms (v1+) and type and documentation (v3+).
 // * BROKER (4): every broker config; the resource name is this broker's id, or empty for cluster defaults.
@@ -17,6 +18,8 @@ import { brokerConfigDefs, configTypeCode, dynamicBrokerConfigs, topicConfigDefs
 import { ErrorCode } from '../protocol/errors.ts'
 import { DescribeConfigs } from '../protocol/messages/describe-configs.ts'
 import type { Broker } from '../broker.ts'
+import { configResourceRefusal } from '../security/access.ts'
+import { AclOperation } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 const TOPIC = 2
@@ -58,6 +61,8 @@ register(DescribeConfigs, (req, ctx) => {
       configType: configTypeCode[def.type],
       documentation: req.includeDocumentation ? def.doc : null,
     })
+    const refused = configResourceRefusal(ctx, AclOperation.DESCRIBE_CONFIGS, res.resourceType, res.resourceName)
+    if (refused !== null) return { ...base, errorCode: refused, errorMessage: null }
     if (res.resourceType === TOPIC) {
       const t = broker.topic(res.resourceName)
       if (!t) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${res.resourceName} does not exist` }

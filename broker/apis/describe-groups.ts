@@ -5,18 +5,20 @@
 //   is Stable also the selected protocol and each member's subscription and assignment; otherwise those are
 //   empty, as in Kafka. A group the coordinator does not know is described as Dead, without an error.
 // * Per group errors: COORDINATOR_LOAD_IN_PROGRESS, NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE.
-// * authorizedOperations (v3+, when asked for): there is no authorizer yet, so every group operation
-//   (READ, DELETE, DESCRIBE); INT32_MIN when not asked for.
+// * Needs DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED).
+// * authorizedOperations (v3+, when asked for): the group operations (READ, DELETE, DESCRIBE) the principal may
+//   do, as a bit field (all three without an authorizer); INT32_MIN when not asked for.
 //
 // Version notes:
 // * v1: throttleTimeMs; v2: same as v1; v3: authorized operations; v4: groupInstanceId; v5: flexible
 
+import { ErrorCode } from '../protocol/errors.ts'
 import { DescribeGroups } from '../protocol/messages/describe-groups.ts'
+import { allowed, authorizedOperations } from '../security/access.ts'
+import { AclOperation, ResourceType } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 const NOT_REQUESTED = -2147483648
-// AclOperation codes READ = 3, DELETE = 6, DESCRIBE = 8, as a bit set.
-const GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8)
 
 register(DescribeGroups, (req, ctx) => {
   const { groups } = ctx.broker
@@ -24,6 +26,9 @@ register(DescribeGroups, (req, ctx) => {
   return {
     throttleTimeMs: 0,
     groups: req.groups.map((groupId) => {
+      if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, groupId)) {
+        return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: NOT_REQUESTED }
+      }
       const { errorCode, summary } = groups.describeGroup(groupId)
       return {
         errorCode,
@@ -39,7 +44,7 @@ register(DescribeGroups, (req, ctx) => {
           memberMetadata: m.metadata,
           memberAssignment: m.assignment,
         })),
-        authorizedOperations: withOperations ? GROUP_OPERATIONS : NOT_REQUESTED,
+        authorizedOperations: withOperations ? authorizedOperations(ctx, ResourceType.GROUP, groupId) : NOT_REQUESTED,
       }
     }),
   }

@@ -1,6 +1,7 @@
 // DescribeLogDirs: v0-4
 //
 // Behavior:
+// * Needs DESCRIBE on the CLUSTER (CLUSTER_AUTHORIZATION_FAILED).
 // * One log dir (this broker's log.dirs) with the size in bytes of every partition log it holds (all of them
 //   for a null topic list, else the named partitions it has; others are left out, as Kafka does). offsetLag is
 //   0 and isFutureKey false: there are no future logs (no moves between log dirs).
@@ -12,6 +13,8 @@
 import { statfsSync } from 'node:fs'
 import { ErrorCode } from '../protocol/errors.ts'
 import { DescribeLogDirs } from '../protocol/messages/describe-log-dirs.ts'
+import { clusterAllowed } from '../security/access.ts'
+import { AclOperation } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 function diskBytes(dir: string): { totalBytes: number; usableBytes: number } {
@@ -25,6 +28,7 @@ function diskBytes(dir: string): { totalBytes: number; usableBytes: number } {
 
 register(DescribeLogDirs, (req, ctx) => {
   const { broker } = ctx
+  if (!clusterAllowed(ctx, AclOperation.DESCRIBE)) return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, results: [] }
   const wanted = req.topics === null ? null : new Map(req.topics.map((t) => [t.topic, new Set(t.partitions)]))
   const topics = []
   for (const t of broker.topics()) {

@@ -1,6 +1,7 @@
 // DescribeUserScramCredentials: v0
 //
 // Behavior:
+// * Needs DESCRIBE on the CLUSTER (CLUSTER_AUTHORIZATION_FAILED).
 // * From this broker's metadata image: each user's SCRAM mechanisms and iterations (never salts or keys).
 // * users null or empty: every user with a credential. A named user without one is RESOURCE_NOT_FOUND; a user
 //   named twice is DUPLICATE_RESOURCE (once), as Kafka.
@@ -10,9 +11,12 @@
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { DescribeUserScramCredentials } from '../protocol/messages/describe-user-scram-credentials.ts'
+import { clusterAllowed } from '../security/access.ts'
+import { AclOperation } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 register(DescribeUserScramCredentials, (req, ctx) => {
+  if (!clusterAllowed(ctx, AclOperation.DESCRIBE)) return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: 'Cluster authorization failed.', results: [] }
   const users = ctx.broker.image.scramUsers()
   const describe = (user: string) => ({
     user,

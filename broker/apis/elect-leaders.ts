@@ -1,6 +1,7 @@
 // ElectLeaders: v0-2
 //
 // Behavior:
+// * Needs ALTER on the CLUSTER (CLUSTER_AUTHORIZATION_FAILED).
 // * Asks the active controller (through the Raft metadata quorum) to elect leaders, as Kafka 3.9's KRaft
 //   controller does, and answers once this broker has applied the result.
 // * Per partition: NONE (elected), ELECTION_NOT_NEEDED (preferred: the preferred replica leads already;
@@ -17,6 +18,8 @@
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { ElectLeaders } from '../protocol/messages/elect-leaders.ts'
+import { clusterAllowed } from '../security/access.ts'
+import { AclOperation } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 const CONTROLLER_TIMEOUT_MS = 30_000
@@ -29,6 +32,7 @@ register(ElectLeaders, async (req, ctx) => {
     errorCode,
     replicaElectionResults: (req.topicPartitions ?? []).map((t) => ({ topic: t.topic, partitionResult: t.partitionId.map((partitionId) => ({ partitionId, errorCode, errorMessage })) })),
   })
+  if (!clusterAllowed(ctx, AclOperation.ALTER)) return failAll(ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'Cluster authorization failed.')
   if (electionType !== 0 && electionType !== 1) return failAll(ErrorCode.INVALID_REQUEST, `Unknown election type ${electionType}`)
   const topicPartitions = req.topicPartitions?.map((t) => ({ topic: t.topic, partitions: t.partitionId })) ?? null
   const timeoutMs = req.timeoutMs > 0 ? req.timeoutMs : CONTROLLER_TIMEOUT_MS

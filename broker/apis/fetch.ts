@@ -16,6 +16,7 @@
 //   partitionResponse writes it. v0-2 limits are hard (no first batch beyond partitionMaxBytes, KIP-74 is v3+).
 // * Fetch sessions (KIP-227) are declined: the response's sessionId is always 0, so clients send full
 //   fetches. A request naming a session we never created gets FETCH_SESSION_ID_NOT_FOUND.
+// * Consumers need READ on the topic, followers CLUSTER_ACTION on the cluster: else TOPIC_AUTHORIZATION_FAILED.
 // * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE (below the log start or past the
 //   log end), FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH (KIP-320 currentLeaderEpoch, v9+),
 //   NOT_LEADER_OR_FOLLOWER on a broker that does not lead the partition, KAFKA_STORAGE_ERROR when the disk
@@ -40,6 +41,8 @@ import { Fetch } from '../protocol/messages/fetch.ts'
 import type { Out } from '../protocol/schema.ts'
 import type { Broker } from '../broker.ts'
 import type { Partition } from '../replication/partition.ts'
+import { allowed } from '../security/access.ts'
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 type FetchRequest = Out<typeof Fetch.request.fields>
@@ -57,7 +60,17 @@ register(Fetch, async (req, ctx) => {
   const watched = req.topics.flatMap((t) => t.partitions.map((fp) => broker.partition(nameOf(t) ?? '', fp.partition))).filter((p) => p !== undefined)
   const counter = replicaId >= 0 ? (p: Partition) => p.bytesAppended : (p: Partition) => p.bytesVisible
   const start = watched.map(counter)
-  let result = await collect(broker, req, byId, replicaId, ctx.version)
+  // Followers need CLUSTER_ACTION on the cluster, consumers READ on each topic (as Kafka).
+  const follower = replicaId >= 0
+  const clusterAction = follower && allowed(ctx, AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME)
+  const readable = new Map<string, boolean>()
+  const mayRead = (name: string) => {
+    if (follower) return clusterAction
+    let ok = readable.get(name)
+    if (ok === undefined) readable.set(name, (ok = allowed(ctx, AclOperation.READ, ResourceType.TOPIC, name)))
+    return ok
+  }
+  let result = await collect(broker, req, byId, replicaId, ctx.version, mayRead)
   if (result.bytes >= req.minBytes || req.maxWaitMs <= 0 || result.error) return result.response
 
   const need = req.minBytes - result.bytes
@@ -76,11 +89,11 @@ register(Fetch, async (req, ctx) => {
       }))
     })
   }
-  result = await collect(broker, req, byId, replicaId, ctx.version)
+  result = await collect(broker, req, byId, replicaId, ctx.version, mayRead)
   return result.response
 })
 
-async function collect(broker: Broker, req: FetchRequest, byId: boolean, replicaId: number, version: number) {
+async function collect(broker: Broker, req: FetchRequest, byId: boolean, replicaId: number, version: number, mayRead: (topic: string) => boolean) {
   let remaining = req.maxBytes > 0 ? req.maxBytes : 0
   let bytes = 0
   let error = false
@@ -97,6 +110,11 @@ async function collect(broker: Broker, req: FetchRequest, byId: boolean, replica
       // in the read is answered by ReplicaManager.createLogReadResult (offsets unknown, aborted: null).
       const unknown = (errorCode: number) => ({ ...failed(fp.partition, errorCode, version), abortedTransactions: [] })
       const readError = (errorCode: number) => failed(fp.partition, errorCode, version)
+      if (name !== undefined && !mayRead(name)) {
+        error = true
+        out.push(unknown(ErrorCode.TOPIC_AUTHORIZATION_FAILED))
+        continue
+      }
       const p = name === undefined ? undefined : broker.partition(name, fp.partition)
       if (!p) {
         error = true

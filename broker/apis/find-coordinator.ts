@@ -1,6 +1,7 @@
 // FindCoordinator: v0-6
 //
 // Behavior:
+// * Needs DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED) or transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 // * Key type 0 (group): the leader of the group's __consumer_offsets partition, at its endpoint for the
 //   listener the request came in on; COORDINATOR_NOT_AVAILABLE while that partition has no leader or the
 //   topic does not exist yet (this request creates it, as in Kafka). COORDINATOR_LOAD_IN_PROGRESS comes
@@ -17,6 +18,8 @@
 import { partitionForGroup } from '../group/records.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import { FindCoordinator } from '../protocol/messages/find-coordinator.ts'
+import { allowed } from '../security/access.ts'
+import { AclOperation, ResourceType } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 const GROUP = 0
@@ -33,6 +36,12 @@ register(FindCoordinator, (req, ctx) => {
     if (req.keyType === SHARE && ctx.version >= 6) return unavailable
     if (req.keyType !== GROUP && req.keyType !== TRANSACTION) {
       return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown coordinator key type ${req.keyType}`, nodeId: -1, host: '', port: -1 }
+    }
+    if (req.keyType === GROUP && !allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, key)) {
+      return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, errorMessage: 'Group authorization failed.', nodeId: -1, host: '', port: -1 }
+    }
+    if (req.keyType === TRANSACTION && !allowed(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key)) {
+      return { errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, errorMessage: 'Transactional Id authorization failed.', nodeId: -1, host: '', port: -1 }
     }
     if (req.keyType === TRANSACTION) return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: broker.nodeId, host: endpoint.host, port: endpoint.port }
     if (!offsets || offsets.partitions.length === 0) return unavailable

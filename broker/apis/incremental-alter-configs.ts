@@ -1,6 +1,7 @@
 // IncrementalAlterConfigs: v0-1 (and the checks and writing AlterConfigs shares)
 //
 // Behavior:
+// * Needs ALTER_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED) or, for a broker, the CLUSTER (CLUSTER_AUTHORIZATION_FAILED).
 // * TOPIC (2) configs and BROKER (4) configs that may change at run time (the broker-wide defaults of topic
 //   configs: log.retention.ms, min.insync.replicas, unclean.leader.election.enable, ...; resource name a broker
 //   id, or empty for the cluster-wide default). The change goes to the controller as config records in the
@@ -25,6 +26,8 @@ import type { ConfigChange } from '../controller/quorum-controller.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import { IncrementalAlterConfigs } from '../protocol/messages/incremental-alter-configs.ts'
 import type { Broker } from '../broker.ts'
+import { configResourceRefusal } from '../security/access.ts'
+import { AclOperation } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 const TOPIC = 2
@@ -105,7 +108,7 @@ function plan(broker: Broker, r: ConfigResourceRequest, replace: boolean, valida
 }
 
 /** IncrementalAlterConfigs and AlterConfigs (replace: every key not named goes). */
-export async function alterConfigs(broker: Broker, resources: readonly ConfigResourceRequest[], replace: boolean, validateOnly: boolean): Promise<ConfigResourceResult[]> {
+export async function alterConfigs(broker: Broker, resources: readonly ConfigResourceRequest[], replace: boolean, validateOnly: boolean, refusal: (r: ConfigResourceRequest) => number | null = () => null): Promise<ConfigResourceResult[]> {
   const seen = new Map<string, number>()
   const key = (r: ConfigResourceRequest) => `${r.resourceType}:${r.resourceName}`
   for (const r of resources) seen.set(key(r), (seen.get(key(r)) ?? 0) + 1)
@@ -113,7 +116,8 @@ export async function alterConfigs(broker: Broker, resources: readonly ConfigRes
   const changes: ConfigChange[] = []
   const asked: number[] = []
   resources.forEach((r, i) => {
-    const p = seen.get(key(r))! > 1 ? invalid('Each resource must appear at most once.') : plan(broker, r, replace, validateOnly)
+    const refused = refusal(r)
+    const p = refused !== null ? { errorCode: refused, errorMessage: null } : seen.get(key(r))! > 1 ? invalid('Each resource must appear at most once.') : plan(broker, r, replace, validateOnly)
     if ('change' in p) {
       changes.push(p.change)
       asked.push(i)
@@ -132,5 +136,5 @@ export async function alterConfigs(broker: Broker, resources: readonly ConfigRes
 
 register(IncrementalAlterConfigs, async (req, ctx) => {
   const resources = req.resources.map((r) => ({ resourceType: r.resourceType, resourceName: r.resourceName, configs: r.configs.map((c) => ({ name: c.name, op: c.configOperation, value: c.value })) }))
-  return { throttleTimeMs: 0, responses: await alterConfigs(ctx.broker, resources, false, req.validateOnly) }
+  return { throttleTimeMs: 0, responses: await alterConfigs(ctx.broker, resources, false, req.validateOnly, (r) => configResourceRefusal(ctx, AclOperation.ALTER_CONFIGS, r.resourceType, r.resourceName)) }
 })

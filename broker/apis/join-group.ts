@@ -1,6 +1,7 @@
 // JoinGroup: v0-9
 //
 // Behavior:
+// * Needs READ on the group (GROUP_AUTHORIZATION_FAILED).
 // * Joins the member to the group (created when the first member without an id arrives) and answers once
 //   the rebalance completes: the generation, the selected protocol, the leader and, for the leader only,
 //   every member's subscription. See broker/group/classic-group.ts for the state machine.
@@ -17,11 +18,17 @@
 // * v7: protocolType in the response, protocolName nullable (null on errors)
 // * v8: the member's reason (accepted; Kafka only logs it); v9: skipAssignment, false for a classic group (KIP-848)
 
+import { ErrorCode } from '../protocol/errors.ts'
 import { JoinGroup } from '../protocol/messages/join-group.ts'
+import { allowed } from '../security/access.ts'
+import { AclOperation, ResourceType } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 register(JoinGroup, async (req, ctx) => {
   const v = ctx.version
+  if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId)) {
+    return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, generationId: -1, protocolType: null, protocolName: v >= 7 ? null : '', leader: '', skipAssignment: false, memberId: req.memberId, members: [] }
+  }
   const groupInstanceId = v >= 5 ? req.groupInstanceId : null
   const result = await ctx.broker.groups.joinGroup(req.groupId, {
     memberId: req.memberId,

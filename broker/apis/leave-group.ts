@@ -1,6 +1,7 @@
 // LeaveGroup: v0-5
 //
 // Behavior:
+// * Needs READ on the group (GROUP_AUTHORIZATION_FAILED).
 // * Removes members from the group at once (no session timeout to wait for), which starts a rebalance of
 //   the rest. A pending member id (handed out with MEMBER_ID_REQUIRED) is simply forgotten. A member named
 //   by groupInstanceId alone (empty member id) is the instance's current member.
@@ -14,10 +15,13 @@
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { LeaveGroup } from '../protocol/messages/leave-group.ts'
+import { allowed } from '../security/access.ts'
+import { AclOperation, ResourceType } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 register(LeaveGroup, (req, ctx) => {
   const { groups } = ctx.broker
+  if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, members: [] }
   if (ctx.version < 3) {
     const result = groups.leaveGroup(req.groupId, [{ memberId: req.memberId, groupInstanceId: null }])
     const errorCode = result.errorCode !== ErrorCode.NONE ? result.errorCode : (result.members[0]?.errorCode ?? ErrorCode.NONE)

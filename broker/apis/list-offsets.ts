@@ -12,6 +12,7 @@
 //   PartitionLog.legacyOffsetsBefore); a consumer's offsets above the high watermark become the high
 //   watermark. Other negative timestamps get UNSUPPORTED_VERSION.
 // * Offsets past what the isolation level may read are never returned.
+// * Needs DESCRIBE on the topic: else TOPIC_AUTHORIZATION_FAILED.
 // * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH (v4+),
 //   UNSUPPORTED_VERSION for -3 below v7, -4 below v8 and -5 below v9, KAFKA_STORAGE_ERROR when the disk read
 //   fails.
@@ -23,6 +24,8 @@
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { ListOffsets } from '../protocol/messages/list-offsets.ts'
+import { allowed } from '../security/access.ts'
+import { AclOperation, ResourceType } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 const LATEST = -1
@@ -39,8 +42,13 @@ register(ListOffsets, async (req, ctx) => {
   const topics = []
   for (const t of req.topics) {
     const partitions = []
+    const mayDescribe = allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, t.name)
     for (const rp of t.partitions) {
       const base = { partitionIndex: rp.partitionIndex, timestamp: -1, offset: -1, leaderEpoch: -1 }
+      if (!mayDescribe) {
+        partitions.push({ ...base, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED })
+        continue
+      }
       const p = broker.partition(t.name, rp.partitionIndex)
       if (!p) {
         const known = rp.partitionIndex >= 0 && rp.partitionIndex < (broker.topic(t.name)?.record.partitions ?? 0)

@@ -11,7 +11,11 @@
 //   and are returned once this broker has applied the creation.
 // * Illegal names get INVALID_TOPIC_EXCEPTION; unknown names UNKNOWN_TOPIC_OR_PARTITION; unknown ids (v10+)
 //   UNKNOWN_TOPIC_ID.
-// * Authorized operations are not computed yet: INT32_MIN ("not requested / unknown").
+// * Authorization (as Kafka): listing all topics leaves out those the principal may not DESCRIBE; a named one
+//   (or one named by id) it may not DESCRIBE is TOPIC_AUTHORIZATION_FAILED (no id, no name for an id), whether
+//   it exists or not; auto-creation needs CREATE on the cluster or on the topic (else TOPIC_AUTHORIZATION_FAILED).
+// * Authorized operations (v8+, when asked for): the topic's and (v8-10) the cluster's operations the principal
+//   may do, as Kafka's bit field; INT32_MIN when not asked for.
 //
 // Version notes:
 // * v0: an empty topic list means all topics (v1+: null does, empty means none); replicas and ISR list only
@@ -27,7 +31,9 @@ import type { MetadataImage, TopicInfo } from '../controller/metadata-image.ts'
 import { ErrorCode } from '../protocol/errors.ts'
 import { Metadata } from '../protocol/messages/metadata.ts'
 import { ZERO_UUID } from '../protocol/schema.ts'
-import { register } from './registry.ts'
+import { allowed, authorizedOperations } from '../security/access.ts'
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/authorizer.ts'
+import { register, type RequestContext } from './registry.ts'
 
 const UNKNOWN_OPERATIONS = -2147483648
 
@@ -37,21 +43,32 @@ register(Metadata, async (req, ctx) => {
 
   const topics = []
   const v0 = ctx.version === 0
+  const mayDescribe = (name: string) => allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name)
+  const withOps = ctx.version >= 8 && req.includeTopicAuthorizedOperations ? ctx : null
   if (req.topics === null || (v0 && req.topics.length === 0)) {
-    for (const t of broker.image.topics()) topics.push(describe(broker.image, t, v0))
+    for (const t of broker.image.topics()) if (mayDescribe(t.name)) topics.push(describe(broker.image, t, v0, withOps))
   } else {
     for (const want of req.topics) {
       if (want.name === null || want.name === undefined) {
         const t = want.topicId && want.topicId !== ZERO_UUID ? broker.image.topicById(want.topicId) : undefined
-        topics.push(t ? describe(broker.image, t, v0) : missing(null, want.topicId, ErrorCode.UNKNOWN_TOPIC_ID))
+        if (t && !mayDescribe(t.name)) topics.push(missing(null, want.topicId, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
+        else topics.push(t ? describe(broker.image, t, v0, withOps) : missing(null, want.topicId, ErrorCode.UNKNOWN_TOPIC_ID))
         continue
       }
       const name = want.name
+      if (!mayDescribe(name)) {
+        topics.push(missing(name, ZERO_UUID, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
+        continue
+      }
       let t = broker.image.topic(name)
       if (!t) {
         const illegal = checkTopicName(name)
         if (illegal) {
           topics.push(missing(name, ZERO_UUID, ErrorCode.INVALID_TOPIC_EXCEPTION))
+          continue
+        }
+        if (autoCreate && !allowed(ctx, AclOperation.CREATE, ResourceType.CLUSTER, CLUSTER_NAME) && !allowed(ctx, AclOperation.CREATE, ResourceType.TOPIC, name)) {
+          topics.push(missing(name, ZERO_UUID, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
           continue
         }
         if (autoCreate) {
@@ -68,7 +85,7 @@ register(Metadata, async (req, ctx) => {
         }
       }
       if (!t) topics.push(missing(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
-      else topics.push(describe(broker.image, t, v0))
+      else topics.push(describe(broker.image, t, v0, withOps))
     }
   }
 
@@ -83,11 +100,11 @@ register(Metadata, async (req, ctx) => {
     clusterId: broker.clusterId,
     controllerId: broker.controllerId,
     topics,
-    clusterAuthorizedOperations: UNKNOWN_OPERATIONS,
+    clusterAuthorizedOperations: ctx.version >= 8 && ctx.version <= 10 && req.includeClusterAuthorizedOperations ? authorizedOperations(ctx, ResourceType.CLUSTER, CLUSTER_NAME) : UNKNOWN_OPERATIONS,
   }
 })
 
-function describe(image: MetadataImage, t: TopicInfo, onlyLive: boolean) {
+function describe(image: MetadataImage, t: TopicInfo, onlyLive: boolean, withOps: RequestContext | null) {
   const live = (id: number) => image.broker(id)?.fenced === false
   return {
     errorCode: ErrorCode.NONE,
@@ -108,7 +125,7 @@ function describe(image: MetadataImage, t: TopicInfo, onlyLive: boolean) {
         offlineReplicas: p.replicas.filter((r) => !live(r)),
       }
     }),
-    topicAuthorizedOperations: UNKNOWN_OPERATIONS,
+    topicAuthorizedOperations: withOps ? authorizedOperations(withOps, ResourceType.TOPIC, t.name) : UNKNOWN_OPERATIONS,
   }
 }
 

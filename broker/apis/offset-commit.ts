@@ -1,6 +1,7 @@
 // OffsetCommit: v0-9
 //
 // Behavior:
+// * Needs READ on the group (GROUP_AUTHORIZATION_FAILED) and on each topic (TOPIC_AUTHORIZATION_FAILED).
 // * Stores the offsets (with their metadata string and leader epoch) in __consumer_offsets and answers once
 //   they are durable under the topic's flush policy. A member commits with its member id and generation;
 //   a consumer outside group management (generation -1, no member id) may commit while the group is Empty,
@@ -25,6 +26,8 @@
 import { ErrorCode } from '../protocol/errors.ts'
 import { OffsetCommit } from '../protocol/messages/offset-commit.ts'
 import type { CommitEntry } from '../group/coordinator.ts'
+import { allowed } from '../security/access.ts'
+import { AclOperation, ResourceType } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 register(OffsetCommit, async (req, ctx) => {
@@ -32,13 +35,16 @@ register(OffsetCommit, async (req, ctx) => {
   const v = ctx.version
   const maxMetadata = broker.groups.config.metadataMaxBytes
   const errors = req.topics.map((t) => t.partitions.map((): number => ErrorCode.NONE))
+  const mayRead = allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId)
   const entries: CommitEntry[] = []
   const slots: [number, number][] = []
   req.topics.forEach((t, ti) => {
     t.partitions.forEach((p, pi) => {
       const metadata = p.committedMetadata ?? ''
       // Kafka checks the cluster's metadata, not this broker's replicas: the coordinator need not host the partition.
-      if (!broker.image.topic(t.name)?.partitions[p.partitionIndex]) errors[ti]![pi] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+      if (!mayRead) errors[ti]![pi] = ErrorCode.GROUP_AUTHORIZATION_FAILED
+      else if (!allowed(ctx, AclOperation.READ, ResourceType.TOPIC, t.name)) errors[ti]![pi] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+      else if (!broker.image.topic(t.name)?.partitions[p.partitionIndex]) errors[ti]![pi] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
       else if (Buffer.byteLength(metadata) > maxMetadata) errors[ti]![pi] = ErrorCode.OFFSET_METADATA_TOO_LARGE
       else {
         entries.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: v >= 6 ? p.committedLeaderEpoch : -1, metadata, commitTimestamp: v === 1 ? p.commitTimestamp : -1 })

@@ -1,6 +1,7 @@
 // OffsetFetch: v0-9
 //
 // Behavior:
+// * Needs DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED); topics it may not DESCRIBE are left out of an all-topics answer, TOPIC_AUTHORIZATION_FAILED when named.
 // * Returns the group's committed offsets with their metadata and leader epoch, whatever state the group
 //   is in (it may use Kafka only to store offsets). A partition without a commit, or a group the
 //   coordinator does not know, answers offset -1, metadata "" and no error.
@@ -19,10 +20,27 @@
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { OffsetFetch } from '../protocol/messages/offset-fetch.ts'
+import { allowed } from '../security/access.ts'
+import { AclOperation, ResourceType } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
+type Fetched = { errorCode: number; topics: { name: string; partitions: { partitionIndex: number; committedOffset: number; committedLeaderEpoch: number; metadata: string | null; errorCode: number }[] }[] }
+
 register(OffsetFetch, (req, ctx) => {
-  const { groups } = ctx.broker
+  const groups = {
+    // DESCRIBE on the group, else GROUP_AUTHORIZATION_FAILED; topics the principal may not DESCRIBE are left out
+    // of an all-topics answer and answered TOPIC_AUTHORIZATION_FAILED when named (as Kafka).
+    fetchOffsets(groupId: string, topics: readonly { name: string; partitionIndexes: readonly number[] }[] | null, requireStable: boolean): Fetched {
+      if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, groupId)) return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, topics: [] }
+      const mayDescribe = (t: string) => allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, t)
+      const res = ctx.broker.groups.fetchOffsets(groupId, topics === null ? null : topics.filter((t) => mayDescribe(t.name)), requireStable) as Fetched
+      if (topics === null) return { ...res, topics: res.topics.filter((t) => mayDescribe(t.name)) }
+      const denied = topics
+        .filter((t) => !mayDescribe(t.name))
+        .map((t) => ({ name: t.name, partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED })) }))
+      return { ...res, topics: [...res.topics, ...denied] }
+    },
+  }
   const v = ctx.version
   if (v >= 8) {
     return {

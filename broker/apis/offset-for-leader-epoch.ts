@@ -8,6 +8,7 @@
 //   offset (Kafka's LeaderEpochFileCache.endOffsetFor).
 // * Only the leader answers consumers (replicaId -1) and followers (replicaId >= 0); the debugging id -2 (and every
 //   v0-2 request, which cannot carry a replicaId) may be answered by a follower too, as in Kafka's KafkaApis.
+// * Needs CLUSTER_ACTION on the cluster (brokers) or DESCRIBE on the topic (consumers): else TOPIC_AUTHORIZATION_FAILED.
 // * Errors per partition, in Kafka's order: UNKNOWN_TOPIC_OR_PARTITION, then FENCED_LEADER_EPOCH /
 //   UNKNOWN_LEADER_EPOCH from currentLeaderEpoch (-1 skips the check), then NOT_LEADER_OR_FOLLOWER.
 //
@@ -17,6 +18,8 @@
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { OffsetForLeaderEpoch } from '../protocol/messages/offset-for-leader-epoch.ts'
+import { allowed } from '../security/access.ts'
+import { AclOperation, CLUSTER_NAME, ResourceType } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 const DEBUGGING_REPLICA_ID = -2
@@ -24,10 +27,12 @@ const DEBUGGING_REPLICA_ID = -2
 register(OffsetForLeaderEpoch, (req, ctx) => {
   const { broker } = ctx
   const leaderOnly = req.replicaId !== DEBUGGING_REPLICA_ID
+  const clusterAction = allowed(ctx, AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME)
   const topics = req.topics.map((t) => ({
     topic: t.topic,
     partitions: t.partitions.map((rp) => {
       const base = { partition: rp.partition, leaderEpoch: -1, endOffset: -1 }
+      if (!clusterAction && !allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, t.topic)) return { ...base, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED }
       const p = broker.partition(t.topic, rp.partition)
       if (!p) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }
       const epoch = p.checkLeaderEpoch(rp.currentLeaderEpoch)

@@ -13,6 +13,7 @@
 //   (the request's timeout), NOT_ENOUGH_REPLICAS_AFTER_APPEND or NOT_LEADER_OR_FOLLOWER (leadership moved).
 //   A retried idempotent batch waits the same way for the high watermark to pass its original offsets.
 // * message.timestamp.type=LogAppendTime rewrites maxTimestamp and recomputes the CRC.
+// * Needs WRITE on the topic: else TOPIC_AUTHORIZATION_FAILED for its partitions, whether the topic exists or not.
 // * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, CORRUPT_MESSAGE (framing, CRC), INVALID_RECORD (more
 //   than one batch, bad count, magic < 2 from v3 on), UNSUPPORTED_COMPRESSION_TYPE (zstd below v7; a message
 //   set compressed with other than gzip, which this broker cannot convert where Kafka would), MESSAGE_TOO_LARGE
@@ -38,6 +39,8 @@ import type { In } from '../protocol/schema.ts'
 import type { Broker } from '../broker.ts'
 import { ackErrorCode } from '../replication/leader-state.ts'
 import type { Partition } from '../replication/partition.ts'
+import { allowed } from '../security/access.ts'
+import { AclOperation, ResourceType } from '../security/authorizer.ts'
 import { NO_RESPONSE, register } from './registry.ts'
 
 type PartitionResponse = NonNullable<NonNullable<In<typeof Produce.response.fields>['responses']>[number]['partitionResponses']>[number]
@@ -46,18 +49,22 @@ register(Produce, async (req, ctx) => {
   const { broker } = ctx
   const acks = req.acks
   const pending: Promise<unknown>[] = []
-  const responses = req.topicData.map((topic) => ({
-    name: topic.name,
-    partitionResponses: topic.partitionData.map((p): PartitionResponse => {
-      if (acks !== 0 && acks !== 1 && acks !== -1) return fail(p.index, ErrorCode.INVALID_REQUIRED_ACKS)
-      const r = appendOne(broker, topic.name, p.index, p.records, acks, req.timeoutMs, ctx.version)
-      if ('wait' in r) {
-        pending.push(r.wait)
-        return r.response
-      }
-      return r
-    }),
-  }))
+  const responses = req.topicData.map((topic) => {
+    const mayWrite = allowed(ctx, AclOperation.WRITE, ResourceType.TOPIC, topic.name)
+    return {
+      name: topic.name,
+      partitionResponses: topic.partitionData.map((p): PartitionResponse => {
+        if (!mayWrite) return fail(p.index, ErrorCode.TOPIC_AUTHORIZATION_FAILED)
+        if (acks !== 0 && acks !== 1 && acks !== -1) return fail(p.index, ErrorCode.INVALID_REQUIRED_ACKS)
+        const r = appendOne(broker, topic.name, p.index, p.records, acks, req.timeoutMs, ctx.version)
+        if ('wait' in r) {
+          pending.push(r.wait)
+          return r.response
+        }
+        return r
+      }),
+    }
+  })
   burnCpu(broker, req.topicData)
   if (pending.length) await Promise.all(pending)
   if (acks === 0) return NO_RESPONSE

@@ -1,6 +1,7 @@
 // SyncGroup: v0-5
 //
 // Behavior:
+// * Needs READ on the group (GROUP_AUTHORIZATION_FAILED).
 // * The leader sends every member's assignment; the coordinator stores the group (generation, members,
 //   assignments) in __consumer_offsets and then answers every member waiting in SyncGroup with its own
 //   assignment. Members the leader left out get an empty one. In a Stable group, SyncGroup answers at once.
@@ -13,10 +14,14 @@
 // * v5: protocolType and protocolName both ways (KIP-559): when given they must match the group's, else
 //   INCONSISTENT_GROUP_PROTOCOL; the response carries the group's
 
+import { ErrorCode } from '../protocol/errors.ts'
 import { SyncGroup } from '../protocol/messages/sync-group.ts'
+import { allowed } from '../security/access.ts'
+import { AclOperation, ResourceType } from '../security/authorizer.ts'
 import { register } from './registry.ts'
 
 register(SyncGroup, async (req, ctx) => {
+  if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) }
   const result = await ctx.broker.groups.syncGroup(req.groupId, {
     generationId: req.generationId,
     memberId: req.memberId,

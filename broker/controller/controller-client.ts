@@ -35,6 +35,10 @@ const FAILED: { readonly [M in Method]: (arg: ControllerArgs<M>, errorCode: numb
     Array.isArray(specs) ? { errorCode: ErrorCode.NONE, results: specs.map(() => ({ errorCode, errorMessage })), offset: -1 } : { errorCode, results: [], offset: -1 },
   alterConfigs: (changes, errorCode, errorMessage) =>
     Array.isArray(changes) ? { errorCode: ErrorCode.NONE, results: changes.map(() => ({ errorCode, errorMessage })), offset: -1 } : { errorCode, results: [], offset: -1 },
+  createAcls: (acls, errorCode, errorMessage) =>
+    Array.isArray(acls) ? { errorCode: ErrorCode.NONE, results: acls.map(() => ({ errorCode, errorMessage })), offset: -1 } : { errorCode, results: [], offset: -1 },
+  deleteAcls: (filters, errorCode, errorMessage) =>
+    Array.isArray(filters) ? { errorCode: ErrorCode.NONE, results: filters.map(() => ({ errorCode, errorMessage, acls: [] })), offset: -1 } : { errorCode, results: [], offset: -1 },
   alterUserScramCredentials: (req, errorCode, errorMessage) => ({
     errorCode: ErrorCode.NONE,
     results: [...new Set([...(req?.deletions ?? []).map((d) => d.name), ...(req?.upsertions ?? []).map((u) => u.name)])].map((user) => ({ user, errorCode, errorMessage })),

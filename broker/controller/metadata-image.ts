@@ -7,6 +7,7 @@
 
 import type { LogEntry, RaftStateMachine, SnapshotId } from './raft-types.ts'
 import { decodeRecord, type Endpoint, type MetadataRecord } from './metadata-records.ts'
+import { aclKey, type Acl } from '../security/authorizer.ts'
 import { SCRAM_TYPE, type ScramCredential, type ScramMechanism } from '../sasl/scram.ts'
 
 /** A user's SCRAM credential as stored (base64 byte fields), by user name then mechanism type. */
@@ -78,6 +79,8 @@ interface Snapshot {
   brokerConfigs?: Record<string, Record<string, string>>
   /** SCRAM credentials by user name; absent in older snapshots. */
   scramCredentials?: Record<string, StoredScramCredential[]>
+  /** ACLs; absent in older snapshots. */
+  acls?: Acl[]
 }
 
 export class MetadataImage {
@@ -87,6 +90,9 @@ export class MetadataImage {
   #nextProducerId = 0
   #brokerConfigs = new Map<string, Readonly<Record<string, string>>>()
   #scram = new Map<string, readonly StoredScramCredential[]>()
+  #acls = new Map<string, Acl>()
+  /** Rebuilt on change only: the authorizer reads it on every request. */
+  #aclList: readonly Acl[] = []
   /** Next offset to apply. */
   #offset = 0
 
@@ -118,6 +124,10 @@ export class MetadataImage {
     const c = this.#scram.get(user)?.find((x) => x.mechanism === SCRAM_TYPE[m])
     if (!c) return undefined
     return { salt: Buffer.from(c.salt, 'base64'), storedKey: Buffer.from(c.storedKey, 'base64'), serverKey: Buffer.from(c.serverKey, 'base64'), iterations: c.iterations }
+  }
+  /** Every ACL, in the order created. */
+  acls(): readonly Acl[] {
+    return this.#aclList
   }
   topics(): TopicInfo[] {
     return [...this.#topics.values()]
@@ -224,6 +234,15 @@ export class MetadataImage {
         else this.#scram.delete(r.name)
         return
       }
+      case 'access-control-entry':
+        if (this.#acls.has(aclKey(r.acl))) return
+        this.#acls.set(aclKey(r.acl), r.acl)
+        this.#aclList = [...this.#acls.values()]
+        return
+      case 'remove-access-control-entry':
+        if (!this.#acls.delete(aclKey(r.acl))) return
+        this.#aclList = [...this.#acls.values()]
+        return
       case 'config': {
         const withValue = (cur: Readonly<Record<string, string>>): Record<string, string> => {
           const next = { ...cur }
@@ -246,7 +265,7 @@ export class MetadataImage {
   }
 
   toSnapshot(): Buffer {
-    const doc: Snapshot = { version: 1, brokers: this.brokers(), topics: this.topics(), nextProducerId: this.#nextProducerId, brokerConfigs: Object.fromEntries(this.#brokerConfigs), scramCredentials: Object.fromEntries([...this.#scram].map(([k, v]) => [k, [...v]])) }
+    const doc: Snapshot = { version: 1, brokers: this.brokers(), topics: this.topics(), nextProducerId: this.#nextProducerId, brokerConfigs: Object.fromEntries(this.#brokerConfigs), scramCredentials: Object.fromEntries([...this.#scram].map(([k, v]) => [k, [...v]])), acls: [...this.#aclList] }
     return Buffer.from(JSON.stringify(doc), 'utf8')
   }
 
@@ -261,6 +280,8 @@ export class MetadataImage {
     this.#nextProducerId = doc.nextProducerId
     this.#brokerConfigs = new Map(Object.entries(doc.brokerConfigs ?? {}))
     this.#scram = new Map(Object.entries(doc.scramCredentials ?? {}))
+    this.#acls = new Map((doc.acls ?? []).map((a) => [aclKey(a), a]))
+    this.#aclList = [...this.#acls.values()]
     this.#offset = offset
     const live = new Set(this.#topics.keys())
     return {

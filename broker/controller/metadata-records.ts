@@ -1,9 +1,11 @@
 // The records of the cluster metadata log, Kafka's KRaft record types reduced to what this broker uses
 // (RegisterBrokerRecord, FenceBrokerRecord, UnfenceBrokerRecord, TopicRecord, PartitionRecord,
 // PartitionChangeRecord, RemoveTopicRecord, ProducerIdsRecord, ConfigRecord, UserScramCredentialRecord,
-// RemoveUserScramCredentialRecord). Each record is one Buffer in a Raft entry:
+// RemoveUserScramCredentialRecord, AccessControlEntryRecord, RemoveAccessControlEntryRecord). Each record is one Buffer in a Raft entry:
 // UTF-8 JSON with a type tag. Kafka encodes them with its generated message schemas; ours never leave the
 // metadata quorum, so readability wins over size.
+
+import type { Acl } from '../security/authorizer.ts'
 
 export interface Endpoint {
   readonly name: string
@@ -64,6 +66,10 @@ export type MetadataRecord =
       readonly iterations: number
     }
   | { readonly type: 'remove-user-scram-credential'; readonly name: string; readonly mechanism: number }
+  /** Kafka's AccessControlEntryRecord / RemoveAccessControlEntryRecord. Kafka names an ACL by a Uuid; ours is
+   *  named by its content (equal ACLs are one), so the removal carries the ACL itself. */
+  | { readonly type: 'access-control-entry'; readonly acl: Acl }
+  | { readonly type: 'remove-access-control-entry'; readonly acl: Acl }
 
 export type MetadataRecordType = MetadataRecord['type']
 
@@ -84,6 +90,8 @@ const TYPES: ReadonlySet<string> = new Set<MetadataRecordType>([
   'config',
   'user-scram-credential',
   'remove-user-scram-credential',
+  'access-control-entry',
+  'remove-access-control-entry',
 ])
 
 /** Throws on bytes that are not a record: the metadata log is written only by controllers, so that is a bug. */

@@ -28,6 +28,7 @@
 //
 // All timers run on the Clock; the caller hands in propose() (the Raft node) and the image.
 
+import { aclKey, filterMatches, sameAcl, type Acl, type AclFilter } from '../security/authorizer.ts'
 import type { Clock, TimerHandle } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import { ErrorCode } from '../protocol/errors.ts'
@@ -127,6 +128,13 @@ export interface ScramAlterationResult {
   readonly errorMessage: string | null
 }
 
+/** DeleteAcls' answer per filter: the ACLs it removed. */
+export interface AclDeletionResult {
+  readonly errorCode: number
+  readonly errorMessage: string | null
+  readonly acls: readonly Acl[]
+}
+
 export interface AlterPartitionRequest {
   readonly brokerId: number
   readonly brokerEpoch: number
@@ -191,6 +199,8 @@ export interface ControllerApi {
   createPartitions(specs: readonly CreatePartitionsSpec[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }>
   alterConfigs(changes: readonly ConfigChange[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }>
   alterUserScramCredentials(req: ScramAlteration): Promise<{ errorCode: number; results: ScramAlterationResult[]; offset: number }>
+  createAcls(acls: readonly Acl[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }>
+  deleteAcls(filters: readonly AclFilter[]): Promise<{ errorCode: number; results: AclDeletionResult[]; offset: number }>
   allocateProducerIds(req: { brokerId: number; brokerEpoch: number }): Promise<ProducerIdsResponse & { offset: number }>
   electLeaders(req: ElectLeadersRequest): Promise<ElectLeadersResponse & { offset: number }>
   alterPartitionReassignments(req: ReassignmentsRequest): Promise<ReassignmentsResponse & { offset: number }>
@@ -801,6 +811,50 @@ export class QuorumController implements ControllerApi {
       const c = await this.#commit(records)
       if (!c.ok) return { ...notController, results: [] }
       this.#log.info('SCRAM credentials changed', { changes: records.map((r) => `${r.type === 'remove-user-scram-credential' ? 'delete' : 'upsert'} ${'name' in r ? r.name : ''}:${'mechanism' in r ? r.mechanism : ''}`) })
+      return { errorCode: ErrorCode.NONE, results, offset: c.offset }
+    })
+  }
+
+  // ---- ACLs ----
+
+  /** The ACLs were checked by the broker that took the request; one already stored is created again as a no-op. */
+  createAcls(acls: readonly Acl[]): Promise<{ errorCode: number; results: CreatePartitionsResult[]; offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return { ...notController, results: [] }
+      const have = new Set(this.#o.image.acls().map(aclKey))
+      const records: MetadataRecord[] = []
+      for (const a of acls) {
+        if (have.has(aclKey(a))) continue
+        have.add(aclKey(a))
+        records.push({ type: 'access-control-entry', acl: sameAcl(a) })
+      }
+      const results = acls.map(() => ({ errorCode: ErrorCode.NONE, errorMessage: null }))
+      if (records.length === 0) return { errorCode: ErrorCode.NONE, results, offset: -1 }
+      const c = await this.#commit(records)
+      if (!c.ok) return { ...notController, results: [] }
+      this.#log.info('ACLs created', { count: records.length })
+      return { errorCode: ErrorCode.NONE, results, offset: c.offset }
+    })
+  }
+
+  /** Each filter removes the stored ACLs it matches; an ACL matched by two filters is reported by the first. */
+  deleteAcls(filters: readonly AclFilter[]): Promise<{ errorCode: number; results: AclDeletionResult[]; offset: number }> {
+    return this.#serial(async () => {
+      if (!this.#checkTerm()) return { ...notController, results: [] }
+      const gone = new Set<string>()
+      const records: MetadataRecord[] = []
+      const results = filters.map((f) => {
+        const matched = this.#o.image.acls().filter((a) => !gone.has(aclKey(a)) && filterMatches(f, a))
+        for (const a of matched) {
+          gone.add(aclKey(a))
+          records.push({ type: 'remove-access-control-entry', acl: a })
+        }
+        return { errorCode: ErrorCode.NONE, errorMessage: null, acls: matched }
+      })
+      if (records.length === 0) return { errorCode: ErrorCode.NONE, results, offset: -1 }
+      const c = await this.#commit(records)
+      if (!c.ok) return { ...notController, results: [] }
+      this.#log.info('ACLs deleted', { count: records.length })
       return { errorCode: ErrorCode.NONE, results, offset: c.offset }
     })
   }

@@ -17,6 +17,7 @@
 
 import type { PartitionInfo } from './metadata-image.ts'
 import type { Endpoint } from './metadata-records.ts'
+import type { Acl, AclFilter } from '../security/authorizer.ts'
 import type { ConfigChange, ControllerApi, CreatePartitionsSpec, CreateTopicResult, CreateTopicSpec, ElectLeadersRequest, PartitionElectionResult, ReassignmentsRequest, ScramAlteration } from './quorum-controller.ts'
 import type { LogEntry, RaftMessage, SnapshotId } from './raft-types.ts'
 
@@ -49,6 +50,8 @@ export const LIMITS = {
   scramAlterations: 10_000,
   userNameChars: 32_767,
   scramKeyChars: 1024,
+  aclsPerRequest: 10_000,
+  aclStringChars: 32_767,
 } as const
 
 /** A short description of a value for error messages. */
@@ -280,7 +283,7 @@ export type ControllerMethod = keyof ControllerApi
 export type ControllerArgs<M extends ControllerMethod> = Parameters<ControllerApi[M]>[0]
 export type ControllerResult<M extends ControllerMethod> = Awaited<ReturnType<ControllerApi[M]>>
 
-export const CONTROLLER_METHODS: readonly ControllerMethod[] = ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds', 'electLeaders', 'alterPartitionReassignments', 'createPartitions', 'alterConfigs', 'alterUserScramCredentials']
+export const CONTROLLER_METHODS: readonly ControllerMethod[] = ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds', 'electLeaders', 'alterPartitionReassignments', 'createPartitions', 'alterConfigs', 'alterUserScramCredentials', 'createAcls', 'deleteAcls']
 
 export const isControllerMethod = (m: unknown): m is ControllerMethod => typeof m === 'string' && (CONTROLLER_METHODS as readonly string[]).includes(m)
 
@@ -329,6 +332,19 @@ const scramAlteration = obj<ScramAlteration>({
   upsertions: arr(obj({ name: userName, mechanism: scramMechanism, salt: scramKey, storedKey: scramKey, serverKey: scramKey, iterations: int(1, INT32_MAX) }), LIMITS.scramAlterations),
 })
 
+const int8 = int(-128, 127)
+const aclString = str(LIMITS.aclStringChars)
+const acl = obj<Acl>({ resourceType: int8, resourceName: aclString, patternType: int8, principal: aclString, host: aclString, operation: int8, permissionType: int8 })
+const aclFilter = obj<AclFilter>({
+  resourceType: int8,
+  resourceName: nullable(aclString),
+  patternType: int8,
+  principal: nullable(aclString),
+  host: nullable(aclString),
+  operation: int8,
+  permissionType: int8,
+})
+
 const ARGS: { readonly [M in ControllerMethod]: Schema<ControllerArgs<M>> } = {
   registerBroker: obj({ brokerId, incarnationId: str(256, 1), endpoints: arr(endpoint, LIMITS.endpoints), rack: nullable(str(1024)) }),
   heartbeat: obj({ brokerId, brokerEpoch, metadataOffset: offsetOrNone, wantShutDown: bool }),
@@ -348,12 +364,14 @@ const ARGS: { readonly [M in ControllerMethod]: Schema<ControllerArgs<M>> } = {
   createPartitions: arr(createPartitionsSpec, LIMITS.topicsPerRequest),
   alterConfigs: arr(configChange, LIMITS.topicsPerRequest),
   alterUserScramCredentials: scramAlteration,
+  createAcls: arr(acl, LIMITS.aclsPerRequest),
+  deleteAcls: arr(aclFilter, LIMITS.aclsPerRequest),
 }
 
 /** Methods whose argument is a list of topics (no brokerId): answered with one result per topic. */
 const PER_TOPIC: ReadonlySet<ControllerMethod> = new Set<ControllerMethod>(['createTopics', 'deleteTopics', 'createPartitions', 'alterConfigs'])
 /** Methods that do not speak for a broker (no brokerId to check against the sender). */
-const NO_BROKER_ID: ReadonlySet<ControllerMethod> = new Set<ControllerMethod>([...PER_TOPIC, 'alterUserScramCredentials'])
+const NO_BROKER_ID: ReadonlySet<ControllerMethod> = new Set<ControllerMethod>([...PER_TOPIC, 'alterUserScramCredentials', 'createAcls', 'deleteAcls'])
 
 /** Checks a controller request's arguments; with `from`, also that a broker speaks for itself (brokerId). */
 export function checkControllerArgs(method: unknown, args: unknown, from?: number): string | null {
@@ -407,6 +425,8 @@ const RESULTS: { readonly [M in ControllerMethod]: Schema<ControllerResult<M>> }
   createPartitions: obj({ errorCode, results: arr(obj({ errorCode, errorMessage }), LIMITS.topicsPerRequest), offset: offsetOrNone }),
   alterConfigs: obj({ errorCode, results: arr(obj({ errorCode, errorMessage }), LIMITS.topicsPerRequest), offset: offsetOrNone }),
   alterUserScramCredentials: obj({ errorCode, results: arr(obj({ user: userName, errorCode, errorMessage }), LIMITS.scramAlterations * 2), offset: offsetOrNone }),
+  createAcls: obj({ errorCode, results: arr(obj({ errorCode, errorMessage }), LIMITS.aclsPerRequest), offset: offsetOrNone }),
+  deleteAcls: obj({ errorCode, results: arr(obj({ errorCode, errorMessage, acls: arr(acl, 1_000_000) }), LIMITS.aclsPerRequest), offset: offsetOrNone }),
 }
 
 /** Checks the answer to our own request: its shape, and one result per topic asked about when it succeeded. */

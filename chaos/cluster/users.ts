@@ -28,7 +28,7 @@ export interface UsersConnection {
   readonly tls?: TlsOptions | true
 }
 
-async function open(c: UsersConnection): Promise<RawConnection> {
+export async function open(c: UsersConnection): Promise<RawConnection> {
   const m = /^(.+):(\d+)$/.exec(c.bootstrap)
   if (!m) throw new UsersError(`--bootstrap ${JSON.stringify(c.bootstrap)}: expected host:port`)
   const conn = new RawConnection(m[1]!.replace(/^\[|\]$/g, ''), Number(m[2]), {
@@ -104,21 +104,16 @@ export const USERS_USAGE = [
   '  --password-file FILE reads the new password from a file instead of --password.',
 ].join('\n')
 
-/** The CLI: returns the exit code (0 done, 1 the broker refused, 2 bad input). */
-export async function usersCommand(args: readonly string[], v: Record<string, string | undefined>, out: (line: string) => void, err: (line: string) => void): Promise<number> {
-  const [action, ...names] = args
-  const fail = (msg: string) => {
-    err(`faultline users: ${msg}\nusage: ${USERS_USAGE}`)
-    return 2
-  }
-  if (!v.bootstrap) return fail('--bootstrap HOST:PORT is required')
+/** The connection flags shared by the cluster-admin commands (users, acls): a connection, or what is wrong. */
+export function connectionFromFlags(v: Record<string, string | undefined>): UsersConnection | string {
+  if (!v.bootstrap) return '--bootstrap HOST:PORT is required'
   const protocol = (v['security-protocol'] ?? 'PLAINTEXT').toUpperCase()
-  if (!['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'].includes(protocol)) return fail(`--security-protocol ${protocol}: expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL`)
+  if (!['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'].includes(protocol)) return `--security-protocol ${protocol}: expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL`
   let sasl: SaslOptions | undefined
   if (protocol.startsWith('SASL_')) {
     const mech = v['sasl-mechanism'] ?? ''
-    if (!(saslMechanisms as readonly string[]).includes(mech)) return fail(`--sasl-mechanism ${JSON.stringify(mech)}: expected one of ${saslMechanisms.join(', ')} with --security-protocol ${protocol}`)
-    if (!v['sasl-username'] || v['sasl-password'] === undefined) return fail(`--sasl-username and --sasl-password are required with --security-protocol ${protocol}`)
+    if (!(saslMechanisms as readonly string[]).includes(mech)) return `--sasl-mechanism ${JSON.stringify(mech)}: expected one of ${saslMechanisms.join(', ')} with --security-protocol ${protocol}`
+    if (!v['sasl-username'] || v['sasl-password'] === undefined) return `--sasl-username and --sasl-password are required with --security-protocol ${protocol}`
     sasl = { mechanism: mech as SaslMechanism, username: v['sasl-username'], password: v['sasl-password'] }
   }
   let tls: TlsOptions | true | undefined
@@ -126,13 +121,25 @@ export async function usersCommand(args: readonly string[], v: Record<string, st
     try {
       tls = v.ca ? { ca: readFileSync(v.ca) } : true
     } catch (e) {
-      return fail(`--ca ${v.ca}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`)
+      return `--ca ${v.ca}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`
     }
   }
+  return { bootstrap: v.bootstrap, sasl, tls }
+}
+
+/** The CLI: returns the exit code (0 done, 1 the broker refused, 2 bad input). */
+export async function usersCommand(args: readonly string[], v: Record<string, string | undefined>, out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  const [action, ...names] = args
+  const fail = (msg: string) => {
+    err(`faultline users: ${msg}\nusage: ${USERS_USAGE}`)
+    return 2
+  }
+  const conn = connectionFromFlags(v)
+  if (typeof conn === 'string') return fail(conn)
   const mechanisms = (v.mechanism ?? 'SCRAM-SHA-256,SCRAM-SHA-512').split(',').map((s) => s.trim().toUpperCase()).filter(Boolean)
   const unknown = mechanisms.find((m) => !(m in SCRAM))
   if (unknown || mechanisms.length === 0) return fail(`--mechanism ${v.mechanism}: expected SCRAM-SHA-256 and/or SCRAM-SHA-512`)
-  const c: UsersConnection = { bootstrap: v.bootstrap, sasl, tls }
+  const c = conn
   const report = (r: UserResult, what: string) => {
     if (r.errorCode === 0) {
       out(`${what} ${r.user} (${mechanisms.join(', ')})`)

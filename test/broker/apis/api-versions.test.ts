@@ -56,6 +56,9 @@ describe('ApiVersions', () => {
       SaslAuthenticate: [0, 2],
       DescribeUserScramCredentials: [0, 0],
       AlterUserScramCredentials: [0, 0],
+      DescribeAcls: [0, 3],
+      CreateAcls: [0, 3],
+      DeleteAcls: [0, 3],
     }
     const res = await c.request(ApiVersions, 4, {})
     const got = Object.fromEntries(res.apiKeys.map((k) => [registrations().find((r) => r.api.key === k.apiKey)!.api.name, [k.minVersion, k.maxVersion]]))

@@ -222,6 +222,8 @@ const valid = {
   createPartitions: [{ topic: 'fuzz', count: 2, assignments: null, validateOnly: false }],
   alterConfigs: [{ resourceType: 'topic', resourceName: 'fuzz', set: { 'retention.ms': '1' }, remove: [], replace: false, validateOnly: false }],
   alterUserScramCredentials: { deletions: [{ name: 'fuzz', mechanism: 1 }], upsertions: [{ name: 'fuzz2', mechanism: 2, salt: 'c2FsdA==', storedKey: 'a2V5', serverKey: 'a2V5', iterations: 4096 }] },
+  createAcls: [{ resourceType: 2, resourceName: 'fuzz', patternType: 3, principal: 'User:a', host: '*', operation: 3, permissionType: 3 }],
+  deleteAcls: [{ resourceType: 1, resourceName: null, patternType: 1, principal: null, host: null, operation: 1, permissionType: 1 }],
 } as const
 
 const raft = (m: unknown) => ({ k: 'raft', m })
@@ -340,6 +342,8 @@ const cases: Case[] = [
   { name: 'createPartitions: assignment 1.5', frames: [req('createPartitions', [withField(valid.createPartitions[0], 'assignments', [[1.5]])])], reason: /assignments\[0\]\[0\]/ },
   { name: 'alterConfigs: resource type "group"', frames: [req('alterConfigs', [withField(valid.alterConfigs[0], 'resourceType', 'group')])], reason: /\.args\[0\]\.resourceType/ },
   { name: 'alterConfigs: removed key with a space', frames: [req('alterConfigs', [withField(valid.alterConfigs[0], 'remove', ['a b'])])], reason: /\.args\[0\]\.remove\[0\]/ },
+  { name: 'createAcls: an operation beyond int8', frames: [req('createAcls', [withField(valid.createAcls[0], 'operation', 300)])], reason: /\.args\[0\]\.operation/ },
+  { name: 'deleteAcls: a filter without its host', frames: [req('deleteAcls', [without(valid.deleteAcls[0], 'host')])], reason: /\.args\[0\]/ },
   { name: 'alterUserScramCredentials: mechanism 3', frames: [req('alterUserScramCredentials', { ...valid.alterUserScramCredentials, deletions: [{ name: 'x', mechanism: 3 }] })], reason: /\.args\.deletions\[0\]\.mechanism/ },
   {
     name: 'alterUserScramCredentials: a key that is not base64',
@@ -372,7 +376,7 @@ describe('CONTROLLER listener: input of the wrong shape', () => {
       expect(checkRaftMessage(revived, OBSERVER, voters), m.type).toBeNull()
     }
     expect(checkRaftMessage({ ...valid.end, preferredSuccessors: [1] }, OBSERVER, voters)).toBeNull()
-    for (const m of ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds', 'createPartitions', 'alterConfigs', 'alterUserScramCredentials'] as const) {
+    for (const m of ['registerBroker', 'heartbeat', 'createTopics', 'deleteTopics', 'alterPartition', 'allocateProducerIds', 'createPartitions', 'alterConfigs', 'alterUserScramCredentials', 'createAcls', 'deleteAcls'] as const) {
       expect(checkControllerArgs(m, valid[m === 'registerBroker' ? 'register' : m], OBSERVER), m).toBeNull()
     }
   })

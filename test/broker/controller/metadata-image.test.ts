@@ -23,6 +23,23 @@ describe('MetadataImage', () => {
     expect(decodeRecord(encodeRecord(cred('x', 1)))).toMatchObject({ type: 'user-scram-credential' })
   })
 
+  test('ACL records: added once, removed by content, survive a snapshot', () => {
+    const img = new MetadataImage()
+    const acl = (resourceName: string) => ({ resourceType: 2, resourceName, patternType: 3, principal: 'User:a', host: '*', operation: 3, permissionType: 3 })
+    img.apply(0, [
+      { type: 'access-control-entry', acl: acl('t') },
+      { type: 'access-control-entry', acl: acl('t') },
+      { type: 'access-control-entry', acl: acl('u') },
+    ])
+    expect(img.acls()).toEqual([acl('t'), acl('u')])
+    img.apply(1, [{ type: 'remove-access-control-entry', acl: acl('t') }, { type: 'remove-access-control-entry', acl: acl('never') }])
+    expect(img.acls()).toEqual([acl('u')])
+    const copy = new MetadataImage()
+    copy.restore(img.toSnapshot(), 2)
+    expect(copy.acls()).toEqual([acl('u')])
+    expect(decodeRecord(encodeRecord({ type: 'remove-access-control-entry', acl: acl('t') }))).toMatchObject({ type: 'remove-access-control-entry' })
+  })
+
   test('config records: a topic\'s configs and broker configs change, survive a snapshot, and say so in the delta', () => {
     const img = new MetadataImage()
     const id = 'c'.repeat(32)
