@@ -131,11 +131,16 @@ describe('partitions in the kernel', () => {
 
   test('an isolated partition leader loses leadership and the ISR; acks=all writes go on on the majority side', async () => {
     const via = node(1)
-    const created = await (await wire.client(via)).request(CreateTopics, 7, {
-      topics: [{ name: 'cut', numPartitions: 1, replicationFactor: 3, assignments: [], configs: [{ name: 'min.insync.replicas', value: '2' }] }],
-      timeoutMs: 10_000,
-      validateOnly: false,
-    })
+    // The node the previous test isolated may still be fenced: RF 3 is refused (INVALID_REPLICATION_FACTOR)
+    // until it is back, as Kafka refuses it.
+    const created = await until('the topic created on 3 unfenced brokers', async () => {
+      const r = await (await wire.client(via)).request(CreateTopics, 7, {
+        topics: [{ name: 'cut', numPartitions: 1, replicationFactor: 3, assignments: [], configs: [{ name: 'min.insync.replicas', value: '2' }] }],
+        timeoutMs: 10_000,
+        validateOnly: false,
+      })
+      return r.topics[0]!.errorCode === ErrorCode.INVALID_REPLICATION_FACTOR ? undefined : r
+    }, 30_000)
     expect(created.topics[0]!.errorCode).toBe(ErrorCode.NONE)
     const before = await until('a leader with a full ISR', async () => {
       const s = await wire.partition(via, 'cut', 0)
