@@ -69,6 +69,9 @@ export async function runBroker(flags: BrokerFlags): Promise<number> {
     process.stderr.write(`faultline broker: failed to start: ${(err as Error).message}\n`)
     return 3
   }
+  // Logs go to whoever started us; if that process is gone, writes fail with EPIPE, which must not crash the broker.
+  process.stdout.on('error', () => {})
+  process.stderr.on('error', () => {})
   return await new Promise<number>((resolve) => {
     let stopping = false
     const stop = (signal: string) => {

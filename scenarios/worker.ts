@@ -346,7 +346,18 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   let run: WorkerRun | null = null
   let preparing: Promise<unknown> | null = null
   let heard = monotonicNow()
-  const say = (line: string): void => void process.stderr.write(`faultline worker: ${line}\n`)
+  // A runner that died took the read ends of our stdout and stderr with it: writing there fails with EPIPE, and
+  // an unhandled stream error would come back through `caught` below, which writes again (a busy loop that kept
+  // orphaned workers alive at full CPU). Once a write fails, the worker stops writing.
+  let muted = false
+  const mute = (): void => {
+    muted = true
+  }
+  process.stdout.on('error', mute)
+  process.stderr.on('error', mute)
+  const say = (line: string): void => {
+    if (!muted) process.stderr.write(`faultline worker: ${line}\n`)
+  }
 
   const drop = async (why: string): Promise<void> => {
     const r = run

@@ -27,6 +27,9 @@ export async function runProxyServer(flags: ProxyFlags): Promise<number> {
     return 2
   }
   process.stdout.write(`${JSON.stringify({ msg: 'proxy server started', api: url, pid: process.pid })}\n`)
+  // Output goes to the harness; once it is gone, writes fail with EPIPE, which must not take the proxies down.
+  process.stdout.on('error', () => {})
+  process.stderr.on('error', () => {})
   return new Promise<number>((resolve) => {
     const stop = (): void => void server.close().then(() => resolve(0))
     process.once('SIGTERM', stop)
