@@ -2,7 +2,9 @@
 // fault fires) and when (ms from the start of the run). scenarios/schema.ts parses them from the scenario
 // file; chaos/scheduler.ts applies them. A new fault kind starts here (see docs/architecture.md).
 
-export const FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'bandwidth', 'reset', 'timeout', 'slowClose', 'slicer', 'limitData', 'down'] as const
+import type { AclMatch } from './cluster/security.ts'
+
+export const FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'bandwidth', 'reset', 'timeout', 'slowClose', 'slicer', 'limitData', 'down', 'revokeUser', 'removeAcl'] as const
 export type FaultKind = (typeof FAULT_KINDS)[number]
 
 /** Which traffic a network fault shapes: to the target (upstream), from it (downstream) or both. */
@@ -125,7 +127,24 @@ export interface LimitDataFault extends ProxyFaultBase {
 export interface DownFault extends ProxyFaultBase {
   readonly kind: 'down'
 }
-export type Fault = KillFault | PauseFault | PartitionFault | LatencyFault | BandwidthFault | ResetFault | TimeoutFault | SlowCloseFault | SlicerFault | LimitDataFault | DownFault
+/** A SCRAM user's credential is deleted (clients authenticating as it are refused), restored after `durationMs`. */
+export interface RevokeUserFault extends FaultBase {
+  readonly kind: 'revokeUser'
+  readonly user: string
+  readonly durationMs: number
+}
+/** The declared ACLs that match are deleted (their operations are refused), created again after `durationMs`. */
+export interface RemoveAclFault extends FaultBase {
+  readonly kind: 'removeAcl'
+  readonly match: AclMatch
+  readonly durationMs: number
+}
+export type Fault = KillFault | PauseFault | PartitionFault | LatencyFault | BandwidthFault | ResetFault | TimeoutFault | SlowCloseFault | SlicerFault | LimitDataFault | DownFault | RevokeUserFault | RemoveAclFault
+
+/** Faults applied to the cluster's security (chaos/cluster/security.ts): they have no target node. */
+export type SecurityFault = RevokeUserFault | RemoveAclFault
+export const SECURITY_FAULT_KINDS: readonly SecurityFault['kind'][] = ['revokeUser', 'removeAcl']
+export const isSecurityFault = (f: Fault): f is SecurityFault => (SECURITY_FAULT_KINDS as readonly string[]).includes(f.kind)
 
 /** Faults applied through the proxies in front of the brokers' listeners. */
 export type ProxyFault = LatencyFault | BandwidthFault | ResetFault | TimeoutFault | SlowCloseFault | SlicerFault | LimitDataFault | DownFault

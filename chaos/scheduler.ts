@@ -16,6 +16,7 @@
 // Network-quality faults (latency, bandwidth, reset, timeout, slowClose, slicer, limitData, down) go to the
 // proxies in front of the target's listeners (`network`, chaos/proxy/network.ts); healing removes them.
 // Partitions go to `partitions` (the local backend's iptables chain); healing takes their rules out.
+// Security faults (revokeUser, removeAcl) go to `security`; healing puts the user or the ACLs back.
 //
 // stop() heals everything: pending faults are cancelled, paused nodes resumed, killed nodes restarted when
 // the run is closing cleanly (so consumers can drain), and every open interval gets its end event, so no
@@ -25,7 +26,7 @@ import { deriveSeed, Prng } from '../workloads/generators.ts'
 import { historyTime, type HistorySink } from '../workloads/history/events.ts'
 import type { Cancel, Scheduler } from '../workloads/rate.ts'
 import type { NodeHandle } from './cluster/types.ts'
-import { type Fault, faultEndMs, type FaultKind, faultParams, isProxyFault, type PartitionFault, type ProxyFault, type Target } from './faults.ts'
+import { type Fault, faultEndMs, type FaultKind, faultParams, isProxyFault, isSecurityFault, type PartitionFault, type ProxyFault, type SecurityFault, type Target } from './faults.ts'
 import { type PartitionControl, resolveSplit } from './network/partition.ts'
 
 /** Answers target questions from the cluster's metadata at fault time. */
@@ -53,6 +54,13 @@ export interface FaultSchedulerOptions {
   readonly network?: NetworkFaults
   /** Cuts traffic for partition faults (the local backend's iptables chain); needed when there are any. */
   readonly partitions?: PartitionControl
+  /** Applies security faults (a secured local cluster); needed when there are any. */
+  readonly security?: SecurityFaults
+}
+
+/** Where security faults go (the run's chaos/cluster/security.ts): each resolves to its heal and a label. */
+export interface SecurityFaults {
+  apply(f: SecurityFault): Promise<{ label: string; undo: () => Promise<void> }>
 }
 
 /** Where network-quality faults go (chaos/proxy/network.ts). */
@@ -114,6 +122,7 @@ export class FaultScheduler {
     opts.faults.forEach((f, i) => {
       if (isProxyFault(f) && !opts.network) throw new RangeError(`faults[${i}]: ${f.kind} faults need proxies in front of the brokers (FaultSchedulerOptions.network)`)
       if (f.kind === 'partition' && !opts.partitions) throw new RangeError(`faults[${i}]: partition faults need a network to cut (FaultSchedulerOptions.partitions)`)
+      if (isSecurityFault(f) && !opts.security) throw new RangeError(`faults[${i}]: ${f.kind} faults need a secured cluster (FaultSchedulerOptions.security)`)
     })
     this.o = opts
   }
@@ -170,7 +179,8 @@ export class FaultScheduler {
 
   private async apply(id: number, f: Fault): Promise<void> {
     if (!this.stopped && f.kind === 'partition') return this.applyPartition(id, f)
-    if (this.stopped || f.kind === 'partition') return
+    if (!this.stopped && isSecurityFault(f)) return this.applySecurity(id, f)
+    if (this.stopped || f.kind === 'partition' || isSecurityFault(f)) return
     let resolved: { ids: number[]; label: string }
     try {
       resolved = await this.resolve(id, f.target)
@@ -295,6 +305,29 @@ export class FaultScheduler {
     this.edge('start', fault, started, { kind: f.kind, nodes: resolved.nodes, params: JSON.stringify(faultParams(f)) })
     this.o.onEvent?.(`${f.name}: partitioned ${resolved.label}`)
     if (untilMs !== null && !this.stopped) {
+      const s = this.o.scheduler
+      a.healTimer = s.schedule(() => this.track(this.heal(a, true)), this.o.originMs + untilMs - s.now())
+    }
+  }
+
+  /** Applies a security fault now and arms its heal (it acts on the cluster as a whole, on no node). */
+  private async applySecurity(id: number, f: SecurityFault): Promise<void> {
+    const started = this.now()
+    let applied: { label: string; undo: () => Promise<void> }
+    try {
+      applied = await this.o.security!.apply(f)
+    } catch (err) {
+      this.fail(f.name, `could not be applied: ${(err as Error).message}`, err)
+      return
+    }
+    const untilMs = faultEndMs(f)
+    const fault: ActiveFault = { id, name: f.name, kind: f.kind, target: applied.label, nodes: [], sinceMs: started - this.o.originMs, untilMs }
+    const a: Applied = { fault, handles: [], healing: false, ended: false, healTimer: null, undo: applied.undo }
+    this.applied.set(id, a)
+    this.edge('start', fault, started, { kind: f.kind, nodes: [], params: JSON.stringify(faultParams(f)) })
+    this.o.onEvent?.(`${f.name}: ${applied.label}`)
+    if (this.stopped) return this.heal(a, true)
+    if (untilMs !== null) {
       const s = this.o.scheduler
       a.healTimer = s.schedule(() => this.track(this.heal(a, true)), this.o.originMs + untilMs - s.now())
     }

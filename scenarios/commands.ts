@@ -1,6 +1,7 @@
 // `faultline validate FILE` and `faultline schema`: thin wrappers that print and return the exit code, so
 // bin/faultline.ts only wires them and tests can run them without a process.
 
+import { describeAclMatch } from '../chaos/cluster/security.ts'
 import { durationAdjustment, parseDurationFlag } from './duration.ts'
 import { formatDuration, formatRate, formatSize } from './units.ts'
 import { loadScenario, type Scenario, ScenarioError, scenarioJsonSchema, scheduledFaults } from './schema.ts'
@@ -53,7 +54,7 @@ export function describeSchedule(faults: readonly Fault[]): string[] {
     .sort((a, b) => a.atMs - b.atMs)
     .map((f) => {
       const end = faultEndMs(f)
-      const target = 'target' in f ? describeTarget(f.target) : describeSplit(f.split)
+      const target = 'target' in f ? describeTarget(f.target) : f.kind === 'partition' ? describeSplit(f.split) : f.kind === 'revokeUser' ? `user ${f.user}` : `ACLs ${describeAclMatch(f.match)}`
       return `${formatDuration(f.atMs)}-${end === null ? 'end' : formatDuration(end)} ${f.name}: ${f.kind} ${target}`
     })
 }

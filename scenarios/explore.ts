@@ -20,6 +20,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSyn
 import { join, resolve } from 'node:path'
 import fc from 'fast-check'
 import { type Document, isMap, isSeq, parseDocument, YAMLMap, YAMLSeq } from 'yaml'
+import { describeAclMatch } from '../chaos/cluster/security.ts'
 import { type FaultSpace, checkSpace, explorableKinds, STEP_MS, scheduleArbitrary } from '../chaos/fault-space.ts'
 import { type Fault, FAULT_KINDS, type FaultKind, type PartitionSide, type PartitionSplit, type Target } from '../chaos/faults.ts'
 import { silentProgress, type ProgressReporter } from '../reports/progress.ts'
@@ -146,6 +147,10 @@ export function faultYaml(f: Fault): Record<string, unknown> {
       return { at, latency: { target: targetYaml(f.target), delay: formatDuration(f.delayMs), jitter: formatDuration(f.jitterMs), direction: f.direction, ...toxicityYaml(f.toxicity) }, duration: formatDuration(f.durationMs) }
     case 'bandwidth':
       return { at, bandwidth: { target: targetYaml(f.target), rate: `${f.bytesPerSecond}B/s`, direction: f.direction, ...toxicityYaml(f.toxicity) }, duration: formatDuration(f.durationMs) }
+    case 'revokeUser':
+      return { at, revokeUser: f.user, duration: formatDuration(f.durationMs) }
+    case 'removeAcl':
+      return { at, removeAcl: { ...f.match }, duration: formatDuration(f.durationMs) }
     default: {
       const common = { target: targetYaml(f.target), direction: f.direction, ...toxicityYaml(f.toxicity) }
       const duration = formatDuration(f.durationMs)
@@ -183,6 +188,10 @@ export function describeFault(f: Fault): string {
       return `pause ${describeTarget(f.target)} ${at} for ${formatDuration(f.durationMs)}`
     case 'partition':
       return `partition ${at} for ${formatDuration(f.healAfterMs)}`
+    case 'revokeUser':
+      return `revoke user ${f.user} ${at} for ${formatDuration(f.durationMs)}`
+    case 'removeAcl':
+      return `remove ACLs ${describeAclMatch(f.match)} ${at} for ${formatDuration(f.durationMs)}`
     default:
       return `${f.kind} on ${describeTarget(f.target)} ${at} for ${formatDuration(f.durationMs)}`
   }

@@ -36,6 +36,7 @@ import { IptablesPartitions } from '../chaos/network/partition.ts'
 import { dockerEngine, startDockerCluster } from '../chaos/cluster/docker.ts'
 import { externalCluster } from '../chaos/cluster/external.ts'
 import { startLocalCluster } from '../chaos/cluster/local.ts'
+import { ClusterSecurity, describeSecurity, securityFaults } from '../chaos/cluster/security.ts'
 import { ClusterError, type ClusterTarget } from '../chaos/cluster/types.ts'
 import { isProxyFault } from '../chaos/faults.ts'
 import { checkToxiproxy, ClusterProxies, describeProxyFault, startProxyServer } from '../chaos/proxy/network.ts'
@@ -180,6 +181,14 @@ export async function preflight(s: Scenario, env: Readonly<Record<string, string
   }
   const workers = s.workload.workers
   if (workers?.kind === 'remote') problems.push(...(await unreachableWorkers(workers.addresses)))
+  const sec = s.cluster.backend === 'local' ? s.cluster.security : undefined
+  if (sec) {
+    // The harness's own admin connects with PLAIN (chaos/cluster/security.ts) through the same driver.
+    for (const mechanism of sec.mechanism === null ? [undefined] : [sec.mechanism, 'PLAIN' as const]) {
+      const missing = missingCapability(caps, { sasl: mechanism, tls: sec.protocol !== 'SASL_PLAINTEXT' })
+      if (missing !== null) problems.push(`cluster.security: the ${driver} driver has no ${missing}; expected another workload.driver`)
+    }
+  }
   if (s.cluster.backend === 'external') {
     const missing = missingCapability(caps, { sasl: s.cluster.sasl?.mechanism, tls: s.cluster.tls !== null })
     if (missing !== null) problems.push(`cluster: the ${driver} driver has no ${missing}; expected another workload.driver`)
@@ -355,7 +364,11 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Result
 class Run {
   private readonly s: Scenario
   private readonly opts: RunOptions
-  private readonly security: Pick<ConnectOptions, 'sasl' | 'tls'>
+  /** How the workload's clients connect; a secured local cluster sets it once its certificates exist. */
+  private security: Pick<ConnectOptions, 'sasl' | 'tls'>
+  /** How the harness's own setup and watchers connect (a super user on a secured local cluster). */
+  private adminSecurity: Pick<ConnectOptions, 'sasl' | 'tls'>
+  private clusterSecurity: ClusterSecurity | null = null
   private readonly progress: ProgressReporter
   private readonly outDir: string
   private readonly sched = systemScheduler({ spinBelowMs: 0 })
@@ -394,6 +407,7 @@ class Run {
     this.s = s
     this.opts = opts
     this.security = security
+    this.adminSecurity = security
     this.progress = opts.progress ?? silentProgress
     this.outDir = opts.outDir
     mkdirSync(this.outDir, { recursive: true })
@@ -469,7 +483,7 @@ class Run {
       const { consumerSink, loops } = await this.startClients(connect, main)
       await this.openPartitions(cluster)
       this.enter('warmup')
-      const { runsDone, backlogs } = this.startLoad(consumerSink, loops, admin, connect())
+      const { runsDone, backlogs } = this.startLoad(consumerSink, loops, admin, { ...connect(), ...this.adminSecurity })
       await this.until(this.sleepUntil(s.workload.warmupMs))
       this.enter('measure')
       await this.until(this.sleepUntil(s.workload.durationMs))
@@ -584,9 +598,19 @@ class Run {
       for (const log of logs.values()) log.end()
     })
     this.proxies = await this.startProxies()
+    const spec = s.cluster.security
+    const sec = spec ? ClusterSecurity.prepare(spec, join(clusterDir, 'security'), s.cluster.brokers) : null
+    if (sec) {
+      this.clusterSecurity = sec
+      this.security = sec.workload
+      this.adminSecurity = sec.admin
+      this.info(`cluster: ${describeSecurity(sec.spec)}`)
+    }
+    const brokers = s.cluster.brokers
     const starting = startLocalCluster({
-      brokers: s.cluster.brokers,
+      brokers,
       config: s.cluster.config,
+      ...(sec ? { nodeConfig: (id: number) => sec.brokerConfig(id, brokers), listenerName: sec.listenerName, connect: sec.admin } : {}),
       dataDir: clusterDir,
       ledger: this.ledger,
       front: this.proxies ?? undefined,
@@ -614,6 +638,10 @@ class Run {
     )
     this.cluster = await this.until(starting)
     this.info(`cluster: up at ${this.cluster.bootstrap.join(', ')} (${((performance.now() - t0) / 1000).toFixed(1)} s)`)
+    if (sec) {
+      const done = await this.until(sec.setup(this.cluster.bootstrap))
+      if (done.length > 0) this.info(`cluster: created ${done.join(' and ')}`)
+    }
     return this.cluster
   }
 
@@ -691,8 +719,11 @@ class Run {
   private async createTopics(cluster: ClusterTarget): Promise<{ connect: (requestTimeoutMs?: number) => ConnectOptions; main: Driver; admin: DriverAdmin }> {
     const s = this.s
     const connect = (requestTimeoutMs?: number): ConnectOptions => ({ bootstrap: cluster.bootstrap, clientId: `faultline-${s.name}`, requestTimeoutMs, ...this.security })
+    const adminConnect = (requestTimeoutMs?: number): ConnectOptions => ({ ...connect(requestTimeoutMs), ...this.adminSecurity })
     const main = await this.newDriver(connect)
-    const admin = await this.until(main.admin())
+    // The harness's own admin work (topics, metadata the watchers read) runs as the cluster's admin when it
+    // has one, so the workload's ACLs constrain only the workload.
+    const admin = await this.until((this.clusterSecurity ? await this.newDriver(adminConnect) : main).admin())
     this.teardown.add('admin client', () => admin.close(), { timeoutMs: 5000 })
     await this.until(admin.createTopics(s.topics.map((t) => ({ name: t.name, partitions: t.partitions, replicationFactor: t.replicationFactor, configs: t.config })), { ifNotExists: true }))
     await this.until(waitForTopics(admin, s))
@@ -822,6 +853,7 @@ class Run {
       seed: this.opts.seed,
       onEvent: this.info,
       network: this.proxies ? { apply: (f, ids, id) => this.proxies!.apply(f, ids, id), describe: describeProxyFault } : undefined,
+      security: this.clusterSecurity ? securityFaults(this.clusterSecurity, () => this.cluster!.bootstrap) : undefined,
     })
     this.faults = faults
     // Heals on schedule (phase heal) or here when the run ends early: killed brokers restart only on a clean end.

@@ -16,7 +16,8 @@ import { z } from 'zod'
 import { brokerConfigDefs, checkValue, topicConfigDefs, topicDefsByName } from '../broker/config.ts'
 import { type CompressionName, compressionNames } from '../broker/protocol/record-batch.ts'
 import { ACTIONS_FOR_FAULT, COMMAND_PLACEHOLDERS, type ExternalNodeSpec, NODE_ACTIONS } from '../chaos/cluster/external.ts'
-import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, isProxyFault, type PartitionFault, type PartitionSide, PROCESS_FAULT_KINDS, type Target } from '../chaos/faults.ts'
+import { ACL_OPERATIONS, ACL_RESOURCES, type AclSpec, aclMatches, ADMIN_USER, BROKER_USER, SECURITY_PROTOCOLS, type SecuritySpec } from '../chaos/cluster/security.ts'
+import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, isProxyFault, isSecurityFault, type PartitionFault, type PartitionSide, PROCESS_FAULT_KINDS, type Target } from '../chaos/faults.ts'
 import { expandNemesis, type MsRange, type NemesisSpec, nemesisKinds, repeatFault } from '../chaos/nemesis.ts'
 import { type AnomalyKind, anomalyKinds, jepsenNames } from '../reports/checker.ts'
 import { anomalyMeaning } from '../reports/describe.ts'
@@ -70,6 +71,8 @@ export interface LocalCluster {
   readonly proxies?: boolean
   /** A Toxiproxy server's API URL to create the proxies on, instead of faultline's own proxy server. */
   readonly toxiproxy?: string
+  /** TLS, SASL and ACLs the cluster is set up with (chaos/cluster/security.ts); absent: PLAINTEXT, no authorizer. */
+  readonly security?: SecuritySpec
 }
 
 /** Reference brokers started as containers on a Docker network of the run's own; node ids are 1..brokers. */
@@ -526,6 +529,8 @@ const FAULT_MODIFIER = {
   slicer: 'duration',
   limitData: 'duration',
   down: 'duration',
+  revokeUser: 'duration',
+  removeAcl: 'duration',
 } as const
 const FAULT_EXPECTED = `exactly one of ${list(FAULT_KINDS)} per fault`
 
@@ -567,6 +572,11 @@ const faultSchema = z
     limitData: proxyFault({ bytes: size(true).describe('Bytes a connection may carry before it is closed.') }, '{ target: 1, bytes: 64KiB }')
       .describe('Close each connection to the target after it carried `bytes`, for `duration`.'),
     down: proxyFault({}, '{ target: 2 }').describe('Take the target\'s proxies down (no new connections, open ones cut) for `duration`.'),
+    revokeUser: text('a user name').optional().describe('Delete the SCRAM user\'s credential (cluster.security) for `duration`, then add it back.'),
+    removeAcl: z
+      .strictObject({ principal: text('a principal, like User:alice').optional(), operation: oneOf(ACL_OPERATIONS).optional(), resource: oneOf(ACL_RESOURCES).optional(), name: text('a resource name').optional() }, { error: expecting('{ principal, operation, resource, name }, like { principal: User:alice, operation: WRITE }') })
+      .optional()
+      .describe('Delete the ACLs of cluster.security.acls that match for `duration`, then create them again.'),
     duration: duration(true).optional().describe('pause and network-quality faults (latency, bandwidth, reset, timeout, slowClose, slicer, limitData, down): how long the fault lasts.'),
     every: duration(true).optional().describe('Repeat the fault this often (with count): at, at + every, ...'),
     count: int(1, 10_000, 'a number of repeats').optional().describe('How many times the fault happens (with every).'),
@@ -616,6 +626,8 @@ const faultSchema = z
       return { ...base, ...net, kind: 'slicer', target: c.target, direction: c.direction, averageBytes: c.averageSize, variationBytes: c.sizeVariation, delayUs: c.delay * 1000, ...tox(c.toxicity) }
     }
     if (f.limitData !== undefined) return { ...base, ...net, kind: 'limitData', target: f.limitData.target, direction: f.limitData.direction, bytes: f.limitData.bytes, ...tox(f.limitData.toxicity) }
+    if (f.revokeUser !== undefined) return { ...base, kind: 'revokeUser', user: f.revokeUser, durationMs: f.duration! }
+    if (f.removeAcl !== undefined) return { ...base, kind: 'removeAcl', match: stripUndefined(f.removeAcl), durationMs: f.duration! }
     if (f.down !== undefined) return { ...base, ...net, kind: 'down', target: f.down.target, direction: f.down.direction, ...tox(f.down.toxicity) }
     const b = f.bandwidth!
     return { ...base, kind: 'bandwidth', target: b.target, bytesPerSecond: b.rate.perSecond, direction: b.direction, durationMs: f.duration!, ...tox(b.toxicity) }
@@ -821,6 +833,57 @@ const workloadSchema = z.strictObject({
 const RESERVED_BROKER_KEYS = ['node.id', 'listeners', 'advertised.listeners', 'log.dirs']
 const BROKER_KEYS = brokerConfigDefs.map((d) => d.name).filter((n) => !RESERVED_BROKER_KEYS.includes(n))
 
+const RESERVED_USERS = [BROKER_USER, ADMIN_USER]
+const aclSchema = z
+  .strictObject({
+    principal: text('a principal, like User:alice', /^[A-Za-z]+:.+$/),
+    operation: oneOf(ACL_OPERATIONS),
+    topic: text('a topic name').optional(),
+    group: text('a group name').optional(),
+    transactionalId: text('a transactional id').optional(),
+    cluster: z.literal(true, { error: expecting('true') }).optional(),
+    pattern: oneOf(['literal', 'prefixed']).default('literal').describe('prefixed: every name that starts with the given one.'),
+    permission: oneOf(['allow', 'deny']).default('allow'),
+    host: text('a host address, or *').default('*'),
+  }, { error: expecting('an ACL, like { principal: User:alice, operation: WRITE, topic: orders }') })
+  .superRefine((a, ctx) => {
+    const given = ACL_RESOURCES.filter((r) => a[r] !== undefined)
+    if (given.length !== 1) ctx.addIssue({ code: 'custom', message: `${given.length === 0 ? 'names no resource' : `names ${given.join(' and ')}`}; expected exactly one of topic, group, transactionalId or cluster: true`, path: [] })
+  })
+  .transform((a): AclSpec => {
+    const resource = ACL_RESOURCES.find((r) => a[r] !== undefined)!
+    return { principal: a.principal, operation: a.operation, resource, name: resource === 'cluster' ? 'kafka-cluster' : (a[resource] as string), pattern: a.pattern, permission: a.permission, host: a.host }
+  })
+
+const securitySchema = z
+  .strictObject({
+    protocol: oneOf(SECURITY_PROTOCOLS).describe('The brokers\' listener for clients and replication: SSL (client certificates), SASL_PLAINTEXT or SASL_SSL.'),
+    mechanism: oneOf(saslMechanisms).optional().describe('SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.'),
+    users: z
+      .array(z.strictObject({ name: text('a user name (letters, digits, _ . -)', /^[A-Za-z0-9_.-]+$/), password: text('a password').optional() }, { error: expecting('{ name, password }') }), { error: expecting('a list of { name, password }') })
+      .min(1, { error: expecting('at least one user') })
+      .optional()
+      .describe('SASL users (default one, faultline), or under SSL the client certificates faultline makes (CN=name). Default password: faultline-<name>.'),
+    user: text('a user name').optional().describe('Who the workload connects as; default the first user.'),
+    acls: z.array(aclSchema, { error: expecting('a list of ACLs') }).optional().describe('Turns the authorizer on: only what these allow is allowed (the harness\'s own setup runs as a super user).'),
+  }, { error: expecting('{ protocol, mechanism, users, user, acls }, like { protocol: SASL_SSL, mechanism: SCRAM-SHA-512 }') })
+  .superRefine((sec, ctx) => {
+    const sasl = sec.protocol !== 'SSL'
+    if (sasl && sec.mechanism === undefined) ctx.addIssue({ code: 'custom', message: `missing; expected the SASL mechanism for ${sec.protocol}: ${list(saslMechanisms)}`, path: ['mechanism'] })
+    if (!sasl && sec.mechanism !== undefined) ctx.addIssue({ code: 'custom', message: 'applies to SASL_PLAINTEXT and SASL_SSL; under SSL clients are known by their certificates: expected no mechanism', path: ['mechanism'] })
+    const names = (sec.users ?? [{ name: 'faultline' }]).map((u) => u.name)
+    names.forEach((n, i) => {
+      if (RESERVED_USERS.includes(n)) ctx.addIssue({ code: 'custom', message: `${n} is the harness's own account; expected another name`, path: ['users', i, 'name'] })
+      else if (names.indexOf(n) !== i) ctx.addIssue({ code: 'custom', message: `${n} again; expected unique user names`, path: ['users', i, 'name'] })
+    })
+    if (!sasl) (sec.users ?? []).forEach((u, i) => u.password !== undefined && ctx.addIssue({ code: 'custom', message: 'under SSL users are certificates and have no password; expected none', path: ['users', i, 'password'] }))
+    if (sec.user !== undefined && !names.includes(sec.user)) ctx.addIssue({ code: 'custom', message: `${sec.user} is not one of users (${names.join(', ')}); expected one of them`, path: ['user'] })
+  })
+  .transform((sec): SecuritySpec => {
+    const users = (sec.users ?? [{ name: 'faultline' }]).map((u) => ({ name: u.name, password: u.password ?? `faultline-${u.name}` }))
+    return { protocol: sec.protocol, mechanism: sec.mechanism ?? null, users, user: sec.user ?? users[0]!.name, acls: sec.acls ?? null }
+  })
+
 const localCluster = z.strictObject({
   backend: z.literal('local'),
   brokers: int(1, 64).default(1).describe('Reference brokers to start, node ids 1..brokers, on 127.0.0.<id>.'),
@@ -846,10 +909,12 @@ const localCluster = z.strictObject({
     .describe('Broker config overrides (Kafka names), for every broker.'),
   proxies: bool().optional().describe('Put a proxy in front of every broker listener even without network-quality faults; default: only when the scenario has some.'),
   toxiproxy: text('a Toxiproxy API URL, like http://127.0.0.1:8474', /^https?:\/\/[^\s/]+\/?$/).optional().describe('A Toxiproxy server to create the proxies on; default: faultline starts its own proxy server (the same API).'),
+  security: securitySchema.optional().describe('TLS, SASL users and ACLs: faultline makes the certificates and users, and every client connects with them.'),
 })
 
 const dockerCluster = localCluster.extend({
   backend: z.literal('docker'),
+  security: z.never({ error: expecting('no security here: the docker backend does not set up TLS, SASL or ACLs yet; expected backend: local (or external with sasl and tls)') }).optional(),
   brokers: int(1, 64).default(3).describe('Reference brokers to start as containers, node ids 1..brokers, each at its own address on the run\'s Docker network.'),
 })
 
@@ -1280,6 +1345,7 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
           config: raw.cluster.config,
           ...(raw.cluster.proxies === undefined ? {} : { proxies: raw.cluster.proxies }),
           ...(raw.cluster.toxiproxy === undefined ? {} : { toxiproxy: raw.cluster.toxiproxy }),
+          ...(raw.cluster.security === undefined ? {} : { security: raw.cluster.security }),
         }
       : raw.cluster.backend === 'docker'
       ? { backend: 'docker', brokers: raw.cluster.brokers, config: raw.cluster.config }
@@ -1514,6 +1580,18 @@ function crossCheck(s: Scenario): PathProblem[] {
           const left = Array.from({ length: brokers }, (_, k) => k + 1).filter((n) => !seen.has(n))
           if (left.length > 0) add([...here, 'groups'], `leaves out node${left.length > 1 ? 's' : ''} ${left.join(', ')}; expected every node in exactly one group`)
         }
+      }
+      return
+    }
+    if (isSecurityFault(f)) {
+      const sec = s.cluster.backend === 'local' ? s.cluster.security : undefined
+      if (sec === undefined) {
+        add([...at, f.kind], `acts on the cluster's security, which this scenario does not declare; expected cluster.security on a local cluster`)
+      } else if (f.kind === 'revokeUser') {
+        if (!sec.users.some((u) => u.name === f.user)) add([...at, f.kind], `${f.user} is not one of cluster.security.users (${sec.users.map((u) => u.name).join(', ')}); expected one of them`)
+        else if (sec.mechanism !== 'SCRAM-SHA-256' && sec.mechanism !== 'SCRAM-SHA-512') add([...at, f.kind], `needs SCRAM users (their credentials live in the cluster's metadata), got ${sec.mechanism === null ? `protocol ${sec.protocol}` : `mechanism ${sec.mechanism}`}; expected cluster.security.mechanism SCRAM-SHA-256 or SCRAM-SHA-512`)
+      } else if (!(sec.acls ?? []).some((a) => aclMatches(a, f.match))) {
+        add([...at, f.kind], `matches no ACL of cluster.security.acls; expected fields that match at least one`)
       }
       return
     }

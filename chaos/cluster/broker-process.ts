@@ -48,6 +48,8 @@ export interface BrokerProcessOptions {
   readonly ledger?: Ledger
   /** A proxy's port on the same host: the broker advertises it, and clients bootstrap through it. */
   readonly advertisedPort?: number
+  /** The client listener's name (its protocol comes from listener.security.protocol.map); default PLAINTEXT. */
+  readonly listenerName?: string
 }
 
 export class BrokerStartError extends Error {
@@ -102,11 +104,12 @@ export class BrokerProcess {
   async start(): Promise<void> {
     if (this.running) return
     installExitHook()
-    const listeners = [`PLAINTEXT://${this.host}:${this.port}`]
+    const name = this.opts.listenerName ?? 'PLAINTEXT'
+    const listeners = [`${name}://${this.host}:${this.port}`]
     if (this.opts.controllerPort !== undefined) listeners.push(`CONTROLLER://${this.host}:${this.opts.controllerPort}`)
     const args = [...BROKER_NODE_FLAGS, this.opts.cli ?? CLI_PATH, 'broker', '--node-id', String(this.nodeId), '--listeners', listeners.join(','), '--data-dir', this.dataDir, '--exit-with-parent']
     if (this.opts.logLevel) args.push('--log-level', this.opts.logLevel)
-    if (this.opts.advertisedPort !== undefined) args.push('--advertised-listeners', `PLAINTEXT://${this.host}:${this.opts.advertisedPort}`)
+    if (this.opts.advertisedPort !== undefined) args.push('--advertised-listeners', `${name}://${this.host}:${this.opts.advertisedPort}`)
     for (const [k, v] of Object.entries(this.opts.overrides ?? {})) args.push('--override', `${k}=${v}`)
     if (this.opts.detachedLogFile) return this.startDetached(args.filter((a) => a !== '--exit-with-parent'), this.opts.detachedLogFile)
     const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })

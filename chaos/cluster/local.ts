@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { ConnectOptions } from '../../workloads/driver.ts'
 import { RawCluster } from '../../workloads/drivers/raw.ts'
 import type { Ledger } from '../ledger.ts'
 import { BrokerProcess, randomLoopbackHost } from './broker-process.ts'
@@ -35,6 +36,12 @@ export interface LocalClusterOptions {
   readonly ledger?: Ledger
   /** Something in front of every listener (chaos/proxy/network.ts): brokers advertise its ports, not theirs. */
   readonly front?: ListenerFront
+  /** Per-broker config overrides on top of `config` (certificates, chaos/cluster/security.ts). */
+  readonly nodeConfig?: (id: number) => Readonly<Record<string, string>>
+  /** The client listener's name; default PLAINTEXT. */
+  readonly listenerName?: string
+  /** How startup's readiness checks connect (a secured cluster's admin credentials). */
+  readonly connect?: Pick<ConnectOptions, 'sasl' | 'tls'>
 }
 
 /** Listens in front of each broker's listeners on the broker's own host (proxies). */
@@ -131,8 +138,9 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
           controllerPort: multi && p.id <= voterCount ? p.controllerPort : undefined,
           dataDir: join(root, `broker-${p.id}`),
           overrides: multi
-            ? { 'cluster.id': clusterId, 'controller.quorum.voters': voters, 'process.roles': p.id <= voterCount ? 'broker,controller' : 'broker', ...opts.config }
-            : opts.config,
+            ? { 'cluster.id': clusterId, 'controller.quorum.voters': voters, 'process.roles': p.id <= voterCount ? 'broker,controller' : 'broker', ...opts.config, ...opts.nodeConfig?.(p.id) }
+            : { ...opts.config, ...opts.nodeConfig?.(p.id) },
+          listenerName: opts.listenerName,
           startTimeoutMs: opts.startTimeoutMs ?? 60_000,
           onLog: opts.onLog ? (rec) => opts.onLog!(p.id, rec) : undefined,
           detachedLogFile: opts.detached ? join(root, `broker-${p.id}.log`) : undefined,
@@ -151,7 +159,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   try {
     // All at once: a broker's start waits for a quorum, which needs the others.
     await Promise.all(nodes.map((n) => n.start().then(() => opts.front?.bind(n.id, n.host, n.proc.port))))
-    await waitForBrokers(nodes.map((n) => n.address), opts.brokers, opts.startTimeoutMs ?? 60_000)
+    await waitForBrokers(nodes.map((n) => n.address), opts.brokers, opts.startTimeoutMs ?? 60_000, opts.connect)
   } catch (err) {
     await close()
     throw new ClusterError('ERR_CLUSTER_START', `the local cluster did not start: ${(err as Error).message}`, { cause: err })
@@ -173,11 +181,11 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
 }
 
 /** Polls Metadata on every broker until each lists all `count` brokers. */
-export async function waitForBrokers(addresses: readonly string[], count: number, timeoutMs: number): Promise<void> {
+export async function waitForBrokers(addresses: readonly string[], count: number, timeoutMs: number, connect: Pick<ConnectOptions, 'sasl' | 'tls'> = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (const address of addresses) {
     for (;;) {
-      const c = new RawCluster({ bootstrap: [address], requestTimeoutMs: 5000, connectTimeoutMs: 5000 }, 1)
+      const c = new RawCluster({ ...connect, bootstrap: [address], requestTimeoutMs: 5000, connectTimeoutMs: 5000 }, 1)
       let seen = 0
       try {
         await c.refresh()
