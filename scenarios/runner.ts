@@ -507,7 +507,7 @@ class Run {
       } else if (err instanceof ClusterError && err.code === 'ERR_CLUSTER_SIZE') {
         inputError = new RunError(err.code, 2, `cluster.brokers: ${err.message}`, { cause: err })
       } else {
-        this.harnessError = describeError(err)
+        this.harnessError = describeError(err) + this.authorizationHint(describeError(err))
       }
     } finally {
       this.progress.done()
@@ -571,6 +571,14 @@ class Run {
     this.log('results written')
     await new Promise<void>((resolve) => this.runLog.end(resolve))
     return written
+  }
+
+  /** Under an authorizer, a refused workload usually lacks an ACL: say who it is and how its groups are named. */
+  private authorizationHint(message: string): string {
+    const sec = this.clusterSecurity
+    if (!sec || !/AUTHORIZATION_FAILED|authori[sz]ation failed|not authorized/i.test(message)) return ''
+    const principal = sec.principalOf(sec.spec.user)
+    return ` (the workload connects as ${principal}; its consumer groups are named ${this.groupPrefix || 'faultline-<scenario>'}-<consumers>-g<N>, so { principal: "${principal}", operation: READ, group: faultline-, pattern: prefixed } in cluster.security.acls lets them join)`
   }
 
   private sleepUntil(msSinceOrigin: number): Promise<void> {
@@ -771,7 +779,14 @@ class Run {
     if (this.consumerSets.length > 0) {
       const t0 = performance.now()
       await this.until(Promise.all(this.consumerSets.map((c) => c.set.start())))
-      await this.until(waitForAssignment(this.consumerSets, partitionsOf, this.live, this.opts.assignTimeoutMs ?? 30_000, this.outDir))
+      await this.until(
+        waitForAssignment(this.consumerSets, partitionsOf, this.live, this.opts.assignTimeoutMs ?? 30_000, this.outDir).catch((err: unknown) => {
+          // What the consumers ran into meanwhile is usually the why (GROUP_AUTHORIZATION_FAILED, a coordinator away).
+          const seen = Object.entries(this.consumeErrors)
+          if (!(err instanceof RunError) || seen.length === 0) throw err
+          throw new RunError(err.code, err.exitCode, `${err.message}; the consumers reported ${seen.map(([c, n]) => `${c} ${n}`).join(', ')}`, { cause: err })
+        }),
+      )
       const members = w.consumers.reduce((n, c) => n + c.groups * c.membersPerGroup, 0)
       this.info(`consumers: ${plural(members, 'member')} in ${plural(this.consumerSets.reduce((n, c) => n + c.groups.length, 0), 'group')} own every partition (${((performance.now() - t0) / 1000).toFixed(1)} s)`)
     }

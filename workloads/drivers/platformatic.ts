@@ -331,6 +331,11 @@ class PlatformaticGroupConsumer implements DriverConsumer {
         await this.spawn(null)
         break
       } catch (e) {
+        // Refused by the authorizer: retrying will not help, and the code says why.
+        if (leaves(e).some((x) => /AUTHORIZATION_FAILED$/.test(x.apiId ?? ''))) {
+          const d = platformaticError(e)
+          throw new Error(`joining the group: ${d.name}: ${d.message}`, { cause: e })
+        }
         if (this.closed || leaves(e).some((x) => x.code === 'PLT_KFK_USER') || Date.now() + START_BACKOFF_MS > deadline) throw e
         this.report(e)
         await new Promise((r) => setTimeout(r, START_BACKOFF_MS))
