@@ -156,7 +156,8 @@ export interface ProducerOptions {
   readonly lingerMs?: number
   /** A partition's batch is sent once it holds this many bytes of values and keys. Default 16 384. */
   readonly batchBytes?: number
-  /** Produce requests outstanding at once (per producer). Default 5. */
+  /** Produce requests outstanding at once per partition (each carries one partition's batch, so this is Kafka's
+   *  max.in.flight.requests.per.connection seen from a partition). Default 5. */
   readonly maxInFlight?: number
   /** Client-level retries (kafkajs, platformatic); raw never retries. Default 0, so failures stay definite. */
   readonly retries?: number

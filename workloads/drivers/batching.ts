@@ -6,8 +6,12 @@
 // room (a send() call is never split, so its records get consecutive offsets); a full batch closes and a new
 // one opens. A partition's head batch is ready when it is closed, when its linger has expired, or during a
 // flush. Ready batches go out, partition by partition in turn, while fewer than maxInFlight requests are
-// outstanding; while the window is full, open batches keep growing, which is how throughput adapts to a slow
-// broker. With lingerMs 0 a batch waits only for the rest of the current synchronous burst (one microtask).
+// outstanding for that partition; while its window is full, its open batches keep growing, which is how
+// throughput adapts to a slow broker. The window is per partition because each request here carries one
+// partition's batch: Kafka's max.in.flight.requests.per.connection counts requests that each carry a batch of
+// every partition the broker leads, so every partition has up to that many batches in flight, and a slow
+// leader holds back only its own partitions (a window per producer let one slow partition throttle them all).
+// With lingerMs 0 a batch waits only for the rest of the current synchronous burst (one microtask).
 
 import type { ProduceBatch, ProduceRecord, ProduceResult } from '../driver.ts'
 
@@ -37,6 +41,8 @@ interface PartitionQueue {
   readonly topic: string
   readonly partition: number
   readonly batches: OpenBatch[]
+  /** Requests outstanding for this partition. */
+  inFlight: number
 }
 
 const RECORD_OVERHEAD = 20
@@ -97,7 +103,7 @@ export class Accumulator {
     }
     let q = byPartition[batch.partition]
     if (!q) {
-      q = { topic: batch.topic, partition: batch.partition, batches: [] }
+      q = { topic: batch.topic, partition: batch.partition, batches: [], inFlight: 0 }
       byPartition[batch.partition] = q
     }
     let size = 0
@@ -167,8 +173,12 @@ export class Accumulator {
     const now = performance.now()
     let nextReady = Number.POSITIVE_INFINITY
     let i = 0
-    while (i < this.active.length && this.inFlight < this.maxInFlight) {
+    while (i < this.active.length) {
       const q = this.active[i]!
+      if (q.inFlight >= this.maxInFlight) {
+        i++
+        continue
+      }
       const head = q.batches[0]!
       const ready = head.closed || head.readyAt <= now || this.flushing > 0 || this.lingerMs === 0
       if (!ready) {
@@ -187,11 +197,13 @@ export class Accumulator {
 
   private dispatch(q: PartitionQueue, b: OpenBatch): void {
     this.inFlight++
+    q.inFlight++
     let finished = false
     this.sender(q.topic, q.partition, b.records, (r) => {
       if (finished) return
       finished = true
       this.inFlight--
+      q.inFlight--
       this.pendingRecords -= b.records.length
       for (const c of b.calls) {
         c.done(r.ok ? { ok: true, baseOffset: r.baseOffset < 0 ? r.baseOffset : r.baseOffset + c.start } : r)

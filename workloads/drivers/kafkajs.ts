@@ -5,7 +5,7 @@
 // or routed to ours. Retries: kafkajs retries internally; we pass `retries` through (default 0) and an error
 // is definite only when the failed attempt was the only one (retryCount 0, or retries 0).
 // Faults: two kafkajs defects have workarounds here (docs/upstream/kafkajs-*.md): idempotent sends reusing a
-// failed batch's sequences (one send outstanding per idempotent producer), and consumers that restart as new
+// failed batch's sequences (one send outstanding per partition of an idempotent producer), and consumers that restart as new
 // members after losing their coordinator (the abandoned member is removed at the new coordinator).
 
 import {
@@ -137,10 +137,11 @@ class KafkajsProducer implements DriverProducer {
           },
           (err: unknown) => done({ ok: false, error: kafkajsError(err, retries) }),
         )
-      // An idempotent send waits for the previous one's outcome (retries included): kafkajs rolls a failed
-      // request's sequence range back, and a send already waiting would take that range although the failed
-      // records may be stored (acked with their offsets, never stored itself; the kafkajs producer's own
-      // maxInFlightRequests bounds requests per connection, not send() calls waiting for them).
+      // An idempotent send waits for the previous one's outcome on its partition (retries included): kafkajs
+      // rolls a failed request's sequence range back (sequences are per partition), and a send already waiting
+      // would take that range although the failed records may be stored (acked with their offsets, never
+      // stored itself; the kafkajs producer's own maxInFlightRequests bounds requests per connection, not
+      // send() calls waiting for them).
     }, opts.idempotent ? { ...opts, maxInFlight: 1 } : opts)
   }
 
