@@ -3,12 +3,13 @@
 // certificate from chaos/cluster/certs.ts), each figure beside PLAINTEXT on the same broker in the same run.
 //
 // (i) Throughput: kcat -P of 1 KiB records (the kcat section's runs and settings, acks=1) into each listener.
-//     Rounds go PLAINTEXT, SSL, SASL_SSL, each a fresh topic whose data is deleted after the round (see
-//     bench/kcat.ts), so load drift on the shared machine hits all three alike; medians. The ratio is the
+//     Each round runs all three, each on a fresh topic whose data is deleted after the run (see bench/kcat.ts),
+//     in an order rotated per round (no listener always goes first, after the deletion or a quiet spell), so
+//     load drift on the shared machine hits all three alike; medians. The ratio is the
 //     listener's rate over PLAINTEXT's. CPU seconds of kcat and of the broker are recorded per run: encryption
 //     costs both ends, and on 2 shared cores what either spends is taken from the other.
 // (ii) Produce latency at a fixed rate (bench/replication.ts latencyRound: the raw driver, open loop, 1 KiB,
-//     linger 0, 5 in flight) through each listener, interleaved rounds; p50 and p99 of the merged rounds, the
+//     linger 0, 5 in flight) through each listener, interleaved rounds in rotated order; p50 and p99 of the merged rounds, the
 //     ratio over PLAINTEXT's (lower is better). kcat reports no per-record latency, so the harness's own raw
 //     driver measures it, with the same TLS and SCRAM settings.
 // The SASL handshake itself (one per connection) is not in these figures: both clients keep their connections.
@@ -29,6 +30,7 @@ const LISTENERS = ['PLAINTEXT', 'SSL', 'SASL_SSL'] as const
 type ListenerName = (typeof LISTENERS)[number]
 const MECHANISM = 'SCRAM-SHA-512'
 const USER = { username: 'bench', password: 'bench-secret' }
+const rotated = (round: number): ListenerName[] => LISTENERS.map((_, k) => LISTENERS[(k + round) % LISTENERS.length]!)
 
 export const securitySection: Section = {
   name: 'security',
@@ -64,7 +66,7 @@ export const securitySection: Section = {
       return {
         figures: [...t.figures, ...l.figures],
         notes: [
-          `${version}; settings: librdkafka defaults + ${KCAT_SETTINGS.join(' ')}; SASL_SSL with ${MECHANISM}; TLS: node:tls defaults (TLS 1.3), ECDSA P-256 certificate; ${ctx.reps} rounds of PLAINTEXT, SSL, SASL_SSL; medians`,
+          `${version}; settings: librdkafka defaults + ${KCAT_SETTINGS.join(' ')}; SASL_SSL with ${MECHANISM}; TLS: node:tls defaults (TLS 1.3), ECDSA P-256 certificate; ${ctx.reps} rounds of PLAINTEXT, SSL, SASL_SSL in rotated order; medians`,
           ...t.notes,
         ],
       }
@@ -84,7 +86,7 @@ async function throughput(ctx: BenchContext, broker: BrokerHandle, address: Reco
   const runs: Record<ListenerName, Sample[]> = { PLAINTEXT: [], SSL: [], SASL_SSL: [] }
   const mbps = (x: Sample): number => bytes / 1e6 / x.seconds
   for (let rep = 0; rep < ctx.reps; rep++) {
-    for (const l of LISTENERS) {
+    for (const l of rotated(rep)) {
       const topic = `security-${l.toLowerCase()}-${rep}`
       runs[l].push(await kcatRun(address[l], topic, file, broker.pid, timeoutMs, security[l]))
       const last = await lastOffset(address.PLAINTEXT, topic)
@@ -148,7 +150,7 @@ async function latency(ctx: BenchContext, broker: BrokerHandle, address: Record<
     await admin.close()
   }
   for (let i = 0; i < rounds; i++) {
-    for (const l of LISTENERS) byListener[l].push(await latencyRound([address[l]], topic, 1, warmupMs, measureMs, security[l]))
+    for (const l of rotated(i)) byListener[l].push(await latencyRound([address[l]], topic, 1, warmupMs, measureMs, security[l]))
     const ms = (r: LatencyRound, q: number): string => ((r.latency.percentile(q) ?? Number.NaN) / 1000).toFixed(2)
     ctx.log(`security latency: round ${i + 1}/${rounds} p50/p99 ${LISTENERS.map((l) => `${l} ${ms(byListener[l].at(-1)!, 50)}/${ms(byListener[l].at(-1)!, 99)} ms`).join(', ')}`)
   }

@@ -132,7 +132,8 @@ export class SaslSession {
     if (this.#stage === 'done' && this.#expiresAt !== null) {
       this.#previous = { principal: this.#principal!, mechanism: this.#mechanismName! }
       this.#stage = 'handshake'
-      this.#o.log.info('SASL re-authentication', { mechanism, principal: this.#principal, expired: this.#o.clock.monotonic() >= this.#expiresAt })
+      // Debug: a client re-authenticates once a lifetime on every connection; its outcome is logged at info.
+      this.#o.log.debug('SASL re-authentication', { mechanism, principal: this.#principal, expired: this.#o.clock.monotonic() >= this.#expiresAt })
     }
     if (this.#stage !== 'handshake') return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms }
     const m = mechanisms.find((x) => x === mechanism)

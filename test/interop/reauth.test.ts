@@ -58,7 +58,7 @@ beforeAll(async () => {
     dataDir: tempDir(),
     overrides: {
       listeners: `PLAINTEXT://${host}:0,SASL_PLAINTEXT://${host}:0`,
-      'sasl.enabled.mechanisms': M,
+      'sasl.enabled.mechanisms': `${M},SCRAM-SHA-256`,
       'connections.max.reauth.ms': String(LIFETIME_MS),
       'connection.failed.authentication.delay.ms': '50',
     },
@@ -132,6 +132,12 @@ describe('raw connections', () => {
     expect(await again.nextFrame()).toBeNull()
   })
 
+  test('re-authenticating with another mechanism is UNSUPPORTED_SASL_MECHANISM and closes the connection', async () => {
+    const c = await connect('dave', 'dave-secret')
+    expect(await c.request(SaslHandshake, 1, { mechanism: 'SCRAM-SHA-256' })).toMatchObject({ errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM })
+    expect(await c.nextFrame()).toBeNull()
+  })
+
   test('re-authenticating as another user fails and closes the connection', async () => {
     const c = await connect('dave', 'dave-secret')
     expect(await scram(c, 'alice', 'alice-secret')).toMatchObject({
@@ -183,6 +189,6 @@ describe('clients across several lifetimes', () => {
       return b.logs.some((x) => bobConns.has(x.conn) && x.msg === 'closing connection' && x.reason === 'expired SASL session (connections.max.reauth.ms) at a Fetch request')
     }
     await until('the broker logged closing the expired session at a Fetch', expiredFetch, { timeoutMs: 5_000, intervalMs: 10 })
-    expect(b.logs.filter((x) => x.principal === 'User:bob' && x.msg === 'SASL re-authentication')).toEqual([])
+    expect(b.logs.filter((x) => x.principal === 'User:bob' && x.msg === 'SASL re-authenticated')).toEqual([])
   }, 30_000)
 })
