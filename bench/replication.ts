@@ -28,6 +28,7 @@ import { Produce } from '../broker/protocol/messages/produce.ts'
 import { encodeRecordBatch } from '../broker/protocol/record-batch.ts'
 import { errorName } from '../broker/protocol/errors.ts'
 import { startLocalCluster, type LocalCluster, type LocalNode } from '../chaos/cluster/local.ts'
+import type { ConnectOptions } from '../workloads/driver.ts'
 import { LatencyHistogram } from '../workloads/history/latency.ts'
 import { RawCluster, rawDriver } from '../workloads/drivers/raw.ts'
 import { Pacer, Schedule, systemScheduler } from '../workloads/rate.ts'
@@ -46,7 +47,7 @@ export const REPLICATION_CLUSTER_CONFIG: Readonly<Record<string, string>> = {
 const SESSION_TIMEOUT_MS = Number(REPLICATION_CLUSTER_CONFIG['broker.session.timeout.ms'])
 const MIN_INSYNC = 2
 const ACKS_ALL = ['-X', 'topic.request.required.acks=-1']
-const LATENCY_RATE = 2000
+export const LATENCY_RATE = 2000
 const RECORD_BYTES = 1024
 const FAILOVER_GOAL_MS = 2000
 const FAILOVER_REPS = 3
@@ -203,7 +204,7 @@ async function throughput(ctx: BenchContext, cluster: LocalCluster, leader: Loca
 
 // ---- (ii) latency ----
 
-interface LatencyRound {
+export interface LatencyRound {
   latency: LatencyHistogram
   service: LatencyHistogram
   sent: number
@@ -211,9 +212,9 @@ interface LatencyRound {
   errors: string[]
 }
 
-/** One open-loop run at LATENCY_RATE records/s; the first warmupMs are not recorded. */
-async function latencyRound(bootstrap: readonly string[], topic: string, acks: -1 | 1, warmupMs: number, measureMs: number): Promise<LatencyRound> {
-  const driver = rawDriver({ bootstrap, clientId: 'faultline-bench-replication' })
+/** One open-loop run at LATENCY_RATE records/s; the first warmupMs are not recorded. `connect`: TLS and SASL (bench/security.ts). */
+export async function latencyRound(bootstrap: readonly string[], topic: string, acks: -1 | 1, warmupMs: number, measureMs: number, connect: Pick<ConnectOptions, 'tls' | 'sasl'> = {}): Promise<LatencyRound> {
+  const driver = rawDriver({ bootstrap, clientId: 'faultline-bench-replication', ...connect })
   const out: LatencyRound = { latency: new LatencyHistogram({ highestUs: 60_000_000 }), service: new LatencyHistogram({ highestUs: 60_000_000 }), sent: 0, failed: 0, errors: [] }
   try {
     const producer = await driver.producer({ acks, lingerMs: 0, maxInFlight: 5, timeoutMs: 10_000 })

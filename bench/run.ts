@@ -2,7 +2,7 @@
 // compares its same-run ratios with the newest committed result file (per-repetition ratios, when both files
 // keep them, with the statistics of `faultline compare`: bench/lib/report.ts).
 //
-//   node dist/bench/run.js [--only micro,kcat,raw,drivers,checker,replication,proxy,regression] [--quick] [--reps N] [--profile DIR] [--out FILE]
+//   node dist/bench/run.js [--only micro,kcat,raw,drivers,checker,replication,proxy,regression,security] [--quick] [--reps N] [--profile DIR] [--out FILE]
 //                          [--fail-on-regression]
 //
 // A section is one Section object in its own file (bench/<name>.ts), listed in SECTIONS below; adding one is a
@@ -27,8 +27,9 @@ import { proxySection } from './proxy.ts'
 import { rawSection } from './raw-producer.ts'
 import { regressionSection } from './regression-section.ts'
 import { replicationSection } from './replication.ts'
+import { securitySection } from './security.ts'
 
-const SECTIONS: readonly Section[] = [microSection, kcatSection, rawSection, driversSection, checkerSection, replicationSection, proxySection, regressionSection]
+const SECTIONS: readonly Section[] = [microSection, kcatSection, rawSection, driversSection, checkerSection, replicationSection, proxySection, regressionSection, securitySection]
 
 const ROOT = resolve(import.meta.dirname, '../..')
 const RESULTS_DIR = join(ROOT, 'bench/results')

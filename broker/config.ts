@@ -130,6 +130,7 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'sasl.mechanism.inter.broker.protocol', type: 'string', default: 'GSSAPI', doc: 'The mechanism brokers authenticate with to each other on a SASL inter-broker listener, with the username and password of that listener\'s listener.name.<name>.<mechanism>.sasl.jaas.config.' },
   { name: 'sasl.server.max.receive.size', type: 'int', default: '524288', doc: 'Largest frame a SASL listener reads before the client has authenticated (socket.request.max.bytes applies after).', min: 0 },
   { name: 'connection.failed.authentication.delay.ms', type: 'int', default: '100', doc: 'A failed SASL authentication is answered (SASL_AUTHENTICATION_FAILED) and the connection closed after this delay.', min: 0 },
+  { name: 'connections.max.reauth.ms', type: 'long', default: '0', doc: 'SASL session lifetime (KIP-368), answered as SaslAuthenticate sessionLifetimeMs: a client re-authenticates on its connection (SaslHandshake, SaslAuthenticate, same principal) before it ends, and a connection whose session has ended is closed at its next other request. Per listener and mechanism: listener.name.<name>.<mechanism>.connections.max.reauth.ms. 0 = sessions never end.', min: 0 },
   { name: 'authorizer.class.name', type: 'string', default: '', doc: 'Any non-empty value (Kafka\'s org.apache.kafka.metadata.authorizer.StandardAuthorizer, say) turns on the built-in ACL authorizer; empty: every request is allowed.' },
   { name: 'super.users', type: 'string', default: null, doc: 'Principals allowed everything by the authorizer, semicolon-separated (User:admin;User:broker). The brokers\' own inter-broker principals belong here.' },
   { name: 'allow.everyone.if.no.acl.found', type: 'boolean', default: 'false', doc: 'With the authorizer on: a resource that no ACL matches is open to everyone (true) or to super users only (false).' },
@@ -394,10 +395,10 @@ export function buildBrokerConfig(input: ConfigInput): BrokerConfig {
   return new BrokerConfig(values, explicit)
 }
 
-/** `listener.name.<name>.ssl.*`: a listener's own value of an ssl.* key, checked as that key (Kafka's prefix). */
+/** `listener.name.<name>.ssl.*` (and `.<mechanism>.sasl.jaas.config`, `.<mechanism>.connections.max.reauth.ms`): a listener's own value of a key, checked as that key (Kafka's prefixes). */
 function listenerPrefixedDef(key: string): ConfigDef | undefined {
-  const m = /^listener\.name\.([A-Za-z_][A-Za-z0-9_]*)\.(ssl\..+|sasl\.enabled\.mechanisms|(?:plain|scram-sha-256|scram-sha-512)\.sasl\.jaas\.config)$/.exec(key)
-  const def = m ? brokerDefsByName.get(m[2]!.replace(/^[a-z0-9-]+\.(?=sasl\.jaas\.config$)/, '')) : undefined
+  const m = /^listener\.name\.([A-Za-z_][A-Za-z0-9_]*)\.(ssl\..+|sasl\.enabled\.mechanisms|(?:plain|scram-sha-256|scram-sha-512)\.(?:sasl\.jaas\.config|connections\.max\.reauth\.ms))$/.exec(key)
+  const def = m ? brokerDefsByName.get(m[2]!.replace(/^[a-z0-9-]+\.(?=sasl\.jaas\.config$|connections\.max\.reauth\.ms$)/, '')) : undefined
   return def ? { ...def, name: key } : undefined
 }
 

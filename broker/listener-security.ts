@@ -10,7 +10,8 @@
 // options from `listener.name.<name>.<mechanism>.sasl.jaas.config`, as Kafka's brokers: PLAIN users are the
 // user_<name>="password" options of the PLAIN entry (Kafka's PlainServerCallbackHandler; PLAIN never reads the
 // SCRAM store), SCRAM users live in the metadata log. A CONTROLLER listener cannot be SASL: the quorum channel
-// is not Kafka's protocol, so it is secured with mutual TLS instead.
+// is not Kafka's protocol, so it is secured with mutual TLS instead. Session lifetimes (KIP-368) come from
+// `listener.name.<name>.<mechanism>.connections.max.reauth.ms` over `connections.max.reauth.ms`.
 
 import { readFileSync } from 'node:fs'
 import { createSecureContext, type ConnectionOptions, type SecureVersion, type TlsOptions } from 'node:tls'
@@ -54,6 +55,8 @@ export interface SaslSettings {
   readonly mechanisms: readonly SaslMechanism[]
   /** PLAIN's users and passwords (user_<name>="password" of the listener's PLAIN JAAS entry). */
   readonly plainUsers: ReadonlyMap<string, string>
+  /** Session lifetime per mechanism (connections.max.reauth.ms, KIP-368); 0: sessions never end. */
+  readonly maxReauthMs: Readonly<Record<SaslMechanism, number>>
 }
 
 /** What this broker authenticates with when it dials a SASL listener of another broker. */
@@ -186,7 +189,10 @@ function saslSettings(config: BrokerConfig, listener: string): SaslSettings {
     users = plainUsers(entry)
   }
   for (const m of mechanisms) if (m !== 'PLAIN') jaasOf(config, listener, m)
-  return { mechanisms, plainUsers: users }
+  const maxReauthMs = Object.fromEntries(
+    SASL_MECHANISMS.map((m) => [m, Number(config.get(`listener.name.${listener.toLowerCase()}.${m.toLowerCase()}.connections.max.reauth.ms`) ?? config.get('connections.max.reauth.ms') ?? '0')]),
+  ) as Record<SaslMechanism, number>
+  return { mechanisms, plainUsers: users, maxReauthMs }
 }
 
 function interBrokerCredentials(config: BrokerConfig, listener: string, sasl: SaslSettings): ClientSasl {

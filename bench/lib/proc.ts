@@ -128,20 +128,22 @@ export interface BrokerHandle extends WorkerHandle {
   readonly port: number
   readonly bootstrap: string
   readonly dataDir: string
+  /** Every bound listener, NAME://host:port (the first is `bootstrap`). */
+  readonly listeners: readonly string[]
 }
 
 /** Starts a reference broker process on its own loopback address and a fresh data dir. */
-export async function startBroker(opts: { overrides?: Record<string, string | number>; nodeFlags?: string[] } = {}): Promise<BrokerHandle> {
+export async function startBroker(opts: { overrides?: Record<string, string | number>; nodeFlags?: string[]; listeners?: (host: string) => string } = {}): Promise<BrokerHandle> {
   const host = loopbackHost()
   const dataDir = tempDir('faultline-bench-broker-')
-  const args = [...BROKER_NODE_FLAGS, ...(opts.nodeFlags ?? []), BROKER_CLI, 'broker', '--node-id', '1', '--listeners', `PLAINTEXT://${host}:0`, '--data-dir', dataDir]
+  const args = [...BROKER_NODE_FLAGS, ...(opts.nodeFlags ?? []), BROKER_CLI, 'broker', '--node-id', '1', '--listeners', opts.listeners?.(host) ?? `PLAINTEXT://${host}:0`, '--data-dir', dataDir]
   for (const [k, v] of Object.entries(opts.overrides ?? {})) args.push('--override', `${k}=${v}`)
   const proc = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }))
   const h = handleJsonLines(proc, 'broker', (line) => line.msg === 'broker started')
   const started = await h.ready
   const listener = (started.listeners as string[])[0]!
   const port = Number(listener.slice(listener.lastIndexOf(':') + 1))
-  return { ...h, host, port, bootstrap: `${host}:${port}`, dataDir }
+  return { ...h, host, port, bootstrap: `${host}:${port}`, dataDir, listeners: started.listeners as string[] }
 }
 
 /** Deletes a topic on the broker (the raw driver's admin: DeleteTopics). */

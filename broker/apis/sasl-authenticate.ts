@@ -6,9 +6,12 @@
 // * A refused client: SASL_AUTHENTICATION_FAILED with the reason, answered after
 //   connection.failed.authentication.delay.ms, then the connection closes.
 // * Without a SASL exchange in progress (non-SASL listener, already authenticated): ILLEGAL_SASL_STATE.
+// * Re-authentication (KIP-368, after a SaslHandshake on an authenticated connection): the same exchange; a
+//   different principal is SASL_AUTHENTICATION_FAILED, after the delay, then the connection closes.
 //
 // Version notes:
-// * v1: sessionLifetimeMs (KIP-368), always 0 here (no re-authentication); v2: flexible.
+// * v1: sessionLifetimeMs (KIP-368): the mechanism's connections.max.reauth.ms on the exchange's last step, else 0
+//   (v0 clients are not told; their session ends all the same, see broker/sasl/session.ts); v2: flexible.
 
 import { ErrorCode } from '../protocol/errors.ts'
 import { SaslAuthenticate } from '../protocol/messages/sasl-authenticate.ts'
@@ -23,7 +26,7 @@ function answer(r: AuthenticateResult, ctx: RequestContext) {
     return { errorCode: r.errorCode, errorMessage: r.message, authBytes: EMPTY, sessionLifetimeMs: 0 }
   }
   if (r.principal) ctx.connection.principal = r.principal
-  return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: r.bytes, sessionLifetimeMs: 0 }
+  return { errorCode: ErrorCode.NONE, errorMessage: null, authBytes: r.bytes, sessionLifetimeMs: r.sessionLifetimeMs }
 }
 
 register(SaslAuthenticate, (req, ctx) => {

@@ -6,6 +6,13 @@
 // Until the exchange completes only ApiVersions and the SASL APIs are served; the connection closes on anything
 // else. A refused client gets SASL_AUTHENTICATION_FAILED with a message (no answer on raw tokens, which have
 // no room for one) after connection.failed.authentication.delay.ms, and the connection closes.
+//
+// Session lifetime (KIP-368, Kafka's ReauthInfo): with connections.max.reauth.ms > 0 for the mechanism, a
+// completed exchange answers sessionLifetimeMs and the session ends that long after. An authenticated client may
+// re-authenticate on its connection (SaslHandshake with the same mechanism, then SaslAuthenticate) before or
+// after that; the exchange must yield the same principal, or it fails like a wrong password. The connection
+// closes an ended session at its next request other than SaslHandshake (broker/server/connection.ts). With
+// lifetime 0 there is no re-authentication: a SaslHandshake after authentication is ILLEGAL_SASL_STATE.
 
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Clock } from '../clock.ts'
@@ -29,7 +36,7 @@ export interface SaslSessionOptions {
 }
 
 export type AuthenticateResult =
-  | { readonly ok: true; readonly bytes: Buffer; readonly principal: string | null }
+  | { readonly ok: true; readonly bytes: Buffer; readonly principal: string | null; readonly sessionLifetimeMs: number }
   | { readonly ok: false; readonly errorCode: number; readonly message: string }
 
 /** One step of a mechanism: the server's answer, whether the exchange is complete and who authenticated. */
@@ -61,7 +68,7 @@ function plain(users: ReadonlyMap<string, string>): Mechanism {
   }
 }
 
-function scram(m: 'SCRAM-SHA-256' | 'SCRAM-SHA-512', lookup: CredentialLookup): Mechanism {
+function scram(m: 'SCRAM-SHA-256' | 'SCRAM-SHA-512', lookup: CredentialLookup, phase: string): Mechanism {
   const server = new ScramServer(m, lookup)
   return {
     step(token) {
@@ -71,7 +78,7 @@ function scram(m: 'SCRAM-SHA-256' | 'SCRAM-SHA-512', lookup: CredentialLookup): 
       } catch (e) {
         if (!(e instanceof ScramError)) throw e
         // Kafka tells a wrong proof apart from a malformed exchange only by this message.
-        throw new Refused(/invalid SCRAM proof/.test(e.message) ? `Authentication failed during authentication due to invalid credentials with SASL mechanism ${m}` : e.message)
+        throw new Refused(/invalid SCRAM proof/.test(e.message) ? `Authentication failed during ${phase} due to invalid credentials with SASL mechanism ${m}` : e.message)
       }
     },
   }
@@ -83,6 +90,11 @@ export class SaslSession {
   #mechanism: Mechanism | null = null
   #mechanismName: SaslMechanism | null = null
   #handshakeVersion = -1
+  /** Monotonic ms at which the session ends; null: never (lifetime 0). */
+  #expiresAt: number | null = null
+  /** Set while re-authenticating: what the new exchange must match. */
+  #previous: { readonly principal: string; readonly mechanism: SaslMechanism } | null = null
+  #principal: string | null = null
 
   constructor(opts: SaslSessionOptions) {
     this.#o = opts
@@ -93,6 +105,11 @@ export class SaslSession {
   }
   get authenticated(): boolean {
     return this.#stage === 'done'
+  }
+
+  /** Whether the authenticated session has outlived its lifetime (only SaslHandshake may follow). */
+  get expired(): boolean {
+    return this.#stage === 'done' && this.#expiresAt !== null && this.#o.clock.monotonic() >= this.#expiresAt
   }
 
   /** Whether a request with this API key may be served now; the connection closes on one that may not. */
@@ -110,18 +127,30 @@ export class SaslSession {
   }
 
   /** SaslHandshake: picks the mechanism; v0 switches the connection to raw tokens. */
-  handshake(mechanism: string, version: number): { errorCode: number; mechanisms: string[] } {
+  handshake(mechanism: string, version: number): { errorCode: number; mechanisms: string[]; closeReason?: string } {
     const mechanisms = [...this.#o.settings.mechanisms]
+    if (this.#stage === 'done' && this.#expiresAt !== null) {
+      this.#previous = { principal: this.#principal!, mechanism: this.#mechanismName! }
+      this.#stage = 'handshake'
+      // Debug: a client re-authenticates once a lifetime on every connection; its outcome is logged at info.
+      this.#o.log.debug('SASL re-authentication', { mechanism, principal: this.#principal, expired: this.#o.clock.monotonic() >= this.#expiresAt })
+    }
     if (this.#stage !== 'handshake') return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms }
     const m = mechanisms.find((x) => x === mechanism)
+    if (m && this.#previous && m !== this.#previous.mechanism) {
+      // Kafka answers NONE and fails the exchange that follows; UNSUPPORTED_SASL_MECHANISM tells the client why at once.
+      this.#stage = 'failed'
+      this.#o.log.info('SASL mechanism changed on re-authentication; closing connection', { mechanism, previous: this.#previous.mechanism })
+      return { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms, closeReason: `SASL mechanism ${m} requested by client is not supported for re-authentication of mechanism ${this.#previous.mechanism}` }
+    }
     if (!m) {
       this.#stage = 'failed'
       this.#o.log.info('SASL mechanism not enabled; closing connection', { mechanism, enabled: mechanisms })
-      return { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms }
+      return { errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms, closeReason: `SASL mechanism ${mechanism} is not enabled` }
     }
     this.#mechanismName = m
     this.#handshakeVersion = version
-    this.#mechanism = m === 'PLAIN' ? plain(this.#o.settings.plainUsers) : scram(m, this.#o.scramCredential)
+    this.#mechanism = m === 'PLAIN' ? plain(this.#o.settings.plainUsers) : scram(m, this.#o.scramCredential, this.#previous ? 're-authentication' : 'authentication')
     this.#stage = version === 0 ? 'raw' : 'authenticate'
     return { errorCode: ErrorCode.NONE, mechanisms }
   }
@@ -136,17 +165,25 @@ export class SaslSession {
     let step: { bytes: Buffer; user: string | null }
     try {
       step = this.#mechanism!.step(token)
+      const was = this.#previous?.principal
+      // Kafka's message names type and name apart: "from User.alice: User.bob".
+      if (step.user !== null && was !== undefined && was !== `User:${step.user}`) throw new Refused(`Cannot change principals during re-authentication from ${was.replace(':', '.')}: User.${step.user}`)
     } catch (e) {
       this.#stage = 'failed'
       const message = e instanceof Refused ? e.message : `Authentication failed: ${(e as Error).message}`
-      this.#o.log.info('SASL authentication failed', { mechanism: this.#mechanismName, reason: message, delayMs: this.#o.failureDelayMs })
+      this.#o.log.info('SASL authentication failed', { mechanism: this.#mechanismName, reason: message, delayMs: this.#o.failureDelayMs, reauthentication: this.#previous !== null })
       const result: AuthenticateResult = { ok: false, errorCode: ErrorCode.SASL_AUTHENTICATION_FAILED, message }
       return new Promise((resolve) => this.#o.clock.setTimeout(() => resolve(result), this.#o.failureDelayMs))
     }
-    if (step.user === null) return { ok: true, bytes: step.bytes, principal: null }
+    if (step.user === null) return { ok: true, bytes: step.bytes, principal: null, sessionLifetimeMs: 0 }
     this.#stage = 'done'
     const principal = `User:${step.user}`
-    this.#o.log.info('SASL authenticated', { mechanism: this.#mechanismName, principal, handshakeVersion: this.#handshakeVersion })
-    return { ok: true, bytes: step.bytes, principal }
+    const sessionLifetimeMs = this.#o.settings.maxReauthMs[this.#mechanismName!]
+    this.#expiresAt = sessionLifetimeMs > 0 ? this.#o.clock.monotonic() + sessionLifetimeMs : null
+    this.#principal = principal
+    const reauthenticated = this.#previous !== null
+    this.#previous = null
+    this.#o.log.info(reauthenticated ? 'SASL re-authenticated' : 'SASL authenticated', { mechanism: this.#mechanismName, principal, handshakeVersion: this.#handshakeVersion, sessionLifetimeMs })
+    return { ok: true, bytes: step.bytes, principal, sessionLifetimeMs }
   }
 }

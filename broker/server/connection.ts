@@ -11,7 +11,9 @@
 //
 // On a SASL listener the connection serves only ApiVersions and the SASL APIs until the client has
 // authenticated (broker/sasl/session.ts); any other request closes it, as in Kafka. After a v0 SaslHandshake
-// the frames are raw SASL tokens, answered by raw int32-framed tokens.
+// the frames are raw SASL tokens, answered by raw int32-framed tokens. A session past its lifetime
+// (connections.max.reauth.ms, KIP-368) is closed at its next request that is not a SaslHandshake (which begins
+// re-authentication), as Kafka's Processor does ("expired session"); responses already due are still written.
 //
 // Bad input never throws out of here: an oversized or malformed frame, an unknown API or version, or a
 // handler failure is logged with the connection's address, and the connection is closed after the
@@ -28,6 +30,7 @@ import {
   writeResponseHeader,
   type RequestHeader,
 } from '../protocol/header.ts'
+import { SaslHandshake } from '../protocol/messages/sasl-handshake.ts'
 import { Reader } from '../protocol/reader.ts'
 import { Writer } from '../protocol/writer.ts'
 import { NO_RESPONSE, registration, supportedApiKeys, type ConnectionInfo, type NoResponse, type Registration } from '../apis/registry.ts'
@@ -57,6 +60,8 @@ interface Slot {
   done: boolean
   out: Buffer[] | null
 }
+
+const SASL_HANDSHAKE_KEY = SaslHandshake.key
 
 let nextConnectionId = 0
 
@@ -170,6 +175,10 @@ export class Connection {
       return
     }
     const reg = registration(header.apiKey)
+    if (this.sasl?.expired && header.apiKey !== SASL_HANDSHAKE_KEY) {
+      this.closeAfterFlush(`expired SASL session (connections.max.reauth.ms) at a ${reg?.api.name ?? `API key ${header.apiKey}`} request`)
+      return
+    }
     if (this.sasl && !this.sasl.allows(header.apiKey)) {
       this.protocolError(`${reg?.api.name ?? `API key ${header.apiKey}`} request in SASL state ${this.sasl.stage} (only ApiVersions and the SASL APIs are served before authentication)`)
       return

@@ -106,6 +106,19 @@ describe('SASL listeners', () => {
     expect(s.listeners[0]!.sasl!.mechanisms).toEqual(['SCRAM-SHA-256'])
   })
 
+  test('connections.max.reauth.ms per listener and mechanism over the global value; 0 by default; checked as the global key', () => {
+    const base = { listeners: 'SASL_PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:0', 'listener.security.protocol.map': 'SASL_PLAINTEXT:SASL_PLAINTEXT,INTERNAL:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT', 'inter.broker.listener.name': 'INTERNAL', 'sasl.enabled.mechanisms': 'SCRAM-SHA-512', 'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-512', 'listener.name.internal.scram-sha-512.sasl.jaas.config': `${SCRAM} required username="broker" password="broker-pw";` }
+    const lifetimes = (v: Record<string, string>) => resolve({ ...base, ...v }).listeners.map((l) => l.sasl!.maxReauthMs)
+    expect(lifetimes({})).toEqual([0, 0].map(() => ({ PLAIN: 0, 'SCRAM-SHA-256': 0, 'SCRAM-SHA-512': 0 })))
+    const [client, internal] = lifetimes({ 'connections.max.reauth.ms': '60000', 'listener.name.sasl_plaintext.scram-sha-512.connections.max.reauth.ms': '1500' })
+    expect([client, internal]).toEqual([
+      { PLAIN: 60000, 'SCRAM-SHA-256': 60000, 'SCRAM-SHA-512': 1500 },
+      { PLAIN: 60000, 'SCRAM-SHA-256': 60000, 'SCRAM-SHA-512': 60000 },
+    ])
+    expect(errorOf({ ...base, 'listener.name.sasl_plaintext.scram-sha-512.connections.max.reauth.ms': '-1' })).toMatch(/listener.name.sasl_plaintext.scram-sha-512.connections.max.reauth.ms/)
+    expect(errorOf({ ...base, 'listener.name.sasl_plaintext.gssapi.connections.max.reauth.ms': '1' })).toMatch(/unknown config "listener.name.sasl_plaintext.gssapi.connections.max.reauth.ms"/)
+  })
+
   test('what cannot be served is an error naming the key', () => {
     const base = { listeners: 'SASL_PLAINTEXT://127.0.0.1:0,PLAINTEXT://127.0.0.1:0' }
     expect(errorOf(base)).toMatch(/^sasl.enabled.mechanisms=GSSAPI: mechanism GSSAPI of SASL listener SASL_PLAINTEXT is not supported.*set sasl.enabled.mechanisms/)
