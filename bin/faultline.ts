@@ -280,6 +280,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `faultline validate x.yaml | head -1`: a reader that stopped reading is not an error, and not a stack trace.
+// The servers (broker, worker, proxy) ignore such errors themselves and keep running: their output may go to a
+// harness that died, and a broker must not stop because its log reader did.
+if (!['broker', 'worker', 'proxy'].includes(process.argv[2] ?? '')) {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  })
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code

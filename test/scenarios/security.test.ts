@@ -1,6 +1,7 @@
 // cluster.security with real brokers and clients: faultline makes the certificates and users, every driver
 // connects as the scenario's user, the workload's ACLs bind only the workload (the harness's own setup runs as a
-// super user), a removeAcl fault shows up as TOPIC_AUTHORIZATION_FAILED by code and heals, and a workload the
+// super user), a removeAcl fault shows up as TOPIC_AUTHORIZATION_FAILED by code and heals, a revoked user (with
+// KIP-368 session lifetimes) as SASL_AUTHENTICATION_FAILED, and a workload the
 // ACLs do not let join its group errors with a message that says who it is and which ACL it lacks.
 
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -65,6 +66,18 @@ describe('a secured local cluster', () => {
     expect(fault?.target).toBe('removed allow User:alice WRITE on topic t')
     expect(fault?.availability?.errorsByCode.TOPIC_AUTHORIZATION_FAILED ?? 0).toBeGreaterThan(0)
     // Healed: the ACL is back and acks resume.
+    expect(fault?.availability?.firstAckAfterHealUs).not.toBeNull()
+    expect(r.delivery.state).toBe('passed')
+  }, 120_000)
+
+  it('revokeUser with connections.max.reauth.ms: the user is refused (SASL_AUTHENTICATION_FAILED by code) until heal, and nothing is lost', async () => {
+    const sec = '{ protocol: SASL_PLAINTEXT, mechanism: SCRAM-SHA-256, users: [ { name: alice } ] }'
+    const faults = '  - { at: 1500ms, revokeUser: alice, duration: 3s }\n'
+    const text = scenario('revoke-user', sec, { driver: 'raw', duration: '6s', faults }).replace('brokers: 1,', 'brokers: 1, config: { connections.max.reauth.ms: "1000" },')
+    const r = await run(text, 'revoke-user')
+    expect(r.errors?.produce.SASL_AUTHENTICATION_FAILED ?? 0).toBeGreaterThan(0)
+    const fault = r.faults.find((f) => f.kind === 'revokeUser')
+    expect(fault?.target).toBe('user alice revoked')
     expect(fault?.availability?.firstAckAfterHealUs).not.toBeNull()
     expect(r.delivery.state).toBe('passed')
   }, 120_000)

@@ -97,6 +97,8 @@ export function kafkajsError(e: unknown, retries: number): DriverError {
     if (cur.name === 'KafkaJSProtocolError' || (typeof cur.code === 'number' && typeof cur.type === 'string')) {
       return produceErrorFromCode(cur.code!, cur.type!, cur.retriable ?? false, single ? 'one' : 'maybe-many', top.message)
     }
+    // Refused at authentication: nothing was sent. kafkajs keeps no code on it; Kafka's is 58.
+    if (cur.name === 'KafkaJSSASLAuthenticationError') return produceErrorFromCode(58, 'SASL_AUTHENTICATION_FAILED', false, 'one', cur.message)
     if (cur.name === 'KafkaJSRequestTimeoutError') return clientError('TIMEOUT', cur.message ?? 'request timed out', false)
     if (cur.name === 'KafkaJSConnectionError' || cur.name === 'KafkaJSConnectionClosedError') {
       return clientError('NETWORK', cur.message ?? 'connection error', false)

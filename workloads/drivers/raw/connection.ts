@@ -12,7 +12,7 @@ import { SaslHandshake } from '../../../broker/protocol/messages/sasl-handshake.
 import { Reader } from '../../../broker/protocol/reader.ts'
 import type { ApiDecl, Fields, In, Out } from '../../../broker/protocol/schema.ts'
 import { Writer } from '../../../broker/protocol/writer.ts'
-import { clientError, DriverFailure, type ConnectOptions, type DriverError, type Logger } from '../../driver.ts'
+import { clientError, DriverFailure, produceErrorFromCode, type ConnectOptions, type DriverError, type Logger } from '../../driver.ts'
 import { saslConversation } from '../sasl.ts'
 
 const CLIENT_SOFTWARE = { name: 'faultline-raw', version: '0.1.0' } as const
@@ -358,7 +358,7 @@ export class RawConnection {
     while (msg) {
       const res = await this.call(SaslAuthenticate, { authBytes: msg })
       if (res.errorCode !== 0) {
-        throw new DriverFailure(`SASL ${sasl.mechanism} authentication failed at ${this.host}:${this.port}: ${errorName(res.errorCode)}${res.errorMessage ? `: ${res.errorMessage}` : ''}`, { code: 'ERR_FAULTLINE_AUTH' })
+        throw new DriverFailure(`SASL ${sasl.mechanism} authentication failed at ${this.host}:${this.port}: ${errorName(res.errorCode)}${res.errorMessage ? `: ${res.errorMessage}` : ''}`, { code: 'ERR_FAULTLINE_AUTH', error: produceErrorFromCode(res.errorCode, errorName(res.errorCode), false, 'one', res.errorMessage ?? undefined) })
       }
       msg = conv.next(res.authBytes)
     }
