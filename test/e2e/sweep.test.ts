@@ -11,6 +11,9 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { SweepReport } from '../../reports/sweep.ts'
 import { cli, processesUsing } from './cli.ts'
 
+// The page's globals, as the browser sees them (this project's TypeScript has no DOM types).
+declare const window: { faultlineCharts: Record<string, { data: (number | null)[][] }> }
+
 const root = mkdtempSync(join(tmpdir(), 'faultline-sweep-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
@@ -108,8 +111,7 @@ checks:
       const url = pathToFileURL(join(out, 'sweep.html')).href
       await page.goto(url, { waitUntil: 'load' })
       const charts = await page.evaluate(() => {
-        const reg = (window as unknown as { faultlineCharts: Record<string, { data: (number | null)[][] }> }).faultlineCharts
-        return Object.fromEntries(Object.entries(reg).map(([id, u]) => [id, u.data[0]!.length]))
+        return Object.fromEntries(Object.entries(window.faultlineCharts).map(([id, u]) => [id, u.data[0]!.length]))
       })
       expect(charts).toEqual({ curve: 4, follow: 4 })
       expect(problems).toEqual([])
