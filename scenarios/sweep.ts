@@ -28,6 +28,7 @@ import type { Results } from '../reports/results.ts'
 import { type PointResources, type PointSlo, type SweepAxis, sweepAxes, type SweepPoint, type SweepReport, sweepSchemaVersion } from '../reports/sweep.ts'
 import { MAX_SEED, parseSeed } from './commands.ts'
 import { durationAdjustment, parseDurationFlag } from './duration.ts'
+import type { RunIo } from './runner-command.ts'
 import { defaultOutDir, RunError, type RunPhase, runScenario, timeSeed } from './runner.ts'
 import { parseScenario, type Scenario, type ScenarioAdjustment, ScenarioError, type SloCheck } from './schema.ts'
 import { capacityModel, findKnee, findSaturation, gridValues, heldAgain, nextRefinement } from './sweep-analysis.ts'
@@ -48,11 +49,8 @@ export interface SweepFlags {
   readonly quiet?: boolean
 }
 
-export interface SweepIo {
-  readonly stdout: { write(s: string): unknown }
-  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }
-  readonly signals?: { on(sig: 'SIGINT' | 'SIGTERM', f: () => void): unknown; off(sig: 'SIGINT' | 'SIGTERM', f: () => void): unknown }
-}
+/** As `faultline run`'s: the first Ctrl-C stops the current point and writes sweep.json, a second quits. */
+export type SweepIo = Omit<RunIo, 'forceExit'>
 
 export const SWEEP_USAGE = [
   'faultline sweep SCENARIO.yaml --axis rate|partitions|messageSize|producers|workers --from V --to V [--steps 5]',
@@ -311,7 +309,11 @@ export async function sweepCommand(file: string, flags: SweepFlags, io: SweepIo 
   const controller = new AbortController()
   const signals = io.signals ?? process
   const onSignal = (): void => {
-    io.stderr.write('\nfaultline sweep: interrupted: stopping the current point, writing sweep.json\n')
+    if (controller.signal.aborted) {
+      io.stderr.write('faultline sweep: interrupted again: quitting now\n')
+      process.exit(130)
+    }
+    io.stderr.write('\nfaultline sweep: interrupted: stopping the current point, writing sweep.json (Ctrl-C again to quit at once)\n')
     controller.abort()
   }
   signals.on('SIGINT', onSignal)
