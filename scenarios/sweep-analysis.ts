@@ -90,16 +90,18 @@ export function findSaturation(points: readonly SweepPoint[], fmtRate: (n: numbe
 }
 
 /**
- * The bisection's next value: halfway between the knee's bracket, the highest cluster point below the first
- * failure (in axis value) and that failure. Null when there is no bracket or it is already narrow (adjacent
- * whole numbers; a rate within 2% or 1/s).
+ * The bisection's next value: halfway across the knee's bracket, from the highest cluster point below the first
+ * failure (in axis value) to the next point above it that is not a held cluster point (that failure, or a point
+ * that errored or saturated the load generator: what lies below it is still unknown). Null when there is no
+ * cluster failure above a held point, or the bracket is already narrow (adjacent whole numbers; a rate within 2%
+ * or 1/s).
  */
 export function nextRefinement(points: readonly SweepPoint[], axis: SweepAxis): number | null {
   const cluster = points.filter(isClusterPoint).sort(byValue)
   const f = cluster.findIndex((p) => !p.slosHeld)
   if (f <= 0) return null
   const lo = cluster[f - 1]!.value
-  const hi = cluster[f]!.value
+  const hi = Math.min(...points.filter((p) => p.value > lo && !(isClusterPoint(p) && p.slosHeld)).map((p) => p.value))
   if (integerAxis(axis)) {
     if (hi - lo <= 1) return null
     return Math.floor((lo + hi) / 2)

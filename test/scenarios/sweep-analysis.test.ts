@@ -116,6 +116,12 @@ describe('nextRefinement', () => {
     // A harness-saturated failure is not the cluster's: no bracket.
     expect(nextRefinement([point({ value: 1000 }), point({ value: 2000, held: false, saturated: true })], 'rate')).toBeNull()
   })
+
+  it('stops the bracket at a point that saturated the load generator or errored below the cluster\'s failure', () => {
+    const pts = [point({ value: 1000 }), point({ value: 5000, held: false, saturated: true }), point({ value: 9000, held: false })]
+    expect(nextRefinement(pts, 'rate')).toBe(3000)
+    expect(nextRefinement([point({ value: 1000 }), point({ value: 3000, errored: true }), point({ value: 9000, held: false })], 'rate')).toBe(2000)
+  })
 })
 
 describe('capacityModel', () => {
