@@ -97,7 +97,12 @@ interface SweepChartData {
 const MS = (us: number | null): number | null => (us === null ? null : us / 1000)
 
 export function sweepChartData(r: SweepReport): SweepChartData {
-  const cluster = r.points.filter((p) => p.verdict !== 'errored' && !p.harnessSaturated).sort((a, b) => a.achieved - b.achieved)
+  // In axis order while the achieved throughput still rises: past that a curve over throughput folds back.
+  const cluster: SweepPoint[] = []
+  for (const p of r.points) {
+    if (p.verdict === 'errored' || p.harnessSaturated) continue
+    if (cluster.length === 0 || p.achieved > cluster[cluster.length - 1]!.achieved) cluster.push(p)
+  }
   const curve = {
     x: cluster.map((p) => p.achieved),
     series: [
@@ -199,7 +204,7 @@ export function renderSweepHtml(r: SweepReport): string {
   body2.push(`<h1>faultline sweep: ${esc(r.scenario)}</h1>`)
   body2.push(`<p>${esc(r.axis)} ${esc(r.from)} .. ${esc(r.to)}, ${esc(r.points.length)} points, seed ${esc(r.seed)}, started ${esc(r.startedAt)}; ${esc(r.cluster.backend)} cluster${r.cluster.brokers === null ? '' : ` of ${esc(r.cluster.brokers)} broker(s)`}, replication factor ${esc(r.cluster.replicationFactor)}${r.interrupted ? '; <span class="fail">interrupted</span>' : ''}.</p>`)
   body2.push(`<ul><li><strong>${esc(r.knee.message)}</strong></li><li>${esc(r.saturation.message)}</li>${r.notes.map((n) => `<li class="muted">${esc(n)}</li>`).join('')}</ul>`)
-  body2.push('<h2>Throughput and latency</h2><p class="muted">Cluster points only (points where the load generator saturated are in the table, not here); red: the knee; dashed: the latency SLOs.</p>')
+  body2.push('<h2>Throughput and latency</h2><p class="muted">Cluster points in axis order while their achieved throughput rises (points where the load generator saturated, and those past the cluster\'s highest throughput, are in the table); red: the knee; dashed: the latency SLOs.</p>')
   body2.push('<div class="chart" id="chart-curve" data-chart="curve"></div>')
   body2.push(`<h2>Achieved over ${esc(r.axis)}</h2><div class="chart" id="chart-follow" data-chart="follow"></div>`)
   body2.push('<h2>Points</h2>')
@@ -216,6 +221,7 @@ export function renderSweepHtml(r: SweepReport): string {
 <style>${assets.css}</style>
 <style>${STYLE}
 tr.knee td { background: #fff3e0; font-weight: 600; }
+pre { white-space: pre-wrap; }
 </style>
 </head>
 <body>
