@@ -5,10 +5,12 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
 import { pathToFileURL } from 'node:url'
 import { chromium } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { SweepReport } from '../../reports/sweep.ts'
+import { sweepCommand, type SweepFlags } from '../../scenarios/sweep.ts'
 import { cli, processesUsing } from './cli.ts'
 
 // The page's globals, as the browser sees them (this project's TypeScript has no DOM types).
@@ -41,20 +43,25 @@ describe('faultline sweep', () => {
     const ok = scenario('sweep-flags', 'checks:\n  slo: { produce.p99: 1s }\n')
     const noSlo = scenario('sweep-no-slo', 'checks:\n  slo: { errors: 0 }\n')
     const out = join(root, 'refused')
-    const cases: [string[], RegExp][] = [
-      [['sweep', noSlo, '--from', '10/s', '--to', '20/s', '--out', out], /checks\.slo: .* no latency SLO on produce or e2e/],
-      [['sweep', ok, '--axis', 'colour', '--from', '1', '--to', '2', '--out', out], /--axis "colour": expected one of rate, partitions, messageSize, producers, workers/],
-      [['sweep', ok, '--to', '20/s', '--out', out], /--from: missing/],
-      [['sweep', ok, '--from', '1KiB/s', '--to', '20/s', '--out', out], /--from "1KiB\/s" is a byte rate/],
-      [['sweep', ok, '--from', '20/s', '--to', '10/s', '--out', out], /--to 10\/s: not above --from 20\/s/],
-      [['sweep', ok, '--from', '10/s', '--to', '20/s', '--steps', '1', '--out', out], /--steps "1": expected a whole number from 2 to 100/],
-      [['sweep', ok, '--axis', 'partitions', '--from', '0', '--to', '4', '--out', out], /--from "0" is not a whole number from 1/],
-      [['sweep', ok, '--from', '10/s', '--to', '20/s', '--cores-per-broker', 'many', '--out', out], /--cores-per-broker "many"/],
+    // Through the built CLI once, then the flags in-process (each CLI start costs seconds on a busy machine).
+    const r = await cli(['sweep', noSlo, '--from', '10/s', '--to', '20/s', '--out', out])
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toMatch(/checks\.slo: .* no latency SLO on produce or e2e/)
+    const cases: [SweepFlags, RegExp][] = [
+      [{ axis: 'colour', from: '1', to: '2' }, /--axis "colour": expected one of rate, partitions, messageSize, producers, workers/],
+      [{ to: '20/s' }, /--from: missing/],
+      [{ from: '1KiB/s', to: '20/s' }, /--from "1KiB\/s" is a byte rate/],
+      [{ from: '20/s', to: '10/s' }, /--to 10\/s: not above --from 20\/s/],
+      [{ from: '10/s', to: '20/s', steps: '1' }, /--steps "1": expected a whole number from 2 to 100/],
+      [{ axis: 'partitions', from: '0', to: '4' }, /--from "0" is not a whole number from 1/],
+      [{ from: '10/s', to: '20/s', coresPerBroker: 'many' }, /--cores-per-broker "many"/],
+      [{ from: '10/s', to: '20/s', target: '5MiB/s' }, /--target "5MiB\/s": expected a record rate/],
     ]
-    for (const [args, message] of cases) {
-      const r = await cli(args)
-      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2)
-      expect(r.stderr).toMatch(message)
+    for (const [flags, message] of cases) {
+      let stderr = ''
+      const code = await sweepCommand(ok, { ...flags, out }, { stdout: { write: () => true }, stderr: Object.assign(new PassThrough(), { write: (x: string) => ((stderr += x), true) }) })
+      expect(code, `${JSON.stringify(flags)}: ${stderr}`).toBe(2)
+      expect(stderr).toMatch(message)
     }
     expect(existsSync(out)).toBe(false)
   })
