@@ -176,6 +176,9 @@ export function capacityModel(points: readonly SweepPoint[], o: CapacityInputs):
     slope = line.m
     intercept = line.b
     if (usable.length >= 3) r2 = rSquared(pairs, linearRegressionLine(line))
+    if (r2 !== null && r2 < 0.5) {
+      assumptions.push(`The brokers' CPU followed the produce rate poorly (r² ${r2.toFixed(2)}): per-request costs (batches and fetches per second, set by linger and fetch waits more than by the rate) or a busy host dominate, so the cost per GB is uncertain and projections far above the swept rates are optimistic.`)
+    }
     if (!(slope > 0) || intercept < 0) {
       // A negative idle cost (or a flat line) is noise: fall back to the average cost per GB.
       slope = totalCpu / (totalIn / GB)

@@ -152,6 +152,16 @@ describe('capacityModel', () => {
     expect(c.check.measuredMaxRecordsPerSecond).toBe(40_000)
   })
 
+  it('says when the brokers\' CPU follows the rate poorly', () => {
+    const pts = [10_000, 20_000, 30_000, 40_000].map((r, i) => point({ value: r, cpu: [3, 2, 3.2, 2.6][i]! * 10 }))
+    const c = capacityModel(pts, { brokers: 1, replicationFactor: 1, coresPerBroker: 2, hostCores: 2, targetRate: null })
+    if (!c.measured) throw new Error(c.reason)
+    expect(c.rSquared).toBeLessThan(0.5)
+    expect(c.assumptions.some((a) => a.startsWith('The brokers\' CPU followed the produce rate poorly'))).toBe(true)
+    const good = capacityModel(synthetic([10_000, 20_000, 40_000]), { brokers: 2, replicationFactor: 2, coresPerBroker: 4, hostCores: 2, targetRate: null })
+    if (good.measured) expect(good.assumptions.some((a) => a.includes('poorly'))).toBe(false)
+  })
+
   it('splits the cost of reading from writing only when the points vary the fan-out', () => {
     const pts = [10_000, 20_000, 30_000, 40_000].map((r, i) => {
       const inB = r * 1000 * 10
