@@ -54,11 +54,11 @@ export function capacityLines(c: CapacityModel): string[] {
     `  disk bytes per GB in:   ${c.diskBytesPerGBIn === null ? 'not measured' : `${formatBytes(c.diskBytesPerGBIn)} (${formatNumber(c.diskBytesPerGBIn / 1e9, 2)} GB)`}`,
     `  peak RSS per broker:    ${c.peakRssBytesPerBroker === null ? 'not measured' : formatBytes(c.peakRssBytesPerBroker)}`,
     `  projection at ${Math.round(c.projection.utilization * 100)}% of ${formatNumber(c.projection.coresPerBroker, 1)} cores per broker:`,
-    ...c.projection.rows.map((row) => `    ${String(row.brokers).padStart(3)} brokers: ${formatRate(row.maxRecordsPerSecond)} (${formatBytes(row.maxBytesPerSecond)}/s)${row.diskWriteBytesPerSecondPerBroker === null ? '' : `, each writing ${formatBytes(row.diskWriteBytesPerSecondPerBroker)}/s`}`),
+    ...c.projection.rows.map((row) => `    ${String(row.brokers).padStart(3)} broker${row.brokers === 1 ? ': ' : 's:'} ${formatRate(row.maxRecordsPerSecond)} (${formatBytes(row.maxBytesPerSecond)}/s)${row.diskWriteBytesPerSecondPerBroker === null ? '' : `, each writing ${formatBytes(row.diskWriteBytesPerSecondPerBroker)}/s`}`),
   ]
   if (c.projection.target !== null) {
     const t = c.projection.target
-    out.push(`  for ${formatRate(t.recordsPerSecond)}: ${Number.isFinite(t.brokersNeeded) ? `${t.brokersNeeded} brokers` : 'no broker count'} (${t.note})`)
+    out.push(`  for ${formatRate(t.recordsPerSecond)}: ${Number.isFinite(t.brokersNeeded) ? `${t.brokersNeeded} broker${t.brokersNeeded === 1 ? '' : 's'}` : 'no broker count'} (${t.note})`)
   }
   out.push(`  checked against the sweep: ${c.check.note}`)
   out.push('  assumptions:', ...c.assumptions.map((a) => `    - ${a}`))
