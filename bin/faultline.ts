@@ -17,6 +17,7 @@ import { DURATION_FLAG_HELP } from '../scenarios/duration.ts'
 import { EXPLORE_USAGE, exploreCommand } from '../scenarios/explore-command.ts'
 import { runCommand } from '../scenarios/runner-command.ts'
 import { runWorker } from '../scenarios/worker.ts'
+import { SWEEP_USAGE, sweepCommand } from '../scenarios/sweep.ts'
 
 interface Command {
   summary: string
@@ -146,6 +147,42 @@ const commands: Record<string, Command> = {
         confirm: v.confirm as string | undefined,
         checks: v.checks as string | undefined,
         verbose: v.verbose === true,
+      }),
+  },
+  sweep: {
+    summary: 'run a scenario along an axis (rate, partitions, messageSize, producers, workers); finds the knee, the saturation point and a capacity model',
+    usage: SWEEP_USAGE,
+    options: {
+      axis: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      steps: { type: 'string' },
+      scale: { type: 'string' },
+      refine: { type: 'string' },
+      out: { type: 'string' },
+      seed: { type: 'string' },
+      duration: { type: 'string' },
+      target: { type: 'string' },
+      'cores-per-broker': { type: 'string' },
+      quiet: { type: 'boolean' },
+    },
+    positionals: { min: 1, max: 1 },
+    // As for run: client libraries can leave sockets or timers behind after close().
+    exitWhenDone: true,
+    run: (v, [file]) =>
+      sweepCommand(file!, {
+        axis: v.axis as string | undefined,
+        from: v.from as string | undefined,
+        to: v.to as string | undefined,
+        steps: v.steps as string | undefined,
+        scale: v.scale as string | undefined,
+        refine: v.refine as string | undefined,
+        out: v.out as string | undefined,
+        seed: v.seed as string | undefined,
+        duration: v.duration as string | undefined,
+        target: v.target as string | undefined,
+        coresPerBroker: v['cores-per-broker'] as string | undefined,
+        quiet: v.quiet === true,
       }),
   },
   compare: {

@@ -71,7 +71,7 @@ export function scriptJson(value: unknown): string {
 
 let uplotAssets: { js: string; css: string } | null = null
 
-function uplot(): { js: string; css: string } {
+export function uplot(): { js: string; css: string } {
   if (uplotAssets) return uplotAssets
   const req = createRequire(import.meta.url)
   const js = readFileSync(req.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8')
@@ -253,7 +253,7 @@ const CLIENT = String.raw`
 })();
 `
 
-const STYLE = `
+export const STYLE = `
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d1d1f; margin: 0 auto; max-width: 1100px; padding: 16px 24px 48px; }
 h1 { font-size: 22px; margin: 8px 0; } h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 h3 { font-size: 15px; margin: 16px 0 6px; }
@@ -432,7 +432,7 @@ function environmentSection(r: Results): string {
   return ['<section id="environment">', '<h2>Environment</h2>', table(['', ''], rows.map(([k, v]) => [esc(k), esc(v)])), '</section>'].join('\n')
 }
 
-function sha256(s: string): string {
+export function sha256(s: string): string {
   return `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`
 }
 

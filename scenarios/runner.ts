@@ -92,6 +92,9 @@ export interface RunOptions {
   /** Test only: pause every consumer this long after the load starts and never resume it, so the liveness
    *  watchdog and the drain must fail the run. */
   readonly stallConsumersAfterMs?: number
+  /** Called as each phase begins, with the cluster once it is up (`faultline sweep` samples the brokers'
+   *  resource use from measure to heal). */
+  readonly onPhase?: (phase: RunPhase, cluster: ClusterTarget | null) => void
 }
 
 /** A run that could not start (exit 2: the scenario or flags) or that failed before results could exist (3). */
@@ -459,6 +462,7 @@ class Run {
   private enter(phase: RunPhase): void {
     this.phase = phase
     this.log(`phase ${phase}`)
+    this.opts.onPhase?.(phase, this.cluster)
   }
 
   async execute(): Promise<Results> {

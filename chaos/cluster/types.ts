@@ -10,6 +10,8 @@ export interface NodeHandle {
   /** Every port the node listens on at `host` (clients' and CONTROLLER), where partitions cut; absent: `port`. */
   readonly ports?: readonly number[]
   readonly running: boolean
+  /** The broker's process id while a local broker runs (its resource use is read from /proc); absent elsewhere. */
+  readonly pid?: number
   start(): Promise<void>
   /** Clean stop (SIGTERM). */
   stop(): Promise<void>
