@@ -470,8 +470,8 @@ const partitionSide = () =>
 const PARTITION_SPLITS = ['isolate', 'groups', 'halves', 'bridge', 'cut'] as const
 const partitionSpec = z
   .strictObject({
-    isolate: z
-      .union([CLIENTS, target()], { error: expecting(`clients or ${TARGET_EXPECTED}`, (v) => didYouMean(v, SIDE_WORDS)) })
+    // target() takes clients too; one union (not a union around it) reports a bad { leaderOf } at leaderOf.
+    isolate: target()
       .optional()
       .describe('Cut these nodes off from the other brokers and the clients; or `clients`: cut the clients off from every broker.'),
     groups: z
@@ -507,7 +507,7 @@ const partitionSpec = z
     if (p.halves !== undefined) return { kind: 'halves', clients: p.clients ?? 'both' }
     if (p.bridge !== undefined) return { kind: 'bridge', bridge: p.bridge }
     if (p.cut !== undefined) return { kind: 'cut', from: p.cut.from, to: p.cut.to }
-    if (p.isolate === 'clients' || (p.isolate as { kind: string }).kind === 'clients') return { kind: 'clients' }
+    if (p.isolate!.kind === 'clients') return { kind: 'clients' }
     return { kind: 'isolate', target: p.isolate as Target }
   })
 
