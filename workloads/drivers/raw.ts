@@ -16,11 +16,13 @@
 //   equal or newer leader epoch (KIP-320): a broker resumed after a pause still names itself for a while. BatchTemplate pre-encodes a batch once and stamps a copy
 //   per send (value headers, then restampBatch: timestamps, producer id and sequence, CRC), for
 //   raw-ingest load; the harness reaches it as DriverProducer.preEncoded.
-// - Fetch by partition without groups (manual assignment), ListOffsets, Metadata, CreateTopics, DeleteTopics.
-// Not done: consumer groups, transactions, fetch sessions, compression other than gzip.
+// - Fetch by partition (the Fetcher), with manual assignment or as a member of a consumer group over the
+//   classic protocol (raw/group.ts: coordinator, join/sync with the range assignor, heartbeats, commits,
+//   rebalances, coordinator failover); ListOffsets, Metadata, CreateTopics, DeleteTopics.
+// Not done: transactions, fetch sessions, cooperative rebalancing, static membership, compression other than gzip.
 //
 // The parts, by role, in raw/: connection.ts (one broker), cluster.ts (metadata, a connection per broker),
-// producer.ts (with BatchTemplate), consumer.ts, admin.ts, common.ts (capabilities, error mapping). This file
+// producer.ts (with BatchTemplate), consumer.ts (Fetcher, manual assignment), group.ts, admin.ts, common.ts (capabilities, error mapping). This file
 // assembles the Driver and re-exports what the rest of the harness uses.
 
 import type { ConnectOptions, ConsumerOptions, Driver, ProducerOptions } from '../driver.ts'
@@ -28,6 +30,7 @@ import { RawAdmin } from './raw/admin.ts'
 import { RawCluster } from './raw/cluster.ts'
 import { rawCapabilities } from './raw/common.ts'
 import { RawConsumer } from './raw/consumer.ts'
+import { groupTimings, RawGroupConsumer } from './raw/group.ts'
 import { RawProducer } from './raw/producer.ts'
 
 export { RawCluster } from './raw/cluster.ts'
@@ -56,8 +59,11 @@ export function rawDriver(opts: ConnectOptions): RawDriver {
       return track(producer)
     },
     async consumer(c: ConsumerOptions) {
-      const consumer = new RawConsumer(new RawCluster(opts, 2), c)
-      return track(consumer)
+      if (!c.group) return track(new RawConsumer(new RawCluster(opts, 2), c))
+      const t = groupTimings(c.group.sessionTimeoutMs, opts.requestTimeoutMs)
+      // The coordinator's connections: JoinGroup waits out the rebalance; other calls have their own timeout.
+      const coord = new RawCluster({ ...opts, requestTimeoutMs: t.rebalanceTimeoutMs + 10_000 }, 4)
+      return track(new RawGroupConsumer(new RawCluster(opts, 2), coord, c, t))
     },
     async admin() {
       const cluster = new RawCluster(opts, 5)
