@@ -751,14 +751,15 @@ class Run {
     const ids = new ValueIds()
     const consumedShare = (): number => receivedShare(this.consumerSets, loops.length)
     for (const [gi, pg] of w.producers.entries()) {
-      const driver = await this.newDriver(connect, pg.deliveryTimeoutMs)
+      // Each request has the client's own request timeout (30 s, as Java's); the delivery timeout bounds a send.
+      const driver = await this.newDriver(connect)
       const perLoop = pg.count * pg.topics.length
       const maxSize = sizeBounds(pg.messageSize).max
       // Pre-generated payload bodies: at most ~64 MiB of them per loop, whatever the message size.
       const poolSize = Math.max(8, Math.min(1000, Math.floor((64 << 20) / maxSize)))
       for (let c = 0; c < pg.count; c++) {
         const producer = await this.until(
-          driver.producer({ acks: pg.acks, idempotent: pg.idempotent, compression: pg.compression, lingerMs: pg.lingerMs, batchBytes: pg.batchBytes, maxInFlight: pg.maxInFlight }),
+          driver.producer({ acks: pg.acks, idempotent: pg.idempotent, compression: pg.compression, lingerMs: pg.lingerMs, batchBytes: pg.batchBytes, maxInFlight: pg.maxInFlight, deliveryTimeoutMs: pg.deliveryTimeoutMs }),
         )
         this.teardown.add(`producer ${pg.name}-${c}`, () => producer.close())
         const run = this

@@ -162,6 +162,9 @@ export interface ProducerOptions {
   readonly retries?: number
   /** The broker's wait for replicas (Produce timeoutMs). Default 30 000. */
   readonly timeoutMs?: number
+  /** delivery.timeout.ms: the longest a send waits for its outcome, retries included (each request has the
+   *  connection's requestTimeoutMs). Default 120 000. */
+  readonly deliveryTimeoutMs?: number
 }
 
 export interface ProduceRecord {

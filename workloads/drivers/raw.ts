@@ -6,8 +6,11 @@
 // - ApiVersions on connect picks, per API, the highest version both sides speak; SASL PLAIN/SCRAM and TLS.
 // - Requests are pipelined: up to `window` in flight per connection, responses matched by correlation id in
 //   order (Kafka answers a connection's requests in order); more wait in a local queue, unwritten.
-// - A request older than requestTimeoutMs fails every outstanding request of its connection (TIMEOUT, not
-//   definite) and closes it; the next use reconnects. Requests never written fail definitely (NOT_CONNECTED).
+// - A request older than requestTimeoutMs (request.timeout.ms, default 30 s) fails every outstanding request of
+//   its connection (TIMEOUT, not definite) and closes it; the next use reconnects. Requests never written fail
+//   definitely (NOT_CONNECTED). A producer's send is bounded by its deliveryTimeoutMs (delivery.timeout.ms,
+//   default 2 min): one still waiting for metadata or a connection then fails (TIMEOUT, definite), and its
+//   requests time out at min(request timeout, delivery timeout).
 // - Produce: batches encoded with encodeRecordBatch, one partition per request, never retried (the outcome
 //   of each attempt stays exact for the checker). Under acks=all NOT_LEADER_OR_FOLLOWER is not definite (a
 //   leader deposed while waiting for its ISR answers it after the append). A failure (a timeout, a stale
@@ -52,7 +55,9 @@ export function rawDriver(opts: ConnectOptions): RawDriver {
     name: 'raw',
     capabilities: rawCapabilities,
     async producer(p: ProducerOptions = {}) {
-      const cluster = new RawCluster(opts, p.maxInFlight ?? 5)
+      // As Java's producer: a request never outlives the delivery timeout of the send it carries.
+      const requestTimeoutMs = Math.min(opts.requestTimeoutMs ?? 30_000, p.deliveryTimeoutMs ?? Number.POSITIVE_INFINITY)
+      const cluster = new RawCluster({ ...opts, requestTimeoutMs }, p.maxInFlight ?? 5)
       const producer = new RawProducer(cluster, p)
       await cluster.any()
       await producer.init()

@@ -34,6 +34,7 @@ export class RawProducer implements DriverProducer {
   private readonly cluster: RawCluster
   private readonly acks: Acks
   private readonly timeoutMs: number
+  private readonly deliveryTimeoutMs: number
   private readonly compression: CompressionName
   private readonly idempotent: boolean
   private readonly acc: Accumulator
@@ -50,6 +51,7 @@ export class RawProducer implements DriverProducer {
     this.cluster = cluster
     this.acks = opts.acks ?? -1
     this.timeoutMs = opts.timeoutMs ?? 30_000
+    this.deliveryTimeoutMs = opts.deliveryTimeoutMs ?? 120_000
     this.compression = opts.compression ?? 'none'
     this.idempotent = opts.idempotent ?? false
     if (!rawCapabilities.compression.includes(this.compression)) {
@@ -158,11 +160,32 @@ export class RawProducer implements DriverProducer {
     this.later(topic, partition, done, () => batch)
   }
 
-  /** The slow path: metadata, connection, producer id; sends queue here in order until it drains. */
+  /**
+   * The slow path: metadata, connection, producer id; sends queue here in order until it drains. A send still
+   * waiting here at its delivery timeout fails then (definite: it was never written), whatever it waits behind.
+   */
   private later(topic: string, partition: number, done: (r: ProduceResult) => void, build: () => Buffer): void {
     this.slowCount++
+    let waiting = true
+    const expiry = setTimeout(() => {
+      if (!waiting) return
+      waiting = false
+      // A pre-encoded batch holds its sequence numbers already: later batches would meet a gap, so start over.
+      if (this.idempotent) this.identity = null
+      done({ ok: false, error: clientError('TIMEOUT', `${topic}/${partition}: not sent within the delivery timeout (${this.deliveryTimeoutMs} ms): no leader connection`, true) })
+    }, this.deliveryTimeoutMs)
+    const settle = (r: ProduceResult): void => {
+      if (!waiting) return
+      waiting = false
+      clearTimeout(expiry)
+      done(r)
+    }
     const prev = this.slow ?? Promise.resolve()
     this.slow = prev.then(async () => {
+      if (!waiting) {
+        if (--this.slowCount === 0) this.slow = null
+        return
+      }
       try {
         // A failure just marked the metadata stale: route by the refreshed leader, not back to the one that failed.
         await this.cluster.settled()
@@ -170,15 +193,19 @@ export class RawProducer implements DriverProducer {
         if (this.idempotent) await this.ensureIdentity()
         const leader = this.cluster.leaderOf(topic, partition)
         if (leader < 0) {
-          done({ ok: false, error: { code: 3, name: 'UNKNOWN_TOPIC_OR_PARTITION', definite: true, retriable: true, message: `${topic}/${partition} has no leader` } })
+          settle({ ok: false, error: { code: 3, name: 'UNKNOWN_TOPIC_OR_PARTITION', definite: true, retriable: true, message: `${topic}/${partition} has no leader` } })
           return
         }
         const conn = await this.cluster.node(leader)
-        this.produceOn(conn, topic, partition, build(), done)
+        if (!waiting) return
+        const batch = build()
+        waiting = false
+        clearTimeout(expiry)
+        this.produceOn(conn, topic, partition, batch, done)
       } catch (e) {
         // A leader we cannot reach (killed, partitioned) has probably moved: look again before the next send.
         this.cluster.invalidate()
-        done({ ok: false, error: asDriverError(e, true) })
+        settle({ ok: false, error: asDriverError(e, true) })
       } finally {
         if (--this.slowCount === 0) this.slow = null
       }
