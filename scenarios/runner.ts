@@ -534,7 +534,7 @@ class Run {
     const loadGenerator = this.origin === null ? undefined : { processes: [harnessLoad(harness, this.origin), ...(this.fleet?.loads() ?? [])], workers: this.fleet?.size ?? 0, clocks: this.fleet?.clocks() ?? null }
     const results = await buildResults(historyPath, {
       scenario: { name: s.name, digest: scenarioDigest(s) },
-      run: { startedAt, seed: this.opts.seed, faultlineVersion: faultlineVersion(), cluster: clusterInfo(s, this.cluster), faultlineCommit: faultlineCommit(), brokerConfigDigest: brokerConfigDigest(s) },
+      run: { startedAt, seed: this.opts.seed, faultlineVersion: faultlineVersion(), cluster: clusterInfo(s, this.cluster), driver: s.workload.driver, faultlineCommit: faultlineCommit(), brokerConfigDigest: brokerConfigDigest(s) },
       slo: sloThresholds(s.checks.slo),
       regression: s.checks.regression,
       backlog: backlogRuns,
