@@ -158,7 +158,7 @@ export interface ProducerOptions {
   readonly batchBytes?: number
   /** Produce requests outstanding at once (per producer). Default 5. */
   readonly maxInFlight?: number
-  /** Client-level retries (kafkajs, platformatic); raw never retries. Default 0, so failures stay definite. */
+  /** Client-level retries (kafkajs, platformatic); raw retries only idempotent sends, within deliveryTimeoutMs. Default 0, so failures stay definite. */
   readonly retries?: number
   /** The broker's wait for replicas (Produce timeoutMs). Default 30 000. */
   readonly timeoutMs?: number

@@ -11,8 +11,9 @@
 //   definitely (NOT_CONNECTED). A producer's send is bounded by its deliveryTimeoutMs (delivery.timeout.ms,
 //   default 2 min): one still waiting for metadata or a connection then fails (TIMEOUT, definite), and its
 //   requests time out at min(request timeout, delivery timeout).
-// - Produce: batches encoded with encodeRecordBatch, one partition per request, never retried (the outcome
-//   of each attempt stays exact for the checker). Under acks=all NOT_LEADER_OR_FOLLOWER is not definite (a
+// - Produce: batches encoded with encodeRecordBatch, one partition per request, not retried (the outcome
+//   of each attempt stays exact for the checker) except by an idempotent producer, which resends the same
+//   bytes (producer id and sequence, so the broker drops a copy) within the delivery timeout. Under acks=all NOT_LEADER_OR_FOLLOWER is not definite (a
 //   leader deposed while waiting for its ISR answers it after the append). A failure (a timeout, a stale
 //   leader, REQUEST_TIMED_OUT) refreshes metadata, and sends wait for that refresh before they are routed.
 // - Metadata comes from the least loaded connection, and a partition's leader is replaced only by one of an

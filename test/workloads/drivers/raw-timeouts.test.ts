@@ -2,10 +2,13 @@
 // frozen with SIGSTOP: its TCP connections stay open and nothing answers. In-flight requests fail at the request
 // timeout; sends that queue behind metadata refreshes and reconnects (each of which waits out a request
 // timeout of its own) fail at their delivery timeout instead of one after another; after SIGCONT sends succeed.
+// An idempotent producer retries within the delivery timeout: sends caught by a freeze longer than the request
+// timeout and shorter than the delivery timeout all succeed after SIGCONT, each record stored once.
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { startLocalCluster, type LocalCluster } from '../../../chaos/cluster/local.ts'
+import { Metadata } from '../../../broker/protocol/messages/metadata.ts'
 import type { ProduceResult } from '../../../workloads/driver.ts'
-import { rawDriver } from '../../../workloads/drivers/raw.ts'
+import { RawCluster, rawDriver } from '../../../workloads/drivers/raw.ts'
 import { until } from '../../helpers/until.ts'
 
 let cluster: LocalCluster
@@ -50,6 +53,48 @@ it('sends to a frozen leader fail at the request or delivery timeout, never hang
     node.resume()
     await until('a send succeeds after SIGCONT', async () => (await send()).ok, 30_000)
     await producer.close()
+  } finally {
+    node.resume()
+    await driver.close()
+  }
+}, 90_000)
+
+it('an idempotent producer retries sends caught by a freeze longer than the request timeout: all succeed, each stored once', async () => {
+  const node = cluster.nodes[0]!
+  const connect = { bootstrap: cluster.bootstrap, clientId: 'raw-retries', requestTimeoutMs: 1000, connectTimeoutMs: 1000 }
+  const driver = rawDriver(connect)
+  try {
+    const admin = await driver.admin()
+    await admin.createTopics([{ name: 'retried', partitions: 1, replicationFactor: 1 }])
+    await admin.close()
+    const producer = await driver.producer({ acks: -1, idempotent: true, maxInFlight: 5, lingerMs: 0, deliveryTimeoutMs: 30_000 })
+    const send = (value: string): Promise<ProduceResult> => new Promise((r) => producer.send({ topic: 'retried', partition: 0, records: [{ key: null, value: Buffer.from(value) }] }, r))
+    expect((await send('before')).ok).toBe(true)
+
+    node.pause()
+    const outcomes: Promise<ProduceResult>[] = []
+    for (let i = 0; i < 20; i++) {
+      outcomes.push(send(`v${i}`))
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    // A request sent after those sends, timed out: they have been in flight longer than the request timeout.
+    const probe = new RawCluster(connect, 1)
+    try {
+      await expect(probe.any().then((c) => c.call(Metadata, { topics: [], allowAutoTopicCreation: false }))).rejects.toThrow(/within 1000 ms/)
+    } finally {
+      probe.close()
+    }
+    node.resume()
+    const results = await Promise.all(outcomes)
+    expect(results.filter((r) => !r.ok)).toEqual([])
+    await producer.close()
+
+    const seen: string[] = []
+    const consumer = await driver.consumer({ assignment: [{ topic: 'retried', partition: 0 }], onRecords: (b) => b.records.forEach((r) => seen.push(r.value!.toString())) })
+    await consumer.start()
+    await until('every record read', () => seen.length >= 21)
+    await consumer.close()
+    expect(seen).toEqual(['before', ...Array.from({ length: 20 }, (_, i) => `v${i}`)])
   } finally {
     node.resume()
     await driver.close()
