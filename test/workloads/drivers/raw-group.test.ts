@@ -1,6 +1,7 @@
 // The raw driver's consumer groups (workloads/drivers/raw/group.ts) against a real 3-broker cluster: members of
 // one group split the partitions and read every acknowledged record; a member that leaves, and one whose
-// process is SIGKILLed, hand their partitions to the rest; the group carries on when its coordinator is killed.
+// process is SIGKILLed, hand their partitions to the rest; the group carries on when its coordinator is killed;
+// a member that joins later takes over partitions from the offsets committed for them.
 import { execa, type ResultPromise } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FindCoordinator } from '../../../broker/protocol/messages/find-coordinator.ts'
@@ -193,3 +194,22 @@ it('the group carries on when its coordinator is killed', async () => {
     await node.start()
   }
 }, 90_000)
+
+it('a member that joins takes over partitions from the offsets committed for them, not from the start', async () => {
+  await createTopic('resume', 2)
+  const producer = await driver.producer({ acks: -1 })
+  const first = await produce(producer, 'resume', 2, 10, 'first')
+  const a = await member('resume-group', 'resume')
+  await a.consumer.start()
+  await until('the first records read', () => first.every((v) => a.seen.has(v)))
+  // b joins as a follower (a leads): a commits what it read as it gives up a partition, b fetches that commit.
+  const b = await member('resume-group', 'resume')
+  await b.consumer.start()
+  await until('one partition each', () => a.owned.size === 1 && b.owned.size === 1)
+  const second = await produce(producer, 'resume', 2, 10, 'second')
+  await producer.close()
+  await until('the records sent after the join read', () => second.every((v) => a.seen.has(v) || b.seen.has(v)))
+  await Promise.all([a.consumer.close(), b.consumer.close()])
+  expect(first.filter((v) => b.seen.has(v))).toEqual([])
+  expect(second.some((v) => b.seen.has(v))).toBe(true)
+}, 60_000)

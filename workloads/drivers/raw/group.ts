@@ -327,6 +327,9 @@ export class RawGroupConsumer implements DriverConsumer {
   /** Committed offsets where there are some, else `from`. */
   private async startPositions(positions: Position[]): Promise<void> {
     if (positions.length === 0) return
+    // The fetcher routes by the data connection's metadata, which must know these topics even when every
+    // position comes from a commit.
+    for (const t of new Set(positions.map((p) => p.topic))) await this.data.ensureTopic(t, 10_000)
     const byTopic = new Map<string, number[]>()
     for (const p of positions) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.partition])
     // v8+ batches groups; one group needs only the v7 form (Kafka 3.9 speaks both).
@@ -343,10 +346,7 @@ export class RawGroupConsumer implements DriverConsumer {
       }
     }
     const fresh = positions.filter((p) => p.offset < 0)
-    if (fresh.length > 0) {
-      for (const t of new Set(fresh.map((p) => p.topic))) await this.data.ensureTopic(t, 10_000)
-      await this.fetcher.reset(fresh, this.o.from ?? 'earliest')
-    }
+    if (fresh.length > 0) await this.fetcher.reset(fresh, this.o.from ?? 'earliest')
   }
 
   private async heartbeat(): Promise<void> {

@@ -52,8 +52,6 @@ export class RawProducer implements DriverProducer {
   private slowCount = 0
   private encodedPending = 0
   private encodedWaiters: (() => void)[] = []
-  /** Idempotent sends waiting out their retry backoff: later sends take the slow path, behind them. */
-  private retrying = 0
 
   constructor(cluster: RawCluster, opts: ProducerOptions) {
     this.cluster = cluster
@@ -152,7 +150,7 @@ export class RawProducer implements DriverProducer {
 
   /**
    * One send, from its first attempt to its outcome within the delivery timeout. An idempotent producer retries
-   * a retriable failure (after RETRY_BACKOFF_MS, through the slow path, so in order behind the sends before it)
+   * a retriable failure (through the slow path after RETRY_BACKOFF_MS, ahead of every send made after it)
    * with the same bytes: the same producer id and sequence, so the broker drops a copy that had landed. The
    * final failure is definite only if every attempt was; it ends the producer id (a sequence gap would fail
    * every later batch), and a send stamped with an older producer id is not retried under a new one.
@@ -168,17 +166,14 @@ export class RawProducer implements DriverProducer {
       const retriable = r.error.retriable || r.error.code === OUT_OF_ORDER_SEQUENCE_NUMBER
       const sameProducer = built === null || (this.identity !== null && new RecordBatchView(built).producerId === this.identity.producerId)
       if (retriable && sameProducer && performance.now() + RETRY_BACKOFF_MS < deadline) {
-        this.retrying++
-        setTimeout(() => {
-          this.retrying--
-          this.later(topic, partition, outcome, make, deadline)
-        }, RETRY_BACKOFF_MS)
+        // Into the slow path now, backoff included: sends made from here on queue behind the retry.
+        this.later(topic, partition, outcome, make, deadline, RETRY_BACKOFF_MS)
         return
       }
       this.identity = null
       done(indefinite && r.error.definite ? { ok: false, error: { ...r.error, definite: false } } : r)
     }
-    if (this.slow === null && this.retrying === 0 && !this.cluster.refreshPending && (!this.idempotent || this.identity)) {
+    if (this.slow === null && !this.cluster.refreshPending && (!this.idempotent || this.identity)) {
       const conn = this.cluster.readyNode(this.cluster.leaderOf(topic, partition))
       if (conn) {
         this.produceOn(conn, topic, partition, make(), outcome)
@@ -192,7 +187,7 @@ export class RawProducer implements DriverProducer {
    * The slow path: metadata, connection, producer id; sends queue here in order until it drains. A send still
    * waiting here at its delivery timeout fails then (definite: it was never written), whatever it waits behind.
    */
-  private later(topic: string, partition: number, done: (r: ProduceResult) => void, build: () => Buffer, deadline: number): void {
+  private later(topic: string, partition: number, done: (r: ProduceResult) => void, build: () => Buffer, deadline: number, backoffMs = 0): void {
     this.slowCount++
     let waiting = true
     const expiry = setTimeout(() => {
@@ -215,6 +210,7 @@ export class RawProducer implements DriverProducer {
         return
       }
       try {
+        if (backoffMs > 0) await new Promise((r) => setTimeout(r, backoffMs))
         // A failure just marked the metadata stale: route by the refreshed leader, not back to the one that failed.
         await this.cluster.settled()
         await this.cluster.ensureTopic(topic, 5000)
