@@ -65,18 +65,3 @@ describe('a coordinator kill with the kafkajs driver', () => {
     expect(runLog, 'kafkajs did not crash out of the group: this case no longer exercises the recovery').toMatch(/kafkajs restarted as a new member; removed its abandoned member/)
   }, 180_000)
 })
-
-// The raw driver's own group consumer (workloads/drivers/raw/group.ts) finds the new coordinator and stays a member.
-describe('a coordinator kill with the raw driver', () => {
-  it('the group carries on under the new coordinator and reads everything', async () => {
-    const lines: string[] = []
-    const outDir = join(tmp, 'raw-coordinator')
-    const r = await runScenario(scenario('raw', '{ at: 2s, kill: { coordinatorOf: consumer-0 } }'), { outDir, seed: 11, progress: { info: (l) => lines.push(l), status() {}, done() {} } })
-    const runLog = readFileSync(join(outDir, 'run.log'), 'utf8')
-    const d = r.delivery
-    expect(d.state === 'skipped' ? null : d.anomalies.unseen.count, runLog).toBe(0)
-    expect(d.state === 'skipped' ? null : d.anomalies.lost.count, runLog).toBe(0)
-    expect(r.verdict, runLog).toEqual({ state: 'passed', reasons: [] })
-    expect(r.liveness?.drain?.state).toBe('caught-up')
-  }, 180_000)
-})
