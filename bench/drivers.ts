@@ -50,6 +50,8 @@ export interface BenchDriversOptions {
   readonly reps?: number
   /** Progress messages. */
   readonly log?: (msg: string) => void
+  /** The producers to measure beside kcat; default all of benchedProducers. */
+  readonly producers?: readonly BenchedProducer[]
 }
 
 interface Size {
@@ -66,6 +68,8 @@ function sizes(quick: boolean): Size[] {
 }
 
 const LINGER_MS = 5
+/** Issue 17: the raw driver, record by record through the harness, at this share of kcat -P. */
+const RAW_GOAL = { '1KiB': 0.8, '100B': 0.6 } as const
 const BATCH_BYTES = 1_000_000
 const MAX_IN_FLIGHT = 5
 /** Far above any client on this machine: the schedule is always behind, so the loop sends as fast as it may. */
@@ -229,6 +233,7 @@ export async function benchDrivers(opts: BenchDriversOptions = {}): Promise<Sect
   const quick = opts.quick ?? false
   const reps = opts.reps ?? (quick ? 1 : 3)
   const log = opts.log ?? (() => {})
+  const producers = opts.producers ?? benchedProducers
   const version = await kcatVersion()
   if (version === 'not installed') throw new Error(`${KCAT} is not installed (Debian: apt-get install kcat); set KCAT=/path/to/kcat`)
   const dir = tempDir('faultline-bench-drivers-')
@@ -238,13 +243,13 @@ export async function benchDrivers(opts: BenchDriversOptions = {}): Promise<Sect
     const figures: Figure[] = []
     const notes: string[] = [
       `${version}; both sides: acks=1, no idempotence, linger ${LINGER_MS} ms, batches up to ${BATCH_BYTES} B, one partition; harness ${MAX_IN_FLIGHT} requests in flight, kcat librdkafka's default; ` +
-        `${reps} rounds (kcat, ${benchedProducers.join(', ')}), medians; the harness writes its history as in a run; every run writes a fresh topic, deleted after it`,
+        `${reps} rounds (kcat, ${producers.join(', ')}), medians; the harness writes its history as in a run; every run writes a fresh topic, deleted after it`,
     ]
     for (const s of sizes(quick)) {
       const file = join(dir, `${s.name}.txt`)
       await writeRecordFile(file, s)
       const kcat: number[] = []
-      const loops = new Map<BenchedProducer, number[]>(benchedProducers.map((p) => [p, []]))
+      const loops = new Map<BenchedProducer, number[]>(producers.map((p) => [p, []]))
       // An unmeasured kcat run first: the first writes into a fresh broker take fresh memory, which costs this VM
       // 2-3x more than pages freed by the run before (bench/README.md), and kcat goes first in every round.
       const warmupTopic = `drivers-warmup-${s.name}`
@@ -255,7 +260,7 @@ export async function benchDrivers(opts: BenchDriversOptions = {}): Promise<Sect
         kcat.push(s.records / (await kcatSeconds(broker.bootstrap, kcatTopic, file, s)))
         await deleteTopic(broker.bootstrap, kcatTopic)
         const line = [`kcat ${Math.round(kcat.at(-1)!)}/s`]
-        for (const p of benchedProducers) {
+        for (const p of producers) {
           const topic = `drivers-${p}-${s.name}-${rep}`
           const rate = await loopRate(p, broker.bootstrap, topic, s, dir)
           await deleteTopic(broker.bootstrap, topic)
@@ -265,7 +270,7 @@ export async function benchDrivers(opts: BenchDriversOptions = {}): Promise<Sect
         log(`drivers ${s.name}: rep ${rep + 1}/${reps}: ${line.join(', ')}`)
       }
       const kcatRate = median(kcat)
-      for (const p of benchedProducers) {
+      for (const p of producers) {
         const rates = loops.get(p)!
         const rate = median(rates)
         const isDefault = p === DEFAULT_DRIVER
@@ -276,7 +281,7 @@ export async function benchDrivers(opts: BenchDriversOptions = {}): Promise<Sect
             unit: 'records/s',
             value: rate,
             ceiling: { label: 'kcat -P, same broker, same run', value: kcatRate },
-            goal: isDefault ? 0.8 : undefined,
+            goal: p === 'raw' ? RAW_GOAL[s.name] : isDefault ? 0.8 : undefined,
             recordsPerSec: rate,
             ceilingRecordsPerSec: kcatRate,
             ...repetitions(rates.map((x, i) => x / kcat[i]!)),

@@ -56,7 +56,7 @@ export function renderConsole(results: Results): string {
   out.push(
     `  digest ${r.scenario.digest.slice(0, 12)}  seed ${r.run.seed ?? '-'}  faultline ${r.run.faultlineVersion}  started ${r.run.startedAt}`,
   )
-  out.push(`  cluster ${r.run.cluster.backend}: ${r.run.cluster.description}${r.run.cluster.bootstrap ? ` (${r.run.cluster.bootstrap})` : ''}`)
+  out.push(`  cluster ${r.run.cluster.backend}: ${r.run.cluster.description}${r.run.cluster.bootstrap ? ` (${r.run.cluster.bootstrap})` : ''}${r.run.driver ? `  driver ${r.run.driver}` : ''}`)
   out.push(
     `  duration ${formatUs(r.run.durationUs)}, measured ${formatAt(m.window.startUs)} .. ${formatAt(m.window.endUs)} (${formatUs(m.window.durationUs)})`,
   )

@@ -68,6 +68,8 @@ export interface RunInfo {
   faultlineVersion: string
   cluster: ClusterInfo
   host: HostInfo
+  /** The client the load went through (workload.driver). Absent in older files. */
+  driver?: string
 }
 
 export interface HistoryInfo {
@@ -145,6 +147,7 @@ export interface ResultsInputs {
     seed: number | null
     faultlineVersion: string
     cluster: ClusterInfo
+    driver?: string
     /** Default: this machine. */
     host?: HostInfo
     /** Recorded in the environment. */
@@ -237,6 +240,7 @@ export async function buildResults(historyPath: string, inputs: ResultsInputs): 
       faultlineVersion: inputs.run.faultlineVersion,
       cluster: inputs.run.cluster,
       host: inputs.run.host ?? hostInfo(),
+      ...(inputs.run.driver === undefined ? {} : { driver: inputs.run.driver }),
     },
     history,
     metrics: m,

@@ -552,7 +552,7 @@ class Run {
     const loadGenerator = this.origin === null ? undefined : { processes: [harnessLoad(harness, this.origin), ...(this.fleet?.loads() ?? [])], workers: this.fleet?.size ?? 0, clocks: this.fleet?.clocks() ?? null }
     const results = await buildResults(historyPath, {
       scenario: { name: s.name, digest: scenarioDigest(s) },
-      run: { startedAt, seed: this.opts.seed, faultlineVersion: faultlineVersion(), cluster: clusterInfo(s, this.cluster), faultlineCommit: faultlineCommit(), brokerConfigDigest: brokerConfigDigest(s) },
+      run: { startedAt, seed: this.opts.seed, faultlineVersion: faultlineVersion(), cluster: clusterInfo(s, this.cluster), driver: s.workload.driver, faultlineCommit: faultlineCommit(), brokerConfigDigest: brokerConfigDigest(s) },
       slo: sloThresholds(s.checks.slo),
       regression: s.checks.regression,
       backlog: backlogRuns,
@@ -801,14 +801,15 @@ class Run {
     const ids = new ValueIds()
     const consumedShare = (): number => receivedShare(this.consumerSets, loops.length)
     for (const [gi, pg] of w.producers.entries()) {
-      const driver = await this.newDriver(connect, pg.deliveryTimeoutMs)
+      // Each request has the client's own request timeout (30 s, as Java's); the delivery timeout bounds a send.
+      const driver = await this.newDriver(connect)
       const perLoop = pg.count * pg.topics.length
       const maxSize = sizeBounds(pg.messageSize).max
       // Pre-generated payload bodies: at most ~64 MiB of them per loop, whatever the message size.
       const poolSize = Math.max(8, Math.min(1000, Math.floor((64 << 20) / maxSize)))
       for (let c = 0; c < pg.count; c++) {
         const producer = await this.until(
-          driver.producer({ acks: pg.acks, idempotent: pg.idempotent, compression: pg.compression, lingerMs: pg.lingerMs, batchBytes: pg.batchBytes, maxInFlight: pg.maxInFlight }),
+          driver.producer({ acks: pg.acks, idempotent: pg.idempotent, compression: pg.compression, lingerMs: pg.lingerMs, batchBytes: pg.batchBytes, maxInFlight: pg.maxInFlight, deliveryTimeoutMs: pg.deliveryTimeoutMs }),
         )
         this.teardown.add(`producer ${pg.name}-${c}`, () => producer.close())
         const run = this

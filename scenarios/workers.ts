@@ -170,8 +170,7 @@ export function planWorkers(s: Scenario, n: number, base: { connect: ConnectOpti
         const suffix = split ? '' : `@w${k}`
         producers[k]!.push({
           client: `${pg.name}-${c}${suffix}`,
-          options: { acks: pg.acks, idempotent: pg.idempotent, compression: pg.compression, lingerMs: pg.lingerMs, batchBytes: pg.batchBytes, maxInFlight: pg.maxInFlight },
-          requestTimeoutMs: pg.deliveryTimeoutMs,
+          options: { acks: pg.acks, idempotent: pg.idempotent, compression: pg.compression, lingerMs: pg.lingerMs, batchBytes: pg.batchBytes, maxInFlight: pg.maxInFlight, deliveryTimeoutMs: pg.deliveryTimeoutMs },
           loops: pg.topics.map((topic) => ({
             name: `${perLoop === 1 ? pg.name : `${pg.name}-${c}${pg.topics.length > 1 ? `-${topic}` : ''}`}${suffix}`,
             topic,

@@ -2,7 +2,7 @@
 // received written to the history with the member that got it, and end-to-end latency measured as
 // receive time - intended send time (read from the payload header) on one monotonic clock.
 //
-// Mode: group membership when the driver has it; otherwise (the raw driver, or `mode: 'manual'`) each
+// Mode: group membership when the driver has it; otherwise (or with `mode: 'manual'`) each
 // "group" splits the topics' partitions among its members statically (member j of m takes partitions
 // p with p mod m = j), reported as assignments so the history looks the same.
 //

@@ -159,10 +159,13 @@ export interface ProducerOptions {
   /** Produce requests outstanding at once per partition (each carries one partition's batch, so this is Kafka's
    *  max.in.flight.requests.per.connection seen from a partition). Default 5. */
   readonly maxInFlight?: number
-  /** Client-level retries (kafkajs, platformatic); raw never retries. Default 0, so failures stay definite. */
+  /** Client-level retries (kafkajs, platformatic); raw retries only idempotent sends, within deliveryTimeoutMs. Default 0, so failures stay definite. */
   readonly retries?: number
   /** The broker's wait for replicas (Produce timeoutMs). Default 30 000. */
   readonly timeoutMs?: number
+  /** delivery.timeout.ms: the longest a send waits for its outcome, retries included (each request has the
+   *  connection's requestTimeoutMs). Default 120 000. */
+  readonly deliveryTimeoutMs?: number
 }
 
 export interface ProduceRecord {

@@ -64,6 +64,7 @@ export const fixtureInputs: ResultsInputs = {
       ],
     },
     host: { hostname: 'ci', platform: 'linux', arch: 'x64', cpus: 4, cpuModel: 'Test CPU', memoryBytes: 8 * 2 ** 30, node: 'v20.19.0' },
+    driver: 'raw',
   },
   slo: { 'produce.p99': 50_000, 'e2e.p99.9': 2_000_000, throughput: 90, errors: 10, unavailability: 1_000_000 },
   delivery: { sendOrder: true },

@@ -29,6 +29,7 @@ describe('renderConsole', () => {
     const lines = text.split('\n')
     expect(lines[0]).toBe('faultline  leader-kill-under-load  FAILED')
     expect(text).toContain('seed 42')
+    expect(text).toMatch(/cluster local: .*  driver raw/)
     expect(text).toMatch(/produce +800 sent +780 acked +20 failed +97\.5\/s/)
     expect(text).toMatch(/errors 20 \(20 definite, 0 indeterminate, 2\.5% of the window's sends\): NOT_LEADER_OR_FOLLOWER 20/)
     expect(text).toMatch(/unavailability 1\.5\d s longest ack gap \(3\.99\d s \.\. 5\.500 s\)/)

@@ -36,7 +36,7 @@ checks:
     `${fault === LEADER_KILL ? 'leader' : 'coordinator'}-kill-${driver}.yaml`,
   )
 
-describe.each(['platformatic', 'kafkajs'])('a leader kill with the %s driver', (driver) => {
+describe.each(['platformatic', 'kafkajs', 'raw'])('a leader kill with the %s driver', (driver) => {
   it('every acknowledged record is read (unseen 0) and the run passes', async () => {
     const lines: string[] = []
     const r = await runScenario(scenario(driver), { outDir: join(tmp, driver), seed: 11, progress: { info: (l) => lines.push(l), status() {}, done() {} } })

@@ -795,7 +795,7 @@ export function platformaticDriver(opts: ConnectOptions): Driver {
       // The library takes a batch's first sequence when it encodes the batch but advances it only when the
       // response arrives, so two requests in flight to one partition carry the same sequence and the broker
       // rightly drops the second as a duplicate (acked, never stored). One request at a time per partition keeps it right.
-      return track(new PlatformaticProducer(make, producer, idempotent ? { ...p, maxInFlight: 1 } : p, opts.requestTimeoutMs ?? 30_000))
+      return track(new PlatformaticProducer(make, producer, idempotent ? { ...p, maxInFlight: 1 } : p, p.deliveryTimeoutMs ?? opts.requestTimeoutMs ?? 30_000))
     },
     async consumer(c: ConsumerOptions) {
       const base = baseOptions(opts, clientId)

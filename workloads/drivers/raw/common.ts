@@ -4,7 +4,7 @@ import { errorInfo, errorName } from '../../../broker/protocol/errors.ts'
 import { clientError, DriverFailure, produceErrorFromCode, type Capabilities, type DriverError } from '../../driver.ts'
 
 export const rawCapabilities: Capabilities = {
-  consumerGroups: false,
+  consumerGroups: true,
   manualAssignment: true,
   idempotence: true,
   compression: ['none', 'gzip'],

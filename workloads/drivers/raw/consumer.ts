@@ -1,45 +1,57 @@
-// Consuming by manual assignment (no groups): one Fetch per leader per round, positions kept here.
+// Consuming: the Fetcher (one Fetch per leader per round, positions kept here) and the consumer by manual
+// assignment (no groups) on it; group membership on the same Fetcher is in group.ts.
 
 import { errorName } from '../../../broker/protocol/errors.ts'
 import { Fetch } from '../../../broker/protocol/messages/fetch.ts'
 import { decodeRecords, iterateBatches } from '../../../broker/protocol/record-batch.ts'
-import { DriverFailure, type ConsumedRecord, type ConsumerOptions, type DriverConsumer, type StartFrom } from '../../driver.ts'
+import { DriverFailure, type ConsumedRecord, type ConsumerOptions, type DriverConsumer, type StartFrom, type TopicPartition } from '../../driver.ts'
 import { listOffsetsOf, type RawCluster } from './cluster.ts'
 import { asDriverError, kafkaError, STALE_METADATA } from './common.ts'
 
-interface Position {
+export interface Position {
   readonly topic: string
   readonly partition: number
   offset: number
 }
 
-export class RawConsumer implements DriverConsumer {
+/**
+ * The fetch loop over a set of positions that may change under it (a group's assignment): a fetch answered
+ * after the set changed is dropped, so no record of a partition given up reaches onRecords.
+ */
+export class Fetcher {
   private readonly cluster: RawCluster
   private readonly o: ConsumerOptions
-  private readonly positions: Position[]
+  private positions: Position[] = []
+  private epoch = 0
   private running = false
   private isPaused = false
-  private resumeWaiters: (() => void)[] = []
+  private waiters: (() => void)[] = []
   private loop: Promise<void> | null = null
 
   constructor(cluster: RawCluster, opts: ConsumerOptions) {
-    if (opts.group) throw new DriverFailure('the raw driver has no consumer groups: use manual assignment', { code: 'ERR_FAULTLINE_UNSUPPORTED' })
-    if (!opts.assignment || opts.assignment.length === 0) throw new DriverFailure('a raw consumer needs an assignment (topic partitions)', { code: 'ERR_FAULTLINE_BAD_INPUT' })
     this.cluster = cluster
     this.o = opts
-    this.positions = opts.assignment.map((tp) => ({ topic: tp.topic, partition: tp.partition, offset: -1 }))
   }
 
   get paused(): boolean {
     return this.isPaused
   }
 
-  async start(): Promise<void> {
+  /** The positions fetched now (each one's offset is the next record to hand on). */
+  get owned(): readonly Position[] {
+    return this.positions
+  }
+
+  /** Replaces the positions; a fetch under way for the old ones is dropped when it returns. */
+  assign(positions: Position[]): void {
+    this.positions = positions
+    this.epoch++
+    this.wake()
+  }
+
+  start(): void {
     if (this.running) return
-    for (const t of new Set(this.positions.map((p) => p.topic))) await this.cluster.ensureTopic(t, 10_000)
-    await this.resetPositions(this.positions, this.o.from ?? 'earliest')
     this.running = true
-    this.o.onAssign?.(this.positions.map(({ topic, partition }) => ({ topic, partition })))
     this.loop = this.run()
   }
 
@@ -49,30 +61,34 @@ export class RawConsumer implements DriverConsumer {
 
   resume(): void {
     this.isPaused = false
-    const w = this.resumeWaiters
-    this.resumeWaiters = []
-    for (const f of w) f()
+    this.wake()
   }
 
-  async close(): Promise<void> {
+  async stop(): Promise<void> {
     this.running = false
-    this.resume()
-    this.cluster.close()
+    this.wake()
     await this.loop?.catch(() => {})
-    this.o.onRevoke?.(this.positions.map(({ topic, partition }) => ({ topic, partition })))
   }
 
-  private async resetPositions(ps: readonly Position[], from: StartFrom): Promise<void> {
+  /** Sets positions from ListOffsets (where to start without a committed offset). */
+  async reset(ps: readonly Position[], from: StartFrom): Promise<void> {
     const offsets = await listOffsetsOf(this.cluster, ps, from)
     for (const p of ps) p.offset = offsets.get(`${p.topic}\u0000${p.partition}`) ?? 0
   }
 
+  private wake(): void {
+    const w = this.waiters
+    this.waiters = []
+    for (const f of w) f()
+  }
+
   private async run(): Promise<void> {
     while (this.running) {
-      if (this.isPaused) {
-        await new Promise<void>((r) => this.resumeWaiters.push(r))
+      if (this.isPaused || this.positions.length === 0) {
+        await new Promise<void>((r) => this.waiters.push(r))
         continue
       }
+      const epoch = this.epoch
       const byLeader = new Map<number, Position[]>()
       for (const p of this.positions) {
         const leader = this.cluster.leaderOf(p.topic, p.partition)
@@ -81,7 +97,7 @@ export class RawConsumer implements DriverConsumer {
         byLeader.set(leader, list)
       }
       try {
-        await Promise.all([...byLeader].map(([leader, ps]) => this.fetchFrom(leader, ps)))
+        await Promise.all([...byLeader].map(([leader, ps]) => this.fetchFrom(leader, ps, epoch)))
       } catch (e) {
         if (!this.running) return
         this.o.onError?.(asDriverError(e, true))
@@ -91,7 +107,11 @@ export class RawConsumer implements DriverConsumer {
     }
   }
 
-  private async fetchFrom(leader: number, ps: Position[]): Promise<void> {
+  private current(epoch: number): boolean {
+    return this.running && !this.isPaused && epoch === this.epoch
+  }
+
+  private async fetchFrom(leader: number, ps: Position[], epoch: number): Promise<void> {
     if (leader < 0) {
       await this.cluster.refresh()
       return
@@ -119,7 +139,7 @@ export class RawConsumer implements DriverConsumer {
       })),
     }, Math.min(12, conn.version(Fetch)))
     if (res.errorCode !== 0) throw new DriverFailure(`Fetch failed: ${errorName(res.errorCode)}`, { error: kafkaError(res.errorCode) })
-    if (!this.running || this.isPaused) return
+    if (!this.current(epoch)) return
     const outOfRange: Position[] = []
     for (const t of res.responses) {
       const topicPositions = byTopic.get(t.topic) ?? []
@@ -153,6 +173,56 @@ export class RawConsumer implements DriverConsumer {
         }
       }
     }
-    if (outOfRange.length > 0) await this.resetPositions(outOfRange, this.o.from ?? 'earliest')
+    if (outOfRange.length > 0) await this.reset(outOfRange, this.o.from ?? 'earliest')
+  }
+}
+
+export function partitionsOf(ps: readonly Position[]): TopicPartition[] {
+  return ps.map(({ topic, partition }) => ({ topic, partition }))
+}
+
+/** Manual assignment: the given partitions from `from`, no group. */
+export class RawConsumer implements DriverConsumer {
+  private readonly cluster: RawCluster
+  private readonly o: ConsumerOptions
+  private readonly fetcher: Fetcher
+  private readonly positions: Position[]
+  private started = false
+
+  constructor(cluster: RawCluster, opts: ConsumerOptions) {
+    if (!opts.assignment || opts.assignment.length === 0) throw new DriverFailure('a raw consumer needs an assignment (topic partitions) or a group', { code: 'ERR_FAULTLINE_BAD_INPUT' })
+    this.cluster = cluster
+    this.o = opts
+    this.fetcher = new Fetcher(cluster, opts)
+    this.positions = opts.assignment.map((tp) => ({ topic: tp.topic, partition: tp.partition, offset: -1 }))
+  }
+
+  get paused(): boolean {
+    return this.fetcher.paused
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return
+    for (const t of new Set(this.positions.map((p) => p.topic))) await this.cluster.ensureTopic(t, 10_000)
+    await this.fetcher.reset(this.positions, this.o.from ?? 'earliest')
+    this.started = true
+    this.o.onAssign?.(partitionsOf(this.positions))
+    this.fetcher.assign(this.positions)
+    this.fetcher.start()
+  }
+
+  pause(): void {
+    this.fetcher.pause()
+  }
+
+  resume(): void {
+    this.fetcher.resume()
+  }
+
+  async close(): Promise<void> {
+    const stopping = this.fetcher.stop()
+    this.cluster.close()
+    await stopping
+    this.o.onRevoke?.(partitionsOf(this.positions))
   }
 }

@@ -1,5 +1,6 @@
 // Producing: records batched per partition (batching.ts) and encoded with encodeRecordBatch, one partition per
-// Produce request, never retried; pre-encoded batches (BatchTemplate) sent as they are.
+// Produce request; pre-encoded batches (BatchTemplate) sent as they are. Only an idempotent producer retries
+// (see deliver), so every other failure stays the exact outcome of one attempt.
 
 import { errorName } from '../../../broker/protocol/errors.ts'
 import { InitProducerId } from '../../../broker/protocol/messages/init-producer-id.ts'
@@ -25,6 +26,11 @@ import type { RawCluster } from './cluster.ts'
 import { asDriverError, kafkaError, produceError, rawCapabilities, STALE_METADATA } from './common.ts'
 import type { RawConnection } from './connection.ts'
 
+/** retry.backoff.ms */
+const RETRY_BACKOFF_MS = 100
+/** A batch after one that failed: retried with it, in order. */
+const OUT_OF_ORDER_SEQUENCE_NUMBER = 45
+
 interface ProducerIdentity {
   readonly producerId: number
   readonly producerEpoch: number
@@ -34,6 +40,7 @@ export class RawProducer implements DriverProducer {
   private readonly cluster: RawCluster
   private readonly acks: Acks
   private readonly timeoutMs: number
+  private readonly deliveryTimeoutMs: number
   private readonly compression: CompressionName
   private readonly idempotent: boolean
   private readonly acc: Accumulator
@@ -50,6 +57,7 @@ export class RawProducer implements DriverProducer {
     this.cluster = cluster
     this.acks = opts.acks ?? -1
     this.timeoutMs = opts.timeoutMs ?? 30_000
+    this.deliveryTimeoutMs = opts.deliveryTimeoutMs ?? 120_000
     this.compression = opts.compression ?? 'none'
     this.idempotent = opts.idempotent ?? false
     if (!rawCapabilities.compression.includes(this.compression)) {
@@ -83,7 +91,7 @@ export class RawProducer implements DriverProducer {
    */
   sendEncoded(topic: string, partition: number, batch: Buffer, recordCount: number, done: (r: ProduceResult) => void): void {
     this.encodedPending += recordCount
-    this.route(topic, partition, batch, (r) => {
+    this.deliver(topic, partition, batch, () => batch, (r) => {
       this.encodedPending -= recordCount
       done(r)
       if (this.encodedPending === 0) {
@@ -126,14 +134,7 @@ export class RawProducer implements DriverProducer {
   }
 
   private sendBatch(topic: string, partition: number, records: ProduceRecord[], done: (r: ProduceResult) => void): void {
-    if (this.slow === null && !this.cluster.refreshPending && (!this.idempotent || this.identity)) {
-      const conn = this.cluster.readyNode(this.cluster.leaderOf(topic, partition))
-      if (conn) {
-        this.produceOn(conn, topic, partition, this.encode(topic, partition, records), done)
-        return
-      }
-    }
-    this.later(topic, partition, done, () => this.encode(topic, partition, records))
+    this.deliver(topic, partition, null, () => this.encode(topic, partition, records), done)
   }
 
   private encode(topic: string, partition: number, records: ProduceRecord[]): Buffer {
@@ -147,38 +148,88 @@ export class RawProducer implements DriverProducer {
     return encodeRecordBatch(records, { ...opts, compression: this.compression })
   }
 
-  private route(topic: string, partition: number, batch: Buffer, done: (r: ProduceResult) => void): void {
-    if (this.slow === null && !this.cluster.refreshPending) {
+  /**
+   * One send, from its first attempt to its outcome within the delivery timeout. An idempotent producer retries
+   * a retriable failure (through the slow path after RETRY_BACKOFF_MS, ahead of every send made after it)
+   * with the same bytes: the same producer id and sequence, so the broker drops a copy that had landed. The
+   * final failure is definite only if every attempt was; it ends the producer id (a sequence gap would fail
+   * every later batch), and a send stamped with an older producer id is not retried under a new one.
+   */
+  private deliver(topic: string, partition: number, prebuilt: Buffer | null, build: () => Buffer, done: (r: ProduceResult) => void): void {
+    const deadline = performance.now() + this.deliveryTimeoutMs
+    let built = prebuilt
+    const make = (): Buffer => (built ??= build())
+    let indefinite = false
+    const outcome = (r: ProduceResult): void => {
+      if (r.ok || !this.idempotent) return done(r)
+      if (!r.error.definite) indefinite = true
+      const retriable = r.error.retriable || r.error.code === OUT_OF_ORDER_SEQUENCE_NUMBER
+      const sameProducer = built === null || (this.identity !== null && new RecordBatchView(built).producerId === this.identity.producerId)
+      if (retriable && sameProducer && performance.now() + RETRY_BACKOFF_MS < deadline) {
+        // Into the slow path now, backoff included: sends made from here on queue behind the retry.
+        this.later(topic, partition, outcome, make, deadline, RETRY_BACKOFF_MS)
+        return
+      }
+      this.identity = null
+      done(indefinite && r.error.definite ? { ok: false, error: { ...r.error, definite: false } } : r)
+    }
+    if (this.slow === null && !this.cluster.refreshPending && (!this.idempotent || this.identity)) {
       const conn = this.cluster.readyNode(this.cluster.leaderOf(topic, partition))
       if (conn) {
-        this.produceOn(conn, topic, partition, batch, done)
+        this.produceOn(conn, topic, partition, make(), outcome)
         return
       }
     }
-    this.later(topic, partition, done, () => batch)
+    this.later(topic, partition, outcome, make, deadline)
   }
 
-  /** The slow path: metadata, connection, producer id; sends queue here in order until it drains. */
-  private later(topic: string, partition: number, done: (r: ProduceResult) => void, build: () => Buffer): void {
+  /**
+   * The slow path: metadata, connection, producer id; sends queue here in order until it drains. A send still
+   * waiting here at its delivery timeout fails then (definite: it was never written), whatever it waits behind.
+   */
+  private later(topic: string, partition: number, done: (r: ProduceResult) => void, build: () => Buffer, deadline: number, backoffMs = 0): void {
     this.slowCount++
+    let waiting = true
+    const expiry = setTimeout(() => {
+      if (!waiting) return
+      waiting = false
+      // A pre-encoded batch holds its sequence numbers already: later batches would meet a gap, so start over.
+      if (this.idempotent) this.identity = null
+      done({ ok: false, error: clientError('TIMEOUT', `${topic}/${partition}: not sent within the delivery timeout (${this.deliveryTimeoutMs} ms): no leader connection`, true) })
+    }, Math.max(0, deadline - performance.now()))
+    const settle = (r: ProduceResult): void => {
+      if (!waiting) return
+      waiting = false
+      clearTimeout(expiry)
+      done(r)
+    }
     const prev = this.slow ?? Promise.resolve()
     this.slow = prev.then(async () => {
+      if (!waiting) {
+        if (--this.slowCount === 0) this.slow = null
+        return
+      }
       try {
+        if (backoffMs > 0) await new Promise((r) => setTimeout(r, backoffMs))
         // A failure just marked the metadata stale: route by the refreshed leader, not back to the one that failed.
         await this.cluster.settled()
         await this.cluster.ensureTopic(topic, 5000)
         if (this.idempotent) await this.ensureIdentity()
         const leader = this.cluster.leaderOf(topic, partition)
         if (leader < 0) {
-          done({ ok: false, error: { code: 3, name: 'UNKNOWN_TOPIC_OR_PARTITION', definite: true, retriable: true, message: `${topic}/${partition} has no leader` } })
+          settle({ ok: false, error: { code: 3, name: 'UNKNOWN_TOPIC_OR_PARTITION', definite: true, retriable: true, message: `${topic}/${partition} has no leader` } })
           return
         }
         const conn = await this.cluster.node(leader)
-        this.produceOn(conn, topic, partition, build(), done)
+        if (!waiting) return
+        const batch = build()
+        waiting = false
+        clearTimeout(expiry)
+        this.produceOn(conn, topic, partition, batch, done)
       } catch (e) {
         // A leader we cannot reach (killed, partitioned) has probably moved: look again before the next send.
         this.cluster.invalidate()
-        done({ ok: false, error: asDriverError(e, true) })
+        settle({ ok: false, error: asDriverError(e, true) })
       } finally {
         if (--this.slowCount === 0) this.slow = null
       }
@@ -250,8 +301,6 @@ export class RawProducer implements DriverProducer {
     // REQUEST_TIMED_OUT too: a leader that no longer hears from its followers (one resumed after a pause that
     // has not learnt of its successor) parks every acks=all write until the timeout.
     if (code === null || code === 7 || STALE_METADATA.has(code)) this.cluster.invalidate()
-    // A sequence gap would fail every later batch: start over with a new producer id.
-    if (this.idempotent) this.identity = null
   }
 }
 
