@@ -55,7 +55,8 @@ describe('errors', () => {
 describe('capabilities', () => {
   it('names what a driver lacks', () => {
     expect(missingCapability(kafkajsCapabilities, { manual: true })).toBe('manual partition assignment')
-    expect(missingCapability(rawCapabilities, { groups: true })).toBe('consumer groups')
+    expect(missingCapability({ ...rawCapabilities, consumerGroups: false }, { groups: true })).toBe('consumer groups')
+    expect(missingCapability(rawCapabilities, { groups: true })).toBeNull()
     expect(missingCapability(rawCapabilities, { compression: 'zstd' })).toBe('zstd compression')
     expect(missingCapability(rawCapabilities, { manual: true, acks: 0, compression: 'gzip', sasl: 'SCRAM-SHA-512', tls: true })).toBeNull()
   })
