@@ -1079,7 +1079,7 @@ async function waitForAssignment(
       throw new RunError(
         'ERR_RUN_ASSIGNMENT',
         3,
-        `consumers were not assigned every partition within ${formatDuration(timeoutMs)} (${missing.join('; ')}); check the group coordinator (broker logs in ${outDir}) or use workload.driver: raw, which assigns partitions itself`,
+        `consumers were not assigned every partition within ${formatDuration(timeoutMs)} (${missing.join('; ')}); check the group coordinator (broker logs in ${outDir}) and the consumers' errors`,
       )
     }
     await sleep(50)
