@@ -26,6 +26,8 @@ import type { RawCluster } from './cluster.ts'
 import { asDriverError, kafkaError, produceError, rawCapabilities, STALE_METADATA } from './common.ts'
 import type { RawConnection } from './connection.ts'
 
+/** Resends of a batch refused with OUT_OF_ORDER_SEQUENCE_NUMBER before it fails and the producer id is replaced. */
+const MAX_OUT_OF_ORDER_RETRIES = 3
 /** retry.backoff.ms */
 const RETRY_BACKOFF_MS = 100
 /** A batch after one that failed: retried with it, in order. */
@@ -160,10 +162,15 @@ export class RawProducer implements DriverProducer {
     let built = prebuilt
     const make = (): Buffer => (built ??= build())
     let indefinite = false
+    let outOfOrder = 0
     const outcome = (r: ProduceResult): void => {
       if (r.ok || !this.idempotent) return done(r)
       if (!r.error.definite) indefinite = true
-      const retriable = r.error.retriable || r.error.code === OUT_OF_ORDER_SEQUENCE_NUMBER
+      // OUT_OF_ORDER_SEQUENCE_NUMBER is worth a retry when a batch ahead of this one failed and is being resent;
+      // when it persists the leader lost what it had acknowledged (an unclean election): resending the same
+      // bytes until the delivery timeout would hold every later send behind it, so give up and start over with
+      // a new producer id, as the Java producer bumps its epoch.
+      const retriable = r.error.retriable || (r.error.code === OUT_OF_ORDER_SEQUENCE_NUMBER && ++outOfOrder <= MAX_OUT_OF_ORDER_RETRIES)
       const sameProducer = built === null || (this.identity !== null && new RecordBatchView(built).producerId === this.identity.producerId)
       if (retriable && sameProducer && performance.now() + RETRY_BACKOFF_MS < deadline) {
         // Into the slow path now, backoff included: sends made from here on queue behind the retry.
