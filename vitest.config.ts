@@ -1,20 +1,4 @@
 import { defineConfig } from 'vitest/config'
-import { BaseSequencer, type TestSpecification } from 'vitest/node'
-
-// The longest files first, so that the scenario catalog (a third of the suite's time in one file) does not start
-// last and leave one worker idle at the end: a fresh clone has no timing cache, and vitest then starts the
-// largest files first, which the catalog is not. The rest keep vitest's order.
-const FIRST = ['test/e2e/scenarios.test.ts', 'test/scenarios/leader-kill-recovery.test.ts', 'test/e2e/quickstart.test.ts', 'test/scenarios/workers.test.ts', 'test/e2e/explore.test.ts', 'test/scenarios/security.test.ts']
-class SlowFirst extends BaseSequencer {
-  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const sorted = await super.sort(files)
-    const rank = (f: TestSpecification) => {
-      const i = FIRST.findIndex((p) => f.moduleId.endsWith(p))
-      return i < 0 ? FIRST.length : i
-    }
-    return sorted.map((f, i) => ({ f, i })).sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i).map((x) => x.f)
-  }
-}
 
 export default defineConfig({
   test: {
@@ -31,6 +15,5 @@ export default defineConfig({
     maxConcurrency: 2,
     hookTimeout: 60_000,
     reporters: ['default'],
-    sequence: { sequencer: SlowFirst },
   },
 })
