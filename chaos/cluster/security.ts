@@ -129,9 +129,17 @@ export class ClusterSecurity {
   private readonly brokerPassword = randomBytes(24).toString('base64url')
   private readonly adminPassword = randomBytes(24).toString('base64url')
 
+  /** How the harness's own setup and watchers connect: a super user. */
+  readonly admin: Security
+  /** How the workload's producers and consumers connect: the scenario's user. */
+  readonly workload: Security
+
   private constructor(spec: SecuritySpec, certs: CertFiles) {
     this.spec = spec
     this.certs = certs
+    const u = spec.users.find((x) => x.name === spec.user)!
+    this.admin = { tls: this.tlsFor(ADMIN_USER), ...(this.sasl ? { sasl: { mechanism: 'PLAIN', username: ADMIN_USER, password: this.adminPassword } } : {}) }
+    this.workload = { tls: this.tlsFor(u.name), ...(this.sasl ? { sasl: { mechanism: spec.mechanism!, username: u.name, password: u.password } } : {}) }
   }
 
   /** Makes the certificates under `dir` (openssl; a few seconds). */
@@ -196,16 +204,6 @@ export class ClusterSecurity {
     return { ca, cert: readFileSync(e.cert, 'utf8'), key: readFileSync(e.key, 'utf8') }
   }
 
-  /** How the harness's own setup and watchers connect: a super user. */
-  get admin(): Security {
-    return { tls: this.tlsFor(ADMIN_USER), ...(this.sasl ? { sasl: { mechanism: 'PLAIN', username: ADMIN_USER, password: this.adminPassword } } : {}) }
-  }
-
-  /** How the workload's producers and consumers connect: the scenario's user. */
-  get workload(): Security {
-    const u = this.spec.users.find((x) => x.name === this.spec.user)!
-    return { tls: this.tlsFor(u.name), ...(this.sasl ? { sasl: { mechanism: this.spec.mechanism!, username: u.name, password: u.password } } : {}) }
-  }
 
   /** The scenario's user as a principal, as ACLs name it. */
   principalOf(user: string): string {

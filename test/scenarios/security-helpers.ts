@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll } from 'vitest'
+import { afterAll, expect } from 'vitest'
 import type { Results } from '../../reports/results.ts'
 import { runScenario } from '../../scenarios/runner.ts'
 import { parseScenario } from '../../scenarios/schema.ts'
@@ -34,3 +34,14 @@ checks:
 
 export const run = (text: string, name: string, seed = 7): Promise<Results> => runScenario(parseScenario(text, `${name}.yaml`), { outDir: join(tmp, name), seed })
 
+
+/** The workload produces and consumes over SASL_SSL with SCRAM-SHA-512 as alice, under ACLs that let it. */
+export async function expectDriverRunsSecured(driver: string): Promise<void> {
+  const p = 'User:alice'
+  const sec = `{ protocol: SASL_SSL, mechanism: SCRAM-SHA-512, users: [ { name: alice, password: a-secret } ], acls: [ ${TOPIC_ALL(p)}, ${GROUP_READ(p)}, ${IDEMPOTENT(p)} ] }`
+  const r = await run(scenario(`sasl-${driver}`, sec, { driver }), `sasl-${driver}`)
+  expect(r.verdict).toEqual({ state: 'passed', reasons: [] })
+  const d = r.delivery.state === 'skipped' ? null : r.delivery.stats
+  expect(d?.acks).toBeGreaterThan(0)
+  expect(d?.consumedValues).toBe(d?.acks)
+}
