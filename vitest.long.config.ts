@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 30 * 60_000,
     hookTimeout: 120_000,
     passWithNoTests: true,
+    // describe.concurrent files (the catalog with every driver): two whole runs at a time on 2 cores.
+    maxConcurrency: 2,
   },
 })

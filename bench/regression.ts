@@ -27,7 +27,7 @@ import { seededRandom } from '../reports/stats.ts'
 const ROOT = resolve(import.meta.dirname, '../..')
 const CLI = join(ROOT, 'dist/bin/faultline.js')
 export const AA_SCENARIO = join(ROOT, 'bench/scenarios/regression-short.yaml')
-export const AB_SCENARIO = AA_SCENARIO
+export const AB_SCENARIO = join(ROOT, 'bench/scenarios/regression-saturated.yaml')
 const KNOB = 'faultline.test.produce.cpu.burn.us.per.kib'
 
 export interface RateReport {
@@ -61,8 +61,8 @@ export function makePool(scenario: string, dir: string, runs: number, seed: numb
 /** Two pools whose runs alternate A, B, A, B (each a `faultline run`), so drift falls on both alike. */
 function makeInterleavedPools(burn: number, dirA: string, dirB: string, runs: number, seed: number, log: (s: string) => void): string[] {
   const text = readFileSync(AB_SCENARIO, 'utf8')
-  const withKnob = text.replace(/cluster: \{ backend: local, brokers: 1 \}/, `cluster: { backend: local, brokers: 1, config: { ${KNOB}: '${burn}' } }`)
-  if (withKnob === text) throw new Error(`${AB_SCENARIO}: cannot find its cluster line to add ${KNOB}`)
+  const withKnob = text.replace(new RegExp(`${KNOB.replace(/\./g, '\\.')}: \\d+`), `${KNOB}: ${burn}`)
+  if (withKnob === text) throw new Error(`${AB_SCENARIO}: cannot find ${KNOB} in its cluster line to raise it`)
   const bScenario = join(dirB, 'scenario-b.yaml')
   mkdirSync(dirB, { recursive: true })
   writeFileSync(bScenario, withKnob)

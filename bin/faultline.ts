@@ -15,7 +15,7 @@ import { reportCommand } from '../reports/report.ts'
 import { schemaCommand, validateCommand } from '../scenarios/commands.ts'
 import { DURATION_FLAG_HELP } from '../scenarios/duration.ts'
 import { EXPLORE_USAGE, exploreCommand } from '../scenarios/explore-command.ts'
-import { runCommand } from '../scenarios/runner-command.ts'
+import { DRIVER_FLAG_HELP, runCommand } from '../scenarios/runner-command.ts'
 import { runWorker } from '../scenarios/worker.ts'
 import { SWEEP_USAGE, sweepCommand } from '../scenarios/sweep.ts'
 
@@ -95,8 +95,8 @@ const commands: Record<string, Command> = {
   },
   run: {
     summary: 'run a scenario: cluster, load, faults, checks; writes results.json, results.md and report.html, prints the summary',
-    usage: `faultline run SCENARIO.yaml [--out DIR] [--seed N] [--duration D] [--baseline RESULTS.json|DIR] [--repeat N] [--baseline-cmd CMD] [--quiet]\n${DURATION_FLAG_HELP}\n${REPEAT_FLAG_HELP}`,
-    options: { out: { type: 'string' }, seed: { type: 'string' }, duration: { type: 'string' }, baseline: { type: 'string' }, repeat: { type: 'string' }, 'baseline-cmd': { type: 'string' }, quiet: { type: 'boolean' } },
+    usage: `faultline run SCENARIO.yaml [--out DIR] [--seed N] [--duration D] [--driver NAME] [--baseline RESULTS.json|DIR] [--repeat N] [--baseline-cmd CMD] [--quiet]\n${DURATION_FLAG_HELP}\n${DRIVER_FLAG_HELP}\n${REPEAT_FLAG_HELP}`,
+    options: { out: { type: 'string' }, seed: { type: 'string' }, duration: { type: 'string' }, driver: { type: 'string' }, baseline: { type: 'string' }, repeat: { type: 'string' }, 'baseline-cmd': { type: 'string' }, quiet: { type: 'boolean' } },
     positionals: { min: 1, max: 1 },
     // Client libraries can leave sockets or timers behind after close(); the verdict is known, so exit.
     exitWhenDone: true,
@@ -105,6 +105,7 @@ const commands: Record<string, Command> = {
         out: v.out as string | undefined,
         seed: v.seed as string | undefined,
         duration: v.duration as string | undefined,
+        driver: v.driver as string | undefined,
         baseline: v.baseline as string | undefined,
         repeat: v.repeat as string | undefined,
         baselineCmd: v['baseline-cmd'] as string | undefined,

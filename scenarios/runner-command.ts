@@ -21,13 +21,16 @@ import { warnEnvironment } from '../reports/compare-command.ts'
 import { renderMarkdown } from '../reports/render-markdown.ts'
 import { runRepeated } from './runner-repeat.ts'
 import { defaultOutDir, RunError, runScenario, timeSeed } from './runner.ts'
-import { loadScenario, type Scenario, ScenarioError } from './schema.ts'
+import { composeAdjustments, driverAdjustment, loadScenario, type Scenario, type ScenarioAdjustment, ScenarioError } from './schema.ts'
+import { type DriverName, driverNames } from '../workloads/drivers/registry.ts'
 
 export interface RunFlags {
   readonly out?: string
   readonly seed?: string
   /** Replaces workload.duration (see duration.ts). */
   readonly duration?: string
+  /** Replaces workload.driver: the same scenario through another client library. */
+  readonly driver?: string
   readonly baseline?: string
   /** Runs of the scenario, each on a fresh cluster (runner-repeat.ts). */
   readonly repeat?: string
@@ -46,6 +49,8 @@ export interface RunIo {
 }
 
 export { parseSeed }
+
+export const DRIVER_FLAG_HELP = `  --driver NAME run the scenario through this client library instead of its workload.driver (${driverNames.join(', ')})`
 
 export async function runCommand(file: string, flags: RunFlags, io: RunIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const err = (s: string): void => {
@@ -71,15 +76,28 @@ export async function runCommand(file: string, flags: RunFlags, io: RunIo = { st
     durationMs = d.ms
   }
 
+  let driver: DriverName | undefined
+  if (flags.driver !== undefined) {
+    if (!(driverNames as readonly string[]).includes(flags.driver)) {
+      err(`--driver ${JSON.stringify(flags.driver)}: expected one of ${driverNames.join(', ')}`)
+      return 2
+    }
+    driver = flags.driver as DriverName
+  }
+
   let scenario: Scenario
   const notes: string[] = []
+  const adjustments: ScenarioAdjustment[] = []
+  if (durationMs !== undefined) adjustments.push(durationAdjustment(durationMs, notes))
+  if (driver !== undefined) adjustments.push(driverAdjustment(driver, notes))
   try {
-    scenario = loadScenario(file, durationMs === undefined ? {} : { adjust: durationAdjustment(durationMs, notes) })
+    scenario = loadScenario(file, adjustments.length === 0 ? {} : { adjust: composeAdjustments(adjustments) })
   } catch (e) {
     if (!ScenarioError.is(e)) throw e
     io.stderr.write(`${e.message}\n`)
-    const what = durationMs === undefined ? file : `${file} with --duration ${flags.duration}`
-    const validate = durationMs === undefined ? file : `${file} --duration ${flags.duration}`
+    const overrides = [flags.duration === undefined ? '' : ` --duration ${flags.duration}`, driver === undefined ? '' : ` --driver ${driver}`].join('')
+    const what = overrides === '' ? file : `${file} with${overrides}`
+    const validate = `${file}${flags.duration === undefined ? '' : ` --duration ${flags.duration}`}`
     err(`${what} is not a valid scenario; nothing was run (\`faultline validate ${validate}\` checks it, \`faultline schema\` prints what it accepts)`)
     return 2
   }
@@ -149,6 +167,7 @@ export async function runCommand(file: string, flags: RunFlags, io: RunIo = { st
         baseline: flags.baseline,
         baselineCmd: flags.baselineCmd,
         duration: flags.duration,
+        driver,
         progress,
         signal: controller.signal,
         stdout: io.stdout,

@@ -31,6 +31,7 @@ export interface RepeatOptions {
   readonly baselineCmd?: string
   /** Passed on to the baseline command. */
   readonly duration?: string
+  readonly driver?: string
   readonly progress: ProgressReporter
   readonly signal: AbortSignal
   readonly stdout: { write(s: string): unknown }
@@ -54,7 +55,7 @@ export const repeatSeed = (seed: number, i: number): number => (seed + i - 1) >>
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
 
 function runBaselineCmd(o: RepeatOptions, dir: string, seed: number): Promise<number> {
-  const args = ['run', o.file, '--out', dir, '--seed', String(seed), '--quiet', ...(o.duration ? ['--duration', o.duration] : [])]
+  const args = ['run', o.file, '--out', dir, '--seed', String(seed), '--quiet', ...(o.duration ? ['--duration', o.duration] : []), ...(o.driver ? ['--driver', o.driver] : [])]
   const command = `${o.baselineCmd} ${args.map(quote).join(' ')}`
   return new Promise((res, rej) => {
     const child = spawn(command, { shell: true, stdio: ['ignore', 'ignore', 'inherit'] })

@@ -1647,6 +1647,28 @@ export interface ParseOptions {
   readonly adjust?: ScenarioAdjustment
 }
 
+/** `--driver`: the same scenario through another client library (the cross-field rules then judge it, e.g. a
+ *  driver without idempotence for an idempotent producer). */
+export function driverAdjustment(driver: DriverName, notes: string[]): ScenarioAdjustment {
+  return (s) => {
+    if (s.workload.driver !== driver) notes.push(`--driver ${driver}: workload.driver ${s.workload.driver} replaced`)
+    return { scenario: { ...s, workload: { ...s.workload, driver } }, problems: [] }
+  }
+}
+
+/** Adjustments applied in order; the first with problems stops the chain. */
+export function composeAdjustments(adjustments: readonly ScenarioAdjustment[]): ScenarioAdjustment {
+  return (s) => {
+    let scenario = s
+    for (const a of adjustments) {
+      const r = a(scenario)
+      if (r.problems.length > 0) return r
+      scenario = r.scenario
+    }
+    return { scenario, problems: [] }
+  }
+}
+
 /** Parses and validates scenario text; `fileName` names the file in messages and anchors relative paths. */
 export function parseScenario(text: string, fileName: string, options: ParseOptions = {}): Scenario {
   const lines = new LineCounter()

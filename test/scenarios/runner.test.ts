@@ -6,7 +6,7 @@ import type { Results } from '../../reports/results.ts'
 import { parseSeed, runCommand, type RunIo } from '../../scenarios/runner-command.ts'
 import { deliveryOptions } from '../../scenarios/checks.ts'
 import { defaultOutDir, preflight, RunError, runScenario, scenarioDigest } from '../../scenarios/runner.ts'
-import { loadScenario, parseScenario } from '../../scenarios/schema.ts'
+import { driverAdjustment, loadScenario, parseScenario } from '../../scenarios/schema.ts'
 
 const tmp = mkdtempSync(join(tmpdir(), 'faultline-runner-test-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
@@ -170,5 +170,14 @@ describe('faultline run flags', () => {
     expect(d.err()).toMatch(/faults\[0\] \(slow\): latency faults need proxies/)
     expect(existsSync(out)).toBe(false)
     expect(d.out()).toBe('')
+
+    const e = io()
+    expect(await runCommand('scenarios/quickstart.yaml', { driver: 'librdkafka' }, e.io)).toBe(2)
+    expect(e.err()).toMatch(/--driver "librdkafka": expected one of kafkajs, platformatic, raw/)
+
+    const notes: string[] = []
+    const s = loadScenario('scenarios/bridge.yaml', { adjust: driverAdjustment('kafkajs', notes) })
+    expect(s.workload.driver).toBe('kafkajs')
+    expect(notes).toEqual(['--driver kafkajs: workload.driver raw replaced'])
   })
 })
