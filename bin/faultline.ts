@@ -188,11 +188,11 @@ const commands: Record<string, Command> = {
   },
   compare: {
     summary: 'compare a candidate with a baseline (results.json or directories of repeated runs); exit 1 on a regression',
-    usage: 'faultline compare BASELINE CANDIDATE [--format console|md|json|junit] [--out FILE] [--threshold METRIC=PCT ...] [--seed N]',
-    options: { format: { type: 'string' }, out: { type: 'string' }, threshold: { type: 'string', multiple: true }, seed: { type: 'string' } },
+    usage: 'faultline compare BASELINE CANDIDATE [--format console|md|json|junit] [--out FILE] [--threshold METRIC=PCT ...] [--alpha P] [--seed N]',
+    options: { format: { type: 'string' }, out: { type: 'string' }, threshold: { type: 'string', multiple: true }, alpha: { type: 'string' }, seed: { type: 'string' } },
     positionals: { min: 2, max: 2 },
     run: async (v, [baseline, candidate]) =>
-      compareCommand(baseline!, candidate!, { format: v.format as string | undefined, out: v.out as string | undefined, threshold: v.threshold as string[] | undefined, seed: v.seed as string | undefined }),
+      compareCommand(baseline!, candidate!, { format: v.format as string | undefined, out: v.out as string | undefined, threshold: v.threshold as string[] | undefined, alpha: v.alpha as string | undefined, seed: v.seed as string | undefined }),
   },
   validate: {
     summary: 'check a scenario file; exit 2 with every problem (file:line:col: path: ...) if it is invalid',

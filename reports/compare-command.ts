@@ -1,5 +1,5 @@
 // `faultline compare BASELINE CANDIDATE [--format console|md|json|junit] [--out FILE] [--threshold METRIC=PCT ...]
-// [--seed N]`: each side a results.json, a run directory or a directory of `run --repeat` runs. Exit 0 when no
+// [--alpha P] [--seed N]`: each side a results.json, a run directory or a directory of `run --repeat` runs. Exit 0 when no
 // metric regressed, 1 on a regression, 2 on bad input. Environment differences are printed to stderr whatever
 // the format, so a CI log shows them beside the verdict.
 
@@ -15,6 +15,7 @@ export interface CompareFlags {
   format?: string
   out?: string
   threshold?: string[]
+  alpha?: string
   seed?: string
 }
 
@@ -66,6 +67,11 @@ export function compareCommand(baseline: string, candidate: string, flags: Compa
     if (!/^\d{1,10}$/.test(flags.seed) || Number(flags.seed) > 2 ** 32 - 1) return fail(`--seed ${JSON.stringify(flags.seed)}: expected an integer from 0 to ${2 ** 32 - 1}`)
     seed = Number(flags.seed)
   }
+  let alpha: number | undefined
+  if (flags.alpha !== undefined) {
+    alpha = Number(flags.alpha)
+    if (!/^0?\.\d+$/.test(flags.alpha) || !(alpha > 0 && alpha < 0.5)) return fail(`--alpha ${JSON.stringify(flags.alpha)}: expected a significance level between 0 and 0.5, like 0.01`)
+  }
   let base: RunSet
   let cand: RunSet
   try {
@@ -78,7 +84,7 @@ export function compareCommand(baseline: string, candidate: string, flags: Compa
   for (const [name, s] of [['baseline', base], ['candidate', cand]] as const) {
     if (s.runs.length === 0) return fail(`${name} ${s.source}: every run errored; nothing to compare (${s.excluded.join('; ')})`)
   }
-  const c = compareRunSets(base, cand, { thresholds, seed })
+  const c = compareRunSets(base, cand, { thresholds, seed, alpha })
   warnEnvironment(c, io.stderr)
   const text = renderComparison(c, format as CompareFormat)
   if (flags.out === undefined || flags.out === '-') io.stdout(text)

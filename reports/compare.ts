@@ -14,8 +14,14 @@
 //             unchanged  otherwise, when the interval's worse end is within the threshold (no regression beyond
 //                        it is plausible);
 //             inconclusive otherwise (too noisy or too few runs to tell), and always with fewer than 2 runs a side.
-// With Mann-Whitney's exact distribution, 3 runs a side can never reach p < 0.05 (the smallest p is 0.1):
-// a regressed verdict needs at least 4 runs a side (`--repeat 5` is the recommended minimum).
+// alpha is 0.01 by default. A CI job judges about ten metrics on every change, so a false alarm per metric adds
+// up over a comparison; on this project's 2-core machine at load 17-23 (bench/regression.ts
+// aa, 200 comparisons of 5 against 5 runs drawn from one pool of 20) 0.9% of metric verdicts regressed at 0.05
+// and none at 0.01. With Mann-Whitney's exact distribution, 5 runs a side reach p < 0.01 only when every
+// candidate run is worse than every baseline run (p = 2/252 = 0.008), which runs that are alike do by chance in
+// 1 of 252 comparisons per metric (0.4%), before the threshold and the bootstrap interval are asked. So
+// `--repeat 5` is the minimum for a regressed verdict (4 a side: the smallest p is 0.029); `--alpha 0.05` trades
+// false alarms for power.
 // Thresholds are the scenario's `checks.regression` (stored in results.json), over defaultRegressionThresholds.
 // Runs whose own verdict is errored are left out (their figures describe a failed harness, not the build).
 // The comparison also lists every difference in the runs' environments, which the CLI prints loudly.
@@ -58,7 +64,7 @@ export const defaultRegressionThresholds: Readonly<Record<RegressionMetric, numb
   unavailability: 0.25,
 }
 
-export const compareDefaults = { alpha: 0.05, confidence: 0.95, resamples: 2000, seed: 1 } as const
+export const compareDefaults = { alpha: 0.01, confidence: 0.95, resamples: 2000, seed: 1 } as const
 
 export type MetricVerdict = 'improved' | 'unchanged' | 'regressed' | 'inconclusive'
 

@@ -1,9 +1,9 @@
 // docs/ci/github-actions.yml, the CI recipe's example workflow: valid YAML of the shape GitHub Actions reads,
 // every `faultline` command in its steps exists in the built CLI (bin/faultline.ts) with every flag it passes,
 // every scenario it runs passes `faultline validate`, and it does what the README promises: a job on the
-// built-in cluster and one on an Apache Kafka service container, each downloading the baseline, running with
-// --baseline (exit 1 on a regression fails the step), uploading report.html whatever the outcome and keeping
-// results.json as the next baseline on main.
+// built-in cluster (5 runs in turn with the base branch's build on a pull request) and one on an Apache Kafka
+// service container (5 runs against the 5 kept from main), each exiting 1 on a regression and uploading
+// report.html whatever the outcome.
 
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -63,21 +63,28 @@ describe('docs/ci/github-actions.yml', () => {
     expect(workflow.jobs.builtin!.services).toBeUndefined()
   })
 
-  it('runs a scenario with --baseline in each job, keeps the baseline and uploads report.html whatever the outcome', () => {
+  it('runs a scenario 5 times a side against a baseline in each job, and uploads report.html whatever the outcome', () => {
     for (const [name, j] of jobs) {
-      const artifact = `faultline-baseline-${name}`
-      const download = j.steps.find((s) => s.run?.includes('gh run download') && s.run.includes(artifact))
-      expect(download, `${name}: downloads ${artifact}`).toBeDefined()
       const runs = calls.filter((c) => c.job === name && c.command === 'run')
       expect(runs, `${name}: one faultline run`).toHaveLength(1)
-      expect(j.steps.find((s) => s.run?.includes('--baseline baseline/results.json')), `${name}: passes the baseline`).toBeDefined()
+      // One run a side is always inconclusive: a recipe without repeats could never fail on a regression.
+      expect(runs[0]!.args.join(' '), `${name}: repeats`).toMatch(/--repeat 5\b/)
       const uploads = j.steps.filter((s) => s.uses?.startsWith('actions/upload-artifact@'))
       const report = uploads.find((s) => String(s.with?.path).includes('report.html'))
       expect(report?.if, `${name}: uploads report.html even when the run failed`).toBe('always()')
-      const keep = uploads.find((s) => s.with?.name === artifact)
-      expect(String(keep?.with?.path), `${name}: keeps results.json as ${artifact}`).toMatch(/results\.json$/)
-      expect(keep?.if, `${name}: only pushes to main set the baseline`).toMatch(/refs\/heads\/main/)
     }
+    // builtin: on a pull request, the base branch built beside this one and run in turn on the same runner.
+    const builtin = workflow.jobs.builtin!.steps
+    const base = builtin.find((s) => s.uses?.startsWith('actions/checkout@') && s.with?.path === 'baseline-build')
+    expect(String(base?.with?.ref)).toMatch(/pull_request\.base\.sha/)
+    expect(builtin.find((s) => s.run?.includes('--baseline-cmd "node baseline-build/dist/bin/faultline.js"'))).toBeDefined()
+    // kafka: the 5 runs of the latest push to main, kept as an artifact, are the baseline.
+    const kafka = workflow.jobs.kafka!.steps
+    expect(kafka.find((s) => s.run?.includes('gh run download') && s.run.includes('faultline-baseline-kafka'))).toBeDefined()
+    expect(kafka.find((s) => s.run?.includes('--baseline baseline'))).toBeDefined()
+    const keep = kafka.find((s) => s.uses?.startsWith('actions/upload-artifact@') && s.with?.name === 'faultline-baseline-kafka')
+    expect(String(keep?.with?.path)).toBe('out/repeat-*/results.json')
+    expect(keep?.if, 'only pushes to main set the baseline').toMatch(/refs\/heads\/main/)
   })
 
   it('calls only faultline commands and flags that bin/faultline.ts has', async () => {
