@@ -22,11 +22,11 @@ describe('--duration', () => {
   it('shortens a run keeping its shape: warmup and backlog scale with it', () => {
     const o = overrideDuration(loadScenario('scenarios/backlog-drain.yaml'), 10_000)
     expect(o.problems).toEqual([])
-    expect(o.scenario.workload).toMatchObject({ durationMs: 10_000, warmupMs: 833, backlog: { bytes: 21_845 * 1024, drainFraction: 1 } })
+    expect(o.scenario.workload).toMatchObject({ durationMs: 10_000, warmupMs: 833, backlog: { bytes: 10_923 * 1024, drainFraction: 1 } })
     expect(o.notes).toEqual([
       '--duration 10s: workload.duration 2m -> 10s',
       '--duration 10s: workload.warmup 10s -> 833ms',
-      '--duration 10s: workload.backlog.size 256MiB -> 21845KiB',
+      '--duration 10s: workload.backlog.size 128MiB -> 10923KiB',
     ])
     const quick = overrideDuration(loadScenario('scenarios/quickstart.yaml'), 15_000)
     expect(quick.scenario.workload).toMatchObject({ durationMs: 15_000, warmupMs: 3750 })
