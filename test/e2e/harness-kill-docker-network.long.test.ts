@@ -2,17 +2,17 @@
 // OUTPUT and INPUT on the run's bridge) and its rules, or the proxy server in front of the containers. After
 // `faultline cleanup RUN_DIR` no chain, jump, rule, container, network or proxy server of the run is left.
 
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { CLI_PATH } from '../../chaos/cluster/broker-process.ts'
 import { LEDGER_LABEL } from '../../chaos/cluster/docker-ledger.ts'
 import { type LedgerResource, readLedger } from '../../chaos/ledger.ts'
 import { chainExistsSync, chainRulesSync, removeChainSync } from '../../chaos/network/iptables.ts'
 import { dockerTitle, ensureDockerEngine } from '../helpers/docker.ts'
 import { until } from '../helpers/until.ts'
+import { startCli } from './cli.ts'
 
 const engine = await ensureDockerEngine()
 if (!engine.ok) console.warn(`docker network harness-kill tests skipped: ${engine.reason}`)
@@ -21,13 +21,7 @@ const root = mkdtempSync(join(tmpdir(), 'faultline-kill-docker-net-'))
 const env = { ...process.env, FAULTLINE_STATE_DIR: join(root, 'state') }
 const chains: string[] = []
 
-function cli(args: string[]): { child: ReturnType<typeof spawn>; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> } {
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
-  let out = ''
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
-  return { child, done: new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, out }))) }
-}
+const cli = (args: string[]): ReturnType<typeof startCli> => startCli(args, env)
 
 async function labelled(ledger: string): Promise<{ containers: string[]; networks: string[] }> {
   if (!engine.ok) return { containers: [], networks: [] }
