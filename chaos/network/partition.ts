@@ -9,6 +9,9 @@
 // to A work. Matching B's ports as well as its address keeps a rule to the one cluster it was made for, even
 // if another cluster on this machine drew the same 127.0.0.x.
 //
+// On the docker backend the same rules match containers' addresses on the run's bridge, the chain is jumped to
+// from that bridge's traffic and `clients` is its gateway address (PartitionScope, chaos/cluster/docker.ts).
+//
 // The chain and every rule set are recorded in the run's ledger before they are added and released once they
 // are removed, so `faultline cleanup` (or the next run) removes them after the harness was SIGKILLed.
 
