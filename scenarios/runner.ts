@@ -31,7 +31,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { clusterResolver } from '../chaos/resolver.ts'
 import { FaultScheduler } from '../chaos/scheduler.ts'
-import { iptablesProblem } from '../chaos/network/iptables.ts'
+import { bridgeNetfilterProblem, iptablesProblem } from '../chaos/network/iptables.ts'
 import { IptablesPartitions } from '../chaos/network/partition.ts'
 import { type DockerCluster, dockerEngine, startDockerCluster } from '../chaos/cluster/docker.ts'
 import { externalCluster } from '../chaos/cluster/external.ts'
@@ -178,6 +178,8 @@ export async function preflight(s: Scenario, env: Readonly<Record<string, string
   if (s.cluster.backend === 'docker') {
     // Behind proxies on the host every container's traffic comes from the bridge's gateway: rules by container address would cut all or nothing.
     const proxied = s.cluster.proxies === true || s.cluster.toxiproxy !== undefined || s.faults.some(isProxyFault)
+    const bridgeProblem = partitionAt >= 0 ? bridgeNetfilterProblem() : null
+    if (bridgeProblem !== null) problems.push(`faults[${partitionAt}] (${s.faults[partitionAt]!.name}): ${bridgeProblem}`)
     if (partitionAt >= 0 && proxied) {
       problems.push(`faults[${partitionAt}] (${s.faults[partitionAt]!.name}): partitions on the docker backend cut traffic by container address, which the proxies in front of the containers hide; expected partitions or network-quality faults (and cluster.proxies/toxiproxy), not both, in one docker scenario`)
     }

@@ -7,6 +7,7 @@
 // The async functions serve a run; the *Sync ones serve the ledger's cleanup, which is synchronous.
 
 import { execFile, execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 
 /** A rule's match and target, as iptables takes them after `-A CHAIN`. */
 export type Rule = readonly string[]
@@ -64,6 +65,20 @@ export function iptablesProblem(env: Readonly<Record<string, string | undefined>
       : `partition faults need a working iptables: ${(err as Error).message}; expected iptables to list the OUTPUT chain, or remove the partition faults`
   }
   return null
+}
+
+/** Why iptables rules cannot see traffic between a bridge's containers, or null when they can: the kernel hands
+ *  bridged packets to iptables only with bridge netfilter on (br_netfilter, which dockerd normally loads). */
+export function bridgeNetfilterProblem(sysctl = '/proc/sys/net/bridge/bridge-nf-call-iptables'): string | null {
+  let value: string
+  try {
+    value = readFileSync(sysctl, 'utf8').trim()
+  } catch {
+    value = 'absent'
+  }
+  return value === '1'
+    ? null
+    : `partitions between containers need the kernel's bridge netfilter, which is off (${sysctl}: ${value}); expected it on (as root: modprobe br_netfilter; sysctl -w net.bridge.bridge-nf-call-iptables=1), or remove the partition faults`
 }
 
 const batch = (op: '-A' | '-D', chain: string, rules: readonly Rule[]): string => `*filter\n${rules.map((r) => `${op} ${chain} ${r.join(' ')}`).join('\n')}\nCOMMIT\n`
