@@ -15,7 +15,7 @@
 // Each fault's start in the history carries its kind, the node ids it resolved to and its parameters.
 // Network-quality faults (latency, bandwidth, reset, timeout, slowClose, slicer, limitData, down) go to the
 // proxies in front of the target's listeners (`network`, chaos/proxy/network.ts); healing removes them.
-// Partitions go to `partitions` (the local backend's iptables chain); healing takes their rules out.
+// Partitions go to `partitions` (the run's iptables chain, local or docker); healing takes their rules out.
 // Security faults (revokeUser, removeAcl) go to `security`; healing puts the user or the ACLs back.
 //
 // stop() heals everything: pending faults are cancelled, paused nodes resumed, killed nodes restarted when
@@ -52,7 +52,7 @@ export interface FaultSchedulerOptions {
   onEvent?(line: string): void
   /** Applies network-quality faults (proxies in front of the listeners); without it they are refused. */
   readonly network?: NetworkFaults
-  /** Cuts traffic for partition faults (the local backend's iptables chain); needed when there are any. */
+  /** Cuts traffic for partition faults (the run's iptables chain, local or docker); needed when there are any. */
   readonly partitions?: PartitionControl
   /** Applies security faults (a secured local cluster); needed when there are any. */
   readonly security?: SecurityFaults

@@ -31,9 +31,9 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { clusterResolver } from '../chaos/resolver.ts'
 import { FaultScheduler } from '../chaos/scheduler.ts'
-import { iptablesProblem } from '../chaos/network/iptables.ts'
+import { bridgeNetfilterProblem, iptablesProblem } from '../chaos/network/iptables.ts'
 import { IptablesPartitions } from '../chaos/network/partition.ts'
-import { dockerEngine, startDockerCluster } from '../chaos/cluster/docker.ts'
+import { type DockerCluster, dockerEngine, startDockerCluster } from '../chaos/cluster/docker.ts'
 import { externalCluster } from '../chaos/cluster/external.ts'
 import { startLocalCluster } from '../chaos/cluster/local.ts'
 import { ClusterSecurity, describeSecurity, securityFaults } from '../chaos/cluster/security.ts'
@@ -154,16 +154,16 @@ export function connectSecurity(s: Scenario, env: Readonly<Record<string, string
 export async function preflight(s: Scenario, env: Readonly<Record<string, string | undefined>> = process.env): Promise<Pick<ConnectOptions, 'sasl' | 'tls'>> {
   const problems: string[] = []
   const partitionAt = s.faults.findIndex((f) => f.kind === 'partition')
-  if (partitionAt >= 0 && s.cluster.backend === 'local') {
+  if (partitionAt >= 0 && s.cluster.backend !== 'external') {
     const why = iptablesProblem(env)
     if (why !== null) problems.push(`faults[${partitionAt}] (${s.faults[partitionAt]!.name}): ${why}`)
   }
   s.faults.forEach((f, i) => {
-    if (f.kind === 'partition' && s.cluster.backend !== 'local') {
-      problems.push(`faults[${i}] (${f.name}): partitions are iptables rules by broker address, which only the local backend sets up yet; expected cluster.backend: local`)
+    if (f.kind === 'partition' && s.cluster.backend === 'external') {
+      problems.push(`faults[${i}] (${f.name}): partitions are iptables rules by broker address, which only the local and docker backends set up; expected cluster.backend: local or docker`)
     }
-    if (isProxyFault(f) && s.cluster.backend !== 'local') {
-      problems.push(`faults[${i}] (${f.name}): ${f.kind} faults need proxies in front of the brokers, which only the local backend sets up yet; expected cluster.backend: local`)
+    if (isProxyFault(f) && s.cluster.backend === 'external') {
+      problems.push(`faults[${i}] (${f.name}): ${f.kind} faults need proxies in front of the brokers, which only the local and docker backends set up; expected cluster.backend: local or docker`)
     }
   })
   const driver = s.workload.driver
@@ -176,9 +176,13 @@ export async function preflight(s: Scenario, env: Readonly<Record<string, string
     problems.push(`workload.consumers: the ${driver} driver can neither join groups nor assign partitions; expected another workload.driver`)
   }
   if (s.cluster.backend === 'docker') {
-    s.faults.forEach((f, i) => {
-      if (f.kind === 'latency' || f.kind === 'bandwidth') problems.push(`faults[${i}] (${f.name}): ${f.kind} faults on the docker backend need proxies in front of the containers, which it does not run yet; expected kill or pause faults`)
-    })
+    // Behind proxies on the host every container's traffic comes from the bridge's gateway: rules by container address would cut all or nothing.
+    const proxied = s.cluster.proxies === true || s.cluster.toxiproxy !== undefined || s.faults.some(isProxyFault)
+    const bridgeProblem = partitionAt >= 0 ? bridgeNetfilterProblem() : null
+    if (bridgeProblem !== null) problems.push(`faults[${partitionAt}] (${s.faults[partitionAt]!.name}): ${bridgeProblem}`)
+    if (partitionAt >= 0 && proxied) {
+      problems.push(`faults[${partitionAt}] (${s.faults[partitionAt]!.name}): partitions on the docker backend cut traffic by container address, which the proxies in front of the containers hide; expected partitions or network-quality faults (and cluster.proxies/toxiproxy), not both, in one docker scenario`)
+    }
     const engine = await dockerEngine()
     if (!engine.ok) problems.push(`cluster.backend: docker: ${engine.reason}`)
   }
@@ -661,7 +665,7 @@ class Run {
    *  Toxiproxy server it names, or on faultline's own proxy server (a child process, in the ledger). */
   private async startProxies(): Promise<ClusterProxies | null> {
     const c = this.s.cluster
-    if (c.backend !== 'local' || !(c.proxies === true || c.toxiproxy !== undefined || this.s.faults.some(isProxyFault))) return null
+    if (c.backend === 'external' || !(c.proxies === true || c.toxiproxy !== undefined || this.s.faults.some(isProxyFault))) return null
     let api
     let external = false
     if (c.toxiproxy !== undefined) {
@@ -689,10 +693,12 @@ class Run {
     this.teardown.add('broker logs', () => {
       for (const log of logs.values()) log.end()
     })
+    this.proxies = await this.startProxies()
     const starting = startDockerCluster({
       brokers,
       config,
       ledger: this.ledger,
+      front: this.proxies ?? undefined,
       log: (line) => this.info(`cluster: ${line}`),
       onLog: (id, rec) => {
         let log = logs.get(id)
@@ -913,7 +919,8 @@ class Run {
   /** The run's iptables chain, when a fault partitions: recorded in the ledger, removed at teardown. */
   private async openPartitions(cluster: ClusterTarget): Promise<void> {
     if (!this.s.faults.some((f) => f.kind === 'partition')) return
-    const opening = IptablesPartitions.open({ ledger: this.ledger, nodes: () => cluster.nodes.map((n) => ({ id: n.id, host: n.host, ports: n.ports ?? [n.port] })) })
+    const scope = 'partitionScope' in cluster ? (cluster as DockerCluster).partitionScope : undefined
+    const opening = IptablesPartitions.open({ ledger: this.ledger, scope, nodes: () => cluster.nodes.map((n) => ({ id: n.id, host: n.host, ports: n.ports ?? [n.port] })) })
     this.teardown.add('iptables chain', async () => (await opening.catch(() => null))?.close())
     this.partitions = await this.until(opening)
     this.log(`partitions: iptables chain ${this.partitions.chain}`)

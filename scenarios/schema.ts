@@ -80,6 +80,10 @@ export interface DockerCluster {
   readonly backend: 'docker'
   readonly brokers: number
   readonly config: Readonly<Record<string, string>>
+  /** Proxies in front of every listener even without network-quality faults. */
+  readonly proxies?: boolean
+  /** A Toxiproxy server's API URL to create the proxies on (it must listen on the run's bridge too). */
+  readonly toxiproxy?: string
 }
 
 /** A cluster faultline does not run: it only connects, so process faults are not available. */
@@ -1348,7 +1352,13 @@ function buildScenario(raw: RawScenario, file: string): Scenario {
           ...(raw.cluster.security === undefined ? {} : { security: raw.cluster.security }),
         }
       : raw.cluster.backend === 'docker'
-      ? { backend: 'docker', brokers: raw.cluster.brokers, config: raw.cluster.config }
+      ? {
+          backend: 'docker',
+          brokers: raw.cluster.brokers,
+          config: raw.cluster.config,
+          ...(raw.cluster.proxies === undefined ? {} : { proxies: raw.cluster.proxies }),
+          ...(raw.cluster.toxiproxy === undefined ? {} : { toxiproxy: raw.cluster.toxiproxy }),
+        }
       : {
           backend: 'external',
           bootstrap: raw.cluster.bootstrap,

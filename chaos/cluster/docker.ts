@@ -10,14 +10,19 @@
 //
 // Every container and the network carry a label naming the run's ledger, are recorded in it while they exist,
 // and are removed by close(), by the Run's teardown stack, or by `faultline cleanup` after a SIGKILL.
-// Network quality (latency, bandwidth) goes through proxies, which this backend does not run yet: the runner
-// refuses those faults on it before anything starts.
+//
+// Network faults: partitions are iptables rules by container address on the run's bridge (partitionScope: the
+// chain is jumped from FORWARD for container-to-container traffic, from OUTPUT and INPUT for the host's, and the
+// harness's clients come from the bridge's gateway address). Network quality goes through proxies on the host
+// (`front`): each listener's proxy listens on the gateway address, which the host and every container reach,
+// and the broker advertises it (and the voters list names it), so neither clients nor replicas bypass it.
 
 import { randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
 import Docker from 'dockerode'
 import { BROKER_NODE_FLAGS } from '../../broker/node-flags.ts'
 import type { Ledger } from '../ledger.ts'
+import type { PartitionScope } from '../network/partition.ts'
 import { LEDGER_LABEL } from './docker-ledger.ts'
 import { APP_DIR, ensureBrokerImage } from './docker-image.ts'
 import { waitForBrokers } from './local.ts'
@@ -40,6 +45,13 @@ export interface DockerClusterOptions {
   readonly ledger?: Ledger
   /** Defaults to the engine of DOCKER_HOST or /var/run/docker.sock. */
   readonly docker?: Docker
+  /** Proxies in front of every listener, on the host (chaos/proxy/network.ts ClusterProxies): brokers advertise them. */
+  readonly front?: ContainerFront
+}
+
+/** Listens on the host in front of each container's listeners; `host` is where it listens (the bridge's gateway). */
+export interface ContainerFront {
+  open(nodes: readonly { id: number; host: string; upstreamHost: string; clientPort: number; controllerPort?: number }[]): Promise<Map<number, { clientPort: number; controllerPort?: number }>>
 }
 
 /** Whether a Docker engine answers; the reason names what to do when none does. */
@@ -57,8 +69,13 @@ export async function dockerEngine(docker = new Docker()): Promise<{ ok: true; d
 /** One broker container. */
 export class DockerNode implements NodeHandle {
   readonly id: number
+  /** The container's address on the run's network. */
   readonly host: string
+  /** Where clients reach it: its own listener, or its proxy's when there is one. */
+  readonly address: string
   readonly port = CLIENT_PORT
+  /** The ports it listens on at `host` (partitions cut them). */
+  readonly ports: readonly number[]
   readonly container: Docker.Container
   private readonly network: Docker.Network
   private readonly onLog?: (rec: Record<string, unknown>) => void
@@ -70,18 +87,17 @@ export class DockerNode implements NodeHandle {
   /** Docker operations on this node run one at a time, in order. */
   private queue: Promise<unknown> = Promise.resolve()
 
-  constructor(id: number, host: string, container: Docker.Container, network: Docker.Network, opts: { onLog?: (rec: Record<string, unknown>) => void; startTimeoutMs: number }) {
+  constructor(id: number, host: string, container: Docker.Container, network: Docker.Network, opts: { onLog?: (rec: Record<string, unknown>) => void; startTimeoutMs: number; ports: readonly number[]; address?: string }) {
     this.id = id
     this.host = host
+    this.ports = opts.ports
+    this.address = opts.address ?? `${host}:${CLIENT_PORT}`
     this.container = container
     this.network = network
     this.onLog = opts.onLog
     this.startTimeoutMs = opts.startTimeoutMs
   }
 
-  get address(): string {
-    return `${this.host}:${this.port}`
-  }
   get running(): boolean {
     return this.up
   }
@@ -221,6 +237,23 @@ export interface DockerCluster extends ClusterTarget {
   /** The run's network. */
   readonly networkName: string
   readonly image: string
+  /** The bridge's address on the host: where the harness's clients come from, and where proxies listen. */
+  readonly gateway: string
+  /** Where partitions cut this cluster's traffic (chaos/network/partition.ts). */
+  readonly partitionScope: PartitionScope
+}
+
+/** The chains a bridge's traffic passes: between its containers FORWARD (in and out on the bridge), from the
+ *  host OUTPUT, to the host INPUT. */
+export function bridgeScope(bridge: string, gateway: string): PartitionScope {
+  return {
+    clientsHost: gateway,
+    jumps: [
+      { from: 'FORWARD', match: ['-i', bridge, '-o', bridge] },
+      { from: 'OUTPUT', match: ['-o', bridge] },
+      { from: 'INPUT', match: ['-i', bridge] },
+    ],
+  }
 }
 
 /** The address of host number `n` in an IPv4 subnet like 172.18.0.0/16. */
@@ -250,6 +283,8 @@ export async function startDockerCluster(opts: DockerClusterOptions): Promise<Do
   const created: { remove: () => Promise<void> }[] = []
   const nodes: DockerNode[] = []
   let closed = false
+  let gateway = ''
+  let bridge = ''
   const close = async (): Promise<void> => {
     if (closed) return
     closed = true
@@ -263,6 +298,9 @@ export async function startDockerCluster(opts: DockerClusterOptions): Promise<Do
   }
   try {
     const { network, subnet } = await createNetwork(docker, name, labels, ledger)
+    gateway = addressIn(subnet, 1)
+    // A user-defined bridge network's interface is br-<the network id's first 12 characters>.
+    bridge = `br-${network.id.slice(0, 12)}`
     const networkLedger = ledger?.acquire({ kind: 'docker-network', id: network.id, name, ledger: ledger.path, description: 'the docker cluster\'s network' })
     created.push({
       remove: async () => {
@@ -275,9 +313,14 @@ export async function startDockerCluster(opts: DockerClusterOptions): Promise<Do
     const voterCount = Math.max(1, Math.min(opts.brokers, opts.voters ?? 3))
     const multi = opts.brokers > 1
     const hosts = Array.from({ length: opts.brokers }, (_, i) => addressIn(subnet, 11 + i))
+    // Opened before the containers exist: their ports go into advertised.listeners and the voters list.
+    const fronts = opts.front
+      ? await opts.front.open(hosts.map((h, i) => ({ id: i + 1, host: gateway, upstreamHost: h, clientPort: CLIENT_PORT, ...(multi && i < voterCount ? { controllerPort: CONTROLLER_PORT } : {}) })))
+      : null
+    if (fronts) log(`docker: proxies on ${gateway} in front of every listener`)
     const voters = hosts
       .slice(0, voterCount)
-      .map((h, i) => `${i + 1}@${h}:${CONTROLLER_PORT}`)
+      .map((h, i) => (fronts ? `${i + 1}@${gateway}:${fronts.get(i + 1)!.controllerPort}` : `${i + 1}@${h}:${CONTROLLER_PORT}`))
       .join(',')
     const clusterId = randomBytes(16).toString('base64url')
     for (let id = 1; id <= opts.brokers; id++) {
@@ -288,6 +331,8 @@ export async function startDockerCluster(opts: DockerClusterOptions): Promise<Do
         ? { 'cluster.id': clusterId, 'controller.quorum.voters': voters, 'process.roles': id <= voterCount ? 'broker,controller' : 'broker', ...opts.config }
         : { ...opts.config }
       const cmd = ['/usr/bin/node', ...BROKER_NODE_FLAGS, `${APP_DIR}/dist/bin/faultline.js`, 'broker', '--node-id', String(id), '--listeners', listeners.join(','), '--data-dir', '/data/broker']
+      const front = fronts?.get(id)
+      if (front) cmd.push('--advertised-listeners', `PLAINTEXT://${gateway}:${front.clientPort}`)
       for (const [k, v] of Object.entries(overrides)) cmd.push('--override', `${k}=${v}`)
       const containerName = `${name}-broker-${id}`
       const container = await docker.createContainer({
@@ -307,7 +352,14 @@ export async function startDockerCluster(opts: DockerClusterOptions): Promise<Do
           if (containerLedger !== undefined) ledger!.release(containerLedger)
         },
       })
-      nodes.push(new DockerNode(id, host, container, network, { onLog: opts.onLog ? (rec) => opts.onLog!(id, rec) : undefined, startTimeoutMs: opts.startTimeoutMs ?? 60_000 }))
+      nodes.push(
+        new DockerNode(id, host, container, network, {
+          onLog: opts.onLog ? (rec) => opts.onLog!(id, rec) : undefined,
+          startTimeoutMs: opts.startTimeoutMs ?? 60_000,
+          ports: multi && id <= voterCount ? [CLIENT_PORT, CONTROLLER_PORT] : [CLIENT_PORT],
+          ...(front ? { address: `${gateway}:${front.clientPort}` } : {}),
+        }),
+      )
     }
     log(`docker: ${nodes.length} container(s) from ${image}`)
     // All at once: a broker's start waits for a quorum, which needs the others.
@@ -328,6 +380,8 @@ export async function startDockerCluster(opts: DockerClusterOptions): Promise<Do
     nodes,
     networkName: name,
     image,
+    gateway,
+    partitionScope: bridgeScope(bridge, gateway),
     describe,
     close,
   }

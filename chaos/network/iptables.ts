@@ -1,11 +1,13 @@
 // iptables, as partitions use it: one chain of faultline's own per run (named faultline-<12 hex>), jumped to
-// from OUTPUT (loopback traffic passes OUTPUT on its way out, then INPUT on lo, so OUTPUT sees it all), holding
+// from OUTPUT (loopback traffic passes OUTPUT on its way out, then INPUT on lo, so OUTPUT sees it all; the
+// docker backend also jumps from FORWARD and INPUT on its bridge, see Jump), holding
 // DROP rules. Rules go in and out in one iptables-restore batch, so a partition starts and heals at once.
 // DROP (not REJECT): packets vanish, so connections time out rather than fail fast, as in Jepsen's partitions.
 //
 // The async functions serve a run; the *Sync ones serve the ledger's cleanup, which is synchronous.
 
 import { execFile, execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 
 /** A rule's match and target, as iptables takes them after `-A CHAIN`. */
 export type Rule = readonly string[]
@@ -65,13 +67,36 @@ export function iptablesProblem(env: Readonly<Record<string, string | undefined>
   return null
 }
 
+/** Why iptables rules cannot see traffic between a bridge's containers, or null when they can: the kernel hands
+ *  bridged packets to iptables only with bridge netfilter on (br_netfilter, which dockerd normally loads). */
+export function bridgeNetfilterProblem(sysctl = '/proc/sys/net/bridge/bridge-nf-call-iptables'): string | null {
+  let value: string
+  try {
+    value = readFileSync(sysctl, 'utf8').trim()
+  } catch {
+    value = 'absent'
+  }
+  return value === '1'
+    ? null
+    : `partitions between containers need the kernel's bridge netfilter, which is off (${sysctl}: ${value}); expected it on (as root: modprobe br_netfilter; sysctl -w net.bridge.bridge-nf-call-iptables=1), or remove the partition faults`
+}
+
 const batch = (op: '-A' | '-D', chain: string, rules: readonly Rule[]): string => `*filter\n${rules.map((r) => `${op} ${chain} ${r.join(' ')}`).join('\n')}\nCOMMIT\n`
 
-/** Creates the chain and jumps to it first thing in OUTPUT. */
-export async function createChain(chain: string): Promise<void> {
+/** Where a chain is jumped to from: a built-in chain and the match of the jump (e.g. a bridge's interfaces). */
+export interface Jump {
+  readonly from: 'OUTPUT' | 'INPUT' | 'FORWARD'
+  readonly match: readonly string[]
+}
+
+/** Loopback traffic, all of which passes OUTPUT. */
+export const LOOPBACK_JUMPS: readonly Jump[] = [{ from: 'OUTPUT', match: [] }]
+
+/** Creates the chain and jumps to it first thing in each of `jumps` (default: OUTPUT). */
+export async function createChain(chain: string, jumps: readonly Jump[] = LOOPBACK_JUMPS): Promise<void> {
   checkChain(chain)
   await run('iptables', ['-w', '-N', chain])
-  await run('iptables', ['-w', '-I', 'OUTPUT', '1', '-j', chain])
+  for (const j of jumps) await run('iptables', ['-w', '-I', j.from, '1', ...j.match, '-j', chain])
 }
 
 /** Adds the rules to the chain, all at once. */
@@ -121,15 +146,19 @@ export function deleteRulesSync(chain: string, rules: readonly Rule[]): number {
   return deleted
 }
 
-/** Removes the chain (jumps from OUTPUT, rules, chain); false when it did not exist. */
+/** Removes the chain (every jump to it, whatever chain and match it has; its rules; the chain); false when it
+ *  did not exist. */
 export function removeChainSync(chain: string): boolean {
   checkChain(chain)
   if (!chainExistsSync(chain)) return false
-  for (let i = 0; i < 100; i++) {
+  const jumps = runSync('iptables', ['-w', '-S'])
+    .split('\n')
+    .filter((l) => l.startsWith('-A ') && l.endsWith(` -j ${chain}`))
+  for (const j of jumps) {
     try {
-      runSync('iptables', ['-w', '-D', 'OUTPUT', '-j', chain])
+      runSync('iptables', ['-w', '-D', ...j.slice(3).split(' ')])
     } catch {
-      break
+      // Gone meanwhile.
     }
   }
   runSync('iptables', ['-w', '-F', chain])

@@ -9,6 +9,9 @@
 // to A work. Matching B's ports as well as its address keeps a rule to the one cluster it was made for, even
 // if another cluster on this machine drew the same 127.0.0.x.
 //
+// On the docker backend the same rules match containers' addresses on the run's bridge, the chain is jumped to
+// from that bridge's traffic and `clients` is its gateway address (PartitionScope, chaos/cluster/docker.ts).
+//
 // The chain and every rule set are recorded in the run's ledger before they are added and released once they
 // are removed, so `faultline cleanup` (or the next run) removes them after the harness was SIGKILLed.
 
@@ -16,7 +19,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Prng } from '../../workloads/generators.ts'
 import type { PartitionMember, PartitionSide, PartitionSplit, Target } from '../faults.ts'
 import type { Ledger } from '../ledger.ts'
-import { appendRules, createChain, deleteRules, removeChain, removeChainSync, type Rule } from './iptables.ts'
+import { appendRules, createChain, deleteRules, type Jump, LOOPBACK_JUMPS, removeChain, removeChainSync, type Rule } from './iptables.ts'
 
 /** Where the harness's clients come from: the kernel's source address for loopback destinations. */
 export const CLIENTS_HOST = '127.0.0.1'
@@ -127,11 +130,12 @@ export async function resolveSplit(split: PartitionSplit, ctx: SplitContext): Pr
   }
 }
 
-/** The DROP rules for the cuts; `comment` tags each rule (iptables -S shows it). */
-export function rulesFor(cuts: readonly Cut[], nodes: readonly PartitionNode[], comment: string): Rule[] {
+/** The DROP rules for the cuts; `comment` tags each rule (iptables -S shows it); `clientsHost` is where the
+ *  harness's clients come from. */
+export function rulesFor(cuts: readonly Cut[], nodes: readonly PartitionNode[], comment: string, clientsHost = CLIENTS_HOST): Rule[] {
   const byId = new Map(nodes.map((n) => [n.id, n]))
   const hostOf = (m: PartitionMember): string => {
-    if (m === 'clients') return CLIENTS_HOST
+    if (m === 'clients') return clientsHost
     const n = byId.get(m)
     if (!n) throw new Error(`node ${m} is not a node of this cluster (nodes: ${nodes.map((x) => x.id).join(', ')})`)
     return n.host
@@ -158,6 +162,13 @@ function removeChainSafe(chain: string): void {
   }
 }
 
+/** Where a cluster's traffic can be cut: the built-in chains (and matches) its packets pass, and the address the
+ *  harness's clients reach it from. */
+export interface PartitionScope {
+  readonly jumps: readonly Jump[]
+  readonly clientsHost: string
+}
+
 /** What the fault scheduler needs to cut traffic: rules in, and a heal that takes them out. */
 export interface PartitionControl {
   /** Adds the cuts' rules; resolves to their heal. */
@@ -172,15 +183,17 @@ export class IptablesPartitions implements PartitionControl {
   readonly chain: string
   private readonly nodes: () => readonly PartitionNode[]
   private readonly ledger: Ledger | null
+  private readonly clientsHost: string
   private chainRecord: number | null = null
   private readonly live = new Map<number, { rules: readonly Rule[]; record: number | null }>()
   private nextId = 1
   private onExit: () => void = () => {}
 
-  private constructor(chain: string, nodes: () => readonly PartitionNode[], ledger: Ledger | null) {
+  private constructor(chain: string, nodes: () => readonly PartitionNode[], ledger: Ledger | null, clientsHost: string) {
     this.chain = chain
     this.nodes = nodes
     this.ledger = ledger
+    this.clientsHost = clientsHost
   }
 
   /** A chain name of this run's own: faultline-<12 hex>, from the ledger's path, this process and the time. */
@@ -188,15 +201,17 @@ export class IptablesPartitions implements PartitionControl {
     return `faultline-${createHash('sha256').update(`${seed}:${process.pid}:${Date.now()}`).digest('hex').slice(0, 12)}`
   }
 
-  static async open(opts: { nodes: () => readonly PartitionNode[]; ledger?: Ledger | null; chain?: string }): Promise<IptablesPartitions> {
+  /** `scope`: where the brokers' traffic passes and where the clients come from; default loopback (the local
+   *  backend), the docker backend's bridge otherwise (DockerCluster.partitionScope). */
+  static async open(opts: { nodes: () => readonly PartitionNode[]; ledger?: Ledger | null; chain?: string; scope?: PartitionScope }): Promise<IptablesPartitions> {
     const ledger = opts.ledger ?? null
-    const p = new IptablesPartitions(opts.chain ?? IptablesPartitions.chainName(ledger?.path), opts.nodes, ledger)
+    const p = new IptablesPartitions(opts.chain ?? IptablesPartitions.chainName(ledger?.path), opts.nodes, ledger, opts.scope?.clientsHost ?? CLIENTS_HOST)
     p.chainRecord = ledger ? ledger.acquire({ kind: 'iptables-chain', chain: p.chain, description: `iptables chain ${p.chain}` }) : null
     // A harness that crashes (an uncaught exception) still runs 'exit' handlers: take the rules with it.
     p.onExit = () => void removeChainSafe(p.chain)
     process.once('exit', p.onExit)
     try {
-      await createChain(p.chain)
+      await createChain(p.chain, opts.scope?.jumps ?? LOOPBACK_JUMPS)
     } catch (err) {
       process.off('exit', p.onExit)
       await removeChain(p.chain).catch(() => {})
@@ -207,7 +222,7 @@ export class IptablesPartitions implements PartitionControl {
   }
 
   async cut(name: string, cuts: readonly Cut[]): Promise<() => Promise<void>> {
-    const rules = rulesFor(cuts, this.nodes(), `faultline ${name}`)
+    const rules = rulesFor(cuts, this.nodes(), `faultline ${name}`, this.clientsHost)
     const id = this.nextId++
     const record = this.ledger ? this.ledger.acquire({ kind: 'iptables-rules', chain: this.chain, rules: rules.map((r) => [...r]), description: `iptables rules of ${name}` }) : null
     this.live.set(id, { rules, record })

@@ -5,7 +5,9 @@
 //
 // The proxy of node N listens on N's own 127.0.0.x address, and N advertises it (client listener) or the voters
 // list names it (CONTROLLER listener), so clients, replica fetches and the metadata quorum all pass through it:
-// nothing can bypass the proxy by learning the broker's real port from metadata. See docs/architecture.md.
+// nothing can bypass the proxy by learning the broker's real port from metadata. A docker cluster's proxies
+// listen on the host at its bridge's gateway address instead, in front of each container (chaos/cluster/docker.ts).
+// See docs/architecture.md.
 
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -181,12 +183,15 @@ export class ClusterProxies implements ListenerFront {
     return [...this.nodes.values()].flatMap((n) => [n.client.name, ...(n.controller ? [n.controller.name] : [])])
   }
 
-  async open(nodes: readonly { id: number; host: string; controllerPort?: number }[]): Promise<Map<number, { clientPort: number; controllerPort?: number }>> {
+  /** `host`: where the proxies listen; `upstreamHost` (default `host`): where the broker listens (a container's
+   *  address); `clientPort`: the broker's client port when it is known up front (a container's). */
+  async open(nodes: readonly { id: number; host: string; controllerPort?: number; upstreamHost?: string; clientPort?: number }[]): Promise<Map<number, { clientPort: number; controllerPort?: number }>> {
     const out = new Map<number, { clientPort: number; controllerPort?: number }>()
     for (const n of nodes) {
-      // The client listener's port is not known until the broker binds: port 1 refuses until bind() points it there.
-      const client = await this.create(`${this.prefix}-broker-${n.id}`, `${n.host}:0`, `${n.host}:1`)
-      const controller = n.controllerPort === undefined ? null : await this.create(`${this.prefix}-controller-${n.id}`, `${n.host}:0`, `${n.host}:${n.controllerPort}`)
+      const upstream = n.upstreamHost ?? n.host
+      // A local broker's client port is not known until it binds: port 1 refuses until bind() points it there.
+      const client = await this.create(`${this.prefix}-broker-${n.id}`, `${n.host}:0`, `${upstream}:${n.clientPort ?? 1}`)
+      const controller = n.controllerPort === undefined ? null : await this.create(`${this.prefix}-controller-${n.id}`, `${n.host}:0`, `${upstream}:${n.controllerPort}`)
       this.nodes.set(n.id, { host: n.host, client, controller })
       out.set(n.id, { clientPort: portOf(client.listen), ...(controller ? { controllerPort: portOf(controller.listen) } : {}) })
     }

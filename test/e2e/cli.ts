@@ -24,6 +24,15 @@ export function cli(args: string[], onStderr?: (soFar: string, child: ReturnType
   return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })))
 }
 
+/** Starts the CLI with `env`; the child stays in reach (to be SIGKILLed), `done` has its exit and all its output. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv): { child: ReturnType<typeof spawn>; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> } {
+  const child = spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
+  return { child, done: new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, out }))) }
+}
+
 /** Processes whose command line mentions `path` (brokers keep their data under the run's directory). */
 export function processesUsing(path: string): string[] {
   const found: string[] = []

@@ -34,7 +34,7 @@ describe('preflight', () => {
     const err = await refusal(preflight(external))
     expect(err.exitCode).toBe(2)
     expect(err.code).toBe('ERR_RUN_UNSUPPORTED')
-    expect(err.message).toMatch(/^faults\[0\] \(slow\): latency faults need proxies in front of the brokers, which only the local backend sets up yet/m)
+    expect(err.message).toMatch(/^faults\[0\] \(slow\): latency faults need proxies in front of the brokers, which only the local and docker backends set up; expected cluster\.backend: local or docker/m)
     expect(err.message).toMatch(/^faults\[1\] \(reset-1\): reset faults need proxies/m)
   })
 
@@ -57,6 +57,18 @@ describe('preflight', () => {
     expect(err.message).toMatch(/faults\[0\] \(partition-0\): partition faults need iptables and iptables-restore, which are not installed/)
     expect(existsSync(out)).toBe(false)
     await expect(preflight(withPartition)).resolves.toEqual({})
+  })
+
+  it('on docker, refuses partitions where iptables cannot run, and partitions beside proxies, naming the fault', async () => {
+    const docker = (faults: string) =>
+      parseScenario(`name: t\ncluster: { backend: docker, brokers: 2 }\ntopics: [ { name: a } ]\nworkload: { duration: 10s, producers: { rate: 100/s } }\nfaults:\n${faults}`, 'test.yaml')
+    const cut = '  - { name: cut, at: 1s, partition: { groups: [[1], [2]] }, heal: 2s }\n'
+    const noIptables = await refusal(preflight(docker(cut), { PATH: join(tmp, 'empty-path') }))
+    expect(noIptables.message).toMatch(/^faults\[0\] \(cut\): partition faults need iptables and iptables-restore, which are not installed/m)
+    expect(noIptables.message).not.toMatch(/only the local/)
+    const both = await refusal(preflight(docker(`${cut}  - { at: 1s, latency: { delay: 5ms }, duration: 2s }\n`)))
+    expect(both.message).toMatch(/^faults\[0\] \(cut\): partitions on the docker backend cut traffic by container address, which the proxies in front of the containers hide/m)
+    expect(both.message).not.toMatch(/faults\[1\]/)
   })
 
   it('runs every SLO the schema accepts', async () => {
