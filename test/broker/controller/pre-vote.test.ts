@@ -73,12 +73,15 @@ describe('pre-vote in the metadata quorum', () => {
     // Four campaigns of its own: several election timeouts without a leader.
     await until(`node ${isolated} to campaign 4 times while cut off`, () => since(start, isolated).filter((e) => e.msg === 'raft: prospective' || e.msg === 'raft: candidate').length >= 4 || undefined, 30_000)
     const whileCut = since(start, isolated)
-    await heal()
+    // Marked before the heal: the node may rejoin, and its log line arrive, before heal() has returned.
     const healed = lastSeq()
+    await heal()
     await until(`node ${isolated} to rejoin and all voters to agree on a leader`, async () => {
       const back = since(healed, isolated).some((e) => e.msg === 'raft: follower' || e.msg === 'raft: leader')
       return back && (await agreedLeader(all)) !== undefined ? true : undefined
-    }, 30_000)
+    }, 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}; quorum log since the cut:\n${since(start).map((x) => JSON.stringify(x)).join('\n')}`)
+    })
     expect({ isolatedEpochWhileCut: maxEpoch(whileCut), leader: await agreedLeader(all) }).toEqual({ isolatedEpochWhileCut: leader.epoch, leader })
     // No node left the leader's epoch or elected anyone, from the cut to now.
     expect(since(start).filter((e) => e.epoch !== leader.epoch || e.msg === 'raft: leader' || e.msg === 'raft: candidate' || e.msg === 'raft: resigning')).toEqual([])
