@@ -36,6 +36,8 @@ export interface ConsumerSetOptions {
   /** The member indexes (0 .. membersPerGroup - 1) this process runs; default all. A load worker runs its
    *  share, the other workers the rest, under the same group ids. */
   readonly members?: readonly number[]
+  /** Manual mode: how long start() waits for every topic to appear in the metadata; default 30 s. */
+  readonly topicsWaitMs?: number
   onError?(member: string, error: DriverError): void
   onRecovery?(member: string, message: string): void
 }
@@ -96,17 +98,7 @@ export class ConsumerSet {
     if (mode === 'group' && !o.driver.capabilities.consumerGroups) throw new Error(`the ${o.driver.name} driver has no consumer groups: use mode manual`)
     if (mode === 'manual' && !o.driver.capabilities.manualAssignment) throw new Error(`the ${o.driver.name} driver cannot assign partitions manually: use mode group`)
     const prefix = o.groupIdPrefix ?? `${o.name}-${Date.now()}`
-    const partitions: TopicPartition[] = []
-    if (mode === 'manual') {
-      const admin = await o.driver.admin()
-      try {
-        for (const md of await admin.metadata(o.topics)) for (const p of md.partitions) partitions.push({ topic: md.name, partition: p.partition })
-      } finally {
-        await admin.close()
-      }
-      const missing = o.topics.filter((t) => !partitions.some((p) => p.topic === t))
-      if (missing.length > 0) throw new Error(`topics not found: ${missing.join(', ')}`)
-    }
+    const partitions = mode === 'manual' ? await this.topicPartitions() : []
     for (let g = 0; g < o.groups; g++) {
       const group = `${o.name}-g${g}`
       this.groupTotals.set(group, { records: 0, bytes: 0 })
@@ -171,6 +163,36 @@ export class ConsumerSet {
     if (!h) return
     const time = historyTime(this.sched.now(), this.origin)
     for (const tp of tps) h.append({ type, group: m.group, member: m.member, topic: tp.topic, partition: tp.partition, time })
+  }
+
+  /**
+   * Every partition of the topics. A topic created a moment ago may not be in the metadata yet of the broker
+   * asked (each broker learns it from the controller in its own time), so it is asked again, up to topicsWaitMs.
+   */
+  private async topicPartitions(): Promise<TopicPartition[]> {
+    const o = this.o
+    const waitMs = o.topicsWaitMs ?? 30_000
+    const deadline = this.sched.now() + waitMs
+    const admin = await o.driver.admin()
+    try {
+      for (let pauseMs = 50; ; pauseMs = Math.min(1000, pauseMs * 2)) {
+        let missing: readonly string[] = o.topics
+        let lastError = ''
+        const partitions: TopicPartition[] = []
+        try {
+          for (const md of await admin.metadata(o.topics)) for (const p of md.partitions) partitions.push({ topic: md.name, partition: p.partition })
+          missing = o.topics.filter((t) => !partitions.some((p) => p.topic === t))
+        } catch (e) {
+          lastError = e instanceof Error ? e.message : String(e)
+        }
+        if (missing.length === 0) return partitions
+        const left = deadline - this.sched.now()
+        if (left <= 0) throw new Error(`topics not found after ${waitMs} ms: ${missing.join(', ')}${lastError ? ` (last metadata error: ${lastError})` : ''}`)
+        await new Promise<void>((resolve) => this.sched.schedule(resolve, Math.min(pauseMs, left)))
+      }
+    } finally {
+      await admin.close()
+    }
   }
 
   private onRecords(m: Member, b: ConsumedBatch): void {

@@ -4,7 +4,7 @@
 // entries out through a RaftStateMachine. Nothing here does I/O.
 //
 // Messages are plain objects, one per Kafka API so the broker can carry them on the wire later:
-//   vote-*                  Vote (52)
+//   vote-*                  Vote (52), v2's PreVote included (KIP-996)
 //   begin-quorum-epoch-*    BeginQuorumEpoch (53)
 //   end-quorum-epoch-*      EndQuorumEpoch (54)
 //   fetch-*                 Fetch (1) with ReplicaId, FetchOffset, LastFetchedEpoch; DivergingEpoch, SnapshotId
@@ -37,11 +37,14 @@ export type LogEntry =
 
 export interface VoteRequest {
   readonly type: 'vote-request'
-  /** The candidate's epoch. */
+  /** The candidate's epoch; a prospective candidate's unchanged epoch for a pre-vote (Kafka's ReplicaEpoch). */
   readonly epoch: number
   readonly candidateId: number
   readonly lastEpoch: number
   readonly endOffset: number
+  /** KIP-996: would the voter grant a vote? Nothing changes on either side; the real election follows only if a
+   * majority would. */
+  readonly preVote: boolean
 }
 
 export interface VoteResponse {
@@ -50,6 +53,8 @@ export interface VoteResponse {
   readonly epoch: number
   readonly leaderId: number | null
   readonly granted: boolean
+  /** Echo of the request, so a late answer to a real vote is not counted as a pre-vote (or the other way). */
+  readonly preVote: boolean
 }
 
 export interface BeginQuorumEpochRequest {
@@ -175,6 +180,8 @@ export interface RaftConfig {
   readonly voters: readonly number[]
   /** quorum.election.timeout.ms: an unattached voter waits this long plus a random part of it before campaigning. */
   readonly electionTimeoutMs: number
+  /** KIP-996: campaign with pre-votes first (prospective, epoch unchanged); off: every campaign bumps the epoch. */
+  readonly preVote: boolean
   /** quorum.election.backoff.max.ms: the most a failed candidate waits before its next election. */
   readonly electionBackoffMaxMs: number
   /** quorum.fetch.timeout.ms: a follower that has not heard from its leader this long campaigns; a leader
@@ -196,6 +203,7 @@ export interface RaftConfig {
 
 export const defaultRaftConfig = {
   electionTimeoutMs: 1000,
+  preVote: true,
   electionBackoffMaxMs: 1000,
   fetchTimeoutMs: 2000,
   requestTimeoutMs: 2000,
@@ -206,8 +214,9 @@ export const defaultRaftConfig = {
   snapshotEveryEntries: 0,
 } as const satisfies Omit<RaftConfig, 'nodeId' | 'voters'>
 
-/** Kafka's quorum states; a voted voter is 'unattached' with votedId set (as in KIP-996). */
-export type RaftRole = 'unattached' | 'candidate' | 'leader' | 'follower' | 'resigned' | 'stopped' | 'failed'
+/** Kafka's quorum states; a voted voter is 'unattached' with votedId set, and a voter asking for pre-votes is
+ * 'prospective' (as in KIP-996). */
+export type RaftRole = 'unattached' | 'prospective' | 'candidate' | 'leader' | 'follower' | 'resigned' | 'stopped' | 'failed'
 
 export interface RaftStatus {
   readonly nodeId: number

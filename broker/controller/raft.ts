@@ -11,7 +11,11 @@
 //
 // Elections: an unattached voter waits a random election timeout, then campaigns in epoch + 1 with Vote
 // requests carrying its last epoch and end offset; voters grant one vote per epoch, to candidates whose log is
-// at least as up to date. The winner writes a leader-change entry in its epoch and announces itself with
+// at least as up to date. Before that (KIP-996) it is prospective: it asks for pre-votes in its current epoch,
+// which change nothing on either side, and becomes a candidate only once a majority would vote for it. A voter
+// grants a pre-vote to a log at least as up to date unless it leads, resigned, or follows a leader it has
+// fetched from within fetch.timeout; so a voter cut off from the quorum keeps its epoch, and on heal learns the
+// leader from the rejections instead of deposing it with a higher epoch. The winner writes a leader-change entry in its epoch and announces itself with
 // BeginQuorumEpoch (again every fetch.timeout / 2). A follower that has not heard from its leader for
 // fetch.timeout campaigns; a leader that has not been fetched from by a majority for 1.5 x fetch.timeout
 // resigns; a resigning leader sends EndQuorumEpoch so the most caught-up voter campaigns at once.
@@ -166,7 +170,9 @@ interface LeaderState {
   readonly timers: TimerHandle[]
 }
 
+/** A candidate's votes, or a prospective candidate's pre-votes. */
 interface CandidateState {
+  readonly preVote: boolean
   readonly granted: Set<number>
   readonly rejected: Set<number>
   backingOff: boolean
@@ -176,6 +182,8 @@ type InFlight = { kind: 'fetch'; correlationId: number; fetchOffset: number; las
 
 interface FollowerState {
   inFlight: InFlight | null
+  /** When a fetch from the leader last succeeded; null before the first and after the leader ended its epoch. */
+  leaderContactMs: number | null
   /** A snapshot being fetched: chunks so far. */
   snapshot: { id: SnapshotId; position: number; chunks: Buffer[] } | null
 }
@@ -433,8 +441,30 @@ export class RaftNode {
     this.#votedId = votedId
     this.#leaderId = null
     this.#persistQuorumState()
-    if (this.#isVoter) this.#armElection(this.#randomElectionTimeout(), () => this.#becomeCandidate())
+    if (this.#isVoter) this.#armElection(this.#randomElectionTimeout(), () => this.#campaign())
     else this.#discoverLeader()
+    this.#notifyLeader()
+  }
+
+  /** Starts an election: with pre-votes first unless they are off. */
+  #campaign(): void {
+    if (this.#cfg.preVote) this.#becomeProspective()
+    else this.#becomeCandidate()
+  }
+
+  /** Asks for pre-votes in the current epoch; nothing to persist, since neither epoch nor vote changes. It
+   * remembers the leader it followed, so a rejection naming that leader does not make it follow again a leader
+   * it cannot reach (only the leader's own BeginQuorumEpoch does). */
+  #becomeProspective(): void {
+    const lost = this.#role === 'follower' || this.#role === 'prospective' ? this.#leaderId : null
+    this.#leaveRole()
+    this.#role = 'prospective'
+    this.#leaderId = lost
+    this.#logger?.info('raft: prospective', { nodeId: this.#id, epoch: this.#epoch })
+    this.#candidate = { preVote: true, granted: new Set([this.#id]), rejected: new Set(), backingOff: false }
+    if (this.#maybeWin()) return
+    this.#requestVotes()
+    this.#armElection(this.#randomElectionTimeout(), () => this.#backOff())
     this.#notifyLeader()
   }
 
@@ -446,7 +476,7 @@ export class RaftNode {
     this.#leaderId = null
     const epoch = this.#epoch
     this.#logger?.info('raft: candidate', { nodeId: this.#id, epoch })
-    this.#candidate = { granted: new Set(), rejected: new Set(), backingOff: false }
+    this.#candidate = { preVote: false, granted: new Set(), rejected: new Set(), backingOff: false }
     this.#persistQuorumState()
     // Our own vote counts only once it is on disk, like everybody else's.
     this.#disk.push(() => this.#guard(() => this.#onSelfVoteDurable(epoch)))
@@ -458,19 +488,19 @@ export class RaftNode {
   #requestVotes(): void {
     const c = this.#candidate
     if (!c || c.backingOff) return
-    const request: VoteRequest = { type: 'vote-request', epoch: this.#epoch, candidateId: this.#id, lastEpoch: this.#log.lastEpoch, endOffset: this.#log.endOffset }
+    const request: VoteRequest = { type: 'vote-request', epoch: this.#epoch, candidateId: this.#id, lastEpoch: this.#log.lastEpoch, endOffset: this.#log.endOffset, preVote: c.preVote }
     for (const v of this.#voters) if (v !== this.#id && !c.granted.has(v) && !c.rejected.has(v)) this.#send(v, request)
     this.#armRequest(this.#cfg.requestTimeoutMs, () => this.#requestVotes())
   }
 
-  /** Lost or timed out: wait a random backoff, then campaign in the next epoch. */
+  /** Lost or timed out: wait a random backoff, then campaign again (pre-votes first). */
   #backOff(): void {
     const c = this.#candidate
     if (!c || c.backingOff) return
     c.backingOff = true
     this.#candidateRetries++
     this.#requestTimer?.cancel()
-    this.#armElection(this.#electionBackoff(), () => this.#becomeCandidate())
+    this.#armElection(this.#electionBackoff(), () => this.#campaign())
   }
 
   #onSelfVoteDurable(epoch: number): void {
@@ -482,7 +512,8 @@ export class RaftNode {
   #maybeWin(): boolean {
     const c = this.#candidate
     if (!c || c.granted.size < this.#majority) return false
-    this.#becomeLeader()
+    if (c.preVote) this.#becomeCandidate()
+    else this.#becomeLeader()
     return true
   }
 
@@ -543,7 +574,7 @@ export class RaftNode {
     this.#role = 'resigned'
     const request: EndQuorumEpochRequest = { type: 'end-quorum-epoch-request', epoch: this.#epoch, leaderId: this.#id, preferredSuccessors: successors }
     for (const v of successors) this.#send(v, request)
-    this.#armElection(this.#randomElectionTimeout(), () => this.#becomeCandidate())
+    this.#armElection(this.#randomElectionTimeout(), () => this.#campaign())
     this.#notifyLeader()
   }
 
@@ -556,7 +587,7 @@ export class RaftNode {
     this.#leaderId = leaderId
     this.#candidateRetries = 0
     this.#persistQuorumState()
-    this.#follower = { inFlight: null, snapshot: null }
+    this.#follower = { inFlight: null, leaderContactMs: null, snapshot: null }
     this.#resetFetchTimeout()
     this.#sendFetch()
     this.#notifyLeader()
@@ -568,7 +599,7 @@ export class RaftNode {
 
   #onFetchTimeout(): void {
     this.#logger?.info('raft: no word from the leader', { nodeId: this.#id, epoch: this.#epoch, leaderId: this.#leaderId })
-    if (this.#isVoter) this.#becomeCandidate()
+    if (this.#isVoter) this.#campaign()
     else this.#becomeUnattached(this.#epoch, this.#votedId)
   }
 
@@ -589,7 +620,7 @@ export class RaftNode {
     const knownLeader = leaderId !== null && leaderId !== this.#id && this.#voters.has(leaderId)
     if (epoch === this.#epoch) {
       if (!knownLeader) return false
-      if (this.#role === 'follower' && this.#leaderId === leaderId) return false
+      if ((this.#role === 'follower' || this.#role === 'prospective') && this.#leaderId === leaderId) return false
       invariant(this.#role !== 'leader' && this.#role !== 'resigned', `node ${this.#id} leads epoch ${epoch} but ${leaderId} claims it too`)
       this.#becomeFollower(epoch, leaderId)
       return true
@@ -628,26 +659,42 @@ export class RaftNode {
 
   #onVoteRequest(from: number, r: VoteRequest): void {
     const respond = (granted: boolean, errorCode: number = ErrorCode.NONE): void => {
-      const response: VoteResponse = { type: 'vote-response', errorCode, epoch: this.#epoch, leaderId: this.#currentLeader(), granted }
+      const response: VoteResponse = { type: 'vote-response', errorCode, epoch: this.#epoch, leaderId: this.#currentLeader(), granted, preVote: r.preVote }
       this.#send(from, response)
     }
     if (!this.#isVoter || !this.#voters.has(r.candidateId)) return respond(false, ErrorCode.INCONSISTENT_VOTER_SET)
     if (r.epoch < this.#epoch) return respond(false)
+    // As Kafka does for pre-votes too: a higher epoch means this node missed an election.
     if (r.epoch > this.#epoch) this.#becomeUnattached(r.epoch, null)
     const upToDate = r.lastEpoch > this.#log.lastEpoch || (r.lastEpoch === this.#log.lastEpoch && r.endOffset >= this.#log.endOffset)
-    const granted = this.#role === 'unattached' && (this.#votedId === null || this.#votedId === r.candidateId) && upToDate
+    if (r.preVote) return respond(upToDate && this.#grantsPreVote())
+    const granted = (this.#role === 'unattached' || this.#role === 'prospective') && (this.#votedId === null || this.#votedId === r.candidateId) && upToDate
     if (granted && this.#votedId === null) {
-      this.#votedId = r.candidateId
-      this.#persistQuorumState()
-      this.#armElection(this.#randomElectionTimeout(), () => this.#becomeCandidate())
+      if (this.#role === 'prospective') this.#becomeUnattached(this.#epoch, r.candidateId)
+      else {
+        this.#votedId = r.candidateId
+        this.#persistQuorumState()
+        this.#armElection(this.#randomElectionTimeout(), () => this.#campaign())
+      }
     }
     respond(granted)
+  }
+
+  /** KIP-996: no pre-vote while this node leads or follows a leader it has heard from within fetch.timeout. A
+   * follower that has not fetched since it started following grants it, so two voters that each learn the old
+   * leader from the other's rejection do not take turns forever. */
+  #grantsPreVote(): boolean {
+    if (this.#role === 'leader' || this.#role === 'resigned') return false
+    if (this.#role !== 'follower') return true
+    const contact = this.#follower?.leaderContactMs ?? null
+    return contact === null || this.#clock.monotonic() - contact >= this.#cfg.fetchTimeoutMs
   }
 
   #onVoteResponse(from: number, r: VoteResponse): void {
     if (this.#observeEpoch(r.epoch, r.leaderId)) return
     const c = this.#candidate
-    if (r.epoch !== this.#epoch || this.#role !== 'candidate' || !c || !this.#voters.has(from) || r.errorCode !== ErrorCode.NONE) return
+    const role = c?.preVote ? 'prospective' : 'candidate'
+    if (r.epoch !== this.#epoch || this.#role !== role || !c || r.preVote !== c.preVote || !this.#voters.has(from) || r.errorCode !== ErrorCode.NONE) return
     if (r.granted) c.granted.add(from)
     else c.rejected.add(from)
     if (this.#maybeWin()) return
@@ -658,7 +705,7 @@ export class RaftNode {
     let errorCode: number = ErrorCode.NONE
     if (!this.#voters.has(r.leaderId)) errorCode = ErrorCode.INCONSISTENT_VOTER_SET
     else if (r.epoch < this.#epoch) errorCode = ErrorCode.FENCED_LEADER_EPOCH
-    else this.#observeEpoch(r.epoch, r.leaderId)
+    else if (!this.#observeEpoch(r.epoch, r.leaderId) && this.#role === 'prospective') this.#becomeFollower(r.epoch, r.leaderId)
     this.#send(from, { type: 'begin-quorum-epoch-response', errorCode, epoch: this.#epoch, leaderId: this.#currentLeader() })
   }
 
@@ -669,6 +716,8 @@ export class RaftNode {
     else {
       this.#observeEpoch(r.epoch, r.leaderId)
       if (this.#role === 'follower' && this.#epoch === r.epoch && this.#leaderId === r.leaderId) {
+        // The leader is leaving: grant the successors' pre-votes.
+        if (this.#follower) this.#follower.leaderContactMs = null
         this.#armElection(this.#endEpochBackoff(r.preferredSuccessors), () => this.#onFetchTimeout())
       }
     }
@@ -865,6 +914,7 @@ export class RaftNode {
     this.#requestTimer?.cancel()
     if (r.errorCode !== ErrorCode.NONE) return this.#retryFetchLater()
     this.#resetFetchTimeout()
+    f.leaderContactMs = this.#clock.monotonic()
     if (r.divergingEpoch) {
       const local = this.#log.endOffsetForEpoch(r.divergingEpoch.epoch)
       invariant(local !== null, `leader ${from} reports divergence at epoch ${r.divergingEpoch.epoch}, below our snapshot`)
@@ -901,6 +951,7 @@ export class RaftNode {
       return this.#retryFetchLater()
     }
     this.#resetFetchTimeout()
+    f.leaderContactMs = this.#clock.monotonic()
     if (r.bytes.length === 0 || r.position + r.bytes.length > r.size) {
       f.snapshot = null
       return this.#retryFetchLater()

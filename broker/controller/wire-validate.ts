@@ -209,8 +209,8 @@ const fetchResponse = refine(
 )
 
 export const raftMessage: Schema<RaftMessage> = tagged<RaftMessage, 'type'>('type', {
-  'vote-request': obj({ type: lit('vote-request'), epoch, candidateId: nodeId, lastEpoch: epoch, endOffset: offset }),
-  'vote-response': obj({ type: lit('vote-response'), errorCode, epoch, leaderId, granted: bool }),
+  'vote-request': obj({ type: lit('vote-request'), epoch, candidateId: nodeId, lastEpoch: epoch, endOffset: offset, preVote: bool }),
+  'vote-response': obj({ type: lit('vote-response'), errorCode, epoch, leaderId, granted: bool, preVote: bool }),
   'begin-quorum-epoch-request': obj({ type: lit('begin-quorum-epoch-request'), epoch, leaderId: nodeId }),
   'begin-quorum-epoch-response': obj({ type: lit('begin-quorum-epoch-response'), errorCode, epoch, leaderId }),
   'end-quorum-epoch-request': refine(obj({ type: lit('end-quorum-epoch-request'), epoch, leaderId: nodeId, preferredSuccessors: arr(nodeId, LIMITS.voters) }), (r) =>

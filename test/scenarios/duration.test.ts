@@ -69,7 +69,7 @@ describe('--duration', () => {
       err = e
     }
     expect(ScenarioError.is(err)).toBe(true)
-    expect((err as ScenarioError).message).toMatch(/^scenarios\/leader-kill\.yaml:13:11: faults\[0\]\.at: kill-0 \(from 20s to 30s\) does not fit in a run of --duration 10s; .* expected --duration 45s or more/m)
+    expect((err as ScenarioError).message).toMatch(/^scenarios\/leader-kill\.yaml:23:11: faults\[0\]\.at: kill-0 \(from 20s to 30s\) does not fit in a run of --duration 10s; .* expected --duration 45s or more/m)
     expect(notes).toEqual([])
     // A backlog that only just fits, rounded up to whole KiB when halved, no longer does.
     const edge = 'name: t\ntopics: [ { name: a } ]\nworkload: { duration: 10s, producers: { rate: 1000/s, messageSize: 1KiB }, consumers: { groups: 1 }, backlog: { size: 10239000B } }\n'

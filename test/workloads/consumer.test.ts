@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Metadata } from '../../broker/protocol/messages/metadata.ts'
+import { startLocalCluster, type LocalCluster } from '../../chaos/cluster/local.ts'
+import { cutsBetween, IptablesPartitions } from '../../chaos/network/partition.ts'
 import { removeDir, startBroker, type BrokerProcess } from '../helpers/broker-process.ts'
+import { until } from '../helpers/until.ts'
+import { WireClient } from '../helpers/wire.ts'
 import { ConsumerSet, runBacklog } from '../../workloads/consumer.ts'
 import { createDriver, type DriverName } from '../../workloads/drivers/registry.ts'
 import { ValueIds } from '../../workloads/generators.ts'
@@ -184,5 +189,77 @@ describe('against a broker process', () => {
     expect([...acked].filter((v) => !received.has(v))).toEqual([])
     const members = new Set(of(events, 'assign').map((e) => e.member))
     expect(members.size).toBeGreaterThanOrEqual(1)
+  })
+})
+
+// Manual mode reads the topics' partitions from the metadata of the broker it asks, which learns a new topic from
+// the controller in its own time. Broker 2 (not a voter) is cut off from the controller (broker 1) with iptables
+// while the topic is created on broker 1, so its metadata lacks the topic until the heal, whatever the timing.
+describe('manual mode against a broker that has not heard of the topic yet', () => {
+  let cluster: LocalCluster
+  let net: IptablesPartitions
+  let heal: () => Promise<void>
+
+  beforeAll(async () => {
+    cluster = await startLocalCluster({ brokers: 2, voters: 1, config: { 'broker.session.timeout.ms': '3000', 'broker.heartbeat.interval.ms': '500' } })
+    net = await IptablesPartitions.open({ nodes: () => cluster.nodes.map((n) => ({ id: n.id, host: n.host, ports: n.ports })) })
+    heal = await net.cut('behind', cutsBetween([[1], [2]]))
+    const [b1] = cluster.nodes
+    const wire = await WireClient.connect(b1!.host, b1!.port)
+    // Fenced, so the topic's partitions all go to broker 1, which the consumer can fetch from.
+    await until('broker 2 fenced', async () => {
+      const md = await wire.request(Metadata, 12, { topics: [], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })
+      return md.brokers.length === 1 || undefined
+    }, 30_000)
+    wire.close()
+    const driver = await createDriver('raw', { bootstrap: [b1!.address] })
+    const admin = await driver.admin()
+    await admin.createTopics([{ name: 'late', partitions: 2, replicationFactor: 1 }])
+    await admin.close()
+    await driver.close()
+  }, 60_000)
+
+  afterAll(async () => {
+    await net?.close()
+    await cluster?.close()
+  })
+
+  it('start() waits for the topic to appear and then assigns its partitions', async () => {
+    const real = await createDriver('raw', { bootstrap: [cluster.nodes[1]!.address] })
+    let reads = 0
+    const driver = {
+      ...real,
+      name: real.name,
+      capabilities: real.capabilities,
+      producer: real.producer.bind(real),
+      consumer: real.consumer.bind(real),
+      close: real.close.bind(real),
+      admin: async () => {
+        const a = await real.admin()
+        return Object.assign(Object.create(a) as typeof a, {
+          metadata: (topics: readonly string[]) => {
+            reads++
+            return a.metadata(topics)
+          },
+        })
+      },
+    }
+    const events: HistoryEvent[] = []
+    const consumers = new ConsumerSet({ name: 'late', driver, topics: ['late'], groups: 1, membersPerGroup: 1, mode: 'manual', history: { append: (e) => events.push(e) } })
+    const started = consumers.start()
+    // Two reads that found no topic: start() is still waiting rather than failing on the first.
+    await Promise.race([until('two metadata reads from broker 2', () => reads >= 2 || undefined, { intervalMs: 10 }), started])
+    await heal()
+    await started
+    expect(of(events, 'assign').map((e) => `${e.topic}-${e.partition}`).sort()).toEqual(['late-0', 'late-1'])
+    await consumers.close()
+    await real.close()
+  })
+
+  it('gives up after topicsWaitMs with an error naming the topics still missing', async () => {
+    const driver = await createDriver('raw', { bootstrap: [cluster.nodes[0]!.address] })
+    const consumers = new ConsumerSet({ name: 'none', driver, topics: ['late', 'never-created'], groups: 1, membersPerGroup: 1, mode: 'manual', topicsWaitMs: 500 })
+    await expect(consumers.start()).rejects.toThrow('topics not found after 500 ms: never-created')
+    await driver.close()
   })
 })

@@ -182,8 +182,8 @@ const probe = (id: number) => ({ k: 'req', id, method: 'heartbeat', args: { brok
 const valid = {
   fetch: { type: 'fetch-request', epoch: 1, replicaId: OBSERVER, fetchOffset: 0, lastFetchedEpoch: 0, highWatermark: 0, maxWaitMs: 0, correlationId: 1 },
   fetchSnapshot: { type: 'fetch-snapshot-request', epoch: 1, replicaId: OBSERVER, snapshotId: { endOffset: 5, epoch: 1 }, position: 0, correlationId: 2 },
-  vote: { type: 'vote-request', epoch: 7, candidateId: OBSERVER, lastEpoch: 1, endOffset: 3 },
-  voteResponse: { type: 'vote-response', errorCode: 0, epoch: 1, leaderId: null, granted: true },
+  vote: { type: 'vote-request', epoch: 7, candidateId: OBSERVER, lastEpoch: 1, endOffset: 3, preVote: false },
+  voteResponse: { type: 'vote-response', errorCode: 0, epoch: 1, leaderId: null, granted: true, preVote: false },
   begin: { type: 'begin-quorum-epoch-request', epoch: 9, leaderId: OBSERVER },
   beginResponse: { type: 'begin-quorum-epoch-response', errorCode: 0, epoch: 9, leaderId: OBSERVER },
   end: { type: 'end-quorum-epoch-request', epoch: 9, leaderId: OBSERVER, preferredSuccessors: [1] },
