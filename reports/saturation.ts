@@ -6,6 +6,12 @@
 //   - the send delay grows (its mean over the window's last quarter exceeds the first quarter's by more than
 //     SEND_DELAY_GROWTH_US) while the cluster's produce latency grows by less than a quarter as much: the
 //     producers fall behind their schedule on their own side, not because the cluster answers slower;
+//   - the send delay grows as above while a load process's main thread was busy BUSY_BEHIND of the window or
+//     more: the producers fell behind while their process wanted a core most of the time. The produce latency
+//     cannot clear the cluster here: it runs from the hand-off to the client, so it holds the client's own
+//     queue, which grows with the send delay when the process is the limit (a sweep point offering 80000/s
+//     achieved 643/s, its broker nearly idle, send delay and produce latency both up 5 s, main thread 84%
+//     busy). A cluster that is the limit leaves the load process waiting for acks, mostly idle;
 //   - a load process's main thread, which runs its JavaScript, was busy (running or waiting for a core) for
 //     BUSY_FULL of the window or more; where /proc cannot say, the process averaged BUSY_FULL cores of CPU.
 // The event loop's delay is reported per process but decides nothing: on a machine shared with the brokers it
@@ -19,6 +25,7 @@ import type { HistoryRecord } from '../workloads/history/reader.ts'
 export const SATURATED_MESSAGE = 'load generator saturated: these figures measure faultline'
 const SEND_DELAY_GROWTH_US = 50_000
 const BUSY_FULL = 0.85
+const BUSY_BEHIND = 0.5
 /** 8 days, as reports/timeseries.ts. */
 const MAX_SECONDS = 8 * 24 * 3600
 
@@ -98,14 +105,17 @@ export class SaturationAccumulator {
     const sendDelay = { firstUs: meanIn(this.delay, first), lastUs: meanIn(this.delay, last) }
     const produceLatency = { firstUs: meanIn(this.service, first), lastUs: meanIn(this.service, last) }
     const reasons: string[] = []
+    const processes = (inputs.processes ?? []).map((p) => summarize(p, window))
     if (sendDelay.firstUs !== null && sendDelay.lastUs !== null) {
       const grew = sendDelay.lastUs - sendDelay.firstUs
       const clusterGrew = Math.max(0, (produceLatency.lastUs ?? 0) - (produceLatency.firstUs ?? 0))
+      const busiest = processes.filter((p) => p.samples > 0 && p.busyMean !== null).sort((a, b) => b.busyMean! - a.busyMean!)[0]
       if (grew > SEND_DELAY_GROWTH_US && grew > 4 * clusterGrew) {
         reasons.push(`the send delay grew from ${ms(sendDelay.firstUs)} to ${ms(sendDelay.lastUs)} over the window while the cluster's produce latency went from ${ms(produceLatency.firstUs)} to ${ms(produceLatency.lastUs)}: the producers fell behind their schedule on their own side`)
+      } else if (grew > SEND_DELAY_GROWTH_US && busiest !== undefined && busiest.busyMean! >= BUSY_BEHIND && busiest.busyMean! < BUSY_FULL) {
+        reasons.push(`the send delay grew from ${ms(sendDelay.firstUs)} to ${ms(sendDelay.lastUs)} over the window while ${busiest.name}'s main thread was busy ${Math.round(busiest.busyMean! * 100)}% of the time: the producers fell behind because their process could not keep up (the produce latency, ${ms(produceLatency.firstUs)} to ${ms(produceLatency.lastUs)}, holds the client's own queue)`)
       }
     }
-    const processes = (inputs.processes ?? []).map((p) => summarize(p, window))
     for (const p of processes) {
       if (p.samples === 0) continue
       if (p.busyMean !== null ? p.busyMean >= BUSY_FULL : p.cpuMean >= BUSY_FULL) {

@@ -119,6 +119,8 @@ export interface CapacityInputs {
   /** records/s to size the cluster for; null: none. */
   readonly targetRate: number | null
   readonly utilization?: number
+  /** Where the brokers' CPU seconds come from; default /proc (local brokers). */
+  readonly cpuSource?: string
 }
 
 /** Least squares y = c + a x + b z (normal equations); null when they are singular. */
@@ -161,7 +163,7 @@ export function capacityModel(points: readonly SweepPoint[], o: CapacityInputs):
   const bytesPerRecord = totalIn / records
   const fanOut = totalOut / totalIn
   const assumptions: string[] = [
-    'CPU-seconds are the brokers\' own (user + system from /proc/PID/stat) over the measured window; GB = 10^9 payload bytes (record values; keys, headers and batch overhead ride along uncounted).',
+    `CPU-seconds are the brokers' own (${o.cpuSource ?? 'user + system from /proc/PID/stat'}) over the measured window; GB = 10^9 payload bytes (record values; keys, headers and batch overhead ride along uncounted).`,
     `The cost per GB is the slope of the brokers' CPU (cores) over the produce rate (GB/s) across the ${usable.length} cluster point${usable.length === 1 ? '' : 's'}, so it includes replication (RF ${o.replicationFactor}) and the consumers reading each byte ${fanOut.toFixed(2)} times; another replication factor or fan-out needs another sweep.`,
     'The work per GB does not depend on the number of brokers, and partitions (leaders) spread it evenly over them.',
     `The projection plans brokers at ${Math.round(util * 100)}% of their cores; the brokers' memory and disk bandwidth are reported, not modelled (CPU is assumed to be the limit).`,

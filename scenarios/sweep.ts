@@ -11,7 +11,8 @@
 //
 // Broker resources: on the local backend the brokers' pids (chaos/cluster NodeHandle.pid) are sampled from
 // /proc (chaos/cluster/usage.ts) from the start of the measured window to its end (the run's phases measure and
-// heal), the same window the throughput and latency figures cover.
+// heal), the same window the throughput and latency figures cover. On the docker backend the containers' counters
+// come from the Engine's stats instead (chaos/cluster/docker-usage.ts; NodeHandle.readUsage), over the same window.
 //
 // Exit codes: 0 the sweep ran (the knee is its finding, so SLOs failing at some points is expected), 2 bad
 // flags or scenario (nothing runs), 3 the harness failed or the sweep was interrupted (sweep.json still written).
@@ -20,7 +21,7 @@ import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { ClusterTarget } from '../chaos/cluster/types.ts'
-import { NodeUsageSampler } from '../chaos/cluster/usage.ts'
+import { CounterUsageSampler, type NodeUsage, NodeUsageSampler } from '../chaos/cluster/usage.ts'
 import { consoleProgress, type ProgressReporter, silentProgress } from '../reports/progress.ts'
 import { renderSweepConsole, renderSweepHtml } from '../reports/render-sweep.ts'
 import { formatRate as formatPerSecond } from '../reports/format.ts'
@@ -159,28 +160,39 @@ export function pointOf(base: Omit<SweepPoint, 'verdict' | 'error' | 'achieved' 
   }
 }
 
-/** Samples a local cluster's brokers over the measured window (phases measure to heal). */
+/** Samples a local cluster's brokers (or a docker cluster's containers) over the measured window (phases measure to heal). */
 class ResourceProbe {
-  private sampler: NodeUsageSampler | null = null
+  private sampler: { stop(): NodeUsage[] | Promise<NodeUsage[]> } | null = null
+  /** The window's last reading, taken when it ends. */
+  private ended: Promise<NodeUsage[]> | null = null
+  private source = 'broker process could be read in /proc'
   private result: PointResources
   constructor(backend: string) {
-    this.result = { measured: false, reason: backend === 'external' ? 'not measured: external cluster' : backend === 'docker' ? 'not measured: docker containers (their stats are not read yet)' : 'not measured: the run ended before its measured window' }
+    this.result = { measured: false, reason: backend === 'external' ? 'not measured: external cluster' : 'not measured: the run ended before its measured window' }
   }
   readonly onPhase = (phase: RunPhase, cluster: ClusterTarget | null): void => {
     if (phase === 'measure' && cluster !== null && cluster.nodes.some((n) => n.pid !== undefined)) {
       this.sampler = new NodeUsageSampler(() => cluster.nodes).start()
+    } else if (phase === 'measure' && cluster !== null && cluster.nodes.some((n) => n.readUsage !== undefined)) {
+      this.source = 'container could be read from the Docker Engine'
+      this.sampler = new CounterUsageSampler(() => cluster.nodes).start()
     } else if (phase !== 'measure' && this.sampler !== null) {
-      this.finish()
+      this.ended = Promise.resolve(this.sampler.stop())
+      this.sampler = null
     }
   }
-  finish(): PointResources {
+  async finish(): Promise<PointResources> {
     if (this.sampler !== null) {
-      const brokers = this.sampler.stop()
+      this.ended = Promise.resolve(this.sampler.stop())
       this.sampler = null
+    }
+    if (this.ended !== null) {
+      const brokers = await this.ended
+      this.ended = null
       const rss = brokers.map((b) => b.peakRssBytes).filter((v): v is number => v !== null)
       const writes = brokers.map((b) => b.writeBytes)
       this.result = brokers.length === 0
-        ? { measured: false, reason: 'not measured: no broker process could be read in /proc' }
+        ? { measured: false, reason: `not measured: no broker ${this.source}` }
         : {
             measured: true,
             brokers: brokers.map((b) => ({ ...b })),
@@ -344,7 +356,7 @@ export async function sweepCommand(file: string, flags: SweepFlags, io: SweepIo 
       results = { error: e.message }
     }
     rmSync(join(dir, 'history.bin'), { force: true })
-    const p = pointOf({ run, value: v, label, refinement, dir, offered: offeredRate(s), resources: probe.finish() }, results, sloMetrics)
+    const p = pointOf({ run, value: v, label, refinement, dir, offered: offeredRate(s), resources: await probe.finish() }, results, sloMetrics)
     points.push(p)
     points.sort((a, b) => a.value - b.value || a.run - b.run)
     progress.info(`${tag}: achieved ${fmtRate(p.achieved)}, ${p.verdict === 'errored' ? `errored: ${p.error}` : p.slosHeld ? 'latency SLOs held' : `latency SLOs failed (${p.slos.filter((x) => x.state !== 'passed').map((x) => x.metric).join(', ')})`}${p.harnessSaturated ? '; load generator saturated: not the cluster\'s figures' : ''}`)
@@ -391,9 +403,9 @@ export async function sweepCommand(file: string, flags: SweepFlags, io: SweepIo 
     points,
     knee: findKnee(points, fmtRate),
     saturation: findSaturation(points, fmtRate),
-    capacity: backend === 'local'
-      ? capacityModel(points, { brokers, replicationFactor, coresPerBroker, hostCores: cpus().length, targetRate: target })
-      : { measured: false, reason: `not measured: ${backend === 'external' ? 'external cluster' : 'docker containers (their stats are not read yet)'}` },
+    capacity: backend !== 'external'
+      ? capacityModel(points, { brokers, replicationFactor, coresPerBroker, hostCores: cpus().length, targetRate: target, cpuSource: backend === 'docker' ? "the containers' cgroups, from the Docker Engine's stats" : undefined })
+      : { measured: false, reason: 'not measured: external cluster' },
     interrupted: controller.signal.aborted,
     notes,
   }

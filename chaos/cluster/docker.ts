@@ -24,9 +24,11 @@ import { BROKER_NODE_FLAGS } from '../../broker/node-flags.ts'
 import type { Ledger } from '../ledger.ts'
 import type { PartitionScope } from '../network/partition.ts'
 import { LEDGER_LABEL } from './docker-ledger.ts'
+import { readContainerUsage } from './docker-usage.ts'
 import { APP_DIR, ensureBrokerImage } from './docker-image.ts'
 import { waitForBrokers } from './local.ts'
 import { ClusterError, type ClusterDescription, type ClusterTarget, type NodeHandle } from './types.ts'
+import type { UsageCounters } from './usage.ts'
 
 const CLIENT_PORT = 9092
 const CONTROLLER_PORT = 9093
@@ -106,6 +108,10 @@ export class DockerNode implements NodeHandle {
   }
   get isIsolated(): boolean {
     return this.isolated
+  }
+  /** The container's CPU, memory and write counters from the Engine (not queued behind a kill or a pause). */
+  readUsage(): Promise<UsageCounters | null> {
+    return readContainerUsage(this.container)
   }
   /** The last output of the broker, for error messages. */
   get outputTail(): string {

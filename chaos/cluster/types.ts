@@ -1,6 +1,8 @@
 // What the harness can do to a cluster, whatever runs it. A local cluster hands out node handles with
 // process control; an external one only has an address, so process faults are refused before a run starts.
 
+import type { UsageCounters } from './usage.ts'
+
 export interface NodeHandle {
   readonly id: number
   /** host:port clients use. */
@@ -12,6 +14,8 @@ export interface NodeHandle {
   readonly running: boolean
   /** The broker's process id while a local broker runs (its resource use is read from /proc); absent elsewhere. */
   readonly pid?: number
+  /** Resource counters the backend reads for the node where there is no pid (docker: the Engine's stats); absent elsewhere. */
+  readUsage?(): Promise<UsageCounters | null>
   start(): Promise<void>
   /** Clean stop (SIGTERM). */
   stop(): Promise<void>

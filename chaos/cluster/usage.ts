@@ -77,26 +77,40 @@ export function readProcess(pid: number): ProcessReading | null {
   return { pid, cpuSeconds, peakRssBytes, writeBytes }
 }
 
-/** Samples the processes of a set of nodes from start() to stop(); nodes without a pid at a sample are skipped. */
-export class NodeUsageSampler {
-  private readonly nodes: () => readonly { readonly id: number; readonly pid?: number }[]
+/** Samples a set of nodes at start() and then every intervalMs (default 1 s) until its stop(). */
+abstract class PeriodicSampler<N> {
+  protected readonly nodes: () => readonly N[]
   private readonly intervalMs: number
-  /** Per node, per pid: the first and the latest reading. */
-  private readonly seen = new Map<number, Map<number, { first: ProcessReading; last: ProcessReading }>>()
   private timer: NodeJS.Timeout | null = null
 
-  constructor(nodes: () => readonly { readonly id: number; readonly pid?: number }[], opts: { intervalMs?: number } = {}) {
+  constructor(nodes: () => readonly N[], opts: { intervalMs?: number } = {}) {
     this.nodes = nodes
     this.intervalMs = opts.intervalMs ?? 1000
   }
 
   start(): this {
     if (this.timer !== null) return this
-    this.sample()
-    this.timer = setInterval(() => this.sample(), this.intervalMs)
+    void this.sample()
+    this.timer = setInterval(() => void this.sample(), this.intervalMs)
     this.timer.unref()
     return this
   }
+
+  abstract sample(): void | Promise<void>
+
+  /** Stops the timer; false when it was not running (nothing to read last). */
+  protected stopTimer(): boolean {
+    if (this.timer === null) return false
+    clearInterval(this.timer)
+    this.timer = null
+    return true
+  }
+}
+
+/** Samples the processes of a set of nodes from start() to stop(); nodes without a pid at a sample are skipped. */
+export class NodeUsageSampler extends PeriodicSampler<{ readonly id: number; readonly pid?: number }> {
+  /** Per node, per pid: the first and the latest reading. */
+  private readonly seen = new Map<number, Map<number, { first: ProcessReading; last: ProcessReading }>>()
 
   sample(): void {
     for (const n of this.nodes()) {
@@ -112,11 +126,7 @@ export class NodeUsageSampler {
 
   /** A last reading, then every node's use since start(). */
   stop(): NodeUsage[] {
-    if (this.timer !== null) {
-      clearInterval(this.timer)
-      this.timer = null
-      this.sample()
-    }
+    if (this.stopTimer()) this.sample()
     return [...this.seen.entries()]
       .sort(([a], [b]) => a - b)
       .map(([id, pids]) => {
@@ -131,5 +141,80 @@ export class NodeUsageSampler {
           writeBytes: written ? runs.reduce((s, r) => s + (r.last.writeBytes! - r.first.writeBytes!), 0) : null,
         }
       })
+  }
+}
+
+/** A node's resource counters read by its backend where there is no pid to read in /proc (docker: the Engine's stats). */
+export interface UsageCounters {
+  /** CPU seconds since the node's process (container) started. */
+  readonly cpuSeconds: number
+  /** Memory in use now, page cache left out; null where the backend cannot say. */
+  readonly memoryBytes: number | null
+  /** Bytes written to block devices since the node started; null where the backend counts none. */
+  readonly writeBytes: number | null
+}
+
+/** A node whose backend reads its counters (NodeHandle.readUsage). */
+export interface CountedNode {
+  readonly id: number
+  readonly running: boolean
+  readUsage?(): Promise<UsageCounters | null>
+}
+
+interface Segment {
+  first: UsageCounters
+  last: UsageCounters
+}
+
+/**
+ * Samples nodes' counters from start() to stop(), as NodeUsageSampler does with /proc: once a second, so a node
+ * restarted during the window (its counters start again from zero) counts both runs, and the peak memory is the
+ * highest reading. pids stay empty.
+ */
+export class CounterUsageSampler extends PeriodicSampler<CountedNode> {
+  /** Per node: its runs (a counter going down starts one) and its highest memory reading. */
+  private readonly seen = new Map<number, { runs: Segment[]; peak: number | null }>()
+  private readonly inflight = new Map<number, Promise<void>>()
+
+  /** Reads every running node that has no reading in flight; resolves when they are in. */
+  sample(): Promise<void> {
+    for (const n of this.nodes()) {
+      if (!n.running || n.readUsage === undefined || this.inflight.has(n.id)) continue
+      const read = n
+        .readUsage()
+        .then((r) => {
+          if (r !== null) this.add(n.id, r)
+        }, () => undefined)
+        .finally(() => this.inflight.delete(n.id))
+      this.inflight.set(n.id, read)
+    }
+    return Promise.all(this.inflight.values()).then(() => undefined)
+  }
+
+  private add(id: number, r: UsageCounters): void {
+    const node = this.seen.get(id) ?? { runs: [], peak: null }
+    this.seen.set(id, node)
+    const run = node.runs.at(-1)
+    const restarted = run !== undefined && (r.cpuSeconds < run.last.cpuSeconds || (r.writeBytes ?? 0) < (run.last.writeBytes ?? 0))
+    if (run === undefined || restarted) node.runs.push({ first: r, last: r })
+    else run.last = r
+    if (r.memoryBytes !== null) node.peak = Math.max(node.peak ?? 0, r.memoryBytes)
+  }
+
+  /** A last reading (after those in flight), then every node's use since start(). */
+  async stop(): Promise<NodeUsage[]> {
+    if (this.stopTimer()) {
+      await Promise.all(this.inflight.values())
+      await this.sample()
+    }
+    return [...this.seen.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([id, { runs, peak }]) => ({
+        id,
+        pids: [],
+        cpuSeconds: runs.reduce((s, r) => s + (r.last.cpuSeconds - r.first.cpuSeconds), 0),
+        peakRssBytes: peak,
+        writeBytes: runs.every((r) => r.first.writeBytes !== null && r.last.writeBytes !== null) ? runs.reduce((s, r) => s + (r.last.writeBytes! - r.first.writeBytes!), 0) : null,
+      }))
   }
 }

@@ -46,6 +46,21 @@ describe('saturation', () => {
     expect(acc.finish(window, { processes: [proc(0.3, 0.3)] })).toMatchObject({ saturated: false, message: null, reasons: [], remedy: null })
   })
 
+  it('flags a send delay that grows with the produce latency while the load process wanted a core most of the time', () => {
+    // A sweep point's figures (platformatic driver, 80000/s offered, 643/s achieved, the broker nearly idle): the
+    // client's own queue is inside the produce latency, which grew as much as the send delay; the main thread
+    // ran 0.2 cores and waited for one the rest of its 84%.
+    const acc = new SaturationAccumulator()
+    feed(acc, (t) => 1_500_000 + (t * 5) / 8, (t) => 2_200_000 + (t * 5) / 8)
+    const s = acc.finish(window, { processes: [proc(0.836, 0.2)] })
+    expect(s.saturated).toBe(true)
+    expect(s.reasons).toEqual([expect.stringMatching(/^the send delay grew from .* while harness's main thread was busy 84% of the time: the producers fell behind because their process could not keep up/)])
+    // The same growth with a process that mostly waited for acks is the cluster's.
+    const waiting = new SaturationAccumulator()
+    feed(waiting, (t) => 1_500_000 + (t * 5) / 8, (t) => 2_200_000 + (t * 5) / 8)
+    expect(waiting.finish(window, { processes: [proc(0.45, 0.2)] }).saturated).toBe(false)
+  })
+
   it('flags a load process whose main thread never idles, or (without /proc) runs a full core', () => {
     const busy = new SaturationAccumulator()
     feed(busy, () => 500, () => 3000)

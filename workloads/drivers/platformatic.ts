@@ -244,6 +244,8 @@ interface Incarnation {
   readonly consumer: Consumer
   stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | null
   assigned: TopicPartition[]
+  /** tpKey of each partition in `assigned`: only their records are delivered. */
+  owned: Set<string>
   /** Replaced: its events no longer count. */
   dead: boolean
 }
@@ -376,6 +378,7 @@ class PlatformaticGroupConsumer implements DriverConsumer {
   private revoke(inc: Incarnation): void {
     const lost = inc.assigned
     inc.assigned = []
+    inc.owned = new Set()
     for (const tp of lost) this.delivered.delete(tpKey(tp.topic, tp.partition))
     if (lost.length > 0) this.o.onRevoke?.(lost)
   }
@@ -384,7 +387,7 @@ class PlatformaticGroupConsumer implements DriverConsumer {
   private async spawn(previous: Incarnation | null): Promise<void> {
     const consumer = this.create()
     guardMissingBroker(consumer)
-    const inc: Incarnation = { consumer, stream: null, assigned: [], dead: false }
+    const inc: Incarnation = { consumer, stream: null, assigned: [], owned: new Set(), dead: false }
     if (previous?.consumer.memberId) consumer.memberId = previous.consumer.memberId
     this.cur = inc
     const live = (): boolean => this.cur === inc && !inc.dead && !this.closed
@@ -394,7 +397,9 @@ class PlatformaticGroupConsumer implements DriverConsumer {
       for (const a of p.assignments ?? []) for (const partition of a.partitions) next.push({ topic: a.topic, partition })
       this.revoke(inc)
       inc.assigned = next
+      inc.owned = new Set(next.map((tp) => tpKey(tp.topic, tp.partition)))
       if (next.length > 0) this.o.onAssign?.(next)
+      this.restream(inc)
     })
     consumer.on('consumer:group:rebalance', () => {
       if (!live()) return
@@ -445,7 +450,8 @@ class PlatformaticGroupConsumer implements DriverConsumer {
     inc.stream = stream
     if (this.isPaused) stream.pause()
     stream.on('data', (m) => {
-      if (inc.dead) return
+      // Records of a replaced stream, or of partitions revoked since they were fetched (see restream).
+      if (inc.dead || inc.stream !== stream || !inc.owned.has(tpKey(m.topic, m.partition))) return
       this.o.onRecords({
         topic: m.topic,
         partition: m.partition,
@@ -464,6 +470,30 @@ class PlatformaticGroupConsumer implements DriverConsumer {
       inc.stream = null
       if (!inc.dead && !this.closed && this.cur === inc) this.reopen(inc)
     })
+  }
+
+  /**
+   * After a join, a new stream for the new assignment. The library's stream keeps fetching the old
+   * assignment while the group rebalances, delivers fetches issued before the join after it, and builds a
+   * fetch from the offsets it held before the join while it is still looking up the committed ones
+   * (docs/upstream/platformatic-kafka-rebalance.md): read on, those records jump over or back across what
+   * the partition's other owner read in between. Kafka's Java consumer drops such fetches; a new stream
+   * starts from the committed offsets of this assignment, and the old one's records are ignored.
+   */
+  private restream(inc: Incarnation): void {
+    const old = inc.stream
+    // A join inside consume() comes before its stream exists, and that stream starts from the join's offsets.
+    if (!old || inc.dead || this.closed) return
+    inc.stream = null
+    void (async () => {
+      try {
+        await this.openStream(inc)
+      } catch (e) {
+        this.report(e)
+        this.replace(inc)
+      }
+      await settles(old.close(), 2000)
+    })()
   }
 
   /** The stream died but the membership may be fine: refresh metadata and open a new stream from what was delivered. */
