@@ -9,11 +9,11 @@
 // 2 x repeat distinct runs of one pool, split in two) and judges them with reports/compare.ts at its default
 // thresholds. Comparisons drawn from one pool share runs, so they are not independent trials: the figures say
 // how often the verdict errs on this machine's real run-to-run noise, not a confidence of that rate.
-// Both run bench/scenarios/regression-short.yaml (a steady 500 records/s); A/B's side B adds the broker test knob
-// faultline.test.produce.cpu.burn.us.per.kib = --burn (the A and B runs alternate). At a fixed rate the broker
-// carries, a slower broker shows in latency, not throughput. A saturating variant (an offered rate above
-// capacity, or rate: max) was tried and dropped: on this 2-core machine at load 19-22 its acked throughput
-// moved 2x between identical runs (241-688/s), with or without the knob.
+// A/A runs bench/scenarios/regression-short.yaml (a steady 500 records/s). A/B runs
+// bench/scenarios/regression-saturated.yaml, one broker offered more than it takes, so its acked throughput is
+// the broker's capacity; both sides spin the broker test knob faultline.test.produce.cpu.burn.us.per.kib at a
+// base 80 us/KiB (the scenario says why) and side B raises it to --burn (the A and B runs alternate). The
+// first A/B (a fixed 500/s) showed a slower broker in latency only, and on a loaded machine not at all.
 // `npm run bench -- --only regression` runs the A/A measurement as a bench section.
 
 import { spawnSync } from 'node:child_process'
