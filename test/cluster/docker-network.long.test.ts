@@ -8,7 +8,6 @@
 
 import { execFile, execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -23,6 +22,7 @@ import { cutsBetween, IptablesPartitions } from '../../chaos/network/partition.t
 import { checkToxiproxy, ClusterProxies, type ProxyServerProcess, startProxyServer } from '../../chaos/proxy/network.ts'
 import { RawCluster } from '../../workloads/drivers/raw.ts'
 import { dockerTitle, ensureDockerEngine } from '../helpers/docker.ts'
+import { tcpProbe } from '../helpers/tcp-probe.ts'
 import { until } from '../helpers/until.ts'
 
 const engine = await ensureDockerEngine()
@@ -85,22 +85,7 @@ async function probeFrom(from: DockerNode, host: string, port: number): Promise<
 
 /** A TCP connect from the host (the harness's clients' side). */
 function probeHost(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port })
-    const t = setTimeout(() => {
-      s.destroy()
-      resolve('timeout')
-    }, 1000)
-    s.once('connect', () => {
-      clearTimeout(t)
-      s.destroy()
-      resolve('connected')
-    })
-    s.once('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(t)
-      resolve(e.code ?? e.message)
-    })
-  })
+  return tcpProbe({ host, port })
 }
 
 function iptablesSaved(): string {

@@ -3,7 +3,6 @@
 // connections are; a cut connection times out (DROP), an open one connects. The cluster's reactions are read
 // from the majority side's metadata: a new controller, a leader that moved, a shrunk ISR, acks=all writes.
 import { execFileSync } from 'node:child_process'
-import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ErrorCode } from '../../../broker/protocol/errors.ts'
 import { CreateTopics } from '../../../broker/protocol/messages/create-topics.ts'
@@ -11,6 +10,7 @@ import { startLocalCluster, type LocalCluster, type LocalNode } from '../../../c
 import { chainExistsSync, chainRulesSync } from '../../../chaos/network/iptables.ts'
 import { CLIENTS_HOST, cutsBetween, IptablesPartitions, type PartitionNode } from '../../../chaos/network/partition.ts'
 import { ClusterWire } from '../../helpers/cluster-wire.ts'
+import { tcpProbe } from '../../helpers/tcp-probe.ts'
 import { until } from '../../helpers/until.ts'
 
 const CONFIG = {
@@ -35,22 +35,7 @@ const esc = (host: string): string => host.replace(/\./g, '\\.')
 
 /** Connects from `from` (a host to bind to) to the node's client port: 'connected', 'timeout' or the error code. */
 function probe(from: string, to: LocalNode, port = to.port, timeoutMs = 1000): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect({ host: to.host, port, localAddress: from })
-    const t = setTimeout(() => {
-      s.destroy()
-      resolve('timeout')
-    }, timeoutMs)
-    s.once('connect', () => {
-      clearTimeout(t)
-      s.destroy()
-      resolve('connected')
-    })
-    s.once('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(t)
-      resolve(e.code ?? e.message)
-    })
-  })
+  return tcpProbe({ host: to.host, port, localAddress: from }, timeoutMs)
 }
 
 beforeAll(async () => {
