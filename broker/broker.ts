@@ -4,7 +4,7 @@
 // replicas, ISR). Writes to metadata (CreateTopics, DeleteTopics, AlterPartition, producer id blocks) go to the
 // active controller. API handlers (broker/apis) act on it; they never see sockets.
 
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { systemClock, type Clock, type TimerHandle } from './clock.ts'
 import { toNumber, type BrokerConfig, type DynamicValue, type Listener } from './config.ts'
@@ -14,7 +14,7 @@ import type { MetadataDelta, MetadataImage, TopicInfo } from './controller/metad
 import { MetadataQuorum } from './controller/metadata-quorum.ts'
 import type { CreateTopicSpec } from './controller/quorum-controller.ts'
 import type { RaftTransport } from './controller/raft-types.ts'
-import { GroupCoordinator, startGroupCoordinator } from './group/coordinator.ts'
+import { coordinatorConfig, GroupCoordinator, startGroupCoordinator } from './group/coordinator.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { ErrorCode } from './protocol/errors.ts'
 import { ProducerIdManager } from './producers/producer-ids.ts'
@@ -97,6 +97,7 @@ export class Broker {
   private readonly partitionListeners: ((reg: PartitionRegistration) => void)[] = []
   private server: SocketServer | null = null
   private coordinator: GroupCoordinator | null = null
+  private noCoordinator: GroupCoordinator | null = null
   private startingGroups = false
   private advertised: Listener[] = []
   private stopped = false
@@ -329,6 +330,10 @@ export class Broker {
     broker.advertised = advertisedListeners(config, server.boundListeners)
     await broker.joinCluster()
     await broker.startGroups('startup')
+    // Only now, unfenced and caught up with the metadata log: before, this broker's image is the one it had before a
+    // restart, in which it may still lead partitions and coordinate groups that have moved (Kafka enables request
+    // processing at the same point). Replicas and clients that connected meanwhile waited.
+    server.open()
     log.info('storage ready', { dataDir, topics: broker.topicStates.size, ms: Math.round(clock.monotonic() - started) })
     log.info('broker started', {
       clusterId,
@@ -475,6 +480,8 @@ export class Broker {
   /** Brings the replication data path in line with a partition's new registration (in the background, in order
    *  per partition); then wakes its fetches and moves group coordination for offsets partitions. */
   private applyReplication(part: Partition, reg: PartitionRegistration): void {
+    // Leadership gone: stop coordinating its groups now, not once the replica has switched to following.
+    if (part.topic === OFFSETS_TOPIC && reg.leader !== this.nodeId) this.coordinator?.unload(part.index)
     this.replicas.applyRegistration(part, reg).then(
       () => {
         part.wake()
@@ -542,8 +549,17 @@ export class Broker {
 
   /** The group coordinator (consumer groups and committed offsets). */
   get groups(): GroupCoordinator {
-    if (!this.coordinator) throw new Error('the group coordinator is not started')
-    return this.coordinator
+    if (this.coordinator) return this.coordinator
+    // Before __consumer_offsets exists: a coordinator of no partitions, which answers COORDINATOR_NOT_AVAILABLE.
+    this.noCoordinator ??= new GroupCoordinator({
+      clock: this.clock,
+      config: coordinatorConfig(this.config),
+      log: this.log.child({ component: 'group-coordinator' }),
+      partitions: [],
+      partitionCount: 0,
+      newMemberIdSuffix: () => randomUUID(),
+    })
+    return this.noCoordinator
   }
 
   /** Whether the group coordinator runs (it starts once __consumer_offsets is here). */

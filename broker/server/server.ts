@@ -17,6 +17,9 @@ export class SocketServer {
   private readonly broker: Broker
   private readonly limits: ConnectionLimits
   private readonly log: Logger
+  /** Sockets accepted before open(): held paused, as Kafka's acceptors leave connections in the backlog until the
+   *  broker has caught up with the metadata log, so no client is answered from a stale image. */
+  private held: { l: ListenerSecurity; socket: Socket; principal?: string; drop: () => void }[] | null = []
 
   constructor(broker: Broker, limits: ConnectionLimits, log: Logger) {
     this.broker = broker
@@ -66,7 +69,31 @@ export class SocketServer {
     return this.servers.map(({ listener }) => ({ ...listener, port: this.boundPort(listener) }))
   }
 
+  /** Starts serving the connections held since start() and every later one. */
+  open(): void {
+    const held = this.held
+    if (held === null) return
+    this.held = null
+    for (const h of held) {
+      h.drop()
+      if (h.socket.destroyed) continue
+      this.accept(h.l, h.socket, h.principal)
+      h.socket.resume()
+    }
+  }
+
   private accept(l: ListenerSecurity, socket: Socket, principal?: string): void {
+    if (this.held !== null) {
+      socket.pause()
+      const onError = (err: Error) => this.log.debug('socket error before the broker opened', { err: err.message })
+      socket.on('error', onError)
+      const entry = { l, socket, principal, drop: () => socket.off('error', onError) }
+      this.held.push(entry)
+      socket.once('close', () => {
+        if (this.held) this.held = this.held.filter((h) => h !== entry)
+      })
+      return
+    }
     const conn = new Connection(socket, l.name, this.broker, this.limits, this.log, (c) => this.connections.delete(c), principal, l.sasl)
     this.connections.add(conn)
   }
@@ -89,6 +116,8 @@ export class SocketServer {
     const closing = this.servers.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())))
     for (const c of this.connections) c.destroy()
     this.connections.clear()
+    for (const h of this.held ?? []) h.socket.destroy()
+    if (this.held) this.held = []
     this.servers.length = 0
     await Promise.all(closing)
   }
