@@ -14,9 +14,7 @@ const root = mkdtempSync(join(tmpdir(), 'faultline-catalog-drivers-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 // Combinations that fail for a reason found and not yet fixed: skipped with the reason in the test's name, so the
 // output says it. Remove an entry once its cause is fixed.
-const knownFailures: Record<string, string> = {
-  'raw leader-kill.yaml': 'known failure: the raw idempotent producer acked 3 values below an earlier send of theirs (reordered 3) in 1 of 2 full-length runs, issue 13',
-}
+const knownFailures: Record<string, string> = {}
 
 const docker = catalogFiles.some((f) => loadScenario(join(catalogDir, f)).cluster.backend === 'docker') ? await ensureDockerEngine() : null
 

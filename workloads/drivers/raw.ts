@@ -16,6 +16,8 @@
 //   bytes (producer id and sequence, so the broker drops a copy) within the delivery timeout. Under acks=all NOT_LEADER_OR_FOLLOWER is not definite (a
 //   leader deposed while waiting for its ISR answers it after the append). A failure (a timeout, a stale
 //   leader, REQUEST_TIMED_OUT) refreshes metadata, and sends wait for that refresh before they are routed.
+//   A retry waits ahead of its partition's later sends, so a partition's batches take their sequence numbers,
+//   and reach the leader, in the order they were sent (the Java producer's re-enqueue in sequence order).
 // - Metadata comes from the least loaded connection, and a partition's leader is replaced only by one of an
 //   equal or newer leader epoch (KIP-320): a broker resumed after a pause still names itself for a while. BatchTemplate pre-encodes a batch once and stamps a copy
 //   per send (value headers, then restampBatch: timestamps, producer id and sequence, CRC), for

@@ -38,6 +38,15 @@ interface ProducerIdentity {
   readonly producerEpoch: number
 }
 
+/** A send in the slow path (see later). */
+interface SlowSend {
+  /** topic NUL partition */
+  readonly key: string
+  /** Its place in the producer's send order. */
+  readonly ticket: number
+  readonly step: () => Promise<void>
+}
+
 export class RawProducer implements DriverProducer {
   private readonly cluster: RawCluster
   private readonly acks: Acks
@@ -49,9 +58,12 @@ export class RawProducer implements DriverProducer {
   private identity: ProducerIdentity | null = null
   private identityPromise: Promise<ProducerIdentity> | null = null
   private readonly sequences = new Map<string, number>()
-  /** Sends waiting for metadata, a connection or a producer id; later sends queue behind them (order). */
-  private slow: Promise<void> | null = null
-  private slowCount = 0
+  /** Sends waiting for metadata, a connection or a producer id, taken one at a time from the front (see later). */
+  private readonly slowQueue: SlowSend[] = []
+  /** The slow path is working: a step runs or is about to; later sends queue behind it (order). */
+  private slowActive = false
+  /** Numbers deliver() calls in send order. */
+  private tickets = 0
   private encodedPending = 0
   private encodedWaiters: (() => void)[] = []
 
@@ -159,6 +171,7 @@ export class RawProducer implements DriverProducer {
    */
   private deliver(topic: string, partition: number, prebuilt: Buffer | null, build: () => Buffer, done: (r: ProduceResult) => void): void {
     const deadline = performance.now() + this.deliveryTimeoutMs
+    const ticket = this.tickets++
     let built = prebuilt
     const make = (): Buffer => (built ??= build())
     let indefinite = false
@@ -174,28 +187,31 @@ export class RawProducer implements DriverProducer {
       const sameProducer = built === null || (this.identity !== null && new RecordBatchView(built).producerId === this.identity.producerId)
       if (retriable && sameProducer && performance.now() + RETRY_BACKOFF_MS < deadline) {
         // Into the slow path now, backoff included: sends made from here on queue behind the retry.
-        this.later(topic, partition, outcome, make, deadline, RETRY_BACKOFF_MS)
+        this.later(topic, partition, ticket, outcome, make, deadline, true)
         return
       }
       this.identity = null
       done(indefinite && r.error.definite ? { ok: false, error: { ...r.error, definite: false } } : r)
     }
-    if (this.slow === null && !this.cluster.refreshPending && (!this.idempotent || this.identity)) {
+    if (!this.slowActive && !this.cluster.refreshPending && (!this.idempotent || this.identity)) {
       const conn = this.cluster.readyNode(this.cluster.leaderOf(topic, partition))
       if (conn) {
         this.produceOn(conn, topic, partition, make(), outcome)
         return
       }
     }
-    this.later(topic, partition, outcome, make, deadline)
+    this.later(topic, partition, ticket, outcome, make, deadline)
   }
 
   /**
    * The slow path: metadata, connection, producer id; sends queue here in order until it drains. A send still
    * waiting here at its delivery timeout fails then (definite: it was never written), whatever it waits behind.
+   * A retry goes back ahead of its partition's later sends, as the Java producer re-enqueues a batch in sequence
+   * order: behind them it would be encoded after them (a batch not yet encoded gets its sequence numbers when
+   * it goes out), so the broker would write them first; or, encoded, reach the leader after them and turn
+   * each into an OUT_OF_ORDER_SEQUENCE_NUMBER.
    */
-  private later(topic: string, partition: number, done: (r: ProduceResult) => void, build: () => Buffer, deadline: number, backoffMs = 0): void {
-    this.slowCount++
+  private later(topic: string, partition: number, ticket: number, done: (r: ProduceResult) => void, build: () => Buffer, deadline: number, retry = false): void {
     let waiting = true
     const expiry = setTimeout(() => {
       if (!waiting) return
@@ -210,14 +226,10 @@ export class RawProducer implements DriverProducer {
       clearTimeout(expiry)
       done(r)
     }
-    const prev = this.slow ?? Promise.resolve()
-    this.slow = prev.then(async () => {
-      if (!waiting) {
-        if (--this.slowCount === 0) this.slow = null
-        return
-      }
+    const step = async (): Promise<void> => {
+      if (!waiting) return
       try {
-        if (backoffMs > 0) await new Promise((r) => setTimeout(r, backoffMs))
+        if (retry) await new Promise((r) => setTimeout(r, RETRY_BACKOFF_MS))
         // A failure just marked the metadata stale: route by the refreshed leader, not back to the one that failed.
         await this.cluster.settled()
         await this.cluster.ensureTopic(topic, 5000)
@@ -237,10 +249,25 @@ export class RawProducer implements DriverProducer {
         // A leader we cannot reach (killed, partitioned) has probably moved: look again before the next send.
         this.cluster.invalidate()
         settle({ ok: false, error: asDriverError(e, true) })
-      } finally {
-        if (--this.slowCount === 0) this.slow = null
       }
-    })
+    }
+    const key = `${topic}\u0000${partition}`
+    const entry: SlowSend = { key, ticket, step }
+    // A first attempt has the newest ticket of all: its place is the back (no scan, however long the queue).
+    const at = retry ? this.slowQueue.findIndex((q) => q.key === key && q.ticket > ticket) : -1
+    if (at < 0) this.slowQueue.push(entry)
+    else this.slowQueue.splice(at, 0, entry)
+    if (this.slowActive) return
+    this.slowActive = true
+    void Promise.resolve().then(() => this.runSlow())
+  }
+
+  private async runSlow(): Promise<void> {
+    try {
+      for (let q = this.slowQueue.shift(); q; q = this.slowQueue.shift()) await q.step()
+    } finally {
+      this.slowActive = false
+    }
   }
 
   private ensureIdentity(): Promise<ProducerIdentity> {
