@@ -15,8 +15,30 @@
 // ---- time ----
 
 // performance.now() and process.hrtime both read libuv's monotonic clock (CLOCK_MONOTONIC on Linux); the
-// former is cheaper but counts from process start, so one offset read at load puts it on the shared origin.
-const HRTIME_OFFSET_MS = Number(process.hrtime.bigint()) / 1e6 - performance.now()
+// former is cheaper but counts from process start, so an offset measured at load puts it on the shared origin.
+const HRTIME_OFFSET_MS = clockOffsetMs(() => Number(process.hrtime.bigint()) / 1e6, () => performance.now())
+
+/**
+ * shared() - local() for two readings of one clock, from the narrowest of `samples` reads of local() between
+ * two reads of shared(). A single pair of reads is off by whatever ran between them: the lazy load of
+ * `performance`, or a preemption on a busy machine, put a load worker's clock up to 50 ms behind its peers',
+ * so records it read seemed to arrive before they were sent (and the merged history reordered its reads).
+ */
+export function clockOffsetMs(shared: () => number, local: () => number, samples = 100): number {
+  local()
+  let width = Number.POSITIVE_INFINITY
+  let offset = 0
+  for (let i = 0; i < samples; i++) {
+    const before = shared()
+    const l = local()
+    const after = shared()
+    if (after - before < width) {
+      width = after - before
+      offset = (before + after) / 2 - l
+    }
+  }
+  return offset
+}
 
 /** Monotonic milliseconds, shared by the processes of one host (CLOCK_MONOTONIC on Linux). */
 export function monotonicNow(): number {

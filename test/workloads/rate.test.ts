@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { MaxRateController, Pacer, Schedule, SimScheduler, type RateSample } from '../../workloads/rate.ts'
+import { clockOffsetMs, MaxRateController, Pacer, Schedule, SimScheduler, type RateSample } from '../../workloads/rate.ts'
 
 const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31)
 console.log(`rate.test.ts fast-check seed ${seed} (rerun with FC_SEED=${seed})`)
@@ -241,5 +241,21 @@ describe('SimScheduler', () => {
     s.run(100)
     expect(order).toEqual(['a', 'b', 'c'])
     expect(s.now()).toBe(100)
+  })
+})
+
+describe('clockOffsetMs', () => {
+  it('puts the local clock on the shared one to within a microsecond when reads are preempted', () => {
+    // One clock read two ways: shared = true time + 1000 ms, local = true time; each read takes 1 µs, and the
+    // process is descheduled for 30 ms inside the first bracket (as at a load worker's start on a busy machine).
+    let t = 5
+    let reads = 0
+    const shared = (): number => (t += 0.001) + 1000
+    const local = (): number => {
+      reads++
+      if (reads <= 2) t += 30
+      return (t += 0.001)
+    }
+    expect(Math.abs(clockOffsetMs(shared, local) - 1000)).toBeLessThan(0.001)
   })
 })
