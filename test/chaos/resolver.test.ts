@@ -9,14 +9,10 @@ import type { TargetResolver } from '../../chaos/scheduler.ts'
 import { partitionForGroup } from '../../broker/group/records.ts'
 import { rawDriver } from '../../workloads/drivers/raw.ts'
 import { until } from '../helpers/until.ts'
+import { FAST_FAILOVER } from '../helpers/fast-failover.ts'
 
 const CONFIG = {
-  'broker.session.timeout.ms': '2000',
-  'broker.heartbeat.interval.ms': '300',
-  'replica.lag.time.max.ms': '2000',
-  'controller.quorum.election.timeout.ms': '500',
-  'controller.quorum.fetch.timeout.ms': '1000',
-  'controller.quorum.request.timeout.ms': '500',
+  ...FAST_FAILOVER,
   'offsets.topic.num.partitions': '5',
 }
 

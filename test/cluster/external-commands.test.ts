@@ -16,14 +16,10 @@ import { RawCluster } from '../../workloads/drivers/raw.ts'
 import { cli } from '../e2e/cli.ts'
 import { removeDir, tempDir } from '../helpers/broker-process.ts'
 import { until } from '../helpers/until.ts'
+import { FAST_FAILOVER } from '../helpers/fast-failover.ts'
 
 const CONFIG: Record<string, string> = {
-  'broker.session.timeout.ms': '2000',
-  'broker.heartbeat.interval.ms': '300',
-  'replica.lag.time.max.ms': '2000',
-  'controller.quorum.election.timeout.ms': '500',
-  'controller.quorum.fetch.timeout.ms': '1000',
-  'controller.quorum.request.timeout.ms': '500',
+  ...FAST_FAILOVER,
   'offsets.topic.num.partitions': '1',
 }
 

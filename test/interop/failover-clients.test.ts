@@ -7,14 +7,10 @@ import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startLocalCluster, type LocalCluster, type LocalNode } from '../../chaos/cluster/local.ts'
 import { sleep, until } from '../helpers/until.ts'
+import { FAST_FAILOVER } from '../helpers/fast-failover.ts'
 
 const CONFIG = {
-  'broker.session.timeout.ms': '2000',
-  'broker.heartbeat.interval.ms': '300',
-  'replica.lag.time.max.ms': '2000',
-  'controller.quorum.election.timeout.ms': '500',
-  'controller.quorum.fetch.timeout.ms': '1000',
-  'controller.quorum.request.timeout.ms': '500',
+  ...FAST_FAILOVER,
   'offsets.topic.num.partitions': '3',
 }
 
