@@ -6,6 +6,7 @@
 // `faultline run`) and the search; a second one quits at once.
 
 import { dirname, resolve } from 'node:path'
+import { explorableKinds } from '../chaos/fault-space.ts'
 import { consoleProgress } from '../reports/progress.ts'
 import { parseDurationFlag } from './duration.ts'
 import {
@@ -44,7 +45,7 @@ const KEEP_EXPLORE_DIRS = 10
 
 export const EXPLORE_USAGE = [
   'faultline explore SCENARIO.yaml [--runs 20] [--seed S] [--out DIR] [--duration D] [--rate R] [--keys K]',
-  '                 [--kinds kill,pause] [--faults N] [--fault-duration MIN-MAX] [--shrink-runs N] [--confirm N]',
+  '                 [--kinds kill,partition,...] [--faults N] [--fault-duration MIN-MAX] [--shrink-runs N] [--confirm N]',
   '                 [--checks delivery|all] [--verbose]',
   '  Generates fault schedules (fast-check) for the scenario\'s cluster, runs each as `faultline run` would, and',
   '  on a failure shrinks the schedule and writes the smallest failing one as a scenario (DIR/counterexample.yaml).',
@@ -54,7 +55,10 @@ export const EXPLORE_USAGE = [
   '  --duration D        length of each run (default the scenario\'s, at most 20s)',
   `  --rate R            cap on each producer group's rate (default ${DEFAULT_SCALE.maxRate}/s)`,
   `  --keys K            cap on key counts (default ${DEFAULT_SCALE.maxKeys})`,
-  '  --kinds LIST        fault kinds to draw (default every kind the cluster backend supports: kill, pause)',
+  `  --kinds LIST        fault kinds to draw, of ${explorableKinds().join(', ')}\n` +
+    '                      (default the scenario\'s nemesis kinds, else every kind the backend applies on this\n' +
+    '                      machine: partitions only with root and iptables; docker: partitions or the proxy\n' +
+    '                      kinds, never both)',
   '  --faults N          most faults per schedule (default 4)',
   '  --fault-duration R  how long a fault lasts, like 1s-5s (default 2s to half the run)',
   '  --shrink-runs N     runs allowed for shrinking a failure (default 30)',

@@ -20,12 +20,15 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSyn
 import { join, resolve } from 'node:path'
 import fc from 'fast-check'
 import { type Document, isMap, isSeq, parseDocument, YAMLMap, YAMLSeq } from 'yaml'
+import { ACTIONS_FOR_FAULT } from '../chaos/cluster/external.ts'
 import { describeAclMatch } from '../chaos/cluster/security.ts'
 import { type FaultSpace, checkSpace, explorableKinds, STEP_MS, scheduleArbitrary } from '../chaos/fault-space.ts'
-import { type Fault, FAULT_KINDS, type FaultKind, type PartitionSide, type PartitionSplit, type Target } from '../chaos/faults.ts'
+import { type Fault, FAULT_KINDS, type FaultKind, type PartitionSide, type PartitionSplit, PROXY_FAULT_KINDS, type Target } from '../chaos/faults.ts'
+import type { NemesisSpec } from '../chaos/nemesis.ts'
 import { silentProgress, type ProgressReporter } from '../reports/progress.ts'
 import { exitCodeOf, type Results } from '../reports/results.ts'
-import { RunError, runScenario, type RunOptions } from './runner.ts'
+import { describeSplit } from './commands.ts'
+import { partitionProblem, RunError, runScenario, type RunOptions } from './runner.ts'
 import { parseScenario, type Scenario, ScenarioError } from './schema.ts'
 import { formatDuration, formatPercent, formatRate } from './units.ts'
 
@@ -187,7 +190,11 @@ export function describeFault(f: Fault): string {
     case 'pause':
       return `pause ${describeTarget(f.target)} ${at} for ${formatDuration(f.durationMs)}`
     case 'partition':
-      return `partition ${at} for ${formatDuration(f.healAfterMs)}`
+      return `partition (${describeSplit(f.split)}) ${at} for ${formatDuration(f.healAfterMs)}`
+    case 'latency':
+      return `latency ${formatDuration(f.delayMs)}${f.jitterMs > 0 ? ` +-${formatDuration(f.jitterMs)}` : ''} on ${describeTarget(f.target)} ${at} for ${formatDuration(f.durationMs)}`
+    case 'bandwidth':
+      return `bandwidth ${f.bytesPerSecond}B/s on ${describeTarget(f.target)} ${at} for ${formatDuration(f.durationMs)}`
     case 'revokeUser':
       return `revoke user ${f.user} ${at} for ${formatDuration(f.durationMs)}`
     case 'removeAcl':
@@ -218,7 +225,7 @@ export function candidateText(scaled: Document, faults: readonly Fault[], seed: 
 // The fault space
 
 export interface SpaceOptions {
-  /** Fault kinds to draw; default every kind the cluster backend supports. */
+  /** Fault kinds to draw; default the scenario's nemesis kinds, or every kind the cluster backend supports here. */
   readonly kinds?: readonly FaultKind[]
   /** Most faults per schedule; default 4. */
   readonly maxFaults?: number
@@ -226,9 +233,54 @@ export interface SpaceOptions {
   readonly duration?: { readonly minMs: number; readonly maxMs: number }
 }
 
-/** Kinds the backend can apply today (the runner refuses the rest). */
-export function backendKinds(s: Scenario): FaultKind[] {
-  return s.cluster.backend === 'local' ? explorableKinds().filter((k) => k === 'kill' || k === 'pause') : []
+type Env = Readonly<Record<string, string | undefined>>
+
+const isProxyKind = (k: FaultKind): boolean => (PROXY_FAULT_KINDS as readonly string[]).includes(k)
+
+/** Why the scenario's cluster cannot take faults of this kind on this machine (preflight would refuse them), or null. */
+export function kindProblem(s: Scenario, kind: FaultKind, env: Env = process.env): string | null {
+  const c = s.cluster
+  if (kind === 'partition') return partitionProblem(c.backend, env)
+  if (c.backend === 'external') {
+    if (isProxyKind(kind)) return `${kind} faults need proxies in front of the brokers, which only the local and docker backends set up`
+    if (kind === 'kill' || kind === 'pause') {
+      const actions = ACTIONS_FOR_FAULT[kind]
+      const lacking = c.nodes.filter((n) => actions.some((a) => n.commands[a] === undefined))
+      if (c.nodes.length === 0) return `${kind} faults on an external cluster run commands per node, and cluster.nodes lists none`
+      if (lacking.length > 0) return `${kind} faults on an external cluster run the ${actions.join(' and ')} commands, which node ${lacking.map((n) => n.id).join(', ')} lacks`
+    }
+  }
+  return null
+}
+
+/** Whether a docker cluster has proxies in front of its brokers whatever the faults (partitions cannot see through them). */
+const dockerProxied = (s: Scenario): boolean => s.cluster.backend === 'docker' && (s.cluster.proxies === true || s.cluster.toxiproxy !== undefined)
+
+/**
+ * Kinds explore draws by default: those the backend applies on this machine. Partitions only where preflight
+ * would allow them (root, iptables; on docker bridge netfilter). On docker, partitions and proxy faults cannot
+ * share a scenario (partition rules match container addresses, which the proxies hide): partitions when they
+ * can run and the cluster has no proxies of its own, network-quality faults otherwise. An external cluster takes
+ * kill and pause where its nodes have the commands, nothing else.
+ */
+export function backendKinds(s: Scenario, env: Env = process.env): FaultKind[] {
+  const usable = explorableKinds().filter((k) => kindProblem(s, k, env) === null)
+  if (s.cluster.backend !== 'docker') return usable
+  const partitions = usable.includes('partition') && !dockerProxied(s)
+  return usable.filter((k) => (partitions ? !isProxyKind(k) : k !== 'partition'))
+}
+
+/** Why these kinds (from --kinds or the scenario's nemesis) cannot be explored on this machine, or null. */
+export function kindsProblem(s: Scenario, kinds: readonly FaultKind[], env: Env = process.env): string | null {
+  const proxy = kinds.filter(isProxyKind)
+  if (s.cluster.backend === 'docker' && kinds.includes('partition') && (proxy.length > 0 || dockerProxied(s))) {
+    return `partition with ${proxy.length > 0 ? proxy.join(', ') : 'cluster.proxies/toxiproxy'}: partitions on the docker backend cut traffic by container address, which the proxies in front of the containers hide; expected partitions or network-quality faults, not both, on a docker cluster`
+  }
+  for (const k of kinds) {
+    const why = kindProblem(s, k, env)
+    if (why !== null) return `${k}: ${why}`
+  }
+  return null
 }
 
 /**
@@ -238,25 +290,33 @@ export function backendKinds(s: Scenario): FaultKind[] {
  */
 export function targetsOf(s: Scenario): Target[] {
   const out: Target[] = []
-  if (s.cluster.backend === 'local') for (let n = 1; n <= s.cluster.brokers; n++) out.push({ kind: 'node', node: n })
+  if (s.cluster.backend !== 'external') for (let n = 1; n <= s.cluster.brokers; n++) out.push({ kind: 'node', node: n })
+  else for (const n of s.cluster.nodes) out.push({ kind: 'node', node: n.id })
   for (const t of s.topics) for (let p = 0; p < Math.min(t.partitions, 3); p++) out.push({ kind: 'leaderOf', topic: t.name, partition: p })
   return out
 }
 
-/** The space for a (scaled) scenario: faults start after the warmup and before 70% of the run. */
-export function spaceFor(s: Scenario, o: SpaceOptions = {}): FaultSpace {
+/**
+ * The space for a (scaled) scenario: faults start after the warmup and before 70% of the run. A scenario with a
+ * nemesis gives its kinds, its targets and its duration range (within half the scaled run); --kinds and
+ * --fault-duration still override them.
+ */
+export function spaceFor(s: Scenario, o: SpaceOptions = {}, nemesis: NemesisSpec | null = null, env: Env = process.env): FaultSpace {
   const d = s.workload.durationMs
+  const half = roundStep(d / 2)
+  const fromNemesis = nemesis === null ? undefined : { minMs: Math.min(Math.ceil(nemesis.duration.minMs / STEP_MS) * STEP_MS, half), maxMs: Math.min(roundStep(nemesis.duration.maxMs), half) }
   // At least 2 s: shorter faults end before failure detection (a broker session) notices them, so a failure
   // they cause at all is marginal and a shrunk schedule would rarely fail again.
-  const duration = o.duration ?? { minMs: Math.min(2000, roundStep(d / 4)), maxMs: roundStep(d / 2) }
+  const duration = o.duration ?? (fromNemesis !== undefined && fromNemesis.minMs <= fromNemesis.maxMs ? fromNemesis : { minMs: Math.min(2000, roundStep(d / 4)), maxMs: half })
   const startMin = Math.max(s.workload.warmupMs, STEP_MS)
   return {
-    kinds: o.kinds ?? backendKinds(s),
-    targets: targetsOf(s),
+    kinds: o.kinds ?? (nemesis === null ? backendKinds(s, env) : (nemesis.kinds as FaultKind[])),
+    targets: nemesis === null ? targetsOf(s) : [...nemesis.targets],
     maxFaults: o.maxFaults ?? 4,
     start: { minMs: startMin, maxMs: Math.max(startMin, Math.min(roundStep(d * 0.7), d - duration.minMs)) },
     duration,
     endMs: d,
+    ...(s.cluster.backend === 'external' ? {} : { brokers: s.cluster.brokers }),
   }
 }
 
@@ -366,6 +426,11 @@ export function prepareScenario(file: string, scaleFor: (s: Scenario) => Explore
   scaleDocument(doc, original, scaleFor(original), notes)
   doc.delete('faults')
   doc.delete('seed')
+  // Its kinds, targets and durations become the fault space (spaceFor); left in, it would add its own faults.
+  if (original.nemesis !== null) {
+    doc.delete('nemesis')
+    notes.push(`nemesis: replaced by explore's schedules, drawn from its kinds (${original.nemesis.kinds.join(', ')}), targets and durations`)
+  }
   let scaled: Scenario
   try {
     scaled = parseScenario(doc.toString({ lineWidth: 0 }), file)
@@ -379,10 +444,16 @@ export function prepareScenario(file: string, scaleFor: (s: Scenario) => Explore
 /** Runs the search; the verdicts are in the outcome (exit codes are the command's business). */
 export async function explore(o: ExploreOptions): Promise<ExploreOutcome> {
   const t0 = performance.now()
-  const { scaled, doc, notes } = prepareScenario(o.file, (s) => ({ ...o.scale, durationMs: o.scale.durationMs ?? Math.min(s.workload.durationMs, DEFAULT_SCALE.maxDurationMs) }))
-  const space = spaceFor(scaled, o.space)
-  const problem = checkSpace(space)
-  if (problem !== null) throw new ExploreInputError(`${o.file}: cannot explore: ${problem}${scaled.cluster.backend === 'external' ? ' (an external cluster takes no process faults)' : ''}`)
+  const { original, scaled, doc, notes } = prepareScenario(o.file, (s) => ({ ...o.scale, durationMs: o.scale.durationMs ?? Math.min(s.workload.durationMs, DEFAULT_SCALE.maxDurationMs) }))
+  const env = o.runOptions?.env ?? process.env
+  const space = spaceFor(scaled, o.space, original.nemesis, env)
+  // Kinds asked for (--kinds, the nemesis) that this machine cannot apply are refused now, not at the first run that draws one.
+  const asked = o.space.kinds !== undefined ? '--kinds' : original.nemesis !== null ? 'nemesis.kinds' : null
+  const problem = checkSpace(space) ?? (asked === null ? null : kindsProblem(scaled, space.kinds, env))
+  if (problem !== null) {
+    const why = space.kinds.length === 0 && scaled.cluster.backend === 'external' ? ' (an external cluster takes kill and pause faults through cluster.nodes commands only)' : ''
+    throw new ExploreInputError(`${o.file}: cannot explore${asked === null ? '' : ` ${asked} ${space.kinds.join(',')}`}: ${problem}${why}`)
+  }
   mkdirSync(o.outDir, { recursive: true })
   const journal = join(o.outDir, 'explore.jsonl')
 

@@ -150,12 +150,20 @@ export function connectSecurity(s: Scenario, env: Readonly<Record<string, string
   return { sasl, tls }
 }
 
+/** Why this machine cannot partition a cluster of this backend, or null: partitions are iptables rules (root and
+ *  iptables), and between docker containers the kernel's bridge netfilter must hand them the traffic. Preflight
+ *  asks this for a scenario's partitions, explore before it draws any. */
+export function partitionProblem(backend: Scenario['cluster']['backend'], env: Readonly<Record<string, string | undefined>> = process.env): string | null {
+  if (backend === 'external') return 'partitions are iptables rules by broker address, which only the local and docker backends set up; expected cluster.backend: local or docker'
+  return iptablesProblem(env) ?? (backend === 'docker' ? bridgeNetfilterProblem() : null)
+}
+
 /** Throws RunError (exit 2) naming the first thing in the scenario this harness cannot run yet. */
 export async function preflight(s: Scenario, env: Readonly<Record<string, string | undefined>> = process.env): Promise<Pick<ConnectOptions, 'sasl' | 'tls'>> {
   const problems: string[] = []
   const partitionAt = s.faults.findIndex((f) => f.kind === 'partition')
   if (partitionAt >= 0 && s.cluster.backend !== 'external') {
-    const why = iptablesProblem(env)
+    const why = partitionProblem(s.cluster.backend, env)
     if (why !== null) problems.push(`faults[${partitionAt}] (${s.faults[partitionAt]!.name}): ${why}`)
   }
   s.faults.forEach((f, i) => {
@@ -178,8 +186,6 @@ export async function preflight(s: Scenario, env: Readonly<Record<string, string
   if (s.cluster.backend === 'docker') {
     // Behind proxies on the host every container's traffic comes from the bridge's gateway: rules by container address would cut all or nothing.
     const proxied = s.cluster.proxies === true || s.cluster.toxiproxy !== undefined || s.faults.some(isProxyFault)
-    const bridgeProblem = partitionAt >= 0 ? bridgeNetfilterProblem() : null
-    if (bridgeProblem !== null) problems.push(`faults[${partitionAt}] (${s.faults[partitionAt]!.name}): ${bridgeProblem}`)
     if (partitionAt >= 0 && proxied) {
       problems.push(`faults[${partitionAt}] (${s.faults[partitionAt]!.name}): partitions on the docker backend cut traffic by container address, which the proxies in front of the containers hide; expected partitions or network-quality faults (and cluster.proxies/toxiproxy), not both, in one docker scenario`)
     }

@@ -1,14 +1,16 @@
 // `faultline explore` as a user runs it, on real brokers: a scenario no generated schedule can break passes
 // every run with exit 0, keeping each run's record but not its heavy files; Ctrl-C ends the current run with
-// its cluster torn down (no broker left) and exits 3. Finding and shrinking a real failure takes minutes:
-// test/e2e/explore.long.test.ts. Both in the long suite since npm test neared its 15-minute budget (49 s of file
-// time); test/scenarios/explore.test.ts keeps the search and shrink logic in npm test.
+// its cluster torn down (no broker left) and exits 3; a drawn partition that cuts the clients off is written as
+// a scenario that validates and fails again (about a minute). Finding and shrinking a real failure takes
+// minutes: test/e2e/explore.long.test.ts. Both in the long suite since npm test neared its 15-minute budget
+// (49 s of file time); test/scenarios/explore.test.ts keeps the search and shrink logic in npm test.
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { readResults } from '../../reports/results.ts'
+import { parseScenario } from '../../scenarios/schema.ts'
 import { cli, processesUsing } from './cli.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'faultline-explore-'))
@@ -29,6 +31,21 @@ checks:
   delivery: { lost: 0, duplicates: 0, inconsistentOffsets: 0, failedWritesRead: 0 }
 `
 
+const CLIENTS_CUT = `
+name: explore-clients-cut
+cluster: { backend: local, brokers: 1 }
+topics: [ { name: t, partitions: 1, replicationFactor: 1 } ]
+workload:
+  driver: raw
+  duration: 4s
+  warmup: 1s
+  producers: { rate: 200/s, messageSize: 128B, acks: all }
+  consumers: { groups: 1 }
+checks:
+  delivery: { lost: 0 }
+  slo: { unavailability: 500ms }
+`
+
 describe('faultline explore', () => {
   it('passes every schedule of a scenario that cannot fail, with exit 0, and keeps the runs small', async () => {
     const file = join(root, 'robust.yaml')
@@ -42,6 +59,29 @@ describe('faultline explore', () => {
     for (const j of journal) for (const f of j.faults) expect(Object.keys(f)).toEqual(['at', 'pause', 'duration'])
     for (const d of ['run-001', 'run-002']) expect(readdirSync(join(out, d)).sort()).toEqual(['results.json', 'run.log', 'scenario.yaml'])
     expect(existsSync(join(out, 'counterexample.yaml'))).toBe(false)
+    expect(processesUsing(out)).toEqual([])
+  }, 240_000)
+
+  // One broker, so the only partition shape is the clients cut off: every schedule breaks a 500 ms
+  // unavailability SLO, and the written scenario must be valid and fail again when run from the file.
+  it('draws partitions, and writes a failing schedule as a valid scenario that fails again when run', async () => {
+    const file = join(root, 'clients-cut.yaml')
+    writeFileSync(file, CLIENTS_CUT)
+    const out = join(root, 'clients-cut')
+    const r = await cli(['explore', file, '--runs', '1', '--seed', '3', '--kinds', 'partition', '--fault-duration', '1s-1s', '--shrink-runs', '0', '--confirm', '1', '--checks', 'all', '--out', out])
+    expect(r.code, r.stderr + r.stdout).toBe(1)
+    expect(r.stdout).toMatch(/^explore FAILED: search run 1 of 1 broke the checks\n {2}first failing schedule {2}partition \(isolate clients\) at /)
+    expect(r.stdout).toMatch(/which fails with {2}SLO unavailability: .*, wanted <= 500 ms/)
+    expect(r.stdout).toMatch(/confirmed {2}the written scenario failed 1 of 1 runs/)
+    const journal = readFileSync(join(out, 'explore.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { phase: string; faults: Record<string, unknown>[] })
+    expect(journal.map((j) => j.phase)).toEqual(['search', 'confirm'])
+    for (const f of journal[0]!.faults) expect(f).toMatchObject({ partition: { isolate: 'clients' }, heal: '1s' })
+    const path = join(out, 'counterexample.yaml')
+    const written = parseScenario(readFileSync(path, 'utf8'), path)
+    expect(written.faults.length).toBeGreaterThanOrEqual(1)
+    for (const f of written.faults) expect(f).toMatchObject({ kind: 'partition', split: { kind: 'clients' }, healAfterMs: 1000 })
+    const validate = await cli(['validate', path])
+    expect(validate.code, validate.stderr).toBe(0)
     expect(processesUsing(out)).toEqual([])
   }, 240_000)
 

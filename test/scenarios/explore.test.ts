@@ -1,16 +1,18 @@
 // explore without brokers: the scaled-down scenario, candidate schedules written as scenario text that the
 // schema reads back to the same faults (so what explore ran is what `faultline run` runs), and bad input.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
-import { scheduleArbitrary } from '../../chaos/fault-space.ts'
+import { explorableKinds, scheduleArbitrary } from '../../chaos/fault-space.ts'
+import { PROXY_FAULT_KINDS } from '../../chaos/faults.ts'
 import { validateCommand } from '../../scenarios/commands.ts'
 import { exploreCommand } from '../../scenarios/explore-command.ts'
+import { preflight } from '../../scenarios/runner.ts'
 import { runCommand } from '../../scenarios/runner-command.ts'
-import { candidateText, DEFAULT_SCALE, parseKinds, prepareScenario, spaceFor, targetsOf } from '../../scenarios/explore.ts'
+import { backendKinds, candidateText, DEFAULT_SCALE, explore, kindsProblem, parseKinds, prepareScenario, spaceFor, targetsOf } from '../../scenarios/explore.ts'
 import { parseScenario } from '../../scenarios/schema.ts'
 
 const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31)
@@ -89,10 +91,18 @@ describe('explore scales the scenario down', () => {
 })
 
 describe('a candidate schedule as scenario text', () => {
-  it('reads back, through the schema, as the same faults and seed, and `faultline validate` accepts it', async () => {
-    const file = write('rt.yaml', BIG)
-    const { scaled, doc } = prepareScenario(file, scaleFor)
-    const space = spaceFor(scaled)
+  // Every kind explore can draw (not only those this machine's backend takes), and a nemesis's targets: all and
+  // clients, which some kinds cannot take, random and minority.
+  const NEMESIS = BIG.replace(/faults:\n.*\n/, 'nemesis: { kinds: [kill, pause], interval: 2s-4s, duration: 1s-3s, targets: [random, all, minority, { leaderOf: orders/1 }] }\n')
+  for (const [name, text, targets] of [
+    ['every kind', BIG, undefined],
+    ['odd targets', NEMESIS, [{ kind: 'random' }, { kind: 'all' }, { kind: 'clients' }, { kind: 'minority' }, { kind: 'leaderOf', topic: 'orders', partition: 1 }]],
+  ] as const)
+  it(`reads back, through the schema, as the same faults and seed, and \`faultline validate\` accepts it (${name})`, async () => {
+    const file = write(`rt-${name.replace(' ', '-')}.yaml`, text)
+    const { scaled, doc, original } = prepareScenario(file, scaleFor)
+    const base = spaceFor(scaled, { kinds: explorableKinds() }, original.nemesis)
+    const space = targets === undefined ? base : { ...base, targets }
     let n = 0
     await fc.assert(
       fc.asyncProperty(scheduleArbitrary(space), fc.integer({ min: 0, max: 2 ** 32 - 1 }), async (faults, runSeed) => {
@@ -105,11 +115,92 @@ describe('a candidate schedule as scenario text', () => {
         if (n++ < 5) {
           const out = sink()
           const err = sink()
-          expect(validateCommand(write(`rt-${n}.yaml`, text), { stdout: out, stderr: err }), err.text).toBe(0)
+          expect(validateCommand(write(`rt-${name.replace(' ', '-')}-${n}.yaml`, text), { stdout: out, stderr: err }), err.text).toBe(0)
         }
       }),
-      { seed, numRuns: 100 },
+      { seed, numRuns: 150 },
     )
+  })
+})
+
+describe('the kinds explore draws', () => {
+  const local = (text = BIG) => parseScenario(text, 'k.yaml')
+  const DOCKER = BIG.replace('backend: local', 'backend: docker')
+  const NO_IPTABLES = { PATH: '/nonexistent' }
+
+  it('on the local backend: kill, pause, the network-quality kinds, and partitions exactly when preflight lets a partition run', async () => {
+    const withPartition = local(BIG.replace(/faults:\n.*\n/, 'faults:\n  - { at: 20s, partition: { isolate: 1 }, heal: 5s }\n'))
+    const seen: boolean[] = []
+    for (const env of [process.env, NO_IPTABLES]) {
+      const preflightPasses = await preflight(withPartition, env).then(() => true, () => false)
+      const kinds = backendKinds(local(), env)
+      expect(kinds.includes('partition'), `env PATH ${env.PATH}`).toBe(preflightPasses)
+      expect(kinds.filter((k) => k !== 'partition')).toEqual(['kill', 'pause', 'latency', 'bandwidth', 'reset', 'timeout', 'down'])
+      seen.push(preflightPasses)
+    }
+    expect(seen[1]).toBe(false)
+    if (!seen[0]) console.log('this machine cannot partition (not root, or no iptables): the passing branch went untested')
+  })
+
+  it('on docker: partitions or network-quality faults, never both; asking for both is refused, saying why', () => {
+    const docker = parseScenario(DOCKER, 'd.yaml')
+    const kinds = backendKinds(docker)
+    expect(kinds.slice(0, 2)).toEqual(['kill', 'pause'])
+    expect(kinds.includes('partition') && kinds.some((k) => (PROXY_FAULT_KINDS as readonly string[]).includes(k))).toBe(false)
+    expect(backendKinds(docker, NO_IPTABLES)).toEqual(['kill', 'pause', 'latency', 'bandwidth', 'reset', 'timeout', 'down'])
+    const proxied = parseScenario(DOCKER.replace('backend: docker', 'backend: docker, proxies: true'), 'd.yaml')
+    expect(backendKinds(proxied)).toEqual(['kill', 'pause', 'latency', 'bandwidth', 'reset', 'timeout', 'down'])
+    expect(kindsProblem(docker, ['kill', 'partition', 'latency'])).toMatch(/^partition with latency: partitions on the docker backend cut traffic by container address, which the proxies .* hide; expected partitions or network-quality faults, not both/)
+    expect(kindsProblem(proxied, ['partition'])).toMatch(/^partition with cluster\.proxies\/toxiproxy: /)
+    expect(kindsProblem(docker, ['partition'], NO_IPTABLES)).toMatch(/^partition: partition faults need iptables and iptables-restore, which are not installed/)
+    expect(kindsProblem(docker, ['kill', 'latency'])).toBeNull()
+  })
+
+  it('on an external cluster: kill and pause where every node has the commands, nothing else', () => {
+    const ext = (commands: string) =>
+      parseScenario(
+        BIG.replace('cluster: { backend: local, brokers: 3 }', `cluster: { backend: external, bootstrap: [ "127.0.0.1:9" ], ${commands} }`).replace(/faults:\n.*\n/, '').replace(', replicationFactor: 3, config: { min.insync.replicas: 2 }', ''),
+        'e.yaml',
+      )
+    expect(backendKinds(ext('nodes: [ { id: 1, address: "127.0.0.1:9" } ], commands: { kill: "k", restart: "r" }'))).toEqual(['kill'])
+    const both = ext('nodes: [ { id: 1, address: "127.0.0.1:9" }, { id: 2, address: "127.0.0.2:9" } ], commands: { kill: "k", restart: "r", pause: "p", resume: "c" }')
+    expect(backendKinds(both)).toEqual(['kill', 'pause'])
+    expect(targetsOf(both).filter((t) => t.kind === 'node')).toEqual([{ kind: 'node', node: 1 }, { kind: 'node', node: 2 }])
+    expect(backendKinds(ext('nodes: [ { id: 1, address: "127.0.0.1:9", commands: { kill: "k" } } ]'))).toEqual([])
+    expect(kindsProblem(both, ['latency'])).toMatch(/^latency: latency faults need proxies in front of the brokers, which only the local and docker backends set up/)
+    expect(kindsProblem(both, ['partition'])).toMatch(/^partition: partitions are iptables rules by broker address/)
+  })
+
+  it('a scenario with a nemesis: its kinds, targets and durations are the default space, and its own faults are not run', () => {
+    const text = BIG.replace(/faults:\n.*\n/, 'nemesis: { kinds: [pause], interval: 2s-4s, duration: 3s-15s, targets: [random, { leaderOf: orders/1 }], from: 30s }\n')
+    const { original, scaled, notes } = prepareScenario(write('nemesis.yaml', text), scaleFor)
+    expect(scaled.nemesis).toBeNull()
+    expect(notes).toContain("nemesis: replaced by explore's schedules, drawn from its kinds (pause), targets and durations")
+    const space = spaceFor(scaled, {}, original.nemesis)
+    expect(space.kinds).toEqual(['pause'])
+    expect(space.targets).toEqual([{ kind: 'random' }, { kind: 'leaderOf', topic: 'orders', partition: 1 }])
+    expect(space.duration).toEqual({ minMs: 3000, maxMs: 10_000 })
+    expect(spaceFor(scaled, { kinds: ['kill'], duration: { minMs: 1000, maxMs: 2000 } }, original.nemesis)).toMatchObject({ kinds: ['kill'], duration: { minMs: 1000, maxMs: 2000 } })
+    const shipped = prepareScenario('scenarios/random-nemesis.yaml', scaleFor)
+    expect(spaceFor(shipped.scaled, {}, shipped.original.nemesis).kinds).toEqual(['kill', 'pause'])
+  })
+
+  it('kinds asked for that this machine cannot apply are refused before anything runs', async () => {
+    const out = join(tmp, 'never-partition')
+    const run = explore({
+      file: write('ask-partition.yaml', BIG),
+      runs: 1,
+      seed: 1,
+      outDir: out,
+      scale: { ...DEFAULT_SCALE },
+      space: { kinds: ['partition'] },
+      shrinkRuns: 0,
+      confirmRuns: 0,
+      log: () => {},
+      runOptions: { env: NO_IPTABLES },
+    })
+    await expect(run).rejects.toThrow(/ask-partition\.yaml: cannot explore --kinds partition: partition: partition faults need iptables and iptables-restore, which are not installed/)
+    expect(existsSync(out)).toBe(false)
   })
 })
 
@@ -125,10 +216,13 @@ describe('faultline explore refuses bad input with exit 2, running nothing', () 
     const file = write('flags.yaml', BIG)
     const out = join(tmp, 'never')
     expect(await run(file, { runs: '0', out })).toEqual({ code: 2, stderr: 'faultline explore: --runs "0": expected an integer from 1 to 1000000\n' })
-    expect((await run(file, { kinds: 'kill,nope', out })).stderr).toMatch(/--kinds "kill,nope": unknown kind nope; expected a comma-separated list of kill, pause/)
+    expect((await run(file, { kinds: 'kill,nope', out })).stderr).toMatch(/--kinds "kill,nope": unknown kind nope; expected a comma-separated list of kill, pause, partition, latency, bandwidth, reset, timeout, down/)
     expect((await run(file, { faultDuration: '5s-1s', out })).stderr).toMatch(/--fault-duration "5s-1s": expected MIN-MAX, like 1s-5s/)
     expect((await run(file, { seed: 'x', checks: 'some', out })).stderr).toMatch(/--seed "x": .*\n.*--checks "some": expected delivery or all/)
-    expect((await run(file, { kinds: 'partition', out })).stderr).toMatch(/cannot explore: no generator for partition faults; expected one of kill, pause/)
+    expect((await run(file, { kinds: 'slicer', out })).stderr).toMatch(/cannot explore --kinds slicer: no generator for slicer faults; expected one of kill, pause, partition, latency, bandwidth, reset, timeout, down/)
+    const docker = await run(write('flags-docker.yaml', BIG.replace('backend: local', 'backend: docker')), { kinds: 'partition,reset', out })
+    expect(docker.code).toBe(2)
+    expect(docker.stderr).toMatch(/cannot explore --kinds partition,reset: partition with reset: partitions on the docker backend .*; expected partitions or network-quality faults, not both, on a docker cluster/)
   })
 
   it('an invalid scenario, named by file:line', async () => {
@@ -142,7 +236,7 @@ describe('faultline explore refuses bad input with exit 2, running nothing', () 
     const ext = BIG.replace('cluster: { backend: local, brokers: 3 }', 'cluster: { backend: external, bootstrap: [ "127.0.0.1:9" ] }').replace(/faults:\n.*\n/, '').replace(', replicationFactor: 3, config: { min.insync.replicas: 2 }', '')
     const r = await run(write('external.yaml', ext), { out: join(tmp, 'never') })
     expect(r.code, r.stderr).toBe(2)
-    expect(r.stderr).toMatch(/cannot explore: no fault kinds to draw from \(an external cluster takes no process faults\)/)
+    expect(r.stderr).toMatch(/cannot explore: no fault kinds to draw from \(an external cluster takes kill and pause faults through cluster\.nodes commands only\)/)
   })
 
   it('parses --kinds', () => {
