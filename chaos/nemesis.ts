@@ -43,9 +43,19 @@ export interface NemesisDraw {
   readonly target: Target
 }
 
+/** The nemesis's network faults, as Jepsen's: a partition isolates the drawn target (`clients`: cuts the clients
+ *  off; `minority`/`majority`: those brokers from the rest), a latency fault adds 100 ms +- 20 ms both ways, and
+ *  reset, timeout and down break the target's connections in the proxies in front of it. */
+export const NEMESIS_LATENCY = { delayMs: 100, jitterMs: 20 } as const
+
 export const nemesisBuilders: Readonly<Record<string, (d: NemesisDraw) => Fault>> = {
   kill: (d) => ({ kind: 'kill', name: d.name, atMs: d.atMs, target: d.target, restartAfterMs: d.durationMs }),
   pause: (d) => ({ kind: 'pause', name: d.name, atMs: d.atMs, target: d.target, durationMs: d.durationMs }),
+  partition: (d) => ({ kind: 'partition', name: d.name, atMs: d.atMs, split: d.target.kind === 'clients' ? { kind: 'clients' } : { kind: 'isolate', target: d.target }, healAfterMs: d.durationMs }),
+  latency: (d) => ({ kind: 'latency', name: d.name, atMs: d.atMs, target: d.target, ...NEMESIS_LATENCY, direction: 'both', durationMs: d.durationMs }),
+  reset: (d) => ({ kind: 'reset', name: d.name, atMs: d.atMs, target: d.target, afterMs: 0, direction: 'both', durationMs: d.durationMs }),
+  timeout: (d) => ({ kind: 'timeout', name: d.name, atMs: d.atMs, target: d.target, afterMs: 0, direction: 'both', durationMs: d.durationMs }),
+  down: (d) => ({ kind: 'down', name: d.name, atMs: d.atMs, target: d.target, direction: 'both', durationMs: d.durationMs }),
 }
 
 export const nemesisKinds = (): string[] => Object.keys(nemesisBuilders)

@@ -38,7 +38,7 @@ import { externalCluster } from '../chaos/cluster/external.ts'
 import { startLocalCluster } from '../chaos/cluster/local.ts'
 import { ClusterSecurity, describeSecurity, securityFaults } from '../chaos/cluster/security.ts'
 import { ClusterError, type ClusterTarget } from '../chaos/cluster/types.ts'
-import { isProxyFault } from '../chaos/faults.ts'
+import { isProxyFault, PROXY_FAULT_KINDS } from '../chaos/faults.ts'
 import { checkToxiproxy, ClusterProxies, describeProxyFault, startProxyServer } from '../chaos/proxy/network.ts'
 import { cleanupLedger, cleanupStale, Ledger, LEDGER_FILE } from '../chaos/ledger.ts'
 import { type Release, TeardownStack } from '../chaos/teardown.ts'
@@ -65,7 +65,7 @@ import { systemScheduler } from '../workloads/rate.ts'
 import { LoadMonitor } from '../workloads/load-monitor.ts'
 import { harnessLoad, unreachableWorkers, WorkerFleet } from './workers.ts'
 import { deliveryOptions, sloThresholds } from './checks.ts'
-import { type Scenario, scheduledFaults } from './schema.ts'
+import { faultKindsOf, type Scenario, scheduledFaults } from './schema.ts'
 import { formatDuration } from './units.ts'
 
 export interface RunOptions {
@@ -158,13 +158,26 @@ export function partitionProblem(backend: Scenario['cluster']['backend'], env: R
   return iptablesProblem(env) ?? (backend === 'docker' ? bridgeNetfilterProblem() : null)
 }
 
+/** Proxies in front of every listener: asked for, or needed by a network-quality fault or nemesis kind. */
+function needsProxies(s: Scenario): boolean {
+  const c = s.cluster
+  if (c.backend !== 'external' && (c.proxies === true || c.toxiproxy !== undefined)) return true
+  return [...faultKindsOf(s)].some((k) => (PROXY_FAULT_KINDS as readonly string[]).includes(k))
+}
+
 /** Throws RunError (exit 2) naming the first thing in the scenario this harness cannot run yet. */
 export async function preflight(s: Scenario, env: Readonly<Record<string, string | undefined>> = process.env): Promise<Pick<ConnectOptions, 'sasl' | 'tls'>> {
   const problems: string[] = []
   const partitionAt = s.faults.findIndex((f) => f.kind === 'partition')
-  if (partitionAt >= 0 && s.cluster.backend !== 'external') {
+  // Where the first partition comes from: a fault, or the nemesis, which may draw one whatever the seed.
+  const partitionSource = partitionAt >= 0 ? `faults[${partitionAt}] (${s.faults[partitionAt]!.name})` : s.nemesis?.kinds.includes('partition') ? 'nemesis.kinds (partition)' : null
+  if (partitionSource !== null && s.cluster.backend !== 'external') {
     const why = partitionProblem(s.cluster.backend, env)
-    if (why !== null) problems.push(`faults[${partitionAt}] (${s.faults[partitionAt]!.name}): ${why}`)
+    if (why !== null) problems.push(`${partitionSource}: ${why}`)
+  }
+  if (s.nemesis !== null && s.cluster.backend === 'external') {
+    const network = s.nemesis.kinds.filter((k) => k === 'partition' || (PROXY_FAULT_KINDS as readonly string[]).includes(k))
+    if (network.length > 0) problems.push(`nemesis.kinds: ${network.join(', ')} need iptables rules or proxies that only the local and docker backends set up; expected cluster.backend: local or docker, or kill and pause`)
   }
   s.faults.forEach((f, i) => {
     if (f.kind === 'partition' && s.cluster.backend === 'external') {
@@ -185,9 +198,8 @@ export async function preflight(s: Scenario, env: Readonly<Record<string, string
   }
   if (s.cluster.backend === 'docker') {
     // Behind proxies on the host every container's traffic comes from the bridge's gateway: rules by container address would cut all or nothing.
-    const proxied = s.cluster.proxies === true || s.cluster.toxiproxy !== undefined || s.faults.some(isProxyFault)
-    if (partitionAt >= 0 && proxied) {
-      problems.push(`faults[${partitionAt}] (${s.faults[partitionAt]!.name}): partitions on the docker backend cut traffic by container address, which the proxies in front of the containers hide; expected partitions or network-quality faults (and cluster.proxies/toxiproxy), not both, in one docker scenario`)
+    if (partitionSource !== null && needsProxies(s)) {
+      problems.push(`${partitionSource}: partitions on the docker backend cut traffic by container address, which the proxies in front of the containers hide; expected partitions or network-quality faults (and cluster.proxies/toxiproxy), not both, in one docker scenario`)
     }
     const engine = await dockerEngine()
     if (!engine.ok) problems.push(`cluster.backend: docker: ${engine.reason}`)
@@ -671,7 +683,7 @@ class Run {
    *  Toxiproxy server it names, or on faultline's own proxy server (a child process, in the ledger). */
   private async startProxies(): Promise<ClusterProxies | null> {
     const c = this.s.cluster
-    if (c.backend === 'external' || !(c.proxies === true || c.toxiproxy !== undefined || this.s.faults.some(isProxyFault))) return null
+    if (c.backend === 'external' || !needsProxies(this.s)) return null
     let api
     let external = false
     if (c.toxiproxy !== undefined) {
@@ -924,7 +936,7 @@ class Run {
 
   /** The run's iptables chain, when a fault partitions: recorded in the ledger, removed at teardown. */
   private async openPartitions(cluster: ClusterTarget): Promise<void> {
-    if (!this.s.faults.some((f) => f.kind === 'partition')) return
+    if (!faultKindsOf(this.s).has('partition')) return
     const scope = 'partitionScope' in cluster ? (cluster as DockerCluster).partitionScope : undefined
     const opening = IptablesPartitions.open({ ledger: this.ledger, scope, nodes: () => cluster.nodes.map((n) => ({ id: n.id, host: n.host, ports: n.ports ?? [n.port] })) })
     this.teardown.add('iptables chain', async () => (await opening.catch(() => null))?.close())

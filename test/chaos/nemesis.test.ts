@@ -26,6 +26,12 @@ const specs: fc.Arbitrary<{ spec: NemesisSpec; durationMs: number }> = fc
   .map(({ durationMs, ...spec }) => ({ spec, durationMs }))
 
 const durationOf = (f: Fault): number => faultEndMs(f)! - f.atMs
+/** The drawn target a fault acts on: a partition's isolated side, or the clients it cuts off. */
+const targetOf = (f: Fault): Target | null => {
+  if ('target' in f) return f.target
+  if (f.kind !== 'partition') return null
+  return f.split.kind === 'isolate' ? f.split.target : f.split.kind === 'clients' ? { kind: 'clients' } : null
+}
 
 describe('expandNemesis', () => {
   it('is deterministic per seed, stays within its bounds and never overlaps two faults', () => {
@@ -38,7 +44,7 @@ describe('expandNemesis', () => {
         faults.forEach((f, i) => {
           expect(f.name).toBe(`nemesis-${i + 1}`)
           expect(spec.kinds).toContain(f.kind)
-          expect(spec.targets).toContainEqual('target' in f ? f.target : null)
+          expect(spec.targets).toContainEqual(targetOf(f))
           const gap = f.atMs - previousEnd
           expect(gap).toBeGreaterThanOrEqual(spec.interval.minMs)
           expect(gap).toBeLessThanOrEqual(spec.interval.maxMs)
@@ -68,6 +74,25 @@ describe('expandNemesis', () => {
       { kind: 'kill', name: 'nemesis-1', atMs: 15_000, target: { kind: 'controller' }, restartAfterMs: 2000 },
       { kind: 'kill', name: 'nemesis-2', atMs: 22_000, target: { kind: 'controller' }, restartAfterMs: 2000 },
     ])
+  })
+})
+
+describe("the nemesis's network faults", () => {
+  const one = (kind: string, target: Target) =>
+    expandNemesis({ kinds: [kind], interval: { minMs: 1000, maxMs: 1000 }, duration: { minMs: 3000, maxMs: 3000 }, targets: [target], fromMs: 0, untilMs: 5000 }, { seed: 1, durationMs: 10_000 })
+  it('isolates the drawn target, or cuts the clients off; heals after the drawn duration', () => {
+    expect(one('partition', { kind: 'leaderOf', topic: 'a', partition: 0 })).toEqual([
+      { kind: 'partition', name: 'nemesis-1', atMs: 1000, split: { kind: 'isolate', target: { kind: 'leaderOf', topic: 'a', partition: 0 } }, healAfterMs: 3000 },
+    ])
+    expect(one('partition', { kind: 'clients' })).toEqual([{ kind: 'partition', name: 'nemesis-1', atMs: 1000, split: { kind: 'clients' }, healAfterMs: 3000 }])
+  })
+  it('slows, resets, hangs or takes down the target in its proxies, both ways, for the drawn duration', () => {
+    const node: Target = { kind: 'node', node: 2 }
+    const common = { name: 'nemesis-1', atMs: 1000, target: node, direction: 'both', durationMs: 3000 }
+    expect(one('latency', node)).toEqual([{ kind: 'latency', ...common, delayMs: 100, jitterMs: 20 }])
+    expect(one('reset', node)).toEqual([{ kind: 'reset', ...common, afterMs: 0 }])
+    expect(one('timeout', node)).toEqual([{ kind: 'timeout', ...common, afterMs: 0 }])
+    expect(one('down', node)).toEqual([{ kind: 'down', ...common }])
   })
 })
 

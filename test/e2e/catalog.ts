@@ -8,9 +8,10 @@ import { existsSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
+import { faultEndMs } from '../../chaos/faults.ts'
 import { type Results, readResults } from '../../reports/results.ts'
 import { faultsNeedMs } from '../../scenarios/duration.ts'
-import { loadScenario } from '../../scenarios/schema.ts'
+import { loadScenario, scheduledFaults } from '../../scenarios/schema.ts'
 import { formatDuration } from '../../scenarios/units.ts'
 import { capabilitiesOf, type DriverName, driverNames } from '../../workloads/drivers/registry.ts'
 import { cli, processesUsing, type Run } from './cli.ts'
@@ -24,8 +25,14 @@ export const catalogFiles = readdirSync(catalogDir)
 export const groupDrivers: DriverName[] = []
 for (const d of driverNames) if ((await capabilitiesOf(d)).consumerGroups) groupDrivers.push(d)
 
-/** A short run: 10 s, or longer where the file's faults need it (--duration keeps fault times). */
-export const shortDuration = (path: string): string => formatDuration(Math.max(10_000, faultsNeedMs(loadScenario(path))))
+/** A short run: 10 s, or longer where the file's faults need it (--duration keeps fault times), and long enough for
+ *  a nemesis's first fault at the catalog's seed 1, so a short run still injects one. */
+export function shortDuration(path: string): string {
+  const s = loadScenario(path)
+  const first = scheduledFaults(s, 1).slice(s.faults.length)[0]
+  const nemesisMs = first === undefined ? 0 : (faultEndMs(first) ?? first.atMs) + 1000
+  return formatDuration(Math.max(10_000, faultsNeedMs(s), nemesisMs))
+}
 
 export interface CatalogRun {
   readonly run: Run

@@ -71,6 +71,18 @@ describe('preflight', () => {
     expect(both.message).not.toMatch(/faults\[1\]/)
   })
 
+  it("holds a nemesis's network kinds to the same rules, whatever its seed draws: no iptables, docker proxies, external", async () => {
+    const nemesis = (cluster: string, kinds: string) =>
+      parseScenario(`name: t\ncluster: ${cluster}\ntopics: [ { name: a } ]\nworkload: { duration: 20s, producers: { rate: 100/s } }\nnemesis: { kinds: [${kinds}], interval: 2s-4s, duration: 1s-2s, targets: [random] }\n`, 'test.yaml')
+    const local = nemesis('{ backend: local, brokers: 3 }', 'kill, partition')
+    await expect(preflight(local)).resolves.toEqual({})
+    expect((await refusal(preflight(local, { PATH: join(tmp, 'empty-path') }))).message).toMatch(/^nemesis\.kinds \(partition\): partition faults need iptables and iptables-restore, which are not installed/m)
+    const mixed = await refusal(preflight(nemesis('{ backend: docker, brokers: 3 }', 'partition, latency')))
+    expect(mixed.message).toMatch(/^nemesis\.kinds \(partition\): partitions on the docker backend cut traffic by container address, which the proxies in front of the containers hide/m)
+    const external = await refusal(preflight(nemesis('{ backend: external, bootstrap: 127.0.0.1:9 }', 'partition, reset')))
+    expect(external.message).toMatch(/^nemesis\.kinds: partition, reset need iptables rules or proxies that only the local and docker backends set up/m)
+  })
+
   it('runs every SLO the schema accepts', async () => {
     await expect(preflight(scenario('checks: { slo: { produce.mean: 5ms, produce.p95: 5ms, sendDelay.p75: 1ms, errors: 1%, throughput: 1MiB/s } }'))).resolves.toEqual({})
     await expect(preflight(loadScenario('scenarios/backlog-drain.yaml'))).resolves.toEqual({})

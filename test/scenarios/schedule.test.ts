@@ -108,11 +108,14 @@ describe('nemesis', () => {
   })
 
   it('refuses kinds it does not know, bad ranges, a window too short and too many faults', () => {
-    expect(problems(base(`nemesis: { kinds: [kil], interval: 5s, duration: 1s }`))[0]).toMatch(/^nemesis\.kinds(\[0\])?: got "kil" \(did you mean kill\?\); expected one of kill or pause/)
+    expect(problems(base(`nemesis: { kinds: [kil], interval: 5s, duration: 1s }`))[0]).toMatch(/^nemesis\.kinds(\[0\])?: got "kil" \(did you mean kill\?\); expected one of kill, pause, partition, latency, reset, timeout or down/)
     expect(problems(base(`nemesis: { kinds: [kill], interval: 9s-5s, duration: 1s }`))[0]).toMatch(/^nemesis\.interval: got "9s-5s" \(its upper bound is below its lower bound\)/)
     expect(problems(base(`nemesis: { kinds: [kill], interval: 40s, duration: 30s }`))[0]).toMatch(/^nemesis\.from: leaves 1m from 0s to 1m, less than the shortest interval plus the shortest duration \(1m10s\)/)
     expect(problems(base(`nemesis: { kinds: [kill], interval: 0s, duration: 1ms }`, { duration: '1h' }))[0]).toMatch(/^nemesis\.interval: .* could inject up to 3600000 faults/)
     expect(problems(base(`nemesis: { kinds: [pause], interval: 1s, duration: 1s, targets: clients }`))[0]).toMatch(/^nemesis\.targets(\[0\])?: got clients with a pause fault/)
+    expect(problems(base(`nemesis: { kinds: [latency], interval: 1s, duration: 1s, targets: clients }`))[0]).toMatch(/^nemesis\.targets(\[0\])?: got clients with a latency fault, which acts in the proxies in front of brokers/)
+    expect(problems(base(`nemesis: { kinds: [partition], interval: 1s, duration: 1s, targets: all }`))[0]).toMatch(/^nemesis\.targets(\[0\])?: got all with a partition: the nemesis isolates its target/)
+    expect(parseScenario(base(`nemesis: { kinds: [partition, latency], interval: 1s, duration: 1s, targets: [random, minority] }`), 'sched.yaml').nemesis?.kinds).toEqual(['partition', 'latency'])
   })
 
   it('validate --seed prints the schedule a run with that seed applies', () => {
