@@ -113,7 +113,9 @@ interface SendGroup {
   readonly first: number
   count: number
   readonly partition: number
-  readonly records: ProduceRecord[]
+  /** Emptied once handed to the producer: an outcome needs only the counts and times, and values held until it
+   *  would outlive the young generation (GC cost). */
+  records: ProduceRecord[]
   readonly intended: number[]
   readonly actual: number[]
   readonly sizes: number[]
@@ -128,6 +130,7 @@ interface SendGroup {
  *  always goes, whatever its size). */
 const GROUP_MAX_RECORDS = 256
 const GROUP_MAX_BYTES = 16_384
+const NO_RECORDS: ProduceRecord[] = []
 
 export class ProducerLoop {
   private readonly o: ProducerLoopOptions
@@ -334,7 +337,9 @@ export class ProducerLoop {
     const g = this.group
     if (!g) return
     this.group = null
-    this.o.producer.send({ topic: this.o.topic, partition: g.partition, records: g.records }, (r) => this.completed(r, g))
+    const records = g.records
+    g.records = NO_RECORDS
+    this.o.producer.send({ topic: this.o.topic, partition: g.partition, records }, (r) => this.completed(r, g))
   }
 
   private emitBatch(intended: number, actual: number): number {

@@ -66,6 +66,12 @@ export class HistoryWriter {
   #buf: Buffer
   #pos = 0
   readonly #strings = new Map<string, number>()
+  // The last producer and topic interned and their ids: a producer's events repeat one of each, and comparing
+  // the same string object is cheaper than the map lookup.
+  #lastProducer: string | null = null
+  #lastProducerId = 0
+  #lastTopic: string | null = null
+  #lastTopicId = 0
   #events = 0
   #values = 0
   #bytes = 0
@@ -121,8 +127,8 @@ export class HistoryWriter {
     switch (e.type) {
       case 'send': {
         if (e.value >= this.#values) this.#values = e.value + 1
-        const producer = this.#sid(e.producer)
-        const topic = this.#sid(e.topic)
+        const producer = this.#producerId(e.producer)
+        const topic = this.#topicId(e.topic)
         const key = e.key
         let p = this.#begin(EventKind.send, 7 * MAX_VARINT + (key === null ? 0 : key.length * 3 + 4))
         const buf = this.#buf
@@ -146,7 +152,7 @@ export class HistoryWriter {
         return
       }
       case 'ack': {
-        const topic = this.#sid(e.topic)
+        const topic = this.#topicId(e.topic)
         let p = this.#begin(EventKind.ack, 8 * MAX_VARINT)
         const buf = this.#buf
         p = putUv(buf, p, e.value)
@@ -294,6 +300,22 @@ export class HistoryWriter {
     p += this.#buf.write(s, p)
     this.#end(p)
     return next
+  }
+
+  #producerId(s: string): number {
+    if (s !== this.#lastProducer) {
+      this.#lastProducerId = this.#sid(s)
+      this.#lastProducer = s
+    }
+    return this.#lastProducerId
+  }
+
+  #topicId(s: string): number {
+    if (s !== this.#lastTopic) {
+      this.#lastTopicId = this.#sid(s)
+      this.#lastTopic = s
+    }
+    return this.#lastTopicId
   }
 
   /** Reserves room for a frame of at most maxPayload bytes; returns where the payload starts. */
