@@ -118,12 +118,7 @@ export class HistoryWriter {
   }
 
   append(e: HistoryEvent): void {
-    if (this.#closed) throw new Error('HistoryWriter: append() after close()')
-    if (this.#error) {
-      this.#dropped++
-      return
-    }
-    this.#events++
+    if (!this.#admit()) return
     switch (e.type) {
       case 'send':
         this.#send(e.value, e.producer, e.topic, e.key, e.intended, e.time, e.size)
@@ -212,24 +207,25 @@ export class HistoryWriter {
 
   /** append() of a send event, without the event object (the producer loop's per-record path). */
   appendSend(value: number, producer: string, topic: string, key: string | null, intended: number, time: number, size: number): void {
-    if (this.#closed) throw new Error('HistoryWriter: append() after close()')
-    if (this.#error) {
-      this.#dropped++
-      return
-    }
-    this.#events++
+    if (!this.#admit()) return
     this.#send(value, producer, topic, key, intended, time, size)
   }
 
   /** append() of an ack event, without the event object. */
   appendAck(value: number, topic: string, partition: number, offset: number, time: number, sent: number, intended: number, size: number): void {
+    if (!this.#admit()) return
+    this.#ack(value, topic, partition, offset, time, sent, intended, size)
+  }
+
+  /** Counts an event about to be encoded; false when it is dropped (after a write error). */
+  #admit(): boolean {
     if (this.#closed) throw new Error('HistoryWriter: append() after close()')
     if (this.#error) {
       this.#dropped++
-      return
+      return false
     }
     this.#events++
-    this.#ack(value, topic, partition, offset, time, sent, intended, size)
+    return true
   }
 
   #send(value: number, producerName: string, topicName: string, key: string | null, intended: number, time: number, size: number): void {
