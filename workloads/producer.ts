@@ -113,7 +113,9 @@ interface SendGroup {
   readonly first: number
   count: number
   readonly partition: number
-  readonly records: ProduceRecord[]
+  /** Emptied once handed to the producer: an outcome needs only the counts and times, and values held until it
+   *  would outlive the young generation (GC cost). */
+  records: ProduceRecord[]
   readonly intended: number[]
   readonly actual: number[]
   readonly sizes: number[]
@@ -128,6 +130,7 @@ interface SendGroup {
  *  always goes, whatever its size). */
 const GROUP_MAX_RECORDS = 256
 const GROUP_MAX_BYTES = 16_384
+const NO_RECORDS: ProduceRecord[] = []
 
 export class ProducerLoop {
   private readonly o: ProducerLoopOptions
@@ -304,7 +307,11 @@ export class ProducerLoop {
     const size = this.nextSize()
     const value = this.pool!.make(size, id, intended)
     const partition = key === null ? this.keylessPartition(size) : partitionForKey(key, o.partitions)
-    o.history?.append({ type: 'send', value: id, producer: o.name, topic: o.topic, key: k === null ? null : String(k), intended: this.ht(intended), time: this.ht(actual), size })
+    const h = o.history
+    if (h) {
+      if (h.appendSend) h.appendSend(id, o.name, o.topic, k === null ? null : String(k), this.ht(intended), this.ht(actual), size)
+      else h.append({ type: 'send', value: id, producer: o.name, topic: o.topic, key: k === null ? null : String(k), intended: this.ht(intended), time: this.ht(actual), size })
+    }
     this.sent++
     this.bytesSent += size
     if (actual >= this.warmupEnd) this.delay.record((actual - intended) * 1000)
@@ -334,7 +341,9 @@ export class ProducerLoop {
     const g = this.group
     if (!g) return
     this.group = null
-    this.o.producer.send({ topic: this.o.topic, partition: g.partition, records: g.records }, (r) => this.completed(r, g))
+    const records = g.records
+    g.records = NO_RECORDS
+    this.o.producer.send({ topic: this.o.topic, partition: g.partition, records }, (r) => this.completed(r, g))
   }
 
   private emitBatch(intended: number, actual: number): number {
@@ -377,12 +386,20 @@ export class ProducerLoop {
           this.service.record((now - g.actual[i]!) * 1000)
         }
       }
-      if (o.history) {
+      const h = o.history
+      if (h?.appendAck) {
         const time = this.ht(now)
         const perRecord = g.intended.length === n
         for (let i = 0; i < n; i++) {
           const at = perRecord ? i : 0
-          o.history.append({
+          h.appendAck(g.first + i, o.topic, g.partition, r.baseOffset < 0 ? -1 : r.baseOffset + i, time, this.ht(g.actual[at]!), this.ht(g.intended[at]!), g.sizes[at]!)
+        }
+      } else if (h) {
+        const time = this.ht(now)
+        const perRecord = g.intended.length === n
+        for (let i = 0; i < n; i++) {
+          const at = perRecord ? i : 0
+          h.append({
             type: 'ack',
             value: g.first + i,
             topic: o.topic,

@@ -2,19 +2,30 @@ import { describe, expect, it } from 'vitest'
 import { partitionForKey, type DriverProducer } from '../../workloads/driver.ts'
 import { recordSize } from '../../workloads/drivers/batching.ts'
 import { keyBytes, readPayloadHeader, ValueIds } from '../../workloads/generators.ts'
-import type { AckEvent, FailEvent, HistoryEvent, SendEvent } from '../../workloads/history/events.ts'
+import type { AckEvent, FailEvent, HistoryEvent, HistorySink, SendEvent } from '../../workloads/history/events.ts'
 import { ProducerLoop, schedulePhases, type ProducerLoopOptions } from '../../workloads/producer.ts'
 import { SimScheduler } from '../../workloads/rate.ts'
 import { FakeCluster, fakeDriver, type FakeOptions } from './fake-driver.ts'
 
 const START = 5000
 
-async function setup(fake: FakeOptions, loop: Omit<ProducerLoopOptions, 'producer' | 'scheduler' | 'partitions' | 'topic' | 'name'> & { name?: string }) {
+/** A sink with only append(), or (`fast`) also the writer's appendSend and appendAck, which build the same events. */
+function sinkInto(events: HistoryEvent[], fast = false): HistorySink {
+  const append = (e: HistoryEvent) => events.push(e)
+  if (!fast) return { append }
+  return {
+    append,
+    appendSend: (value, producer, topic, key, intended, time, size) => append({ type: 'send', value, producer, topic, key, intended, time, size }),
+    appendAck: (value, topic, partition, offset, time, sent, intended, size) => append({ type: 'ack', value, topic, partition, offset, time, sent, intended, size }),
+  }
+}
+
+async function setup(fake: FakeOptions, loop: Omit<ProducerLoopOptions, 'producer' | 'scheduler' | 'partitions' | 'topic' | 'name'> & { name?: string }, fastSink = false) {
   const sched = new SimScheduler(START)
   const cluster = new FakeCluster(sched, fake)
   const producer = await fakeDriver(cluster).producer()
   const events: HistoryEvent[] = []
-  const p = new ProducerLoop({ name: 'p0', topic: 't', partitions: fake.partitions, producer, scheduler: sched, history: { append: (e) => events.push(e) }, ...loop })
+  const p = new ProducerLoop({ name: 'p0', topic: 't', partitions: fake.partitions, producer, scheduler: sched, history: sinkInto(events, fastSink), ...loop })
   return { sched, cluster, events, loop: p }
 }
 
@@ -23,6 +34,26 @@ const acks = (ev: HistoryEvent[]) => ev.filter((e): e is AckEvent => e.type === 
 const fails = (ev: HistoryEvent[]) => ev.filter((e): e is FailEvent => e.type === 'fail')
 
 describe('ProducerLoop', () => {
+  it('writes the same history through a sink with appendSend and appendAck as through append()', async () => {
+    const histories: HistoryEvent[][] = []
+    for (const fast of [false, true]) {
+      const { sched, events, loop } = await setup(
+        { partitions: 4 },
+        { rate: { kind: 'fixed', perSecond: 5000 }, durationMs: 1000, keys: { kind: 'uniform', count: 50 }, sizes: { kind: 'uniform', min: 20, max: 200 }, seed: 5 },
+        fast,
+      )
+      // Late timers, so that actual send times differ from intended ones.
+      sched.lateness = () => 0.3
+      const done = loop.run()
+      sched.run(START + 2000)
+      await done
+      histories.push(events)
+    }
+    expect(acks(histories[1]!).length).toBe(5000)
+    expect(acks(histories[1]!).filter((e) => e.sent > e.intended).length).toBeGreaterThan(0)
+    expect(histories[1]).toEqual(histories[0])
+  })
+
   it('records every send with its intended time and its ack where the value really is', async () => {
     const { sched, cluster, events, loop } = await setup(
       { partitions: 4 },

@@ -83,6 +83,34 @@ describe('open-loop pacer', () => {
     expect(sent.length).toBe(2001)
   })
 
+
+  it('reads the clock once per 8 overdue items at most, so an actual send time is at most 8 items stale, never before its intended time', () => {
+    const sched = new SimScheduler(0)
+    let reads = 0
+    const counting = { now: () => (reads++, sched.now()), schedule: (fn: () => void, ms: number) => sched.schedule(fn, ms) }
+    const cost = 0.001
+    const sent: { intended: number; actual: number; clock: number }[] = []
+    // Everything is due at once after a 100 ms stall: one burst of up to 1000 items per turn.
+    sched.schedule(() => sched.spend(100), 0)
+    const pacer = new Pacer({
+      scheduler: counting,
+      schedule: new Schedule(1, 100_000),
+      maxItems: 5000,
+      emit: (intended, actual) => {
+        sent.push({ intended, actual, clock: sched.now() })
+        sched.spend(cost)
+        return 1
+      },
+    })
+    pacer.start()
+    sched.run(1000)
+    expect(sent.length).toBe(5000)
+    for (const s of sent) {
+      expect(s.actual).toBeGreaterThanOrEqual(s.intended)
+      expect(s.clock - s.actual).toBeLessThanOrEqual(8 * cost + 1e-9)
+    }
+    expect(reads).toBeLessThan(5000 / 8 + 50)
+  })
   it('stops before the end time and after maxItems', () => {
     expect(simulate({ rate: 1000, untilMs: 5000, endMs: 1000 }).sent.length).toBe(1000)
     expect(simulate({ rate: 1000, untilMs: 5000, maxItems: 42 }).sent.length).toBe(42)

@@ -199,12 +199,16 @@ export class Accumulator {
     this.inFlight++
     q.inFlight++
     let finished = false
-    this.sender(q.topic, q.partition, b.records, (r) => {
+    const n = b.records.length
+    const records = b.records
+    // The sender keeps what it needs: the values, held here until the outcome, would outlive the young generation.
+    b.records = []
+    this.sender(q.topic, q.partition, records, (r) => {
       if (finished) return
       finished = true
       this.inFlight--
       q.inFlight--
-      this.pendingRecords -= b.records.length
+      this.pendingRecords -= n
       for (const c of b.calls) {
         c.done(r.ok ? { ok: true, baseOffset: r.baseOffset < 0 ? r.baseOffset : r.baseOffset + c.start } : r)
       }

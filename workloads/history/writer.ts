@@ -66,6 +66,12 @@ export class HistoryWriter {
   #buf: Buffer
   #pos = 0
   readonly #strings = new Map<string, number>()
+  // The last producer and topic interned and their ids: a producer's events repeat one of each, and comparing
+  // the same string object is cheaper than the map lookup.
+  #lastProducer: string | null = null
+  #lastProducerId = 0
+  #lastTopic: string | null = null
+  #lastTopicId = 0
   #events = 0
   #values = 0
   #bytes = 0
@@ -112,54 +118,14 @@ export class HistoryWriter {
   }
 
   append(e: HistoryEvent): void {
-    if (this.#closed) throw new Error('HistoryWriter: append() after close()')
-    if (this.#error) {
-      this.#dropped++
-      return
-    }
-    this.#events++
+    if (!this.#admit()) return
     switch (e.type) {
-      case 'send': {
-        if (e.value >= this.#values) this.#values = e.value + 1
-        const producer = this.#sid(e.producer)
-        const topic = this.#sid(e.topic)
-        const key = e.key
-        let p = this.#begin(EventKind.send, 7 * MAX_VARINT + (key === null ? 0 : key.length * 3 + 4))
-        const buf = this.#buf
-        p = putUv(buf, p, e.value)
-        p = putUv(buf, p, producer)
-        p = putUv(buf, p, topic)
-        p = putSv(buf, p, e.intended)
-        p = putSv(buf, p, e.time)
-        p = putUv(buf, p, e.size)
-        if (key === null) buf[p++] = 0
-        else if (key.length < 42) {
-          // At most 126 UTF-8 bytes, so length+1 fits the one byte reserved before writing.
-          const n = buf.write(key, p + 1)
-          buf[p] = n + 1
-          p += n + 1
-        } else {
-          p = putUv(buf, p, Buffer.byteLength(key) + 1)
-          p += buf.write(key, p)
-        }
-        this.#end(p)
+      case 'send':
+        this.#send(e.value, e.producer, e.topic, e.key, e.intended, e.time, e.size)
         return
-      }
-      case 'ack': {
-        const topic = this.#sid(e.topic)
-        let p = this.#begin(EventKind.ack, 8 * MAX_VARINT)
-        const buf = this.#buf
-        p = putUv(buf, p, e.value)
-        p = putUv(buf, p, topic)
-        p = putSv(buf, p, e.partition)
-        p = putSv(buf, p, e.offset)
-        p = putSv(buf, p, e.time)
-        p = putSv(buf, p, e.sent)
-        p = putSv(buf, p, e.intended)
-        p = putUv(buf, p, e.size)
-        this.#end(p)
+      case 'ack':
+        this.#ack(e.value, e.topic, e.partition, e.offset, e.time, e.sent, e.intended, e.size)
         return
-      }
       case 'fail': {
         const error = this.#sid(e.error)
         let p = this.#begin(EventKind.fail, 4 * MAX_VARINT)
@@ -239,6 +205,69 @@ export class HistoryWriter {
     }
   }
 
+  /** append() of a send event, without the event object (the producer loop's per-record path). */
+  appendSend(value: number, producer: string, topic: string, key: string | null, intended: number, time: number, size: number): void {
+    if (!this.#admit()) return
+    this.#send(value, producer, topic, key, intended, time, size)
+  }
+
+  /** append() of an ack event, without the event object. */
+  appendAck(value: number, topic: string, partition: number, offset: number, time: number, sent: number, intended: number, size: number): void {
+    if (!this.#admit()) return
+    this.#ack(value, topic, partition, offset, time, sent, intended, size)
+  }
+
+  /** Counts an event about to be encoded; false when it is dropped (after a write error). */
+  #admit(): boolean {
+    if (this.#closed) throw new Error('HistoryWriter: append() after close()')
+    if (this.#error) {
+      this.#dropped++
+      return false
+    }
+    this.#events++
+    return true
+  }
+
+  #send(value: number, producerName: string, topicName: string, key: string | null, intended: number, time: number, size: number): void {
+    if (value >= this.#values) this.#values = value + 1
+    const producer = this.#producerId(producerName)
+    const topic = this.#topicId(topicName)
+    let p = this.#begin(EventKind.send, 7 * MAX_VARINT + (key === null ? 0 : key.length * 3 + 4))
+    const buf = this.#buf
+    p = putUv(buf, p, value)
+    p = putUv(buf, p, producer)
+    p = putUv(buf, p, topic)
+    p = putSv(buf, p, intended)
+    p = putSv(buf, p, time)
+    p = putUv(buf, p, size)
+    if (key === null) buf[p++] = 0
+    else if (key.length < 42) {
+      // At most 126 UTF-8 bytes, so length+1 fits the one byte reserved before writing.
+      const n = buf.write(key, p + 1)
+      buf[p] = n + 1
+      p += n + 1
+    } else {
+      p = putUv(buf, p, Buffer.byteLength(key) + 1)
+      p += buf.write(key, p)
+    }
+    this.#end(p)
+  }
+
+  #ack(value: number, topicName: string, partition: number, offset: number, time: number, sent: number, intended: number, size: number): void {
+    const topic = this.#topicId(topicName)
+    let p = this.#begin(EventKind.ack, 8 * MAX_VARINT)
+    const buf = this.#buf
+    p = putUv(buf, p, value)
+    p = putUv(buf, p, topic)
+    p = putSv(buf, p, partition)
+    p = putSv(buf, p, offset)
+    p = putSv(buf, p, time)
+    p = putSv(buf, p, sent)
+    p = putSv(buf, p, intended)
+    p = putUv(buf, p, size)
+    this.#end(p)
+  }
+
   /** Hands the buffered bytes to the file stream (does not wait for the disk). */
   flush(): void {
     if (this.#pos === 0 || this.#error) return
@@ -294,6 +323,22 @@ export class HistoryWriter {
     p += this.#buf.write(s, p)
     this.#end(p)
     return next
+  }
+
+  #producerId(s: string): number {
+    if (s !== this.#lastProducer) {
+      this.#lastProducerId = this.#sid(s)
+      this.#lastProducer = s
+    }
+    return this.#lastProducerId
+  }
+
+  #topicId(s: string): number {
+    if (s !== this.#lastTopic) {
+      this.#lastTopicId = this.#sid(s)
+      this.#lastTopic = s
+    }
+    return this.#lastTopicId
   }
 
   /** Reserves room for a frame of at most maxPayload bytes; returns where the payload starts. */

@@ -37,3 +37,36 @@ describe('HistoryWriter failures', () => {
     expect(() => w.append({ type: 'phase', phase: 'warmup-end', time: 0 })).toThrow(/after close/)
   })
 })
+
+describe('HistoryWriter fast paths', () => {
+  it('appendSend and appendAck write the same bytes as append() of the same events', async () => {
+    const events: HistoryEvent[] = []
+    for (let i = 0; i < 300; i++) {
+      const topic = i % 3 === 0 ? 'orders' : 'audit'
+      const key = i % 5 === 0 ? null : i % 7 === 0 ? 'k'.repeat(60 + i) : `key-${i}`
+      events.push({ type: 'send', value: i, producer: i % 2 ? 'p-0' : 'p-1', topic, key, intended: i * 1000 - 7, time: i * 1000 + 3, size: 100 + i })
+      events.push({ type: 'ack', value: i, topic, partition: i % 4, offset: i % 9 === 0 ? -1 : i * 2, time: i * 1000 + 500, sent: i * 1000 + 3, intended: i * 1000 - 7, size: 100 + i })
+    }
+    const bytes = async (write: (w: HistoryWriter) => void): Promise<Buffer> => {
+      const chunks: Buffer[] = []
+      const out = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          chunks.push(chunk)
+          cb()
+        },
+      })
+      const w = new HistoryWriter(out, { chunkSize: 4096, flushIntervalMs: 0 })
+      write(w)
+      await w.close()
+      return Buffer.concat(chunks)
+    }
+    const viaAppend = await bytes((w) => events.forEach((e) => w.append(e)))
+    const viaFast = await bytes((w) => {
+      for (const e of events) {
+        if (e.type === 'send') w.appendSend(e.value, e.producer, e.topic, e.key, e.intended, e.time, e.size)
+        else if (e.type === 'ack') w.appendAck(e.value, e.topic, e.partition, e.offset, e.time, e.sent, e.intended, e.size)
+      }
+    })
+    expect(viaFast.equals(viaAppend)).toBe(true)
+  })
+})

@@ -169,11 +169,19 @@ export class RawProducer implements DriverProducer {
    * final failure is definite only if every attempt was; it ends the producer id (a sequence gap would fail
    * every later batch), and a send stamped with an older producer id is not retried under a new one.
    */
-  private deliver(topic: string, partition: number, prebuilt: Buffer | null, build: () => Buffer, done: (r: ProduceResult) => void): void {
+  private deliver(topic: string, partition: number, prebuilt: Buffer | null, builder: () => Buffer, done: (r: ProduceResult) => void): void {
     const deadline = performance.now() + this.deliveryTimeoutMs
     const ticket = this.tickets++
     let built = prebuilt
-    const make = (): Buffer => (built ??= build())
+    // Dropped once used: it holds the records, which the encoded batch replaces.
+    let build: (() => Buffer) | null = builder
+    const make = (): Buffer => {
+      if (built === null) {
+        built = build!()
+        build = null
+      }
+      return built
+    }
     let indefinite = false
     let outOfOrder = 0
     const outcome = (r: ProduceResult): void => {
