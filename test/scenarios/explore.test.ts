@@ -182,7 +182,7 @@ describe('the kinds explore draws', () => {
     expect(space.duration).toEqual({ minMs: 3000, maxMs: 10_000 })
     expect(spaceFor(scaled, { kinds: ['kill'], duration: { minMs: 1000, maxMs: 2000 } }, original.nemesis)).toMatchObject({ kinds: ['kill'], duration: { minMs: 1000, maxMs: 2000 } })
     const shipped = prepareScenario('scenarios/random-nemesis.yaml', scaleFor)
-    expect(spaceFor(shipped.scaled, {}, shipped.original.nemesis).kinds).toEqual(['kill', 'pause'])
+    expect(spaceFor(shipped.scaled, {}, shipped.original.nemesis).kinds).toEqual(['kill', 'pause', 'partition', 'latency'])
   })
 
   it('kinds asked for that this machine cannot apply are refused before anything runs', async () => {
