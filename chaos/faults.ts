@@ -149,7 +149,9 @@ export const isSecurityFault = (f: Fault): f is SecurityFault => (SECURITY_FAULT
 /** Faults applied through the proxies in front of the brokers' listeners. */
 export type ProxyFault = LatencyFault | BandwidthFault | ResetFault | TimeoutFault | SlowCloseFault | SlicerFault | LimitDataFault | DownFault
 export const PROXY_FAULT_KINDS: readonly ProxyFault['kind'][] = ['latency', 'bandwidth', 'reset', 'timeout', 'slowClose', 'slicer', 'limitData', 'down']
-export const isProxyFault = (f: Fault): f is ProxyFault => (PROXY_FAULT_KINDS as readonly string[]).includes(f.kind)
+/** Whether a fault kind (a scenario's, a nemesis's or explore's) acts in the proxies in front of the brokers. */
+export const isProxyKind = (kind: string): kind is ProxyFault['kind'] => (PROXY_FAULT_KINDS as readonly string[]).includes(kind)
+export const isProxyFault = (f: Fault): f is ProxyFault => isProxyKind(f.kind)
 
 /** When a fault's effect ends (ms from the start of the run), or null when it lasts until the run ends. */
 export function faultEndMs(f: Fault): number | null {

@@ -23,7 +23,7 @@ import { type Document, isMap, isSeq, parseDocument, YAMLMap, YAMLSeq } from 'ya
 import { ACTIONS_FOR_FAULT } from '../chaos/cluster/external.ts'
 import { describeAclMatch } from '../chaos/cluster/security.ts'
 import { type FaultSpace, checkSpace, explorableKinds, STEP_MS, scheduleArbitrary } from '../chaos/fault-space.ts'
-import { type Fault, FAULT_KINDS, type FaultKind, type PartitionSide, type PartitionSplit, PROXY_FAULT_KINDS, type Target } from '../chaos/faults.ts'
+import { type Fault, FAULT_KINDS, type FaultKind, type PartitionSide, type PartitionSplit, isProxyKind, type Target } from '../chaos/faults.ts'
 import type { NemesisSpec } from '../chaos/nemesis.ts'
 import { silentProgress, type ProgressReporter } from '../reports/progress.ts'
 import { exitCodeOf, type Results } from '../reports/results.ts'
@@ -235,7 +235,6 @@ export interface SpaceOptions {
 
 type Env = Readonly<Record<string, string | undefined>>
 
-const isProxyKind = (k: FaultKind): boolean => (PROXY_FAULT_KINDS as readonly string[]).includes(k)
 
 /** Why the scenario's cluster cannot take faults of this kind on this machine (preflight would refuse them), or null. */
 export function kindProblem(s: Scenario, kind: FaultKind, env: Env = process.env): string | null {

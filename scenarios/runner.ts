@@ -38,7 +38,7 @@ import { externalCluster } from '../chaos/cluster/external.ts'
 import { startLocalCluster } from '../chaos/cluster/local.ts'
 import { ClusterSecurity, describeSecurity, securityFaults } from '../chaos/cluster/security.ts'
 import { ClusterError, type ClusterTarget } from '../chaos/cluster/types.ts'
-import { isProxyFault, PROXY_FAULT_KINDS } from '../chaos/faults.ts'
+import { isProxyFault, isProxyKind } from '../chaos/faults.ts'
 import { checkToxiproxy, ClusterProxies, describeProxyFault, startProxyServer } from '../chaos/proxy/network.ts'
 import { cleanupLedger, cleanupStale, Ledger, LEDGER_FILE } from '../chaos/ledger.ts'
 import { type Release, TeardownStack } from '../chaos/teardown.ts'
@@ -162,7 +162,7 @@ export function partitionProblem(backend: Scenario['cluster']['backend'], env: R
 function needsProxies(s: Scenario): boolean {
   const c = s.cluster
   if (c.backend !== 'external' && (c.proxies === true || c.toxiproxy !== undefined)) return true
-  return [...faultKindsOf(s)].some((k) => (PROXY_FAULT_KINDS as readonly string[]).includes(k))
+  return [...faultKindsOf(s)].some(isProxyKind)
 }
 
 /** Throws RunError (exit 2) naming the first thing in the scenario this harness cannot run yet. */
@@ -176,7 +176,7 @@ export async function preflight(s: Scenario, env: Readonly<Record<string, string
     if (why !== null) problems.push(`${partitionSource}: ${why}`)
   }
   if (s.nemesis !== null && s.cluster.backend === 'external') {
-    const network = s.nemesis.kinds.filter((k) => k === 'partition' || (PROXY_FAULT_KINDS as readonly string[]).includes(k))
+    const network = s.nemesis.kinds.filter((k) => k === 'partition' || isProxyKind(k))
     if (network.length > 0) problems.push(`nemesis.kinds: ${network.join(', ')} need iptables rules or proxies that only the local and docker backends set up; expected cluster.backend: local or docker, or kill and pause`)
   }
   s.faults.forEach((f, i) => {

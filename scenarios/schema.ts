@@ -17,7 +17,7 @@ import { brokerConfigDefs, checkValue, topicConfigDefs, topicDefsByName } from '
 import { type CompressionName, compressionNames } from '../broker/protocol/record-batch.ts'
 import { ACTIONS_FOR_FAULT, COMMAND_PLACEHOLDERS, type ExternalNodeSpec, NODE_ACTIONS } from '../chaos/cluster/external.ts'
 import { ACL_OPERATIONS, ACL_RESOURCES, type AclSpec, aclMatches, ADMIN_USER, BROKER_USER, SECURITY_PROTOCOLS, type SecuritySpec } from '../chaos/cluster/security.ts'
-import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, isProxyFault, isSecurityFault, type PartitionFault, type PartitionSide, PROCESS_FAULT_KINDS, PROXY_FAULT_KINDS, type Target } from '../chaos/faults.ts'
+import { DIRECTIONS, FAULT_KINDS, type Fault, faultEndMs, isProxyFault, isSecurityFault, type PartitionFault, type PartitionSide, PROCESS_FAULT_KINDS, isProxyKind, type Target } from '../chaos/faults.ts'
 import { expandNemesis, type MsRange, type NemesisSpec, nemesisKinds, repeatFault } from '../chaos/nemesis.ts'
 import { type AnomalyKind, anomalyKinds, jepsenNames } from '../reports/checker.ts'
 import { anomalyMeaning } from '../reports/describe.ts'
@@ -1624,7 +1624,7 @@ function crossCheck(s: Scenario): PathProblem[] {
       for (const k of new Set(n.kinds)) {
         checkTarget(t, [...at, 'targets', ti], k)
         if (k === 'partition' && t.kind === 'all') add([...at, 'targets', ti], 'got all with a partition: the nemesis isolates its target, and all leaves nothing on the other side; expected a node id, leaderOf, controller, random, minority, majority or clients')
-        if ((PROXY_FAULT_KINDS as readonly string[]).includes(k) && t.kind === 'clients') add([...at, 'targets', ti], `got clients with a ${k} fault, which acts in the proxies in front of brokers; expected a broker target, or partition to cut the clients off`)
+        if (isProxyKind(k) && t.kind === 'clients') add([...at, 'targets', ti], `got clients with a ${k} fault, which acts in the proxies in front of brokers; expected a broker target, or partition to cut the clients off`)
       }
     })
     const most = Math.floor((until - n.fromMs) / Math.max(1, n.interval.minMs + n.duration.minMs))

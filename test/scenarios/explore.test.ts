@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { explorableKinds, scheduleArbitrary } from '../../chaos/fault-space.ts'
-import { PROXY_FAULT_KINDS } from '../../chaos/faults.ts'
+import { isProxyKind } from '../../chaos/faults.ts'
 import { validateCommand } from '../../scenarios/commands.ts'
 import { exploreCommand } from '../../scenarios/explore-command.ts'
 import { preflight } from '../../scenarios/runner.ts'
@@ -146,7 +146,7 @@ describe('the kinds explore draws', () => {
     const docker = parseScenario(DOCKER, 'd.yaml')
     const kinds = backendKinds(docker)
     expect(kinds.slice(0, 2)).toEqual(['kill', 'pause'])
-    expect(kinds.includes('partition') && kinds.some((k) => (PROXY_FAULT_KINDS as readonly string[]).includes(k))).toBe(false)
+    expect(kinds.includes('partition') && kinds.some(isProxyKind)).toBe(false)
     expect(backendKinds(docker, NO_IPTABLES)).toEqual(['kill', 'pause', 'latency', 'bandwidth', 'reset', 'timeout', 'down'])
     const proxied = parseScenario(DOCKER.replace('backend: docker', 'backend: docker, proxies: true'), 'd.yaml')
     expect(backendKinds(proxied)).toEqual(['kill', 'pause', 'latency', 'bandwidth', 'reset', 'timeout', 'down'])

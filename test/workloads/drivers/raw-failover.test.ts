@@ -13,13 +13,9 @@ import { rawDriver } from '../../../workloads/drivers/raw.ts'
 import { until } from '../../helpers/until.ts'
 import { FAST_FAILOVER } from '../../helpers/fast-failover.ts'
 
-const CONFIG = {
-  ...FAST_FAILOVER,
-}
-
 let cluster: LocalCluster
 beforeAll(async () => {
-  cluster = await startLocalCluster({ brokers: 3, config: CONFIG })
+  cluster = await startLocalCluster({ brokers: 3, config: FAST_FAILOVER })
 }, 120_000)
 afterAll(async () => {
   await cluster?.close()
